@@ -1,0 +1,27 @@
+# Shared CMake helpers for attnscope targets.
+
+# Turns on the project's warning set for a target.
+function(attnscope_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+endfunction()
+
+# Builds, links and registers one GoogleTest file: attnscope_add_test(test_name LABELS unit LIBS ...).
+# The source is tests/unit/<test_name>.cpp unless SOURCES is given.
+function(attnscope_add_test name)
+  cmake_parse_arguments(ARG "" "" "LABELS;LIBS;SOURCES;FIXTURES;ENV" ${ARGN})
+  if(NOT ARG_SOURCES)
+    set(ARG_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/${name}.cpp)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+  attnscope_warnings(${name})
+  add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}"
+    ENVIRONMENT "ATTNSCOPE_TEST_DATA=${CMAKE_CURRENT_BINARY_DIR}/data;ATTNSCOPE_SOURCE_DIR=${PROJECT_SOURCE_DIR};${ARG_ENV}")
+  if(ARG_FIXTURES)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
+endfunction()

@@ -1,0 +1,69 @@
+#pragma once
+// Model configuration read from a Hugging Face config.json. No torch in this header.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace attnscope {
+
+/// Thrown for a config.json that is missing, malformed or asks for something attnscope does not implement.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Architecture { Gpt2, Llama };
+
+/// RoPE frequency scaling, as in transformers' modeling_rope_utils.
+struct RopeScaling {
+  std::string type = "default";  // default, linear, dynamic, llama3, yarn
+  double factor = 1.0;
+  double low_freq_factor = 1.0;   // llama3
+  double high_freq_factor = 4.0;  // llama3
+  int64_t original_max_position_embeddings = 0;  // llama3, yarn (0: use max_position_embeddings)
+  double beta_fast = 32.0;  // yarn
+  double beta_slow = 1.0;   // yarn
+  std::optional<double> attention_factor;  // yarn (default 0.1 ln(factor) + 1)
+};
+
+/// Everything the model code needs from config.json, in one naming scheme for every architecture.
+struct ModelConfig {
+  std::string model_type;  // as written in config.json: gpt2, llama, mistral, qwen2
+  Architecture arch = Architecture::Llama;
+  int64_t vocab_size = 0;
+  int64_t d_model = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_kv_head = 0;
+  int64_t d_head = 0;
+  int64_t d_ff = 0;
+  int64_t n_ctx = 0;  // max_position_embeddings / n_positions
+  double norm_eps = 1e-5;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // q, k, v (and o for llama) projection biases
+  bool o_proj_bias = false;
+  // Llama family
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  int64_t sliding_window = 0;     // 0: none
+  int64_t window_first_layer = 0; // sliding window applies to layers >= this (qwen2 max_window_layers)
+  // SSMax learned in training (config "attention_normalizer": "ssmax")
+  bool ssmax_learned = false;
+  bool ssmax_bias = false;
+  std::string torch_dtype;  // informational
+  std::string json;         // the config.json text as read
+
+  /// Returns the sliding window of a layer, or 0 when the layer attends to every earlier key.
+  int64_t windowOf(int64_t layer) const {
+    return layer >= window_first_layer ? sliding_window : 0;
+  }
+};
+
+/// Parses a config.json text; throws ConfigError with a one-line message naming the key at fault.
+ModelConfig parseConfig(const std::string& json_text);
+/// Reads and parses <model_dir>/config.json.
+ModelConfig loadConfig(const std::string& model_dir);
+
+}  // namespace attnscope

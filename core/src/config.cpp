@@ -1,0 +1,199 @@
+#include "attnscope/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace attnscope {
+namespace {
+
+using nlohmann::json;
+
+int64_t requireInt(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) throw ConfigError(std::string("config.json: missing key '") + key + "'");
+  if (!it->is_number_integer() || it->get<int64_t>() <= 0)
+    throw ConfigError(std::string("config.json: '") + key + "' must be a positive integer");
+  return it->get<int64_t>();
+}
+
+int64_t optionalInt(const json& j, const char* key, int64_t fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_number_integer() || it->get<int64_t>() < 0)
+    throw ConfigError(std::string("config.json: '") + key + "' must be a non-negative integer");
+  return it->get<int64_t>();
+}
+
+double optionalNumber(const json& j, const char* key, double fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_number()) throw ConfigError(std::string("config.json: '") + key + "' must be a number");
+  return it->get<double>();
+}
+
+bool optionalBool(const json& j, const char* key, bool fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) throw ConfigError(std::string("config.json: '") + key + "' must be true or false");
+  return it->get<bool>();
+}
+
+std::string optionalString(const json& j, const char* key, const std::string& fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_string()) throw ConfigError(std::string("config.json: '") + key + "' must be a string");
+  return it->get<std::string>();
+}
+
+RopeScaling parseRopeScaling(const json& j, int64_t n_ctx) {
+  RopeScaling rs;
+  auto it = j.find("rope_scaling");
+  if (it == j.end() || it->is_null()) return rs;
+  if (!it->is_object()) throw ConfigError("config.json: 'rope_scaling' must be an object");
+  const json& r = *it;
+  rs.type = optionalString(r, "rope_type", optionalString(r, "type", "default"));
+  if (rs.type == "default") return rs;
+  if (rs.type != "linear" && rs.type != "dynamic" && rs.type != "llama3" && rs.type != "yarn")
+    throw ConfigError("config.json: rope_scaling type '" + rs.type +
+                      "' is not supported (supported: linear, dynamic, llama3, yarn)");
+  rs.factor = optionalNumber(r, "factor", 0.0);
+  if (!(rs.factor >= 1.0)) throw ConfigError("config.json: rope_scaling 'factor' must be a number >= 1");
+  rs.original_max_position_embeddings = optionalInt(r, "original_max_position_embeddings", n_ctx);
+  if (rs.type == "llama3") {
+    rs.low_freq_factor = optionalNumber(r, "low_freq_factor", 1.0);
+    rs.high_freq_factor = optionalNumber(r, "high_freq_factor", 4.0);
+    if (!(rs.high_freq_factor > rs.low_freq_factor))
+      throw ConfigError("config.json: rope_scaling needs high_freq_factor > low_freq_factor");
+  }
+  if (rs.type == "yarn") {
+    rs.beta_fast = optionalNumber(r, "beta_fast", 32.0);
+    rs.beta_slow = optionalNumber(r, "beta_slow", 1.0);
+    if (r.contains("attention_factor") && !r["attention_factor"].is_null())
+      rs.attention_factor = optionalNumber(r, "attention_factor", 1.0);
+    if (r.contains("mscale") || r.contains("mscale_all_dim"))
+      throw ConfigError("config.json: rope_scaling yarn with mscale/mscale_all_dim is not supported");
+  }
+  return rs;
+}
+
+void parseSsmax(const json& j, ModelConfig& c) {
+  std::string normalizer = optionalString(j, "attention_normalizer", "softmax");
+  if (normalizer == "ssmax") {
+    c.ssmax_learned = true;
+    c.ssmax_bias = optionalBool(j, "ssmax_bias", false);
+  } else if (normalizer != "softmax") {
+    throw ConfigError("config.json: attention_normalizer '" + normalizer + "' is not supported (softmax, ssmax)");
+  }
+}
+
+void parseGpt2(const json& j, ModelConfig& c) {
+  c.arch = Architecture::Gpt2;
+  c.vocab_size = requireInt(j, "vocab_size");
+  c.d_model = requireInt(j, "n_embd");
+  c.n_layer = requireInt(j, "n_layer");
+  c.n_head = requireInt(j, "n_head");
+  c.n_kv_head = c.n_head;
+  c.n_ctx = requireInt(j, "n_positions");
+  c.d_ff = optionalInt(j, "n_inner", 4 * c.d_model);
+  if (c.d_ff == 0) c.d_ff = 4 * c.d_model;
+  c.norm_eps = optionalNumber(j, "layer_norm_epsilon", 1e-5);
+  c.tie_word_embeddings = optionalBool(j, "tie_word_embeddings", true);
+  c.attention_bias = true;
+  c.o_proj_bias = true;
+  std::string act = optionalString(j, "activation_function", "gelu_new");
+  if (act != "gelu_new" && act != "gelu_pytorch_tanh")
+    throw ConfigError("config.json: gpt2 activation_function '" + act + "' is not supported (gelu_new)");
+  if (optionalBool(j, "scale_attn_by_inverse_layer_idx", false) || optionalBool(j, "reorder_and_upcast_attn", false))
+    throw ConfigError("config.json: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
+  if (!optionalBool(j, "scale_attn_weights", true))
+    throw ConfigError("config.json: scale_attn_weights=false is not supported");
+  if (c.d_model % c.n_head != 0) throw ConfigError("config.json: n_embd must be divisible by n_head");
+  c.d_head = c.d_model / c.n_head;
+}
+
+void parseLlama(const json& j, ModelConfig& c) {
+  c.arch = Architecture::Llama;
+  c.vocab_size = requireInt(j, "vocab_size");
+  c.d_model = requireInt(j, "hidden_size");
+  c.n_layer = requireInt(j, "num_hidden_layers");
+  c.n_head = requireInt(j, "num_attention_heads");
+  c.n_kv_head = optionalInt(j, "num_key_value_heads", c.n_head);
+  if (c.n_kv_head == 0 || c.n_head % c.n_kv_head != 0)
+    throw ConfigError("config.json: num_attention_heads must be a multiple of num_key_value_heads");
+  c.d_ff = requireInt(j, "intermediate_size");
+  c.n_ctx = optionalInt(j, "max_position_embeddings", 2048);
+  c.norm_eps = optionalNumber(j, "rms_norm_eps", 1e-6);
+  c.tie_word_embeddings = optionalBool(j, "tie_word_embeddings", false);
+  c.rope_theta = optionalNumber(j, "rope_theta", 10000.0);
+  if (!(c.rope_theta > 1.0)) throw ConfigError("config.json: 'rope_theta' must be > 1");
+  c.rope_scaling = parseRopeScaling(j, c.n_ctx);
+  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+    c.d_head = requireInt(j, "head_dim");
+  } else {
+    if (c.d_model % c.n_head != 0)
+      throw ConfigError("config.json: hidden_size must be divisible by num_attention_heads");
+    c.d_head = c.d_model / c.n_head;
+  }
+  if (c.d_head % 2 != 0) throw ConfigError("config.json: head dimension must be even for RoPE");
+  std::string act = optionalString(j, "hidden_act", "silu");
+  if (act != "silu") throw ConfigError("config.json: hidden_act '" + act + "' is not supported (silu)");
+  if (optionalNumber(j, "partial_rotary_factor", 1.0) != 1.0)
+    throw ConfigError("config.json: partial_rotary_factor is not supported");
+  if (optionalBool(j, "mlp_bias", false)) throw ConfigError("config.json: mlp_bias is not supported");
+
+  if (c.model_type == "qwen2") {
+    c.attention_bias = true;  // qwen2 always has q/k/v biases, never o_proj
+    if (optionalBool(j, "use_sliding_window", false)) {
+      c.sliding_window = optionalInt(j, "sliding_window", 0);
+      c.window_first_layer = optionalInt(j, "max_window_layers", 0);
+    }
+  } else {
+    c.attention_bias = optionalBool(j, "attention_bias", false);
+    c.o_proj_bias = c.attention_bias;
+    if (c.model_type == "mistral") c.sliding_window = optionalInt(j, "sliding_window", 0);
+  }
+}
+
+}  // namespace
+
+ModelConfig parseConfig(const std::string& json_text) {
+  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw ConfigError("config.json: not valid JSON");
+  if (!j.is_object()) throw ConfigError("config.json: top level must be an object");
+  ModelConfig c;
+  c.json = json_text;
+  c.model_type = optionalString(j, "model_type", "");
+  if (c.model_type.empty()) throw ConfigError("config.json: missing key 'model_type'");
+  if (c.model_type == "gpt2") {
+    parseGpt2(j, c);
+  } else if (c.model_type == "llama" || c.model_type == "mistral" || c.model_type == "qwen2") {
+    parseLlama(j, c);
+  } else {
+    throw ConfigError("config.json: model_type '" + c.model_type +
+                      "' is not supported (supported: gpt2, llama, mistral, qwen2)");
+  }
+  parseSsmax(j, c);
+  c.torch_dtype = optionalString(j, "torch_dtype", "");
+  return c;
+}
+
+ModelConfig loadConfig(const std::string& model_dir) {
+  std::string path = model_dir + "/config.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return parseConfig(text.str());
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    // Name the file rather than the bare "config.json" so the user knows which directory is at fault.
+    if (msg.rfind("config.json", 0) == 0) msg = path + msg.substr(std::string("config.json").size());
+    throw ConfigError(msg);
+  }
+}
+
+}  // namespace attnscope

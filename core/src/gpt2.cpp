@@ -1,0 +1,132 @@
+// GPT-2 (model_type gpt2): learned positions, pre-LayerNorm blocks, fused c_attn, GELU (tanh), tied lm_head.
+
+#include <regex>
+
+#include "attention.h"
+#include "transformer.h"
+
+namespace attnscope {
+namespace {
+
+/// HF's Conv1D: a linear layer whose weight is stored [in, out], y = x W + b.
+struct Conv1DImpl : torch::nn::Module {
+  Conv1DImpl(int64_t n_in, int64_t n_out)
+      : weight(register_parameter("weight", torch::empty({n_in, n_out}))),
+        bias(register_parameter("bias", torch::zeros({n_out}))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto flat = torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight);
+    auto shape = x.sizes().vec();
+    shape.back() = weight.size(1);
+    return flat.view(shape);
+  }
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Conv1D);
+
+struct Gpt2AttentionImpl : torch::nn::Module {
+  explicit Gpt2AttentionImpl(const ModelConfig& c)
+      : c_attn(register_module("c_attn", Conv1D(c.d_model, 3 * c.d_model))),
+        c_proj(register_module("c_proj", Conv1D(c.d_model, c.d_model))) {
+    registerSsmax(*this, c, ssmax_s, ssmax_b);
+  }
+  torch::Tensor forward(const torch::Tensor& x, int64_t layer, const ForwardContext& ctx) {
+    const ModelConfig& c = ctx.config;
+    const int64_t B = x.size(0), T = x.size(1);
+    auto qkv = c_attn(x).split(c.d_model, -1);  // 3 × [B, T, D]
+    auto heads = [&](const torch::Tensor& t) { return t.view({B, T, c.n_head, c.d_head}).transpose(1, 2); };
+    auto q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);  // [B, H, T, d]
+    const BlockHookNames& names = ctx.names[layer];
+    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, 0, T, 0, T, q});
+    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, 0, T, 0, T, k});
+    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, 0, T, 0, T, v});
+    return c_proj(attend(q, k, v, {layer, 0, ssmax_s, ssmax_b}, ctx));
+  }
+  Conv1D c_attn, c_proj;
+  torch::Tensor ssmax_s, ssmax_b;
+};
+TORCH_MODULE(Gpt2Attention);
+
+struct Gpt2MlpImpl : torch::nn::Module {
+  explicit Gpt2MlpImpl(const ModelConfig& c)
+      : c_fc(register_module("c_fc", Conv1D(c.d_model, c.d_ff))),
+        c_proj(register_module("c_proj", Conv1D(c.d_ff, c.d_model))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return c_proj(torch::gelu(c_fc(x), "tanh")); }
+  Conv1D c_fc, c_proj;
+};
+TORCH_MODULE(Gpt2Mlp);
+
+torch::nn::LayerNorm layerNorm(const ModelConfig& c) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model}).eps(c.norm_eps));
+}
+
+struct Gpt2BlockImpl : torch::nn::Module {
+  explicit Gpt2BlockImpl(const ModelConfig& c)
+      : ln_1(register_module("ln_1", layerNorm(c))),
+        attn(register_module("attn", Gpt2Attention(c))),
+        ln_2(register_module("ln_2", layerNorm(c))),
+        mlp(register_module("mlp", Gpt2Mlp(c))) {}
+  torch::nn::LayerNorm ln_1;
+  Gpt2Attention attn;
+  torch::nn::LayerNorm ln_2;
+  Gpt2Mlp mlp;
+};
+TORCH_MODULE(Gpt2Block);
+
+class Gpt2 : public TransformerImpl {
+ public:
+  explicit Gpt2(const ModelConfig& c)
+      : wte(register_module("wte", torch::nn::Embedding(c.vocab_size, c.d_model))),
+        wpe(register_module("wpe", torch::nn::Embedding(c.n_ctx, c.d_model))),
+        h(register_module("h", torch::nn::ModuleList())),
+        ln_f(register_module("ln_f", layerNorm(c))) {
+    for (int64_t i = 0; i < c.n_layer; ++i) {
+      blocks.push_back(Gpt2Block(c));
+      h->push_back(blocks.back());
+    }
+  }
+
+  torch::Tensor forward(const torch::Tensor& ids, const ForwardContext& ctx) override {
+    const int64_t T = ids.size(1);
+    if (T > ctx.config.n_ctx)
+      throw std::invalid_argument("gpt2: " + std::to_string(T) + " tokens exceed n_positions " +
+                                  std::to_string(ctx.config.n_ctx) + " (learned positions cannot extrapolate)");
+    auto x = wte(ids) + wpe(torch::arange(T, torch::kInt64));
+    for (int64_t i = 0; i < static_cast<int64_t>(blocks.size()); ++i) {
+      const BlockHookNames& names = ctx.names[i];
+      Gpt2Block& block = blocks[i];
+      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
+      x = x + block->attn->forward(block->ln_1(x), i, ctx);
+      x = x + block->mlp(block->ln_2(x));
+      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
+    }
+    x = ln_f(x);
+    static const std::string final_name = "ln_final.hook_normalized";
+    if (ctx.hooks.listens(final_name)) ctx.hooks.fire({final_name, -1, 0, T, 0, T, x});
+    return torch::matmul(x, wte->weight.t());
+  }
+
+  torch::Tensor ssmaxS(int64_t layer) const override { return blocks.at(layer)->attn->ssmax_s; }
+  torch::Tensor ssmaxB(int64_t layer) const override { return blocks.at(layer)->attn->ssmax_b; }
+
+  bool ignorable(const std::string& name) const override {
+    // Causal-mask buffers of older exports, and the tied head some exports write out anyway.
+    static const std::regex buffers(R"(h\.\d+\.attn\.(bias|masked_bias)|lm_head\.weight)");
+    return std::regex_match(name, buffers);
+  }
+
+  std::string checkpointPrefix(const std::set<std::string>& names) const override {
+    return names.count("transformer.wte.weight") ? "transformer." : "";
+  }
+
+ private:
+  torch::nn::Embedding wte, wpe;
+  torch::nn::ModuleList h;
+  torch::nn::LayerNorm ln_f;
+  std::vector<Gpt2Block> blocks;
+};
+
+}  // namespace
+
+std::shared_ptr<TransformerImpl> makeGpt2(const ModelConfig& config) { return std::make_shared<Gpt2>(config); }
+
+}  // namespace attnscope

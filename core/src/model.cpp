@@ -1,0 +1,183 @@
+#include "attnscope/model.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "attnscope/safetensors.h"
+#include "transformer.h"
+
+namespace attnscope {
+namespace {
+
+std::string shapeText(c10::IntArrayRef shape) {
+  std::ostringstream out;
+  out << "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << "]";
+  return out.str();
+}
+
+torch::ScalarType torchType(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return torch::kFloat32;
+    case DType::F16:
+      return torch::kFloat16;
+    case DType::BF16:
+      return torch::kBFloat16;
+    default:
+      return torch::kFloat64;  // callers reject other dtypes before asking
+  }
+}
+
+// Returns the safetensors dtype config.json's torch_dtype promises, or nullptr when it promises none.
+const char* promisedDtype(const std::string& torch_dtype) {
+  if (torch_dtype == "float32") return "F32";
+  if (torch_dtype == "float16") return "F16";
+  if (torch_dtype == "bfloat16") return "BF16";
+  return nullptr;
+}
+
+}  // namespace
+
+double defaultSsmaxS(int64_t n_ctx) {
+  double sum = 0;
+  for (int64_t n = 1; n <= n_ctx; ++n) sum += std::log(static_cast<double>(n));
+  double mean = n_ctx > 0 ? sum / static_cast<double>(n_ctx) : 0;
+  return mean > 0 ? 1.0 / mean : 1.0;
+}
+
+void registerSsmax(torch::nn::Module& attn, const ModelConfig& config, torch::Tensor& s, torch::Tensor& b) {
+  if (!config.ssmax_learned) return;
+  s = attn.register_parameter("ssmax_s", torch::full({config.n_head}, defaultSsmaxS(config.n_ctx)));
+  if (config.ssmax_bias) b = attn.register_parameter("ssmax_b", torch::zeros({config.n_head}));
+}
+
+Model::Model(const ModelConfig& config, WeightInit init) : m_config(config) {
+  for (int64_t i = 0; i < config.n_layer; ++i) m_names.emplace_back(i);
+  m_impl = config.arch == Architecture::Gpt2 ? makeGpt2(config) : makeLlama(config);
+  if (init != WeightInit::Random) return;
+  torch::NoGradGuard no_grad;
+  for (auto& item : m_impl->named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor& p = item.value();
+    if (name.find("ssmax_") != std::string::npos) continue;  // set by registerSsmax
+    if (p.dim() >= 2) {
+      p.normal_(0.0, 0.02);
+    } else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0 &&
+               name.find("ln_") == std::string::npos) {
+      p.zero_();
+    }
+  }
+}
+
+Model::~Model() = default;
+
+void Model::setNormalizer(const NormalizerSpec& spec) {
+  validateNormalizer(spec, m_config);
+  m_normalizer = spec;
+}
+
+at::Tensor Model::forward(const at::Tensor& ids) {
+  if (ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
+    throw std::invalid_argument("forward: token ids must be an int64 tensor [batch, tokens]");
+  if (ids.size(1) == 0) throw std::invalid_argument("forward: no tokens");
+  if (ids.numel() > 0) {
+    int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= m_config.vocab_size)
+      throw std::invalid_argument("forward: token id " + std::to_string(lo < 0 ? lo : hi) +
+                                  " is outside the vocabulary (vocab_size " + std::to_string(m_config.vocab_size) +
+                                  ")");
+  }
+  ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names};
+  return m_impl->forward(ids, ctx);
+}
+
+torch::nn::Module& Model::module() { return *m_impl; }
+
+int64_t Model::parameterCount() const {
+  int64_t n = 0;
+  for (const auto& p : m_impl->parameters()) n += p.numel();
+  return n;
+}
+
+at::Tensor Model::ssmaxS(int64_t layer) const { return m_impl->ssmaxS(layer); }
+at::Tensor Model::ssmaxB(int64_t layer) const { return m_impl->ssmaxB(layer); }
+
+void Model::loadWeights(const Checkpoint& checkpoint) {
+  std::set<std::string> names;
+  for (const auto& item : checkpoint.tensors()) names.insert(item.first);
+  const std::string prefix = m_impl->checkpointPrefix(names);
+  const char* promised = promisedDtype(m_config.torch_dtype);
+  auto params = m_impl->named_parameters();
+
+  // Validate everything before copying anything, so a bad checkpoint leaves the model untouched.
+  std::set<std::string> used;
+  for (const auto& item : params) {
+    const std::string name = prefix + item.key();
+    if (!checkpoint.contains(name)) {
+      std::string why = name.find("ssmax_") != std::string::npos ? " (config.json says attention_normalizer ssmax)"
+                                                                   : "";
+      throw CheckpointError("checkpoint: missing tensor '" + name + "'" + why);
+    }
+    const TensorView& view = checkpoint.at(name);
+    if (view.dtype != DType::F32 && view.dtype != DType::F16 && view.dtype != DType::BF16)
+      throw CheckpointError(view.file + ": tensor '" + name + "' has dtype " + dtypeName(view.dtype) +
+                            "; weights must be F32, F16 or BF16");
+    if (promised && std::string(dtypeName(view.dtype)) != promised)
+      throw CheckpointError(view.file + ": tensor '" + name + "' is " + dtypeName(view.dtype) +
+                            " but config.json says torch_dtype " + m_config.torch_dtype);
+    if (c10::IntArrayRef(view.shape) != item.value().sizes())
+      throw CheckpointError(view.file + ": tensor '" + name + "' has shape " + shapeText(view.shape) +
+                            " but config.json implies " + shapeText(item.value().sizes()));
+    used.insert(name);
+  }
+  for (const std::string& name : names) {
+    if (used.count(name)) continue;
+    std::string bare = name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name;
+    if (!m_impl->ignorable(bare))
+      throw CheckpointError("checkpoint: unexpected tensor '" + name + "' (not part of a " + m_config.model_type +
+                            " model with this config.json)");
+  }
+
+  torch::NoGradGuard no_grad;
+  for (auto& item : params) {
+    const TensorView& view = checkpoint.at(prefix + item.key());
+    auto source = torch::from_blob(const_cast<std::byte*>(view.data), view.shape,
+                                   torch::TensorOptions().dtype(torchType(view.dtype)));
+    item.value().copy_(source);
+  }
+}
+
+void saveModel(Model& model, const std::string& model_dir) {
+  std::filesystem::create_directories(model_dir);
+  std::vector<torch::Tensor> keep;  // contiguous copies that must outlive the write
+  std::vector<TensorToWrite> tensors;
+  for (const auto& item : model.module().named_parameters()) {
+    keep.push_back(item.value().detach().to(torch::kFloat32).contiguous());
+    const torch::Tensor& t = keep.back();
+    tensors.push_back({item.key(), DType::F32, t.sizes().vec(), t.data_ptr(), t.numel() * sizeof(float)});
+  }
+  writeSafetensors(model_dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  // The weights are written as F32, so the saved config must promise float32 whatever it said before.
+  auto config = nlohmann::json::parse(model.config().json);
+  config["torch_dtype"] = "float32";
+  std::ofstream out(model_dir + "/config.json", std::ios::binary);
+  out << config.dump(2) << "\n";
+  if (!out.flush()) throw CheckpointError(model_dir + "/config.json: cannot write");
+}
+
+std::unique_ptr<Model> loadModel(const std::string& model_dir) {
+  ModelConfig config = loadConfig(model_dir);
+  Checkpoint checkpoint = Checkpoint::open(model_dir);
+  auto model = std::make_unique<Model>(config, WeightInit::Uninitialized);
+  model->loadWeights(checkpoint);
+  return model;
+}
+
+}  // namespace attnscope

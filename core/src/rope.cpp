@@ -1,0 +1,95 @@
+#include "rope.h"
+
+#include <cmath>
+
+namespace attnscope {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Dimension index at which a RoPE pair completes `rotations` turns over `max_pos` positions (YaRN).
+double yarnCorrectionDim(double rotations, int64_t dim, double base, double max_pos) {
+  return (dim * std::log(max_pos / (rotations * 2 * kPi))) / (2 * std::log(base));
+}
+
+}  // namespace
+
+Rope::Rope(const ModelConfig& config) : m_config(config) {
+  const RopeScaling& rs = config.rope_scaling;
+  m_depends_on_len = rs.type == "dynamic";
+  if (rs.type == "yarn")
+    m_attention_factor = rs.attention_factor ? *rs.attention_factor
+                                             : (rs.factor > 1 ? 0.1 * std::log(rs.factor) + 1.0 : 1.0);
+}
+
+std::vector<double> Rope::inverseFrequencies(int64_t n_pos) const {
+  const RopeScaling& rs = m_config.rope_scaling;
+  const int64_t dim = m_config.d_head;
+  double base = m_config.rope_theta;
+  if (rs.type == "dynamic" && n_pos > m_config.n_ctx) {
+    // NTK-aware: grow the base so the longest wavelength stretches over the longer sequence.
+    double ratio = rs.factor * static_cast<double>(n_pos) / static_cast<double>(m_config.n_ctx) - (rs.factor - 1);
+    base *= std::pow(ratio, static_cast<double>(dim) / static_cast<double>(dim - 2));
+  }
+  std::vector<double> inv(dim / 2);
+  for (int64_t i = 0; i < dim / 2; ++i) inv[i] = 1.0 / std::pow(base, static_cast<double>(2 * i) / dim);
+
+  if (rs.type == "linear") {
+    for (double& f : inv) f /= rs.factor;
+  } else if (rs.type == "llama3") {
+    const double old_len = static_cast<double>(rs.original_max_position_embeddings);
+    const double low_wavelen = old_len / rs.low_freq_factor;
+    const double high_wavelen = old_len / rs.high_freq_factor;
+    for (double& f : inv) {
+      double wavelen = 2 * kPi / f;
+      if (wavelen > low_wavelen) {
+        f /= rs.factor;  // long wavelengths: interpolate fully
+      } else if (wavelen >= high_wavelen) {
+        // Medium wavelengths: blend interpolation and extrapolation smoothly.
+        double smooth = (old_len / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+        f = (1 - smooth) * f / rs.factor + smooth * f;
+      }
+    }
+  } else if (rs.type == "yarn") {
+    const double max_pos = static_cast<double>(rs.original_max_position_embeddings);
+    double low = std::floor(yarnCorrectionDim(rs.beta_fast, dim, m_config.rope_theta, max_pos));
+    double high = std::ceil(yarnCorrectionDim(rs.beta_slow, dim, m_config.rope_theta, max_pos));
+    low = std::max(low, 0.0);
+    high = std::min(high, static_cast<double>(dim - 1));
+    if (low == high) high += 0.001;  // avoid a zero-width ramp
+    for (int64_t i = 0; i < dim / 2; ++i) {
+      double ramp = std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0);
+      double extrapolation_weight = 1.0 - ramp;
+      double interpolated = inv[i] / rs.factor;
+      inv[i] = interpolated * (1 - extrapolation_weight) + inv[i] * extrapolation_weight;
+    }
+  }
+  return inv;
+}
+
+std::pair<torch::Tensor, torch::Tensor> Rope::cosSin(int64_t n_pos) {
+  bool reuse = m_cached_len >= 0 && (m_depends_on_len ? m_cached_len == n_pos : m_cached_len >= n_pos);
+  if (!reuse) {
+    // Angles in double: fp32 position × frequency loses digits at long contexts.
+    std::vector<double> inv = inverseFrequencies(n_pos);
+    const int64_t half = static_cast<int64_t>(inv.size());
+    auto angles = torch::empty({n_pos, half}, torch::kFloat64);
+    auto a = angles.accessor<double, 2>();
+    for (int64_t p = 0; p < n_pos; ++p)
+      for (int64_t i = 0; i < half; ++i) a[p][i] = static_cast<double>(p) * inv[i];
+    auto full = torch::cat({angles, angles}, 1);
+    m_cos = (full.cos() * m_attention_factor).to(torch::kFloat32);
+    m_sin = (full.sin() * m_attention_factor).to(torch::kFloat32);
+    m_cached_len = n_pos;
+  }
+  if (m_cached_len == n_pos) return {m_cos, m_sin};
+  return {m_cos.narrow(0, 0, n_pos), m_sin.narrow(0, 0, n_pos)};
+}
+
+torch::Tensor Rope::apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
+}
+
+}  // namespace attnscope

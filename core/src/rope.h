@@ -1,0 +1,28 @@
+#pragma once
+// Internal: rotary position embeddings in Hugging Face's rotate-half layout, with rope_scaling variants.
+
+#include <torch/torch.h>
+
+#include "attnscope/config.h"
+
+namespace attnscope {
+
+class Rope {
+ public:
+  explicit Rope(const ModelConfig& config);
+  /// Returns cos and sin [T, d_head] for positions 0..T-1 (attention factor applied).
+  std::pair<torch::Tensor, torch::Tensor> cosSin(int64_t n_pos);
+  /// Rotates x [B, heads, T, d_head] by the given cos/sin.
+  static torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  /// Returns the inverse frequencies [d_head/2] for a sequence of n_pos positions (dynamic scaling uses it).
+  std::vector<double> inverseFrequencies(int64_t n_pos) const;
+
+ private:
+  ModelConfig m_config;
+  double m_attention_factor = 1.0;
+  int64_t m_cached_len = -1;
+  bool m_depends_on_len = false;
+  torch::Tensor m_cos, m_sin;
+};
+
+}  // namespace attnscope

@@ -1,0 +1,31 @@
+#include "attnscope/runtime.h"
+
+#include <fstream>
+#include <thread>
+
+#include <torch/torch.h>
+
+namespace attnscope {
+
+int setComputeThreads(int n_threads) {
+  if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n_threads);
+  return torch::get_num_threads();
+}
+
+std::string computeDescription() {
+  // Which libblas.so.3 the dynamic linker resolved decides matmul speed by ~40x here (netlib vs OpenBLAS).
+  std::string blas = "unknown BLAS";
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("openblas") != std::string::npos) {
+      blas = "OpenBLAS";
+      break;
+    }
+    if (line.find("libblas.so") != std::string::npos) blas = "libblas.so.3 (reference BLAS unless an alternative)";
+  }
+  return "CPU, " + std::to_string(torch::get_num_threads()) + " threads, " + blas;
+}
+
+}  // namespace attnscope

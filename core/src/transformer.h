@@ -1,0 +1,45 @@
+#pragma once
+// Internal: what every architecture module provides to Model, and the context a forward pass runs in.
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "attnscope/model.h"
+
+namespace attnscope {
+
+/// Everything a forward pass needs besides the weights; built by Model for each call.
+struct ForwardContext {
+  const ModelConfig& config;
+  const HookRegistry& hooks;
+  const NormalizerSpec& normalizer;
+  const AttentionOptions& options;
+  const std::vector<BlockHookNames>& names;
+};
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  /// Logits [B, T, vocab] for ids [B, T].
+  virtual torch::Tensor forward(const torch::Tensor& ids, const ForwardContext& ctx) = 0;
+  /// Learned SSMax s and b of a layer ([n_head]); undefined when absent.
+  virtual torch::Tensor ssmaxS(int64_t layer) const = 0;
+  virtual torch::Tensor ssmaxB(int64_t layer) const = 0;
+  /// Returns whether a checkpoint tensor that is no parameter may be ignored (buffers older exports carry).
+  virtual bool ignorable(const std::string& tensor_name) const = 0;
+  /// Returns the prefix this checkpoint puts before the parameter names ("" or "transformer.").
+  virtual std::string checkpointPrefix(const std::set<std::string>& tensor_names) const { return ""; }
+};
+
+std::shared_ptr<TransformerImpl> makeGpt2(const ModelConfig& config);
+std::shared_ptr<TransformerImpl> makeLlama(const ModelConfig& config);
+
+/// Returns the SSMax initial s: 1 / mean(ln n) over n = 1..n_ctx, so s·ln n averages 1 over the context.
+double defaultSsmaxS(int64_t n_ctx);
+
+/// Registers the learned SSMax parameters on an attention module when the config asks for them.
+void registerSsmax(torch::nn::Module& attn, const ModelConfig& config, torch::Tensor& s, torch::Tensor& b);
+
+}  // namespace attnscope

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package attnscope needs to build, run and test. Idempotent: with everything
+# present it only checks and exits. Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  cmake ninja-build g++ pkg-config git
+  # core: LibTorch (CPU), a fast BLAS for it, HDF5, JSON, CLI parsing, Unicode regexes
+  libtorch-dev libopenblas0-openmp libhdf5-dev hdf5-tools nlohmann-json3-dev libcli11-dev libpcre2-dev
+  # GUI
+  qt6-base-dev libqt6svg6-dev libqcustomplot-dev libqcustomplot2.1-qt6
+  # tests: GoogleTest and the independent Python reference (Debian's python3-torch, h5py)
+  libgtest-dev libgmock-dev python3 python3-torch python3-numpy python3-h5py
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

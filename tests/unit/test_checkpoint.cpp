@@ -87,7 +87,7 @@ TEST_F(CheckpointTest, UnexpectedTensor) {
 TEST_F(CheckpointTest, ShapeDisagreesWithConfig) {
   editConfig([](auto& c) { c["intermediate_size"] = 32; });
   std::string error = loadError();
-  EXPECT_NE(error.find("mlp.down_proj.weight' has shape [16, 24] but config.json implies [16, 32]"),
+  EXPECT_NE(error.find("mlp.gate_proj.weight' has shape [24, 16] but config.json implies [32, 16]"),
             std::string::npos)
       << error;
 }

@@ -20,7 +20,26 @@ struct RunOptions {
   int top = 5;
 };
 
+struct CaptureOptions {
+  std::string model_dir;
+  std::vector<int64_t> ids;
+  std::vector<std::string> normalizers;
+  std::string out;
+  std::string maps = "none";
+  std::string targets;
+  int64_t topk = 10;
+  int64_t query_block = 0;
+};
+
+struct StatsOptions {
+  std::string file;
+  std::string csv;  // write curves here when set
+  int bins_per_octave = 2;
+};
+
 int runInfo(const InfoOptions& options);
+int runCapture(const CaptureOptions& options);
+int runStats(const StatsOptions& options);
 int runForward(const RunOptions& options);
 
 }  // namespace attnscope::cli

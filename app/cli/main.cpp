@@ -34,6 +34,33 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
 
+  CaptureOptions capture;
+  auto* capture_cmd = app.add_subcommand(
+      "capture", "Capture per-head attention statistics (and maps) of one prompt into an HDF5 file, one run per "
+                 "normalizer; runs are appended to an existing file of the same prompt and model");
+  capture_cmd->add_option("model_dir", capture.model_dir, "Hugging Face model directory")->required();
+  capture_cmd->add_option("--ids", capture.ids, "Token ids, comma-separated")->required()->delimiter(',');
+  capture_cmd->add_option("--normalizer,-n", capture.normalizers, "Normalizer of a run (repeat for more runs)")
+      ->required();
+  capture_cmd->add_option("--out,-o", capture.out, "Capture file (.h5)")->required();
+  capture_cmd->add_option("--maps", capture.maps,
+                          "Attention maps to store: none | all | L.H,L.*,... (prefix scores: for pre-softmax)")
+      ->capture_default_str();
+  capture_cmd->add_option("--targets", capture.targets, "Target token ranges for target_mass, e.g. 10:20,40:45");
+  capture_cmd->add_option("--topk", capture.topk, "k of the top-k mass statistic")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  capture_cmd->add_option("--block", capture.query_block, "Queries per block (0: bounded by memory)")
+      ->check(CLI::NonNegativeNumber);
+
+  StatsOptions stats;
+  auto* stats_cmd = app.add_subcommand("stats", "Summarise the runs of a capture file; --csv writes the curves");
+  stats_cmd->add_option("file", stats.file, "Capture file (.h5)")->required();
+  stats_cmd->add_option("--csv", stats.csv, "Write max attention, entropy, ... against n as CSV");
+  stats_cmd->add_option("--bins-per-octave", stats.bins_per_octave, "Resolution of the n axis")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -45,6 +72,8 @@ int main(int argc, char** argv) {
     attnscope::setComputeThreads(threads);
     if (*info_cmd) return runInfo(info);
     if (*run_cmd) return runForward(run);
+    if (*capture_cmd) return runCapture(capture);
+    if (*stats_cmd) return runStats(stats);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnscope-cli: error: %s\n", e.what());
     return 1;

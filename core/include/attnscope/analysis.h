@@ -1,0 +1,52 @@
+#pragma once
+// Curves from capture files: a per-query statistic (max probability, entropy, target mass, ...) against the
+// number of keys n the query sees, per head or aggregated over heads; and the theory curves of the SSMax paper.
+// No torch and no Qt: the GUI and the CLI share it.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnscope {
+
+class CaptureFile;
+
+/// One bin of n: the statistic's values of every query (and head) whose n falls in [n_lo, n_hi).
+struct CurvePoint {
+  double n_lo = 0, n_hi = 0, n_center = 0;  // n_center: geometric mean of the n values in the bin
+  double mean = 0, median = 0, q10 = 0, q90 = 0;
+  int64_t count = 0;
+};
+
+struct Curve {
+  std::string run, stat;
+  int64_t layer = -1;  // -1: every layer
+  int64_t head = -1;   // -1: every head of the layer(s)
+  std::vector<CurvePoint> points;
+};
+
+struct CurveOptions {
+  int bins_per_octave = 2;  // log-spaced bins: n in [2^(i/b), 2^((i+1)/b))
+};
+
+/// Bins values by their n into log-spaced bins and summarises each bin. values and n have equal length.
+std::vector<CurvePoint> binByContext(const std::vector<float>& values, const std::vector<float>& n,
+                                     const CurveOptions& options = {});
+
+/// Returns stat against n for one head, one layer (all its heads) or every layer (layer = -1).
+Curve statCurve(const CaptureFile& file, const std::string& run, const std::string& stat, int64_t layer,
+                int64_t head, const CurveOptions& options = {});
+
+/// The paper's Figure 1: logits all -2 except one +3. Softmax's largest weight 1 / (1 + (n-1) e^-5).
+double theorySoftmaxMax(double n, double gap = 5.0);
+/// SSMax's largest weight for the same logits: 1 / (1 + (n-1) n^(-s·gap)).
+double theorySsmaxMax(double n, double s, double gap = 5.0);
+
+/// Monte Carlo: expected largest weight of softmax(m(n) · z) for n i.i.d. N(0, sigma²) logits z.
+std::vector<double> monteCarloMax(const std::vector<int64_t>& ns, double sigma,
+                                  const std::function<double(int64_t)>& multiplier, int samples = 200,
+                                  uint64_t seed = 1);
+
+}  // namespace attnscope

@@ -1,0 +1,55 @@
+#pragma once
+// Streaming capture: runs a model once per normalizer over the same tokens and writes per-head statistics for
+// every query position, and the attention maps asked for, into a capture file — block by block, so memory is
+// bounded by the query block, never by T².
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attnscope/store.h"
+
+namespace attnscope {
+
+class Model;
+
+/// Statistics stored per layer, head and query position (each a dataset [n_layer, n_head, T]).
+///   max_prob     largest probability of the row
+///   argmax       key position of that probability
+///   entropy      -Σ p ln p (nats)
+///   sink_mass    probability on the first token (attention sink)
+///   topk_mass    summed probability of the k largest keys (k = CaptureParams::topk)
+///   target_mass  probability on the target token ranges (only when targets are given)
+///   multiplier   the normalizer's logit multiplier m for the query
+///   n_keys       number of keys the query sees (the n of SSMax)
+std::vector<std::string> captureStatNames(bool with_targets);
+
+struct CaptureParams {
+  std::vector<std::string> normalizers = {"softmax"};  // one run each
+  std::vector<std::string> run_names;                  // optional; default: derived from the normalizer
+  std::vector<MapRequest> maps;                        // maps to store (hook, layer, heads)
+  std::vector<std::pair<int64_t, int64_t>> targets;    // [begin, end) token ranges for target_mass
+  int64_t topk = 10;
+  int64_t query_block = 0;                             // 0: the model's memory-bounded default
+  /// Called after each layer of each run with (run index, layer, n_layer); return false to cancel.
+  std::function<bool(int64_t, int64_t, int64_t)> progress;
+};
+
+/// Parses a --maps spec for a model: "all", "none", or comma-separated "L.H" items where L or H may be '*'
+/// ("3.5,7.*"); a "scores:" prefix on an item stores pre-normalizer scores instead of probabilities.
+std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, int64_t n_head);
+
+/// Parses a --targets spec of token ranges "10:20,40:45" (end exclusive) against T tokens.
+std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens);
+
+/// Returns a valid run (group) name for a normalizer spec.
+std::string runNameFor(const std::string& normalizer);
+
+/// Runs the model over ids once per normalizer and appends one complete run each to the file. Throws
+/// std::invalid_argument, StoreError; a cancelled run stays in the file marked incomplete.
+/// Returns the number of runs completed.
+int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& file, const CaptureParams& params);
+
+}  // namespace attnscope

@@ -1,0 +1,109 @@
+#include "attnscope/analysis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "attnscope/store.h"
+
+namespace attnscope {
+namespace {
+
+double quantile(std::vector<float>& sorted, double q) {
+  if (sorted.empty()) return NAN;
+  double pos = q * static_cast<double>(sorted.size() - 1);
+  std::size_t lo = static_cast<std::size_t>(std::floor(pos)), hi = std::min(lo + 1, sorted.size() - 1);
+  double frac = pos - static_cast<double>(lo);
+  return sorted[lo] * (1 - frac) + sorted[hi] * frac;
+}
+
+}  // namespace
+
+std::vector<CurvePoint> binByContext(const std::vector<float>& values, const std::vector<float>& n,
+                                     const CurveOptions& options) {
+  const double b = std::max(1, options.bins_per_octave);
+  std::map<int64_t, std::vector<std::pair<float, float>>> bins;  // bin index → (value, n)
+  for (std::size_t i = 0; i < values.size() && i < n.size(); ++i) {
+    if (!std::isfinite(values[i]) || !(n[i] >= 1)) continue;  // unwritten positions are NaN
+    // The small epsilon keeps exact powers of two in their own bin despite log2 rounding.
+    int64_t bin = static_cast<int64_t>(std::floor(std::log2(static_cast<double>(n[i])) * b + 1e-9));
+    bins[bin].emplace_back(values[i], n[i]);
+  }
+  std::vector<CurvePoint> points;
+  for (auto& [bin, items] : bins) {
+    CurvePoint p;
+    p.n_lo = std::pow(2.0, bin / b);
+    p.n_hi = std::pow(2.0, (bin + 1) / b);
+    std::vector<float> v;
+    double sum = 0, log_n = 0;
+    for (const auto& [value, count] : items) {
+      v.push_back(value);
+      sum += value;
+      log_n += std::log(static_cast<double>(count));
+    }
+    std::sort(v.begin(), v.end());
+    p.count = static_cast<int64_t>(v.size());
+    p.mean = sum / static_cast<double>(p.count);
+    p.median = quantile(v, 0.5);
+    p.q10 = quantile(v, 0.1);
+    p.q90 = quantile(v, 0.9);
+    p.n_center = std::exp(log_n / static_cast<double>(p.count));
+    points.push_back(p);
+  }
+  return points;
+}
+
+Curve statCurve(const CaptureFile& file, const std::string& run, const std::string& stat, int64_t layer,
+                int64_t head, const CurveOptions& options) {
+  RunInfo info = file.run(run);
+  Curve curve{run, stat, layer, head, {}};
+  std::vector<float> values, n;
+  const int64_t first = layer < 0 ? 0 : layer, last = layer < 0 ? info.n_layer - 1 : layer;
+  for (int64_t l = first; l <= last; ++l) {
+    if (head >= 0) {
+      auto v = file.readStat(run, stat, l, head);
+      auto k = file.readStat(run, "n_keys", l, head);
+      values.insert(values.end(), v.begin(), v.end());
+      n.insert(n.end(), k.begin(), k.end());
+    } else {
+      auto v = file.readStat(run, stat, l);
+      auto k = file.readStat(run, "n_keys", l);
+      values.insert(values.end(), v.begin(), v.end());
+      n.insert(n.end(), k.begin(), k.end());
+    }
+  }
+  curve.points = binByContext(values, n, options);
+  return curve;
+}
+
+double theorySoftmaxMax(double n, double gap) { return 1.0 / (1.0 + (n - 1.0) * std::exp(-gap)); }
+
+double theorySsmaxMax(double n, double s, double gap) { return 1.0 / (1.0 + (n - 1.0) * std::pow(n, -s * gap)); }
+
+std::vector<double> monteCarloMax(const std::vector<int64_t>& ns, double sigma,
+                                  const std::function<double(int64_t)>& multiplier, int samples, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, sigma);
+  std::vector<double> out;
+  std::vector<double> z;
+  for (int64_t n : ns) {
+    const double m = multiplier(n);
+    double total = 0;
+    for (int s = 0; s < samples; ++s) {
+      z.resize(n);
+      double top = -INFINITY;
+      for (auto& x : z) {
+        x = m * normal(rng);
+        top = std::max(top, x);
+      }
+      double sum = 0;
+      for (double x : z) sum += std::exp(x - top);
+      total += 1.0 / sum;  // the largest weight is exp(top - top) / sum
+    }
+    out.push_back(total / samples);
+  }
+  return out;
+}
+
+}  // namespace attnscope

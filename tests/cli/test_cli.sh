@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# End-to-end checks of attnscope-cli on the bundled sample: outputs, exit codes and one-line errors.
+# Usage: test_cli.sh CLI SAMPLE_DIR
+set -uo pipefail
+cli=$1
+sample=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passed=0
+
+# expect NAME EXIT_CODE REGEX -- ARGS...: runs the CLI, checks its exit code and that REGEX matches its output.
+expect() {
+  local name=$1 code=$2 regex=$3
+  shift 4
+  local out rc
+  out=$("$cli" "$@" 2>&1)
+  rc=$?
+  if [[ $rc -ne $code ]]; then
+    echo "FAIL $name: exit code $rc, expected $code"; echo "$out" | head -5; failures=$((failures + 1)); return
+  fi
+  if ! grep -Eq -- "$regex" <<<"$out"; then
+    echo "FAIL $name: output does not match /$regex/"; echo "$out" | head -5; failures=$((failures + 1)); return
+  fi
+  if [[ $code -eq 1 && $(wc -l <<<"$out") -ne 1 ]]; then
+    echo "FAIL $name: error is not one line"; echo "$out"; failures=$((failures + 1)); return
+  fi
+  passed=$((passed + 1))
+}
+
+expect info 0 'parameters +[0-9,]+' -- info "$sample"
+expect info_heads 0 'heads +4 \(kv heads 2' -- info "$sample"
+expect run 0 'top next tokens' -- run "$sample" --ids 1,2,3,4,5 --layer 1 --head 0
+expect run_row 0 '^ +4 +5 [01]\.[0-9]{6}$' -- run "$sample" --ids 1,2,3,4,5 --normalizer ssmax:s=0.5,b=0.1
+expect run_logn 0 'normalizer logn:L=2' -- run "$sample" --ids 1,2,3,4,5 --normalizer logn:L=2
+expect help 0 'Subcommands' -- --help
+expect no_subcommand 2 'subcommand' --
+expect bad_option 2 'not expected|following argument' -- run "$sample" --ids 1 --bogus
+expect missing_dir 1 'error: .*cannot open' -- info "$work/nope"
+expect bad_normalizer 1 "error: normalizer: unknown kind 'sparsemax'" -- run "$sample" --ids 1,2 --normalizer sparsemax
+expect learned_missing 1 'no learned SSMax' -- run "$sample" --ids 1,2 --normalizer ssmax
+expect bad_id 1 'token id 100000 is outside the vocabulary' -- run "$sample" --ids 1,100000
+expect bad_layer 1 'layer 9 is outside' -- run "$sample" --ids 1,2 --layer 9
+expect bad_ids_text 2 'ids' -- run "$sample" --ids 1,x
+
+# A truncated checkpoint: one-line error, no crash.
+cp -r "$sample" "$work/truncated"
+truncate -s 100 "$work/truncated/model.safetensors"
+expect truncated 1 'error: .*model\.safetensors' -- info "$work/truncated"
+
+echo "$passed passed, $failures failed"
+[[ $failures -eq 0 ]]

@@ -1,0 +1,154 @@
+// Streaming capture against the full in-memory attention: statistics and maps written block by block must equal
+// those computed from whole [H, T, T] maps, for T not a multiple of the block, softmax and SSMax, GQA and windows.
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "attnscope/analysis.h"
+#include "attnscope/capture.h"
+#include "attnscope/model.h"
+
+namespace attnscope {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kGqaWindow = R"({"model_type": "mistral", "vocab_size": 60, "hidden_size": 32,
+  "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+  "max_position_embeddings": 256, "sliding_window": 24})";
+const char* kGqa = R"({"model_type": "llama", "vocab_size": 60, "hidden_size": 32, "intermediate_size": 48,
+  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "max_position_embeddings": 256})";
+
+/// Full [H, T, T] patterns of every layer from one unblocked forward pass.
+std::vector<torch::Tensor> fullPatterns(Model& model, const std::vector<int64_t>& ids, const std::string& spec) {
+  const int64_t T = static_cast<int64_t>(ids.size());
+  std::vector<torch::Tensor> maps(model.config().n_layer);
+  model.setNormalizer(parseNormalizer(spec));
+  model.attentionOptions().query_block = T;
+  auto id = model.hooks().add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) {
+    maps[e.layer] = torch::zeros({e.tensor.size(1), T, T});
+    maps[e.layer].slice(2, e.k0, e.k1).copy_(e.tensor[0]);
+  });
+  torch::NoGradGuard no_grad;
+  model.forward(torch::tensor(ids, torch::kInt64).view({1, T}));
+  model.hooks().remove(id);
+  model.attentionOptions().query_block = 0;
+  return maps;
+}
+
+torch::Tensor asTensor(const std::vector<float>& v, int64_t rows, int64_t cols) {
+  return torch::from_blob(const_cast<float*>(v.data()), {rows, cols}).clone();
+}
+
+struct CaptureCase {
+  const char* config;
+  int64_t T, block;
+};
+
+class CaptureTest : public ::testing::TestWithParam<CaptureCase> {
+ protected:
+  void SetUp() override {
+    path = fs::temp_directory_path() / ("attnscope_capture_" + std::to_string(::getpid()) + ".h5");
+    fs::remove(path);
+  }
+  void TearDown() override { fs::remove(path); }
+  fs::path path;
+};
+
+TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
+  const CaptureCase& c = GetParam();
+  torch::manual_seed(3);
+  Model model(parseConfig(c.config));
+  std::vector<int64_t> ids(c.T);
+  for (int64_t i = 0; i < c.T; ++i) ids[i] = (i * 37 + 11) % model.config().vocab_size;
+  const int64_t H = model.config().n_head;
+
+  CaptureParams params;
+  params.normalizers = {"softmax", "ssmax:s=0.45,b=0.05"};
+  params.maps = parseMapSpec("1.*,0.2", model.config().n_layer, H);
+  params.targets = {{5, 9}, {c.T - 4, c.T}};
+  params.topk = 3;
+  params.query_block = c.block;
+  {
+    auto file = CaptureFile::create(path.string(), {model.config().json, "memory", "0"}, {ids, {}});
+    EXPECT_EQ(captureRuns(model, ids, *file, params), 2);
+  }
+  auto file = CaptureFile::open(path.string());
+  ASSERT_EQ(file->runs().size(), 2u);
+
+  for (const std::string& spec : params.normalizers) {
+    SCOPED_TRACE(spec);
+    const std::string run = runNameFor(parseNormalizer(spec).text());
+    EXPECT_TRUE(file->run(run).complete);
+    auto full = fullPatterns(model, ids, spec);
+    for (int64_t layer = 0; layer < model.config().n_layer; ++layer) {
+      const auto& p = full[layer];  // [H, T, T]
+      auto stat = [&](const char* name) { return asTensor(file->readStat(run, name, layer), H, c.T); };
+      auto [max_prob, argmax] = p.max(-1);
+      EXPECT_LT((stat("max_prob") - max_prob).abs().max().item<double>(), 1e-6);
+      // Ties aside, the argmax key is the same; compare the probabilities at both argmaxes instead of indices.
+      auto stored_argmax = stat("argmax").to(torch::kInt64);
+      EXPECT_LT((p.gather(-1, stored_argmax.unsqueeze(-1)).squeeze(-1) - max_prob).abs().max().item<double>(), 1e-6);
+      auto entropy = -(p * torch::log(p.clamp_min(1e-30))).sum(-1);
+      EXPECT_LT((stat("entropy") - entropy).abs().max().item<double>(), 1e-5);
+      auto sink = p.select(-1, 0);
+      EXPECT_LT((stat("sink_mass") - sink).abs().max().item<double>(), 1e-6);
+      auto topk = std::get<0>(p.sort(-1, true)).narrow(-1, 0, 3).sum(-1);
+      EXPECT_LT((stat("topk_mass") - topk).abs().max().item<double>(), 1e-6);
+      auto target = p.narrow(-1, 5, 4).sum(-1) + p.narrow(-1, c.T - 4, 4).sum(-1);
+      EXPECT_LT((stat("target_mass") - target).abs().max().item<double>(), 1e-6);
+      auto n_keys = stat("n_keys");
+      for (int64_t t = 0; t < c.T; ++t)
+        EXPECT_EQ(n_keys[0][t].item<float>(), visibleKeys(t, model.config().windowOf(layer)));
+
+      for (const MapRequest& m : params.maps) {
+        if (m.layer != layer) continue;
+        for (int64_t head : m.heads) {
+          auto level0 = asTensor(file->readMapTile(run, m.hook, head, 0, 0, c.T, 0, c.T), c.T, c.T);
+          // fp16 storage: relative rounding 2^-11.
+          EXPECT_LT((level0 - p[head]).abs().max().item<double>(), 5e-4) << m.hook << " head " << head;
+          if (file->mapLevels(run, m.hook, head) > 1) {
+            const int64_t side = (c.T + 1) / 2;
+            auto level1 = asTensor(file->readMapTile(run, m.hook, head, 1, 0, side, 0, side), side, side);
+            auto padded = torch::zeros({2 * side, 2 * side});
+            padded.slice(0, 0, c.T).slice(1, 0, c.T).copy_(level0);
+            auto pooled = torch::max_pool2d(padded.view({1, 1, 2 * side, 2 * side}), {2, 2}).view({side, side});
+            EXPECT_TRUE(torch::equal(level1, pooled)) << "level 1 is not the 2x2 max-pool of level 0";
+          }
+        }
+      }
+    }
+  }
+  // The curves see every query exactly once per head.
+  Curve curve = statCurve(*file, "softmax", "max_prob", -1, -1);
+  int64_t counted = 0;
+  for (const auto& point : curve.points) counted += point.count;
+  EXPECT_EQ(counted, model.config().n_layer * H * c.T);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CaptureTest,
+                         ::testing::Values(CaptureCase{kGqa, 301, 16}, CaptureCase{kGqaWindow, 300, 7},
+                                           CaptureCase{kGqa, 45, 64}));
+
+TEST(CaptureSpecs, MapsAndTargets) {
+  auto maps = parseMapSpec("3.1,3.*,scores:0.2", 4, 4);
+  ASSERT_EQ(maps.size(), 2u);
+  EXPECT_EQ(maps[0].hook, "blocks.0.attn.hook_scores");
+  EXPECT_EQ(maps[0].heads, std::vector<int64_t>({2}));
+  EXPECT_EQ(maps[1].hook, "blocks.3.attn.hook_pattern");
+  EXPECT_EQ(maps[1].heads.size(), 4u);
+  EXPECT_EQ(parseMapSpec("all", 2, 3).size(), 2u);
+  EXPECT_TRUE(parseMapSpec("none", 2, 3).empty());
+  EXPECT_THROW(parseMapSpec("4.0", 4, 4), std::invalid_argument);
+  EXPECT_THROW(parseMapSpec("1", 4, 4), std::invalid_argument);
+  auto targets = parseTargetRanges("3:5,9", 10);
+  EXPECT_EQ(targets, (std::vector<std::pair<int64_t, int64_t>>{{3, 5}, {9, 10}}));
+  EXPECT_THROW(parseTargetRanges("5:3", 10), std::invalid_argument);
+  EXPECT_THROW(parseTargetRanges("8:11", 10), std::invalid_argument);
+  EXPECT_EQ(runNameFor("ssmax:s=0.1/0.2"), "ssmax:s=0.1|0.2");
+}
+
+}  // namespace
+}  // namespace attnscope

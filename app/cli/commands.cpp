@@ -7,7 +7,6 @@
 
 #include <torch/torch.h>
 
-#include "attnscope/capture.h"
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
 #include "attnscope/safetensors.h"
@@ -54,12 +53,6 @@ void printSsmax(const Model& model) {
                   b.max().item<float>());
     std::printf("\n");
   }
-}
-
-/// LibTorch errors carry a backtrace and C++ source locations; the user gets the first line of the message.
-std::string oneLine(const c10::Error& e) {
-  std::string message = e.what_without_backtrace();
-  return "torch: " + message.substr(0, message.find('\n'));
 }
 
 int info(const InfoOptions& options) {
@@ -144,42 +137,11 @@ int forward(const RunOptions& options) {
   return 0;
 }
 
-int capture(const CaptureOptions& options) {
-  auto model = loadModel(options.model_dir);
-  const ModelConfig& c = model->config();
-  const int64_t T = static_cast<int64_t>(options.ids.size());
-  CaptureParams params;
-  params.normalizers = options.normalizers;
-  params.maps = parseMapSpec(options.maps, c.n_layer, c.n_head);
-  params.targets = parseTargetRanges(options.targets, T);
-  params.topk = options.topk;
-  params.query_block = options.query_block;
-  params.progress = [&](int64_t run, int64_t layer, int64_t n_layer) {
-    std::fprintf(stderr, "\rrun %lld/%zu (%s): layer %lld/%lld", static_cast<long long>(run + 1),
-                 options.normalizers.size(), options.normalizers[run].c_str(), static_cast<long long>(layer + 1),
-                 static_cast<long long>(n_layer));
-    if (layer + 1 == n_layer) std::fprintf(stderr, "\n");
-    return true;
-  };
-
-  CaptureModel described{c.json, options.model_dir, hashFiles(Checkpoint::open(options.model_dir).files())};
-  CaptureTokens tokens{options.ids, {}};
-  for (int64_t id : options.ids) tokens.text.push_back(std::to_string(id));
-  auto file = CaptureFile::create(options.out, described, tokens);
-  int64_t done = captureRuns(*model, options.ids, *file, params);
-  std::printf("%s: %lld run(s) captured, %lld tokens, %zu map(s) per run\n", options.out.c_str(),
-              static_cast<long long>(done), static_cast<long long>(T), params.maps.size());
-  return 0;
-}
-
 }  // namespace
 
-int runCapture(const CaptureOptions& options) {
-  try {
-    return capture(options);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(oneLine(e));
-  }
+std::string oneLine(const c10::Error& e) {
+  std::string message = e.what_without_backtrace();
+  return "torch: " + message.substr(0, message.find('\n'));
 }
 
 int runInfo(const InfoOptions& options) {

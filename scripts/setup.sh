@@ -7,7 +7,7 @@ packages=(
   # toolchain
   cmake ninja-build g++ pkg-config git
   # core: LibTorch (CPU), a fast BLAS and allocator (tcmalloc) for it, HDF5, JSON, CLI parsing, Unicode regexes
-  libtorch-dev libopenblas0-openmp libgoogle-perftools-dev libhdf5-dev hdf5-tools nlohmann-json3-dev libcli11-dev libpcre2-dev
+  libtorch-dev libopenblas0-openmp libgoogle-perftools-dev libhdf5-dev hdf5-tools libxxhash-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
   # GUI
   qt6-base-dev libqt6svg6-dev libqcustomplot-dev libqcustomplot2.1-qt6
   # tests: GoogleTest and the independent Python reference (Debian's python3-torch, h5py)

@@ -150,7 +150,7 @@ std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& sp
     try {
       std::size_t used = 0;
       begin = std::stoll(item.substr(0, colon), &used);
-      if (used != colon) begin = -1;
+      if (used != std::min(colon, item.size())) begin = -1;
       stop = colon == std::string::npos ? begin + 1 : std::stoll(item.substr(colon + 1), &used);
       if (colon != std::string::npos && used != item.size() - colon - 1) stop = -1;
     } catch (const std::exception&) {

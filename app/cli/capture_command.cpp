@@ -1,5 +1,7 @@
 // attnscope-cli capture: one run per normalizer over the same prompt, streamed into an HDF5 capture file.
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #include <torch/torch.h>
@@ -22,11 +24,14 @@ int capture(const CaptureOptions& options) {
   params.targets = parseTargetRanges(options.targets, T);
   params.topk = options.topk;
   params.query_block = options.query_block;
+  const bool terminal = ::isatty(STDERR_FILENO);
   params.progress = [&](int64_t run, int64_t layer, int64_t n_layer) {
-    std::fprintf(stderr, "\rrun %lld/%zu (%s): layer %lld/%lld", static_cast<long long>(run + 1),
-                 options.normalizers.size(), options.normalizers[run].c_str(), static_cast<long long>(layer + 1),
-                 static_cast<long long>(n_layer));
-    if (layer + 1 == n_layer) std::fprintf(stderr, "\n");
+    // A live counter on a terminal; one line per finished run in logs.
+    if (terminal || layer + 1 == n_layer)
+      std::fprintf(stderr, "%srun %lld/%zu (%s): layer %lld/%lld%s", terminal ? "\r" : "",
+                   static_cast<long long>(run + 1), options.normalizers.size(), options.normalizers[run].c_str(),
+                   static_cast<long long>(layer + 1), static_cast<long long>(n_layer),
+                   layer + 1 == n_layer ? "\n" : "");
     return true;
   };
 

@@ -41,7 +41,7 @@ class RunRecorder {
     auto [max_prob, argmax] = p.max(-1);
     write("max_prob", e, max_prob);
     write("argmax", e, (argmax + e.k0).to(torch::kFloat32));
-    write("entropy", e, -torch::special::xlogy(p, p).sum(-1));
+    write("entropy", e, torch::special::xlogy(p, p).sum(-1).neg_().add_(0.0));  // + 0 turns -0 into 0
     write("sink_mass", e, e.k0 == 0 ? p.select(-1, 0) : torch::zeros({H, nq}));
     const int64_t k = std::min(m_params.topk, e.k1 - e.k0);
     write("topk_mass", e, std::get<0>(p.topk(k, -1, true, false)).sum(-1));
@@ -53,9 +53,9 @@ class RunRecorder {
       }
       write("target_mass", e, mass);
     }
-    auto n_keys = torch::empty({1, nq});
-    const int64_t window = m_model.config().windowOf(e.layer);
-    for (int64_t i = 0; i < nq; ++i) n_keys[0][i] = static_cast<float>(visibleKeys(e.q0 + i, window));
+    // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
+    auto n_keys = torch::arange(e.q0 + 1, e.q1 + 1, torch::kFloat32);
+    if (const int64_t window = m_model.config().windowOf(e.layer); window > 0) n_keys.clamp_max_(window);
     write("n_keys", e, n_keys.expand({H, nq}));
     writeMaps(e);
   }

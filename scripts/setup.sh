@@ -6,13 +6,21 @@ set -euo pipefail
 packages=(
   # toolchain
   cmake ninja-build g++ pkg-config git
-  # core: LibTorch (CPU), a fast BLAS and allocator (tcmalloc) for it, HDF5, JSON, CLI parsing, Unicode regexes
-  libtorch-dev libopenblas0-openmp libgoogle-perftools-dev libhdf5-dev hdf5-tools libxxhash-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
+  # core: LibTorch (CPU), a fast BLAS and allocator (tcmalloc) for it, HDF5 and a hash, JSON, CLI parsing
+  libtorch-dev libopenblas0-openmp libgoogle-perftools-dev libhdf5-dev hdf5-tools libxxhash-dev
+  nlohmann-json3-dev libcli11-dev
+  # tokenizers: Unicode regexes (PCRE2) and normalization (ICU)
+  libpcre2-dev libicu-dev
   # GUI
   qt6-base-dev libqt6svg6-dev libqcustomplot-dev libqcustomplot2.1-qt6
   # tests: GoogleTest and the independent Python reference (Debian's python3-torch, h5py)
   libgtest-dev libgmock-dev python3 python3-torch python3-numpy python3-h5py
+  # real English text (tokenizer benchmark, training text)
+  fortunes
 )
+# Tokenizer tests compare with JavaScript tokenizers from npm. A nodejs that bundles npm may already be installed;
+# Debian's separate "npm" package conflicts with it, so only ask for both when either is missing.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,7 +17,9 @@ namespace {
 int capture(const CaptureOptions& options) {
   auto model = loadModel(options.model_dir);
   const ModelConfig& c = model->config();
-  const int64_t T = static_cast<int64_t>(options.ids.size());
+  CaptureTokens tokens;
+  tokens.ids = promptIds(options.prompt, options.model_dir, &tokens.text);
+  const int64_t T = static_cast<int64_t>(tokens.ids.size());
   CaptureParams params;
   params.normalizers = options.normalizers;
   params.maps = parseMapSpec(options.maps, c.n_layer, c.n_head);
@@ -36,10 +38,8 @@ int capture(const CaptureOptions& options) {
   };
 
   CaptureModel described{c.json, options.model_dir, hashFiles(Checkpoint::open(options.model_dir).files())};
-  CaptureTokens tokens{options.ids, {}};
-  for (int64_t id : options.ids) tokens.text.push_back(std::to_string(id));
   auto file = CaptureFile::create(options.out, described, tokens);
-  int64_t done = captureRuns(*model, options.ids, *file, params);
+  int64_t done = captureRuns(*model, tokens.ids, *file, params);
   std::printf("%s: %lld run(s) captured, %lld tokens, %zu map(s) per run\n", options.out.c_str(),
               static_cast<long long>(done), static_cast<long long>(T), params.maps.size());
   return 0;

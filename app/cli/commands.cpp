@@ -98,8 +98,9 @@ int forward(const RunOptions& options) {
     throw std::invalid_argument("--head " + std::to_string(options.head) + " is outside 0.." +
                                 std::to_string(c.n_head - 1));
 
-  const int64_t T = static_cast<int64_t>(options.ids.size());
-  auto ids = torch::tensor(options.ids, torch::kInt64).view({1, T});
+  const std::vector<int64_t> prompt = promptIds(options.prompt, options.model_dir);
+  const int64_t T = static_cast<int64_t>(prompt.size());
+  auto ids = torch::tensor(prompt, torch::kInt64).view({1, T});
   torch::Tensor last_row;  // [k1 - k0] probabilities of the last query, over keys from k0
   int64_t row_k0 = 0;
   model->hooks().add("blocks." + std::to_string(layer) + ".attn.hook_pattern", [&](const HookEvent& e) {
@@ -133,7 +134,7 @@ int forward(const RunOptions& options) {
   }
   for (int64_t k : order)
     std::printf("  %6lld %8lld %.6f\n", static_cast<long long>(row_k0 + k),
-                static_cast<long long>(options.ids[row_k0 + k]), last_row[k].item<float>());
+                static_cast<long long>(prompt[row_k0 + k]), last_row[k].item<float>());
   return 0;
 }
 

@@ -12,13 +12,29 @@ class Error;
 
 namespace attnscope::cli {
 
+/// Where a command's tokens come from: exactly one of ids, text or a prompt file.
+struct PromptOptions {
+  std::vector<int64_t> ids;
+  std::string text;
+  std::string prompt_file;
+};
+
+/// Token ids (and display strings, when display is given) of a prompt for a model directory.
+std::vector<int64_t> promptIds(const PromptOptions& prompt, const std::string& model_dir,
+                               std::vector<std::string>* display = nullptr);
+
+struct TokenizeOptions {
+  std::string model_dir;
+  PromptOptions prompt;
+};
+
 struct InfoOptions {
   std::string model_dir;
 };
 
 struct RunOptions {
   std::string model_dir;
-  std::vector<int64_t> ids;
+  PromptOptions prompt;
   std::string normalizer = "softmax";
   int layer = -1;  // -1: last layer
   int head = 0;
@@ -27,7 +43,7 @@ struct RunOptions {
 
 struct CaptureOptions {
   std::string model_dir;
-  std::vector<int64_t> ids;
+  PromptOptions prompt;
   std::vector<std::string> normalizers;
   std::string out;
   std::string maps = "none";
@@ -46,6 +62,7 @@ struct StatsOptions {
 std::string oneLine(const c10::Error& e);
 
 int runInfo(const InfoOptions& options);
+int runTokenize(const TokenizeOptions& options);
 int runCapture(const CaptureOptions& options);
 int runStats(const StatsOptions& options);
 int runForward(const RunOptions& options);

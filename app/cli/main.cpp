@@ -14,7 +14,17 @@ int main(int argc, char** argv) {
   CLI::App app{"attnscope-cli: attention analysis for transformer checkpoints (softmax vs Scalable-Softmax)"};
   app.require_subcommand(1);
   int threads = 0;
+  app.set_help_all_flag("--help-all", "Show the help of every subcommand");
   app.add_option("--threads", threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
+
+  // Adds --ids / --text / --prompt-file to a subcommand.
+  auto addPrompt = [](CLI::App* cmd, PromptOptions& prompt) {
+    auto* group = cmd->add_option_group("prompt", "Exactly one of --ids, --text, --prompt-file");
+    group->add_option("--ids", prompt.ids, "Token ids, comma-separated")->delimiter(',');
+    group->add_option("--text", prompt.text, "Prompt text (tokenized with the model's tokenizer)");
+    group->add_option("--prompt-file", prompt.prompt_file, "File holding the prompt text")->check(CLI::ExistingFile);
+    group->require_option(1);
+  };
 
   InfoOptions info;
   auto* info_cmd = app.add_subcommand("info", "Describe a model directory: architecture, sizes, SSMax parameters");
@@ -24,7 +34,7 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand(
       "run", "Run token ids through a model; print the top next tokens and the last query's attention row");
   run_cmd->add_option("model_dir", run.model_dir, "Hugging Face model directory")->required();
-  run_cmd->add_option("--ids", run.ids, "Token ids, comma-separated")->required()->delimiter(',');
+  addPrompt(run_cmd, run.prompt);
   run_cmd->add_option("--normalizer,-n", run.normalizer,
                       "softmax | ssmax | ssmax:s=0.3[,b=0.1] | ssmax:ctx=N | logn:L=N | temperature:floor=F,scale=S")
       ->capture_default_str();
@@ -34,12 +44,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
 
+  TokenizeOptions tokenize;
+  auto* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids and display strings of a prompt");
+  tokenize_cmd->add_option("model_dir", tokenize.model_dir, "Model directory with a tokenizer")->required();
+  addPrompt(tokenize_cmd, tokenize.prompt);
+
   CaptureOptions capture;
   auto* capture_cmd = app.add_subcommand(
       "capture", "Capture per-head attention statistics (and maps) of one prompt into an HDF5 file, one run per "
                  "normalizer; runs are appended to an existing file of the same prompt and model");
   capture_cmd->add_option("model_dir", capture.model_dir, "Hugging Face model directory")->required();
-  capture_cmd->add_option("--ids", capture.ids, "Token ids, comma-separated")->required()->delimiter(',');
+  addPrompt(capture_cmd, capture.prompt);
   capture_cmd->add_option("--normalizer,-n", capture.normalizers, "Normalizer of a run (repeat for more runs)")
       ->required();
   capture_cmd->add_option("--out,-o", capture.out, "Capture file (.h5)")->required();
@@ -73,6 +88,7 @@ int main(int argc, char** argv) {
     if (*info_cmd) return runInfo(info);
     if (*run_cmd) return runForward(run);
     if (*capture_cmd) return runCapture(capture);
+    if (*tokenize_cmd) return runTokenize(tokenize);
     if (*stats_cmd) return runStats(stats);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnscope-cli: error: %s\n", e.what());

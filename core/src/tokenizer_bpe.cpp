@@ -20,6 +20,7 @@ namespace {
 constexpr uint64_t kEmptyKey = ~uint64_t{0};  // ids are never negative, so (-1, -1) is never a real pair
 constexpr std::size_t kMaxCachedWordBytes = 256;
 constexpr std::size_t kMaxCacheEntries = 200000;
+const char* const kMetaspace = "\u2581";  // 3 bytes in UTF-8
 // Below this many symbols a linear scan for the best pair beats a heap (words are short after
 // pre-tokenizing).
 constexpr std::size_t kSmallWordSymbols = 48;
@@ -65,6 +66,16 @@ BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab,
     m_merges.insert((static_cast<uint64_t>(left_id) << 32) | static_cast<uint32_t>(right_id),
                     Merge{static_cast<int32_t>(rank), new_id});
   }
+  // ignore_merges looks words up whole, so cutting them would change its result.
+  if (!m_options.byte_level && !m_options.ignore_merges) {
+    m_split_at_metaspace = true;
+    for (const auto& [token, id] : m_vocab) {
+      for (std::size_t pos = token.find(kMetaspace, 1); pos != std::string::npos;
+           pos = token.find(kMetaspace, pos + 1))
+        if (pos < 3 || token.compare(pos - 3, 3, kMetaspace) != 0) m_split_at_metaspace = false;
+      if (!m_split_at_metaspace) break;
+    }
+  }
   const auto& chars = byteLevelChars();
   for (int b = 0; b < 256; ++b) {
     m_byte_ids[b] = idOf(chars[b]);
@@ -85,29 +96,45 @@ void BpeModel::encodeWords(const std::vector<std::string_view>& words, std::vect
   std::vector<int32_t> symbols;
   std::string key;
   for (std::string_view word : words) {
-    if (word.empty()) continue;
-    const bool cacheable = word.size() <= kMaxCachedWordBytes;
-    if (cacheable) {
-      key.assign(word.data(), word.size());
-      const auto it = m_cache.find(key);
-      if (it != m_cache.end()) {
-        const int32_t* begin = m_cache_ids.data() + it->second.first;
-        ids.insert(ids.end(), begin, begin + it->second.second);
-        continue;
-      }
+    if (!m_split_at_metaspace) {
+      encodeWord(word, symbols, key, ids);
+      continue;
     }
-    symbols.clear();
-    encodeUncached(word, symbols);
-    ids.insert(ids.end(), symbols.begin(), symbols.end());
-    if (cacheable) {
-      if (m_cache.size() >= kMaxCacheEntries) {
-        m_cache.clear();
-        m_cache_ids.clear();
-      }
-      m_cache.emplace(key, std::make_pair(static_cast<uint32_t>(m_cache_ids.size()),
-                                          static_cast<uint32_t>(symbols.size())));
-      m_cache_ids.insert(m_cache_ids.end(), symbols.begin(), symbols.end());
+    std::size_t begin = 0;
+    for (std::size_t pos = word.find(kMetaspace, 1); pos != std::string_view::npos;
+         pos = word.find(kMetaspace, pos + 3)) {
+      if (pos >= 3 && word.compare(pos - 3, 3, kMetaspace) == 0) continue;  // inside a run of "▁"
+      encodeWord(word.substr(begin, pos - begin), symbols, key, ids);
+      begin = pos;
     }
+    encodeWord(word.substr(begin), symbols, key, ids);
+  }
+}
+
+void BpeModel::encodeWord(std::string_view word, std::vector<int32_t>& symbols, std::string& key,
+                          std::vector<int64_t>& ids) const {
+  if (word.empty()) return;
+  const bool cacheable = word.size() <= kMaxCachedWordBytes;
+  if (cacheable) {
+    key.assign(word.data(), word.size());
+    const auto it = m_cache.find(key);
+    if (it != m_cache.end()) {
+      const int32_t* begin = m_cache_ids.data() + it->second.first;
+      ids.insert(ids.end(), begin, begin + it->second.second);
+      return;
+    }
+  }
+  symbols.clear();
+  encodeUncached(word, symbols);
+  ids.insert(ids.end(), symbols.begin(), symbols.end());
+  if (cacheable) {
+    if (m_cache.size() >= kMaxCacheEntries) {
+      m_cache.clear();
+      m_cache_ids.clear();
+    }
+    m_cache.emplace(key, std::make_pair(static_cast<uint32_t>(m_cache_ids.size()),
+                                        static_cast<uint32_t>(symbols.size())));
+    m_cache_ids.insert(m_cache_ids.end(), symbols.begin(), symbols.end());
   }
 }
 

@@ -104,6 +104,8 @@ class BpeModel {
     uint64_t m_mask = 0;
   };
 
+  void encodeWord(std::string_view word, std::vector<int32_t>& symbols, std::string& key,
+                  std::vector<int64_t>& ids) const;
   void encodeUncached(std::string_view word, std::vector<int32_t>& out) const;
   void initialSymbols(std::string_view word, std::vector<int32_t>& symbols) const;
   void mergeSmall(std::vector<int32_t>& symbols) const;
@@ -119,6 +121,10 @@ class BpeModel {
   std::array<int32_t, 256> m_byte_ids{};      // byte-level: byte -> id of its character token
   std::array<int32_t, 256> m_fallback_ids{};  // byte fallback: byte -> id of <0xXX>
   std::array<int32_t, 128> m_ascii_ids{};     // character-level: ASCII character -> id
+  // No token holds "▁" after another character, so a word can be cut before each run of "▁" without changing
+  // its merges: sentencepiece-style files have no pre-tokenizer, and this keeps BPE and its cache on short
+  // words.
+  bool m_split_at_metaspace = false;
 
   // Words seen before, with their ids stored in one arena; cleared when it grows past a bound.
   mutable std::mutex m_cache_mutex;

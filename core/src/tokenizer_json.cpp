@@ -344,6 +344,11 @@ std::unique_ptr<Tokenizer> loadTokenizerJson(const std::string& tokenizer_json,
   } catch (const json::exception& e) {
     // Missing keys and wrong JSON types surface here; keep the file name in the message.
     throw TokenizerError(tokenizer_json + ": " + e.what());
+  } catch (const TokenizerError& e) {
+    const std::string message = e.what();
+    const auto names = [&](const std::string& path) { return !path.empty() && message.rfind(path, 0) == 0; };
+    if (names(tokenizer_json) || names(tokenizer_config_json)) throw;
+    throw TokenizerError(tokenizer_json + ": " + message);  // e.g. a regex or merge error from deeper down
   }
 }
 

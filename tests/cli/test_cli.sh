@@ -43,6 +43,17 @@ expect bad_id 1 'token id 100000 is outside the vocabulary' -- run "$sample" --i
 expect bad_layer 1 'layer 9 is outside' -- run "$sample" --ids 1,2 --layer 9
 expect bad_ids_text 2 'ids' -- run "$sample" --ids 1,x
 
+# Text prompts through a byte tokenizer declared in config.json (ids = bytes; "Hi" stays inside the vocabulary).
+cp -r "$sample" "$work/bytes"
+sed -i 's/"model_type"/"attnscope_tokenizer": "bytes", "model_type"/' "$work/bytes/config.json"
+expect tokenize 0 '^ +2 +10  ↵$' -- tokenize "$work/bytes" --text $'Hi\n'
+expect run_text 0 'top next tokens' -- run "$work/bytes" --text Hi
+printf 'Hi' > "$work/prompt.txt"
+expect run_prompt_file 0 '2 tokens' -- run "$work/bytes" --prompt-file "$work/prompt.txt"
+expect no_tokenizer 1 'error: .*tokenizer' -- tokenize "$sample" --text Hi
+expect two_prompts 2 'prompt|excludes|at most 1' -- run "$sample" --ids 1 --text Hi
+expect bad_utf8 1 'not valid UTF-8 at byte 1' -- tokenize "$work/bytes" --text $'H\xff'
+
 # A truncated checkpoint: one-line error, no crash.
 cp -r "$sample" "$work/truncated"
 truncate -s 100 "$work/truncated/model.safetensors"

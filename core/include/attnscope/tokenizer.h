@@ -5,10 +5,9 @@
 // Plain C++17: no torch, no Qt. Regexes use PCRE2 (Unicode classes), Unicode normalization uses ICU.
 //
 // Policies:
-// - encode() accepts valid UTF-8 only; anything else throws TokenizerError("input is not valid UTF-8 at byte
-// N")
-//   with N the 0-based offset where the first invalid sequence starts. Nothing is replaced silently, so ids
-//   never depend on a hidden substitution.
+// - encode() accepts valid UTF-8 only; anything else throws
+//   TokenizerError("input is not valid UTF-8 at byte N"), N being the 0-based offset where the first invalid
+//   sequence starts. Nothing is replaced silently, so ids never depend on a hidden substitution.
 // - Added tokens (e.g. "<|begin_of_text|>", "<s>", "<|endoftext|>") written in the text are matched literally
 //   on the raw text and encoded as their single id, as Hugging Face does by default.
 // - decode() returns bytes: for byte-level models it is the exact inverse of encode(); when ids end inside a

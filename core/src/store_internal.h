@@ -1,0 +1,171 @@
+#pragma once
+// Internals of the capture store (store*.cpp): RAII handles for the HDF5 C API, fp16 conversion, attribute
+// helpers and the streaming pyramid writer. Private to the core; the public interface is attnscope/store.h.
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "attnscope/store.h"
+
+namespace attnscope::store {
+
+/// Owns one HDF5 identifier and releases it with the matching H5?close, so no handle leaks on exceptions.
+template <herr_t (*Close)(hid_t)>
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(hid_t id) : m_id(id) {}
+  Handle(Handle&& other) noexcept : m_id(std::exchange(other.m_id, -1)) {}
+  Handle& operator=(Handle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      m_id = std::exchange(other.m_id, -1);
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { reset(); }
+
+  hid_t get() const { return m_id; }
+  operator hid_t() const { return m_id; }  // NOLINT: handles are passed straight to the C API
+  bool valid() const { return m_id >= 0; }
+  void reset() {
+    if (m_id >= 0) Close(m_id);
+    m_id = -1;
+  }
+
+ private:
+  hid_t m_id = -1;
+};
+
+using FileHandle = Handle<H5Fclose>;
+using GroupHandle = Handle<H5Gclose>;
+using DatasetHandle = Handle<H5Dclose>;
+using SpaceHandle = Handle<H5Sclose>;
+using TypeHandle = Handle<H5Tclose>;
+using AttrHandle = Handle<H5Aclose>;
+using PlistHandle = Handle<H5Pclose>;
+
+/// Turns off HDF5's printing of error stacks for this thread (the setting is per thread in thread-safe builds).
+void quietHdf5();
+/// The innermost message on HDF5's error stack (then cleared), e.g. "truncated file: eof = ...", or "".
+std::string hdf5Detail();
+[[noreturn]] void fail(const std::string& where, const std::string& what);
+/// Returns id, or throws StoreError "<where>: <what> (<HDF5 detail>)" when the call failed (id < 0).
+hid_t check(hid_t id, const std::string& where, const std::string& what);
+
+// IEEE 754 binary16 <-> binary32. Every NaN is stored as the one positive quiet NaN 0x7e00, so that the
+// pyramid's integer max (see halfKey) propagates NaN instead of dropping it.
+uint16_t floatToHalf(float value);
+inline float halfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+  if (exponent == 0) {
+    const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;  // subnormal: m * 2^-24
+    return sign ? -magnitude : magnitude;
+  }
+  uint32_t bits = sign | (exponent == 0x1f ? 0x7f800000u | (mantissa << 13) : ((exponent + 112) << 23) | (mantissa << 13));
+  float out;
+  std::memcpy(&out, &bits, sizeof out);
+  return out;
+}
+/// Maps half bits to an unsigned key with the same order as the values (-inf lowest, +NaN highest).
+inline uint16_t halfKey(uint16_t h) {
+  return static_cast<uint16_t>(h & 0x8000u ? ~h : h | 0x8000u);
+}
+inline uint16_t keyToHalf(uint16_t key) {
+  return static_cast<uint16_t>(key & 0x8000u ? key & 0x7fffu : ~key);
+}
+constexpr uint16_t kHalfZero = 0x0000, kHalfMinusInf = 0xfc00;
+
+/// The 16-bit IEEE float type (HDF5 1.10 has no predefined one); h5py reads it as numpy '<f2'.
+TypeHandle makeHalfType();
+TypeHandle makeUtf8StringType();  // variable-length UTF-8, read by h5py as str
+
+// Attributes. Writers create them; readers accept any integer type and fixed- or variable-length strings.
+void writeStringAttr(hid_t object, const char* name, const std::string& value, const std::string& where);
+void writeIntAttr(hid_t object, const char* name, int64_t value, const std::string& where);
+void writeInt64ArrayAttr(hid_t object, const char* name, const std::vector<int64_t>& values, hsize_t rows,
+                         hsize_t cols, const std::string& where);
+bool hasAttr(hid_t object, const char* name);
+std::string readStringAttr(hid_t object, const char* name, const std::string& where);
+int64_t readIntAttr(hid_t object, const char* name, const std::string& where);
+std::vector<int64_t> readInt64ArrayAttr(hid_t object, const char* name, const std::string& where,
+                                        std::vector<hsize_t>* dims);
+
+/// Names of the links in a group, in creation order where the group tracks it, else in name order.
+std::vector<std::string> linkNames(hid_t group, const std::string& where);
+/// Whether path (relative to loc) names an existing object, checking every component so that a missing
+/// intermediate group is "no" rather than an error.
+bool pathExists(hid_t loc, const std::string& path);
+/// Dimensions of a dataset's dataspace.
+std::vector<hsize_t> datasetDims(hid_t dataset, const std::string& where);
+
+/// Number of pyramid levels for a map of side n: level k has side ceil(n / 2^k); levels go on while the
+/// previous side is > kPyramidStopSide.
+constexpr int64_t kPyramidStopSide = 256;
+int64_t pyramidLevels(int64_t n);
+inline int64_t levelSide(int64_t n, int64_t level) {
+  return (n + (int64_t{1} << level) - 1) >> level;
+}
+
+/// Streams one head's [query, key] map into level_0..level_<L-1> datasets of a group, max-pooling as rows
+/// arrive. Rows are buffered in bands of one chunk row (kMapChunkRows rows × side), so memory is
+/// O(side × levels), never O(side²); each band's chunks are written once when the band is final (flush()
+/// also writes the partial band). Chunks never touched stay unallocated and read as the fill value.
+class MapWriter {
+ public:
+  static constexpr int64_t kMapChunkRows = 64, kMapChunkCols = 1024;
+  static constexpr int kDeflateLevel = 4;
+
+  MapWriter(hid_t group, hid_t half_type, int64_t n, uint16_t fill, std::string where);
+  /// Writes rows [q0, q1), columns [k0, k1); values is [q1 - q0, k1 - k0] row-major.
+  void write(int64_t q0, int64_t q1, int64_t k0, int64_t k1, const float* values);
+  /// Writes the dirty chunks of every open band (rows still to come read as the fill value).
+  void flush();
+  /// Finalizes every band and level.
+  void finish();
+
+ private:
+  struct Band {
+    int64_t start = 0;               // first row
+    std::vector<uint16_t> cells;     // [kMapChunkRows, side] half bits, preset to the fill value
+    std::vector<int64_t> lo, hi;     // per row: columns [lo, hi) hold written data (lo >= hi: none)
+    std::vector<uint8_t> dirty;      // per chunk column: changed since last written
+  };
+  struct Level {
+    int64_t side = 0, chunk_rows = 0, chunk_cols = 0;
+    DatasetHandle dataset;
+    std::deque<Band> open;           // bands still accepting rows, by increasing start
+    // Pooling into this level (k >= 1): the row being built from up to two rows of level k - 1.
+    int64_t pending = -1;
+    int n_folded = 0;
+    std::vector<uint16_t> carry;     // [side of level k - 1] keys (halfKey), element-wise max so far
+    int64_t carry_lo = 0, carry_hi = 0;
+  };
+
+  Band& bandFor(Level& level, int64_t row);
+  void finalizeBelow(size_t k, int64_t row);
+  void finalizeBand(size_t k, Band& band);
+  void writeDirty(Level& level, Band& band);
+  void poolRow(size_t k, int64_t row, const uint16_t* cells, int64_t lo, int64_t hi);
+  void completePending(size_t k);
+  void emitRow(size_t k, int64_t row, const uint16_t* cells, int64_t lo, int64_t hi);
+  static void markDirty(const Level& level, Band& band, int64_t lo, int64_t hi);
+
+  std::vector<Level> m_levels;
+  hid_t m_half_type;
+  uint16_t m_fill;
+  int64_t m_n;
+  int64_t m_final_rows = 0;  // level-0 rows below this are written out and can no longer change
+  std::string m_where;
+};
+
+}  // namespace attnscope::store

@@ -64,6 +64,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   const BlockHookNames& names = ctx.names[layer.layer];
   const bool want_scores = ctx.hooks.listens(names.scores);
   const bool want_multiplier = ctx.hooks.listens(names.multiplier);
+  const bool want_logits = ctx.hooks.listens(names.logits);
   const bool want_pattern = ctx.hooks.listens(names.pattern);
   const bool want_z = ctx.hooks.listens(names.z);
 
@@ -93,6 +94,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
     // Multiply before masking: m may be 0 (SSMax with n = 1) and 0·(−inf) would be NaN.
     auto logits = m.defined() ? z * m.view({1, m.size(0), nq, 1}) : z;
     logits.masked_fill_(hidden, neg_inf);  // logits is a fresh tensor no backward pass reads
+    if (want_logits) ctx.hooks.fire({names.logits, layer.layer, q0, q1, k0, k1, logits});
     auto pattern = torch::softmax(logits, -1);
     if (want_pattern) ctx.hooks.fire({names.pattern, layer.layer, q0, q1, k0, k1, pattern});
     auto out = torch::matmul(pattern.view({B, Hkv, group * nq, nk}), vb).view({B, H, nq, d});

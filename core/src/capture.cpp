@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "attnscope/model.h"
+#include "row_stats.h"
 
 namespace attnscope {
 namespace {
@@ -35,24 +36,32 @@ class RunRecorder {
   RunRecorder(Model& model, RunWriter& writer, const CaptureParams& params)
       : m_model(model), m_writer(writer), m_params(params) {}
 
+  /// Keeps the block's softmax input for onPattern, which fires next for the same block.
+  void onLogits(const HookEvent& e) { m_logits = e.tensor; }
+
   void onPattern(const HookEvent& e) {
-    auto p = e.tensor[0];  // [H, nq, nk]
-    const int64_t H = p.size(0), nq = e.q1 - e.q0;
-    auto [max_prob, argmax] = p.max(-1);
-    write("max_prob", e, max_prob);
-    write("argmax", e, (argmax + e.k0).to(torch::kFloat32));
-    write("entropy", e, torch::special::xlogy(p, p).sum(-1).neg_().add_(0.0));  // + 0 turns -0 into 0
-    write("sink_mass", e, e.k0 == 0 ? p.select(-1, 0) : torch::zeros({H, nq}));
-    const int64_t k = std::min(m_params.topk, e.k1 - e.k0);
-    write("topk_mass", e, std::get<0>(p.topk(k, -1, true, false)).sum(-1));
-    if (!m_params.targets.empty()) {
-      auto mass = torch::zeros({H, nq});
-      for (const auto& [begin, end] : m_params.targets) {
-        int64_t lo = std::max(begin, e.k0), hi = std::min(end, e.k1);
-        if (lo < hi) mass += p.narrow(-1, lo - e.k0, hi - lo).sum(-1);
-      }
-      write("target_mass", e, mass);
-    }
+    auto p = e.tensor[0].contiguous();  // [H, nq, nk]
+    if (!m_logits.defined() || m_logits.sizes() != e.tensor.sizes())
+      throw std::logic_error("capture: hook_logits did not precede hook_pattern for the same block");
+    auto y = m_logits[0].contiguous();
+    const int64_t H = p.size(0), nq = e.q1 - e.q0, nk = e.k1 - e.k0;
+    auto stats = torch::empty({6, H, nq}, torch::kFloat32);
+    RowStatsOutput out;
+    float* base = stats.data_ptr<float>();
+    out.max_prob = base;
+    out.argmax = base + H * nq;
+    out.entropy = base + 2 * H * nq;
+    out.sink_mass = base + 3 * H * nq;
+    out.topk_mass = base + 4 * H * nq;
+    if (!m_params.targets.empty()) out.target_mass = base + 5 * H * nq;
+    RowStatsParams params;
+    params.k0 = e.k0;
+    params.topk = m_params.topk;
+    params.targets = &m_params.targets;
+    computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
+    m_logits.reset();
+    const char* names[] = {"max_prob", "argmax", "entropy", "sink_mass", "topk_mass", "target_mass"};
+    for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], e, stats[i]);
     // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
     auto n_keys = torch::arange(e.q0 + 1, e.q1 + 1, torch::kFloat32);
     if (const int64_t window = m_model.config().windowOf(e.layer); window > 0) n_keys.clamp_max_(window);
@@ -81,6 +90,7 @@ class RunRecorder {
   Model& m_model;
   RunWriter& m_writer;
   const CaptureParams& m_params;
+  torch::Tensor m_logits;  // [B, H, nq, nk] of the block being recorded
 };
 
 }  // namespace
@@ -203,6 +213,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& 
     RunRecorder recorder(model, writer, params);
     HookRegistry& hooks = model.hooks();
     std::vector<HookRegistry::Id> ids_added = {
+        hooks.add("blocks.*.attn.hook_logits", [&](const HookEvent& e) { recorder.onLogits(e); }),
         hooks.add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) { recorder.onPattern(e); }),
         hooks.add("blocks.*.attn.hook_multiplier", [&](const HookEvent& e) { recorder.onMultiplier(e); }),
         hooks.add("blocks.*.hook_resid_post",

@@ -56,6 +56,7 @@ BlockHookNames::BlockHookNames(int64_t layer) {
   v = block + "attn.hook_v";
   scores = block + "attn.hook_scores";
   multiplier = block + "attn.hook_multiplier";
+  logits = block + "attn.hook_logits";
   pattern = block + "attn.hook_pattern";
   z = block + "attn.hook_z";
   resid_post = block + "hook_resid_post";

@@ -9,6 +9,7 @@
 #include "attnscope/analysis.h"
 #include "attnscope/capture.h"
 #include "attnscope/model.h"
+#include "row_stats.h"
 
 namespace attnscope {
 namespace {
@@ -131,6 +132,46 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
 INSTANTIATE_TEST_SUITE_P(Shapes, CaptureTest,
                          ::testing::Values(CaptureCase{kGqa, 301, 16}, CaptureCase{kGqaWindow, 300, 7},
                                            CaptureCase{kGqa, 45, 64}));
+
+// Sharp rows (logits spread over tens of nats), hidden keys and ties: the one-pass statistics against the
+// textbook formulas evaluated in float64.
+TEST(RowStats, MatchTextbookFormulasOnSharpMaskedRows) {
+  torch::manual_seed(11);
+  const int64_t rows = 300, n = 517, k0 = 40, topk = 7;
+  for (double scale : {0.1, 3.0, 30.0}) {
+    SCOPED_TRACE(scale);
+    auto y = torch::randn({rows, n}) * scale;
+    auto hidden = torch::rand({rows, n}) < 0.3;
+    hidden.select(1, 5).fill_(false);  // every row sees at least one key
+    y.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
+    y[0].fill_(-std::numeric_limits<float>::infinity());
+    y[0][9] = 2.f;  // a one-key row
+    y[1].fill_(1.5f);  // a row of ties
+    auto p = torch::softmax(y, -1);
+    std::vector<std::pair<int64_t, int64_t>> targets = {{0, 45}, {100, 130}, {550, 600}};
+    auto stats = torch::zeros({6, rows});
+    float* s = stats.data_ptr<float>();
+    RowStatsOutput out{s, s + rows, s + 2 * rows, s + 3 * rows, s + 4 * rows, s + 5 * rows};
+    RowStatsParams params{k0, topk, &targets};
+    computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), rows, n, params, out);
+
+    auto pd = p.to(torch::kFloat64);
+    auto [max_prob, argmax] = pd.max(-1);
+    EXPECT_LT((stats[0].to(torch::kFloat64) - max_prob).abs().max().item<double>(), 1e-7);
+    auto at_argmax = pd.gather(-1, (stats[1] - k0).to(torch::kInt64).unsqueeze(-1)).squeeze(-1);
+    EXPECT_TRUE(torch::equal(at_argmax, max_prob));
+    EXPECT_EQ(stats[1][1].item<float>(), k0);  // ties: the first key
+    auto entropy = -torch::special::xlogy(pd, pd).sum(-1);
+    EXPECT_LT((stats[2].to(torch::kFloat64) - entropy).abs().max().item<double>(), 1e-5);
+    EXPECT_EQ(stats[2][0].item<float>(), 0.f);
+    EXPECT_NEAR(stats[2][1].item<float>(), std::log(static_cast<double>(n)), 1e-5);
+    EXPECT_TRUE(torch::equal(stats[3], torch::zeros({rows})));  // column 0 is key 40, not the first token
+    auto top = std::get<0>(pd.topk(topk, -1)).sum(-1);
+    EXPECT_LT((stats[4].to(torch::kFloat64) - top).abs().max().item<double>(), 1e-6);
+    auto target = pd.narrow(1, 0, 5).sum(-1) + pd.narrow(1, 60, 30).sum(-1) + pd.narrow(1, 510, 7).sum(-1);
+    EXPECT_LT((stats[5].to(torch::kFloat64) - target).abs().max().item<double>(), 1e-6);
+  }
+}
 
 TEST(CaptureSpecs, MapsAndTargets) {
   auto maps = parseMapSpec("3.1,3.*,scores:0.2", 4, 4);

@@ -8,6 +8,7 @@
 //   blocks.{L}.attn.hook_v           [B, Hkv, T, d_head]  values
 //   blocks.{L}.attn.hook_scores      [B, H, q1-q0, k1-k0] z = q·k/sqrt(d_head) before the normalizer, masked -inf
 //   blocks.{L}.attn.hook_multiplier  [H, q1-q0]           logit multiplier m the normalizer applied to each query
+//   blocks.{L}.attn.hook_logits      [B, H, q1-q0, k1-k0] m·z, the softmax input, masked -inf
 //   blocks.{L}.attn.hook_pattern     [B, H, q1-q0, k1-k0] probabilities softmax(m·z) over the visible keys
 //   blocks.{L}.attn.hook_z           [B, H, q1-q0, d_head] attention output per head, before the output projection
 //   blocks.{L}.hook_resid_post       [B, T, d_model]      residual stream leaving block L
@@ -69,7 +70,7 @@ class HookRegistry {
 
 /// The hook names of one block, built once so the forward pass does no string formatting.
 struct BlockHookNames {
-  std::string resid_pre, q, k, v, scores, multiplier, pattern, z, resid_post;
+  std::string resid_pre, q, k, v, scores, multiplier, logits, pattern, z, resid_post;
   explicit BlockHookNames(int64_t layer);
 };
 

@@ -40,8 +40,10 @@ int capture(const CaptureOptions& options) {
   CaptureModel described{c.json, options.model_dir, hashFiles(Checkpoint::open(options.model_dir).files())};
   auto file = CaptureFile::create(options.out, described, tokens);
   int64_t done = captureRuns(*model, tokens.ids, *file, params);
-  std::printf("%s: %lld run(s) captured, %lld tokens, %zu map(s) per run\n", options.out.c_str(),
-              static_cast<long long>(done), static_cast<long long>(T), params.maps.size());
+  std::size_t n_maps = 0;
+  for (const MapRequest& m : params.maps) n_maps += m.heads.size();
+  std::printf("%s: %lld run(s) captured, %lld tokens, %zu head map(s) per run\n", options.out.c_str(),
+              static_cast<long long>(done), static_cast<long long>(T), n_maps);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "attnscope/normalizer.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -39,11 +40,20 @@ double valueAt(const std::vector<double>& v, int64_t layer, int64_t head, int64_
   return v[layer * n_head + head];
 }
 
+/// Returns the shortest decimal text that reads back as exactly v ("0.1", not "0.10000000000000001").
+std::string shortestText(double v) {
+  char buffer[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, v);
+    if (std::strtod(buffer, nullptr) == v) break;
+  }
+  return buffer;
+}
+
 std::string joinValues(const std::vector<double>& v) {
-  std::ostringstream out;
-  out.precision(17);
-  for (std::size_t i = 0; i < v.size(); ++i) out << (i ? "/" : "") << v[i];
-  return out.str();
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "/" : "") + shortestText(v[i]);
+  return out;
 }
 
 }  // namespace
@@ -58,7 +68,6 @@ double NormalizerSpec::bAt(int64_t layer, int64_t head, int64_t n_layer, int64_t
 
 std::string NormalizerSpec::text() const {
   std::ostringstream out;
-  out.precision(17);
   switch (kind) {
     case NormalizerKind::Softmax:
       return "softmax";
@@ -68,10 +77,10 @@ std::string NormalizerSpec::text() const {
       if (!b.empty()) out << ",b=" << joinValues(b);
       return out.str();
     case NormalizerKind::Logn:
-      out << "logn:L=" << logn_base;
+      out << "logn:L=" << shortestText(logn_base);
       return out.str();
     case NormalizerKind::Temperature:
-      out << "temperature:floor=" << floor_scale << ",scale=" << attn_scale;
+      out << "temperature:floor=" << shortestText(floor_scale) << ",scale=" << shortestText(attn_scale);
       return out.str();
   }
   return "softmax";

@@ -54,6 +54,40 @@ expect no_tokenizer 1 'error: .*tokenizer' -- tokenize "$sample" --text Hi
 expect two_prompts 2 'prompt|excludes|at most 1' -- run "$sample" --ids 1 --text Hi
 expect bad_utf8 1 'not valid UTF-8 at byte 1' -- tokenize "$work/bytes" --text $'H\xff'
 
+# Captures: two runs of one prompt, an appended third run, refusals that leave the file as it was.
+cap="$work/cap.h5"
+prompt=$(printf 'THE NEEDLE IS 4821. %.0s' {1..12})
+expect capture 0 '2 run\(s\) captured, 240 tokens, 2 head map' -- \
+  capture "$work/bytes" --text "$prompt" -n softmax -n ssmax:s=0.5,b=0.1 --maps 1.0,1.3 --targets 14:18 --out "$cap"
+expect capture_append 0 '1 run\(s\) captured' -- capture "$work/bytes" --text "$prompt" -n logn:L=16 --out "$cap"
+before=$(md5sum <"$cap")
+expect capture_duplicate 1 "error: .*run 'softmax' already exists" -- capture "$work/bytes" --text "$prompt" -n softmax --out "$cap"
+expect capture_other_prompt 1 'error: .*tokens' -- capture "$work/bytes" --text "OTHER" -n ssmax:s=1 --out "$cap"
+if [[ $(md5sum <"$cap") == "$before" ]]; then passed=$((passed + 1)); else echo "FAIL refused captures changed the file"; failures=$((failures + 1)); fi
+expect stats 0 'run ssmax:s=0.5,b=0.1 +normalizer ssmax:s=0.5,b=0.1 +complete' -- stats "$cap"
+expect stats_three_runs 0 'run logn:L=16 ' -- stats "$cap"
+expect stats_csv 0 '' -- stats "$cap" --csv "$work/curves.csv"
+if grep -q '^softmax,"softmax",max_prob,-1,-1,' "$work/curves.csv" && grep -q ',target_mass,1,3,' "$work/curves.csv"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL stats --csv lacks the all-heads max_prob curve or a per-head target_mass curve"; failures=$((failures + 1))
+fi
+printf 'not hdf5' >"$work/foreign.h5"
+expect stats_foreign 1 'error: .*foreign.h5' -- stats "$work/foreign.h5"
+expect capture_bad_maps 1 "error: --maps '9.0'" -- capture "$work/bytes" --text "$prompt" -n softmax --maps 9.0 --out "$work/c2.h5"
+
+# The README's h5py snippet reads the capture (Debian's python3 with python3-h5py).
+readme=$(dirname "$0")/../../README.md
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  sed -n '/<!-- h5py-snippet -->/,/<!-- \/h5py-snippet -->/p' "$readme" | sed '1,2d;$d' | sed '$d' >"$work/snippet.py"
+  out=$(/usr/bin/python3 "$work/snippet.py" "$cap" 2>&1)
+  if grep -q '^ssmax:s=0.5,b=0.1 ssmax:s=0.5,b=0.1 complete$' <<<"$out" && grep -q 'blocks.1.attn.hook_pattern head_3 (240, 240)' <<<"$out"; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL README h5py snippet"; echo "$out" | head -5; failures=$((failures + 1))
+  fi
+fi
+
 # A truncated checkpoint: one-line error, no crash.
 cp -r "$sample" "$work/truncated"
 truncate -s 100 "$work/truncated/model.safetensors"

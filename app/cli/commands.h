@@ -56,6 +56,7 @@ struct StatsOptions {
   std::string file;
   std::string csv;  // write curves here when set
   int bins_per_octave = 2;
+  double theory_s = 0;  // > 0: add theory curves for softmax and SSMax with this s to the CSV
 };
 
 /// Returns the first line of a LibTorch error, without its backtrace.

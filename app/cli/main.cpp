@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
   auto* stats_cmd = app.add_subcommand("stats", "Summarise the runs of a capture file; --csv writes the curves");
   stats_cmd->add_option("file", stats.file, "Capture file (.h5)")->required();
   stats_cmd->add_option("--csv", stats.csv, "Write max attention, entropy, ... against n as CSV");
+  stats_cmd->add_option("--theory", stats.theory_s,
+                        "Add theory curves to the CSV (run theory_fig1: the paper's Figure 1 closed forms; "
+                        "theory_gaussian: Monte Carlo, N(0,1) logits) for softmax and SSMax with this s")
+      ->check(CLI::PositiveNumber)
+      ->needs("--csv");
   stats_cmd->add_option("--bins-per-octave", stats.bins_per_octave, "Resolution of the n axis")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

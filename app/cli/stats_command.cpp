@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <ostream>
+#include <string>
+#include <vector>
 
 #include "attnscope/analysis.h"
 #include "attnscope/store.h"
@@ -31,6 +34,31 @@ double tailMean(const CaptureFile& file, const RunInfo& run, const std::string& 
 
 bool hasStat(const RunInfo& run, const std::string& stat) {
   return std::find(run.stats.begin(), run.stats.end(), stat) != run.stats.end();
+}
+
+/// Appends the theory curves at n = 1, 2, 4, ... up to T: the paper's Figure 1 closed forms (logits -2 with one
+/// +3) and Monte Carlo maxima for i.i.d. N(0, 1) logits, for softmax and for SSMax with s.
+int64_t writeTheory(std::ostream& csv, int64_t n_tokens, double s) {
+  std::vector<int64_t> ns;
+  for (int64_t n = 1; n <= std::max<int64_t>(1, n_tokens); n *= 2) ns.push_back(n);
+  const int samples = 200;
+  auto mc_softmax = monteCarloMax(ns, 1.0, [](int64_t) { return 1.0; }, samples);
+  auto mc_ssmax = monteCarloMax(ns, 1.0, [s](int64_t n) { return s * std::log(static_cast<double>(n)); }, samples);
+  const std::string ssmax = "ssmax:s=" + std::to_string(s);
+  int64_t rows = 0;
+  auto emit = [&](const std::string& run, const std::string& normalizer, int64_t n, double value, int count) {
+    csv << run << ",\"" << normalizer << "\",max_prob,-1,-1," << n << ',' << n << ',' << n << ',' << value << ','
+        << value << ',' << value << ',' << value << ',' << count << '\n';
+    ++rows;
+  };
+  for (std::size_t i = 0; i < ns.size(); ++i) {
+    const double n = static_cast<double>(ns[i]);
+    emit("theory_fig1", "softmax", ns[i], theorySoftmaxMax(n), 1);
+    emit("theory_fig1", ssmax, ns[i], theorySsmaxMax(n, s), 1);
+    emit("theory_gaussian", "softmax", ns[i], mc_softmax[i], samples);
+    emit("theory_gaussian", ssmax, ns[i], mc_ssmax[i], samples);
+  }
+  return rows;
 }
 
 }  // namespace
@@ -85,6 +113,7 @@ int runStats(const StatsOptions& options) {
       }
     }
   }
+  if (options.theory_s > 0) rows += writeTheory(csv, file->nTokens(), options.theory_s);
   if (!csv.flush()) throw std::runtime_error(options.csv + ": write failed");
   std::printf("\nwrote %lld curve points to %s (layer/head -1: aggregated)\n", static_cast<long long>(rows),
               options.csv.c_str());

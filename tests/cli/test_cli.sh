@@ -66,11 +66,12 @@ expect capture_other_prompt 1 'error: .*tokens' -- capture "$work/bytes" --text 
 if [[ $(md5sum <"$cap") == "$before" ]]; then passed=$((passed + 1)); else echo "FAIL refused captures changed the file"; failures=$((failures + 1)); fi
 expect stats 0 'run ssmax:s=0.5,b=0.1 +normalizer ssmax:s=0.5,b=0.1 +complete' -- stats "$cap"
 expect stats_three_runs 0 'run logn:L=16 ' -- stats "$cap"
-expect stats_csv 0 '' -- stats "$cap" --csv "$work/curves.csv"
-if grep -q '^softmax,"softmax",max_prob,-1,-1,' "$work/curves.csv" && grep -q ',target_mass,1,3,' "$work/curves.csv"; then
+expect stats_csv 0 '' -- stats "$cap" --csv "$work/curves.csv" --theory 0.43
+if grep -q '^softmax,"softmax",max_prob,-1,-1,' "$work/curves.csv" && grep -q ',target_mass,1,3,' "$work/curves.csv" &&
+   grep -q '^theory_fig1,"softmax",max_prob,-1,-1,128,128,128,0.53887' "$work/curves.csv"; then
   passed=$((passed + 1))
 else
-  echo "FAIL stats --csv lacks the all-heads max_prob curve or a per-head target_mass curve"; failures=$((failures + 1))
+  echo "FAIL stats --csv lacks the all-heads max_prob curve, a per-head target_mass curve or the theory curve"; failures=$((failures + 1))
 fi
 printf 'not hdf5' >"$work/foreign.h5"
 expect stats_foreign 1 'error: .*foreign.h5' -- stats "$work/foreign.h5"

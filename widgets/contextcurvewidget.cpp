@@ -51,9 +51,15 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
   m_plot->xAxis->setNumberFormat(QStringLiteral("f"));
   m_plot->xAxis->setNumberPrecision(0);
   m_plot->xAxis->setLabel(tr("context size n (keys the query sees)"));
+  // The legend sits below the axes: inside, it would cover the curves of long runs.
   m_plot->legend->setVisible(true);
-  m_plot->legend->setBrush(QColor(255, 255, 255, 220));
-  m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+  m_plot->plotLayout()->addElement(2, 0, m_plot->legend);
+  m_plot->plotLayout()->setRowStretchFactor(2, 0.001);
+  m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  m_plot->legend->setWrap(2);
+  m_plot->legend->setBorderPen(Qt::NoPen);
+  m_plot->legend->setMargins(QMargins(4, 2, 4, 2));
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
 
   auto* controls = new QHBoxLayout;
@@ -157,7 +163,9 @@ void ContextCurveWidget::rebuild() {
     line->setData(n, median, true);
     line->setPen(QPen(color, 2));
     line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, color, Qt::white, 6));
-    line->setName(tr("%1 (%2): median, q10–q90").arg(run, m_curves.normalizers.value(static_cast<int>(i))));
+    const QString normalizer = m_curves.normalizers.value(static_cast<int>(i));
+    line->setName(run == normalizer ? tr("%1: median, q10–q90").arg(run)
+                                    : tr("%1 [%2]: median, q10–q90").arg(run, normalizer));
   }
   if (m_theory->isChecked() && request.stat == QLatin1String("max_prob") && !m_curves.curves.empty()) {
     const auto addTheory = [&](double s, const QColor& color, const QString& name) {

@@ -6,6 +6,8 @@
 #include <QHeaderView>
 #include <QItemSelectionModel>
 #include <QLabel>
+#include <QPainter>
+#include <QStyledItemDelegate>
 #include <QTableView>
 #include <QVBoxLayout>
 
@@ -13,6 +15,29 @@
 #include "capturedocument.h"
 
 namespace attnscope::gui {
+namespace {
+
+/// Paints each cell in its statistic's colour even when selected (the style's highlight would hide the value),
+/// and marks the selected head with a thick outline instead.
+class HeadCellDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+  void paint(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const override {
+    painter->save();
+    const QRect cell = option.rect.adjusted(1, 1, -1, -1);
+    painter->fillRect(cell, index.data(Qt::BackgroundRole).value<QBrush>());
+    painter->setPen(index.data(Qt::ForegroundRole).value<QBrush>().color());
+    painter->drawText(cell, Qt::AlignCenter, index.data(Qt::DisplayRole).toString());
+    if (option.state & QStyle::State_Selected) {
+      painter->setPen(QPen(QColor(255, 42, 109), 3));
+      painter->setBrush(Qt::NoBrush);
+      painter->drawRect(option.rect.adjusted(2, 2, -2, -2));
+    }
+    painter->restore();
+  }
+};
+
+}  // namespace
 
 HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
     : QWidget(parent),
@@ -34,7 +59,8 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
   m_table->horizontalHeader()->setMinimumSectionSize(34);
   m_table->verticalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   m_table->verticalHeader()->setMinimumSectionSize(22);
-  m_table->setStyleSheet(QStringLiteral("QTableView::item:selected { border: 2px solid #ff2a6d; }"));
+  m_table->setItemDelegate(new HeadCellDelegate(m_table));
+  m_table->setShowGrid(false);
   m_status->setWordWrap(true);
 
   auto* controls = new QHBoxLayout;

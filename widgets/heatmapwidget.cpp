@@ -87,7 +87,13 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent)
       m_reload->start();
     });
   connect(m_plot, &QCustomPlot::afterLayout, this, [this] {
-    if (!m_tile.empty() || m_loading) m_reload->start();  // a resize may need another level
+    // A new plot size may need another pyramid level and a different choice of token labels.
+    const QSize size = m_plot->axisRect()->rect().size();
+    if (size == m_axisSize) return;
+    m_axisSize = size;
+    updateTickers();
+    m_reload->start();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
   });
   connect(m_plot, &QCustomPlot::mouseMove, this, &HeatmapWidget::onMouseMove);
   connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) { m_pressPos = event->pos(); });
@@ -221,6 +227,7 @@ void HeatmapWidget::applyScale() {
   m_scale->axis()->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
                                  : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
   m_scale->axis()->setNumberFormat(log ? QStringLiteral("eb") : QStringLiteral("gb"));
+  m_scale->axis()->setNumberPrecision(log ? 0 : 2);  // "10⁻⁴", not "1.000000·10⁻⁴"
   QCPColorMapData* data = m_map->data();
   if (!m_tile.empty()) {
     const int rows = static_cast<int>(m_tile.rows()), columns = static_cast<int>(m_tile.columns());

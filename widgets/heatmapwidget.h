@@ -80,6 +80,7 @@ class HeatmapWidget : public QWidget, public ExportSource {
   bool m_loading = false;
   int m_job = 0;
   QPoint m_pressPos;
+  QSize m_axisSize;  // of the axis rect at the last layout
 };
 
 }  // namespace attnscope::gui

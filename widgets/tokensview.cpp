@@ -1,6 +1,7 @@
 #include "tokensview.h"
 
 #include <QHelpEvent>
+#include <QLabel>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QScrollBar>
@@ -26,7 +27,10 @@ QString visibleText(QString text) {
 }  // namespace
 
 TokensView::TokensView(CaptureDocument* document, QWidget* parent)
-    : QAbstractScrollArea(parent), m_document(document) {
+    : QAbstractScrollArea(parent), m_document(document), m_caption(new QLabel(this)) {
+  m_caption->setTextFormat(Qt::PlainText);
+  m_caption->setContentsMargins(kMargin, 2, kMargin, 2);
+  setViewportMargins(0, m_caption->sizeHint().height() + 2, 0, 0);
   setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
   viewport()->setMouseTracking(true);
   viewport()->setBackgroundRole(QPalette::Base);
@@ -44,7 +48,7 @@ void TokensView::relayout() {
   const int line = metrics.height() + 2 * kPadding, width = viewport()->width() - kMargin;
   const QStringList& tokens = m_document->tokens();
   m_rects.assign(static_cast<std::size_t>(tokens.size()), QRect());
-  int x = kMargin, y = kMargin + line + kLineGap;  // the first line holds the caption
+  int x = kMargin, y = kMargin;
   for (int i = 0; i < tokens.size(); ++i) {
     const int w = std::max(6, metrics.horizontalAdvance(visibleText(tokens[i])) + 2 * kPadding);
     if (x + w > width && x > kMargin) x = kMargin, y += line + kLineGap;
@@ -56,7 +60,7 @@ void TokensView::relayout() {
   verticalScrollBar()->setRange(0, std::max(0, m_contentHeight - viewport()->height()));
   verticalScrollBar()->setPageStep(viewport()->height());
   verticalScrollBar()->setSingleStep(line + kLineGap);
-  viewport()->update();
+  refresh();
 }
 
 void TokensView::onSelectionChanged(const Selection& selection) {
@@ -76,7 +80,7 @@ void TokensView::reloadWeights() {
     m_weights.clear();
     m_maxWeight = 0;
     m_note = file ? tr("no attention map stored for this head") : QString();
-    viewport()->update();
+    refresh();
     QMetaObject::invokeMethod(this, &TokensView::contentReady, Qt::QueuedConnection);
     return;
   }
@@ -89,16 +93,21 @@ void TokensView::reloadWeights() {
         m_weights = std::move(row);
         m_maxWeight = m_weights.empty() ? 0 : *std::max_element(m_weights.begin(), m_weights.end());
         m_note.clear();
-        viewport()->update();
+        refresh();
         Q_EMIT contentReady();
       },
       [this, job](const QString& error) {
         if (job != m_job) return;
         m_weights.clear();
         m_note = error;
-        viewport()->update();
+        refresh();
         Q_EMIT contentReady();
       });
+}
+
+void TokensView::refresh() {
+  m_caption->setText(caption());
+  viewport()->update();
 }
 
 QString TokensView::caption() const {
@@ -132,14 +141,6 @@ void TokensView::paintEvent(QPaintEvent*) {
   QPainter painter(viewport());
   const int scroll = verticalScrollBar()->value(), height = viewport()->height();
   painter.translate(0, -scroll);
-  const QFontMetrics metrics(font());
-  QFont bold = font();
-  bold.setBold(true);
-  painter.setFont(bold);
-  painter.setPen(palette().color(QPalette::WindowText));
-  painter.drawText(QRect(kMargin, kMargin, viewport()->width() - 2 * kMargin, metrics.height() + 2 * kPadding),
-                   Qt::AlignVCenter | Qt::AlignLeft, caption());
-  painter.setFont(font());
   const QStringList& tokens = m_document->tokens();
   const int query = m_document->selection().query;
   auto it = std::lower_bound(m_rects.begin(), m_rects.end(), scroll,
@@ -163,6 +164,8 @@ void TokensView::paintEvent(QPaintEvent*) {
 
 void TokensView::resizeEvent(QResizeEvent* event) {
   QAbstractScrollArea::resizeEvent(event);
+  const QRect frame = contentsRect();
+  m_caption->setGeometry(frame.left(), frame.top(), frame.width(), viewport()->geometry().top() - frame.top());
   relayout();
 }
 

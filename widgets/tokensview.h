@@ -5,6 +5,8 @@
 
 #include <QAbstractScrollArea>
 
+class QLabel;
+
 #include <vector>
 
 #include "plotexport.h"
@@ -28,7 +30,7 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   QSize sizeHint() const override { return {600, 200}; }
 
   QString exportName() const override { return QStringLiteral("tokens"); }
-  QWidget* exportWidget() const override { return viewport(); }
+  QWidget* exportWidget() const override { return const_cast<TokensView*>(this); }
   CsvTable exportTable() const override;
 
  Q_SIGNALS:
@@ -47,6 +49,8 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   void reloadWeights();
   void ensureVisible(int token);
   QString caption() const;
+  /// Updates the caption and repaints the text.
+  void refresh();
 
   CaptureDocument* m_document;
   std::vector<QRect> m_rects;  // per token, in content coordinates, sorted by line
@@ -55,6 +59,7 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   int m_contentHeight = 0;
   QString m_rowKey;  // run/layer/head/query the weights belong to
   QString m_note;    // why there are no weights
+  QLabel* m_caption;  // above the viewport, so it stays while the text scrolls
   int m_job = 0;
 };
 

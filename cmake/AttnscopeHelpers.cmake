@@ -29,3 +29,19 @@ function(attnscope_add_test name)
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES}")
   endif()
 endfunction()
+
+# Builds, links and registers one QtTest file tests/gui/<name>.cpp, run offscreen with the label gui:
+# attnscope_add_gui_test(tst_name LIBS ... [FIXTURES ...] [ENV ...]).
+function(attnscope_add_gui_test name)
+  cmake_parse_arguments(ARG "" "" "LIBS;FIXTURES;ENV" ${ARGN})
+  add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/${name}.cpp)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} attnscope_gui_testdata Qt6::Test)
+  set_target_properties(${name} PROPERTIES AUTOMOC ON)
+  attnscope_warnings(${name})
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS gui
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;${ARG_ENV}")
+  if(ARG_FIXTURES)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
+endfunction()

@@ -1,0 +1,28 @@
+#pragma once
+// `attnscope --export FILE.h5 --figure NAME --out fig.pdf`: renders one view offscreen with the same widgets as
+// the window and writes it, without showing anything.
+
+#include <QString>
+
+namespace attnscope::gui {
+
+struct HeadlessExportOptions {
+  QString capture;
+  QString figure = QStringLiteral("context-curve");  // heatmap, context-curve, head-grid, tokens
+  QString out;
+  QString run, compareRun;  // empty: the file's first (and second) run
+  int layer = 0, head = 0;
+  int query = -1;           // -1: the last token
+  QString stat = QStringLiteral("max_prob");   // context-curve statistic
+  QString scope = QStringLiteral("head");      // context-curve: head, layer or all
+  bool logScale = false;    // heatmap colour scale
+  bool difference = false;  // head grid: run − compare run
+  int width = 900, height = 600;
+  double scale = 2.0;
+  int dpi = 192;
+};
+
+/// Writes the figure; returns a process exit code (0 ok, 1 error with a line on stderr).
+int runHeadlessExport(const HeadlessExportOptions& options);
+
+}  // namespace attnscope::gui

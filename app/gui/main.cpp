@@ -1,0 +1,101 @@
+// attnscope: the desktop application. With --export it renders one figure offscreen and exits.
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QIcon>
+
+#include <cstdio>
+#include <cstring>
+
+#include "headlessexport.h"
+#include "mainwindow.h"
+
+namespace {
+
+bool wantsExport(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--export") == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Headless export needs no display: pick the offscreen platform unless the user chose one.
+  if (wantsExport(argc, argv) && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName(QStringLiteral("attnscope"));
+  QApplication::setApplicationName(QStringLiteral("attnscope"));
+  QApplication::setApplicationVersion(QStringLiteral(ATTNSCOPE_VERSION));
+  QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/attnscope.svg")));
+  QApplication::setDesktopFileName(QStringLiteral("attnscope"));
+
+  QCommandLineParser parser;
+  parser.setApplicationDescription(QStringLiteral("Inspect transformer attention under softmax and SSMax."));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  parser.addPositionalArgument(QStringLiteral("capture"), QStringLiteral("A capture file (.h5) to open."));
+  const QCommandLineOption exportOption(QStringLiteral("export"), QStringLiteral("Write one figure and exit."));
+  const QCommandLineOption figure(QStringLiteral("figure"),
+                                  QStringLiteral("heatmap, context-curve, head-grid or tokens."), QStringLiteral("name"),
+                                  QStringLiteral("context-curve"));
+  const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("Output: .png, .pdf, .svg or .csv."),
+                               QStringLiteral("file"));
+  const QCommandLineOption run(QStringLiteral("run"), QStringLiteral("Run to show (default: the first)."),
+                               QStringLiteral("name"));
+  const QCommandLineOption compare(QStringLiteral("compare"), QStringLiteral("Run to compare with."),
+                                   QStringLiteral("name"));
+  const QCommandLineOption layer(QStringLiteral("layer"), QStringLiteral("Layer."), QStringLiteral("L"),
+                                 QStringLiteral("0"));
+  const QCommandLineOption head(QStringLiteral("head"), QStringLiteral("Head."), QStringLiteral("H"),
+                                QStringLiteral("0"));
+  const QCommandLineOption query(QStringLiteral("query"), QStringLiteral("Query position (default: last)."),
+                                 QStringLiteral("Q"), QStringLiteral("-1"));
+  const QCommandLineOption stat(QStringLiteral("stat"),
+                                QStringLiteral("Curve statistic: max_prob, entropy, target_mass, sink_mass."),
+                                QStringLiteral("name"), QStringLiteral("max_prob"));
+  const QCommandLineOption scope(QStringLiteral("scope"), QStringLiteral("Curve scope: head, layer or all."),
+                                 QStringLiteral("scope"), QStringLiteral("head"));
+  const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("Heatmap: logarithmic colour scale."));
+  const QCommandLineOption difference(QStringLiteral("difference"),
+                                      QStringLiteral("Head grid: run minus compare run."));
+  const QCommandLineOption width(QStringLiteral("width"), QStringLiteral("Figure width."), QStringLiteral("px"),
+                                 QStringLiteral("900"));
+  const QCommandLineOption height(QStringLiteral("height"), QStringLiteral("Figure height."), QStringLiteral("px"),
+                                  QStringLiteral("600"));
+  const QCommandLineOption scale(QStringLiteral("scale"), QStringLiteral("PNG pixels per layout pixel."),
+                                 QStringLiteral("x"), QStringLiteral("2"));
+  parser.addOptions({exportOption, figure, out, run, compare, layer, head, query, stat, scope, log, difference, width,
+                     height, scale});
+  parser.process(app);
+
+  if (parser.isSet(exportOption)) {
+    if (parser.positionalArguments().size() != 1) {
+      std::fprintf(stderr, "attnscope: --export needs exactly one capture file\n");
+      return 2;
+    }
+    attnscope::gui::HeadlessExportOptions options;
+    options.capture = parser.positionalArguments().first();
+    options.figure = parser.value(figure);
+    options.out = parser.value(out);
+    options.run = parser.value(run);
+    options.compareRun = parser.value(compare);
+    options.layer = parser.value(layer).toInt();
+    options.head = parser.value(head).toInt();
+    options.query = parser.value(query).toInt();
+    options.stat = parser.value(stat);
+    options.scope = parser.value(scope);
+    options.logScale = parser.isSet(log);
+    options.difference = parser.isSet(difference);
+    options.width = parser.value(width).toInt();
+    options.height = parser.value(height).toInt();
+    options.scale = parser.value(scale).toDouble();
+    return attnscope::gui::runHeadlessExport(options);
+  }
+
+  attnscope::gui::MainWindow window;
+  window.show();
+  if (!parser.positionalArguments().isEmpty()) window.openFile(parser.positionalArguments().first());
+  return app.exec();
+}

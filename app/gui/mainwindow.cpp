@@ -1,0 +1,220 @@
+#include "mainwindow.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QSignalBlocker>
+#include <QStatusBar>
+#include <QToolBar>
+
+#include "capturedocument.h"
+#include "contextcurvewidget.h"
+#include "exportdialog.h"
+#include "headgridview.h"
+#include "heatmapwidget.h"
+#include "recentfiles.h"
+#include "tokensview.h"
+
+namespace attnscope::gui {
+namespace {
+
+bool isCaptureFile(const QString& path) {
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  return suffix == QLatin1String("h5") || suffix == QLatin1String("hdf5");
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      m_document(new CaptureDocument(this)),
+      m_grid(new HeadGridView(m_document, this)),
+      m_heatmap(new HeatmapWidget(m_document, this)),
+      m_curve(new ContextCurveWidget(m_document, this)),
+      m_tokens(new TokensView(m_document, this)),
+      m_runBox(new QComboBox(this)),
+      m_compareBox(new QComboBox(this)),
+      m_position(new QLabel(this)) {
+  setWindowTitle(tr("attnscope"));
+  setAcceptDrops(true);
+  setCentralWidget(m_heatmap);
+  createMenus();
+  createDocks();
+  statusBar()->addPermanentWidget(m_position, 1);
+  connect(m_document, &CaptureDocument::documentChanged, this, &MainWindow::onDocumentChanged);
+  connect(m_document, &CaptureDocument::selectionChanged, this, &MainWindow::onSelectionChanged);
+  connect(m_document, &CaptureDocument::errorOccurred, this, &MainWindow::showError);
+  QSettings settings;
+  if (!restoreGeometry(settings.value("window/geometry").toByteArray())) resize(1500, 950);
+  restoreState(settings.value("window/state").toByteArray());
+  onDocumentChanged();
+  statusBar()->showMessage(tr("Open a capture file (Ctrl+O) or drop one on the window"));
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  QAction* open = file->addAction(tr("&Open capture…"), this, &MainWindow::showOpenDialog);
+  open->setShortcut(QKeySequence::Open);
+  m_recent = new RecentFiles(file->addMenu(tr("Open &recent")), this);
+  connect(m_recent, &RecentFiles::fileChosen, this, &MainWindow::openFile);
+  file->addSeparator();
+  m_exportAction = file->addAction(tr("&Export…"), this, &MainWindow::showExportDialog);
+  m_exportAction->setShortcut(QKeySequence(tr("Ctrl+E")));
+  file->addSeparator();
+  m_closeAction = file->addAction(tr("&Close"), m_document, &CaptureDocument::close);
+  m_closeAction->setShortcut(QKeySequence::Close);
+  QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+  quit->setShortcut(QKeySequence::Quit);
+
+  QToolBar* runs = addToolBar(tr("Runs"));
+  runs->setObjectName(QStringLiteral("runsToolBar"));
+  runs->addWidget(new QLabel(tr(" Run: "), this));
+  runs->addWidget(m_runBox);
+  runs->addWidget(new QLabel(tr("  Compare with: "), this));
+  runs->addWidget(m_compareBox);
+  m_runBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  m_compareBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  m_runBox->setToolTip(tr("The run the head grid, heatmap and tokens view show"));
+  m_compareBox->setToolTip(tr("A second run for the head grid's difference"));
+  connect(m_runBox, &QComboBox::currentIndexChanged, this,
+          [this] { m_document->setRun(m_runBox->currentData().toString()); });
+  connect(m_compareBox, &QComboBox::currentIndexChanged, this,
+          [this] { m_document->setCompareRun(m_compareBox->currentData().toString()); });
+}
+
+void MainWindow::createDocks() {
+  const auto addDock = [this](QWidget* widget, const QString& title, const QString& name, Qt::DockWidgetArea area) {
+    auto* dock = new QDockWidget(title, this);
+    dock->setObjectName(name);
+    dock->setWidget(widget);
+    addDockWidget(area, dock);
+    return dock;
+  };
+  QDockWidget* grid = addDock(m_grid, tr("Heads"), QStringLiteral("headsDock"), Qt::LeftDockWidgetArea);
+  QDockWidget* curve = addDock(m_curve, tr("Attention vs context size"), QStringLiteral("curveDock"),
+                               Qt::RightDockWidgetArea);
+  QDockWidget* tokens = addDock(m_tokens, tr("Tokens"), QStringLiteral("tokensDock"), Qt::BottomDockWidgetArea);
+  resizeDocks({grid, curve}, {330, 560}, Qt::Horizontal);
+  resizeDocks({tokens}, {230}, Qt::Vertical);
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  for (QDockWidget* dock : {grid, curve, tokens}) view->addAction(dock->toggleViewAction());
+}
+
+bool MainWindow::openFile(const QString& path) {
+  if (!m_document->open(path)) {
+    m_recent->remove(path);
+    return false;
+  }
+  m_recent->add(path);
+  QSettings().setValue("lastDirectory", QFileInfo(path).absolutePath());
+  return true;
+}
+
+void MainWindow::showOpenDialog() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open capture"), QSettings().value("lastDirectory").toString(),
+                                                    tr("attnscope captures (*.h5 *.hdf5);;All files (*)"));
+  if (!path.isEmpty()) openFile(path);
+}
+
+QList<ExportSource*> MainWindow::exportSources() const { return {m_heatmap, m_curve, m_grid, m_tokens}; }
+
+ExportSource* MainWindow::focusedSource() const {
+  for (QWidget* w = QApplication::focusWidget(); w; w = w->parentWidget())
+    if (auto* source = dynamic_cast<ExportSource*>(w)) return source;
+  return m_heatmap;
+}
+
+void MainWindow::showExportDialog() {
+  QSettings settings;
+  ExportDialog dialog(exportSources(), focusedSource(), settings.value("exportDirectory", QDir::homePath()).toString(),
+                      this);
+  if (dialog.exec() != QDialog::Accepted) return;
+  QString error;
+  if (!exportSource(*dialog.source(), dialog.path(), dialog.options(), &error)) {
+    showError(error);
+    return;
+  }
+  settings.setValue("exportDirectory", QFileInfo(dialog.path()).absolutePath());
+  statusBar()->showMessage(tr("Exported %1").arg(dialog.path()), 5000);
+}
+
+void MainWindow::onDocumentChanged() {
+  const bool open = m_document->isOpen();
+  setWindowTitle(open ? tr("%1 — attnscope").arg(QFileInfo(m_document->path()).fileName()) : tr("attnscope"));
+  m_exportAction->setEnabled(open);
+  m_closeAction->setEnabled(open);
+  const QSignalBlocker blockRuns(m_runBox), blockCompare(m_compareBox);
+  m_runBox->clear();
+  m_compareBox->clear();
+  m_compareBox->addItem(tr("(none)"), QString());
+  for (const RunInfo& run : m_document->runs()) {
+    const QString name = QString::fromStdString(run.name);
+    const QString label = tr("%1  [%2]%3")
+                              .arg(name, QString::fromStdString(run.normalizer),
+                                   run.complete ? QString() : tr(" (incomplete)"));
+    m_runBox->addItem(label, name);
+    m_compareBox->addItem(label, name);
+  }
+  m_runBox->setEnabled(open);
+  m_compareBox->setEnabled(open);
+  onSelectionChanged(m_document->selection());
+}
+
+void MainWindow::onSelectionChanged(const Selection& selection) {
+  {
+    const QSignalBlocker blockRuns(m_runBox), blockCompare(m_compareBox);
+    m_runBox->setCurrentIndex(m_runBox->findData(selection.run));
+    m_compareBox->setCurrentIndex(std::max(0, m_compareBox->findData(selection.compareRun)));
+  }
+  if (!m_document->isOpen()) {
+    m_position->setText(QString());
+    return;
+  }
+  m_position->setText(tr("%1 · %2 tokens · run %3 · layer %4 · head %5 · query %6 «%7»")
+                          .arg(QFileInfo(m_document->path()).fileName())
+                          .arg(m_document->nTokens())
+                          .arg(selection.run)
+                          .arg(selection.layer)
+                          .arg(selection.head)
+                          .arg(selection.query)
+                          .arg(m_document->displayToken(selection.query)));
+}
+
+void MainWindow::showError(const QString& message) {
+  statusBar()->showMessage(message, 10000);
+  if (!QApplication::platformName().startsWith(QLatin1String("offscreen")))
+    QMessageBox::warning(this, tr("attnscope"), message);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  const QList<QUrl> urls = event->mimeData()->urls();
+  if (!urls.isEmpty() && urls.first().isLocalFile() && isCaptureFile(urls.first().toLocalFile()))
+    event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QList<QUrl> urls = event->mimeData()->urls();
+  if (urls.isEmpty()) return;
+  event->acceptProposedAction();
+  openFile(urls.first().toLocalFile());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  QSettings settings;
+  settings.setValue("window/geometry", saveGeometry());
+  settings.setValue("window/state", saveState());
+  QMainWindow::closeEvent(event);
+}
+
+}  // namespace attnscope::gui

@@ -1,0 +1,70 @@
+#pragma once
+// The attnscope window: a capture document and its views (head grid, heatmap, context curve, tokens) in docks,
+// run selectors for comparing runs, File menu with recent files and export, drag and drop of .h5 files.
+// Running a model from the window (a background capture worker with progress and cancel) is a later slice; until
+// it exists there is no menu entry for it.
+
+#include <QList>
+#include <QMainWindow>
+
+#include "plotexport.h"
+
+class QComboBox;
+class QLabel;
+
+namespace attnscope::gui {
+
+class CaptureDocument;
+class ContextCurveWidget;
+class HeadGridView;
+class HeatmapWidget;
+class RecentFiles;
+class TokensView;
+struct Selection;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  /// Opens a capture; shows a message and returns false if it cannot be read.
+  bool openFile(const QString& path);
+
+  CaptureDocument* document() const { return m_document; }
+  HeadGridView* headGrid() const { return m_grid; }
+  HeatmapWidget* heatmap() const { return m_heatmap; }
+  ContextCurveWidget* contextCurve() const { return m_curve; }
+  TokensView* tokensView() const { return m_tokens; }
+  /// The views that can be exported, heatmap first.
+  QList<ExportSource*> exportSources() const;
+
+ protected:
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void createMenus();
+  void createDocks();
+  void showOpenDialog();
+  void showExportDialog();
+  void onDocumentChanged();
+  void onSelectionChanged(const Selection& selection);
+  void showError(const QString& message);
+  ExportSource* focusedSource() const;
+
+  CaptureDocument* m_document;
+  HeadGridView* m_grid;
+  HeatmapWidget* m_heatmap;
+  ContextCurveWidget* m_curve;
+  TokensView* m_tokens;
+  RecentFiles* m_recent = nullptr;
+  QComboBox* m_runBox;
+  QComboBox* m_compareBox;
+  QLabel* m_position;
+  QAction* m_exportAction = nullptr;
+  QAction* m_closeAction = nullptr;
+};
+
+}  // namespace attnscope::gui

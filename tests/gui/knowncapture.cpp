@@ -1,0 +1,76 @@
+#include "knowncapture.h"
+
+#include <QFile>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "attnscope/store.h"
+
+namespace attnscope::test {
+
+float knownMapValue(int query, int key, int n_tokens) {
+  return key <= query ? static_cast<float>(query + key) / static_cast<float>(2 * (n_tokens - 1)) : 0.0f;
+}
+
+float knownStatValue(int run, const QString& stat, int layer, int head, int query) {
+  if (stat == QLatin1String("n_keys")) return static_cast<float>(query + 1);
+  if (stat == QLatin1String("max_prob"))
+    return run == 0 ? 0.9f / (1.0f + 0.1f * query * (head + 1)) - 0.1f * layer : 0.95f - 0.01f * head - 0.05f * layer;
+  if (stat == QLatin1String("entropy")) return std::log(query + 1.0f) * (0.5f + 0.1f * head + (run == 0 ? 0.2f : 0.0f));
+  if (stat == QLatin1String("target_mass"))
+    return run == 0 ? 0.3f + 0.05f * head : std::numeric_limits<float>::quiet_NaN();
+  return 0;
+}
+
+QString knownToken(int i) {
+  static const char* const words[] = {"The", " cat", " sat", " on", " the", " mat", ".", "\n"};
+  return QString::fromUtf8(words[i % 8]) + (i >= 8 ? QString::number(i / 8) : QString());
+}
+
+void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) {
+  QFile::remove(path);
+  const int T = options.n_tokens;
+  CaptureTokens tokens;
+  for (int i = 0; i < T; ++i) {
+    tokens.ids.push_back(i);
+    tokens.text.push_back(knownToken(i).toStdString());
+  }
+  CaptureModel model{"{}", "known", "0"};
+  auto file = CaptureFile::create(path.toStdString(), model, tokens);
+  const char* const names[] = {"softmax", "ssmax"};
+  const char* const normalizers[] = {"softmax", "ssmax:s=0.5"};
+  for (int run = 0; run < 2; ++run) {
+    RunSpec spec;
+    spec.name = names[run];
+    spec.normalizer = normalizers[run];
+    spec.n_layer = options.n_layer;
+    spec.n_head = options.n_head;
+    spec.n_tokens = T;
+    spec.stats = {"max_prob", "entropy", "n_keys"};
+    if (run == 0) spec.stats.push_back("target_mass");
+    for (int layer = 0; layer < options.n_layer; ++layer) {
+      MapRequest map{"blocks." + std::to_string(layer) + ".attn.hook_pattern", layer, {}};
+      for (int head = 0; head < options.n_head; ++head) map.heads.push_back(head);
+      spec.maps.push_back(map);
+    }
+    RunWriter writer = file->beginRun(spec);
+    for (const std::string& stat : spec.stats)
+      for (int layer = 0; layer < options.n_layer; ++layer) {
+        std::vector<float> values;  // [n_head, T]
+        for (int head = 0; head < options.n_head; ++head)
+          for (int q = 0; q < T; ++q)
+            values.push_back(knownStatValue(run, QString::fromStdString(stat), layer, head, q));
+        writer.writeStat(stat, layer, 0, T, values.data());
+      }
+    std::vector<float> map;  // [T, T]
+    for (int q = 0; q < T; ++q)
+      for (int k = 0; k < T; ++k) map.push_back(knownMapValue(q, k, T));
+    for (const MapRequest& request : spec.maps)
+      for (int64_t head : request.heads) writer.writeMapBlock(request.hook, head, 0, T, 0, T, map.data());
+    writer.finish();
+  }
+}
+
+}  // namespace attnscope::test

@@ -1,0 +1,25 @@
+#pragma once
+// A tiny capture with known values, written through attnscope::store's RunWriter, for the widget tests.
+// Runs "softmax" (normalizer "softmax", with target_mass) and "ssmax" ("ssmax:s=0.5", no target_mass).
+
+#include <QString>
+
+namespace attnscope::test {
+
+struct KnownCaptureOptions {
+  int n_tokens = 8;
+  int n_layer = 2;
+  int n_head = 3;
+};
+
+/// The map value of every head at (query, key): (q + k) / (2 (T − 1)) on and below the diagonal, else 0.
+float knownMapValue(int query, int key, int n_tokens);
+/// Stat value of run 0 (softmax) or 1 (ssmax) at (layer, head, query); NaN for target_mass of run 1.
+float knownStatValue(int run, const QString& stat, int layer, int head, int query);
+/// Token i's text.
+QString knownToken(int i);
+
+/// Writes the capture to path (replacing any file there). Throws on failure.
+void writeKnownCapture(const QString& path, const KnownCaptureOptions& options = {});
+
+}  // namespace attnscope::test

@@ -1,0 +1,137 @@
+// HeadGridModel: the values it reduces from a known capture, its behaviour as an item model
+// (QAbstractItemModelTester), and the view's click and keyboard selection.
+
+#include <QAbstractItemModelTester>
+#include <QSignalSpy>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+
+#include "attnscope/store.h"
+#include "capturedocument.h"
+#include "headgridmodel.h"
+#include "headgridview.h"
+#include "knowncapture.h"
+
+using namespace attnscope;
+using namespace attnscope::gui;
+
+class TestHeadGridModel : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase() {
+    QVERIFY(m_dir.isValid());
+    m_path = m_dir.filePath(QStringLiteral("known.h5"));
+    test::writeKnownCapture(m_path);
+    m_file = CaptureFile::open(m_path.toStdString());
+  }
+
+  void values_data() {
+    QTest::addColumn<int>("statistic");
+    QTest::addColumn<QString>("run");
+    QTest::addColumn<bool>("difference");
+    QTest::newRow("max, softmax") << int(HeadStatistic::MaxAtLastQuery) << "softmax" << false;
+    QTest::newRow("max, ssmax") << int(HeadStatistic::MaxAtLastQuery) << "ssmax" << false;
+    QTest::newRow("entropy") << int(HeadStatistic::MeanEntropy) << "softmax" << false;
+    QTest::newRow("target mass") << int(HeadStatistic::MeanTargetMass) << "softmax" << false;
+    QTest::newRow("max, ssmax − softmax") << int(HeadStatistic::MaxAtLastQuery) << "ssmax" << true;
+  }
+
+  void values() {
+    QFETCH(int, statistic);
+    QFETCH(QString, run);
+    QFETCH(bool, difference);
+    HeadGridRequest request;
+    request.run = run;
+    request.compareRun = QStringLiteral("softmax");
+    request.statistic = static_cast<HeadStatistic>(statistic);
+    request.difference = difference;
+    const HeadGridValues values = computeHeadGrid(*m_file, request);
+    QCOMPARE(values.n_layer, 2);
+    QCOMPARE(values.n_head, 3);
+    const int runIndex = run == QLatin1String("softmax") ? 0 : 1;
+    const auto reduce = [&](int r, int layer, int head) {
+      switch (request.statistic) {
+        case HeadStatistic::MaxAtLastQuery: return double(test::knownStatValue(r, "max_prob", layer, head, 7));
+        case HeadStatistic::MeanTargetMass: return double(test::knownStatValue(r, "target_mass", layer, head, 0));
+        case HeadStatistic::MeanEntropy: {
+          double sum = 0;
+          for (int q = 0; q < 8; ++q) sum += test::knownStatValue(r, "entropy", layer, head, q);
+          return sum / 8;
+        }
+      }
+      return 0.0;
+    };
+    HeadGridModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setValues(values);
+    QCOMPARE(model.rowCount(), 2);
+    QCOMPARE(model.columnCount(), 3);
+    for (int layer = 0; layer < 2; ++layer)
+      for (int head = 0; head < 3; ++head) {
+        double expected = reduce(runIndex, layer, head);
+        if (difference) expected -= reduce(0, layer, head);
+        QVERIFY2(std::abs(model.value(layer, head) - expected) < 1e-5,
+                 qPrintable(QStringLiteral("L%1 H%2: %3 vs %4").arg(layer).arg(head).arg(model.value(layer, head)).arg(expected)));
+        const QModelIndex index = model.index(layer, head);
+        QCOMPARE(index.data(HeadGridModel::ValueRole).toDouble(), model.value(layer, head));
+        QVERIFY(index.data(Qt::BackgroundRole).value<QBrush>().color().isValid());
+      }
+    model.clear();
+    QCOMPARE(model.rowCount(), 0);
+  }
+
+  void missingStatisticIsNaN() {
+    HeadGridRequest request;
+    request.run = QStringLiteral("ssmax");  // written without target_mass
+    request.statistic = HeadStatistic::MeanTargetMass;
+    HeadGridModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.setValues(computeHeadGrid(*m_file, request));
+    QVERIFY(std::isnan(model.value(0, 0)));
+    QCOMPARE(model.index(0, 0).data().toString(), QStringLiteral("–"));
+  }
+
+  void viewSelectsHeads() {
+    CaptureDocument document;
+    HeadGridView view(&document);
+    QAbstractItemModelTester tester(view.model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy ready(&view, &HeadGridView::contentReady);
+    QVERIFY(document.open(m_path));
+    QVERIFY(ready.wait(10000) || ready.count() > 0);
+    view.resize(400, 300);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QTableView* table = view.table();
+    QCOMPARE(table->currentIndex(), view.model()->index(0, 0));
+
+    const QRect cell = table->visualRect(view.model()->index(1, 2));
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, cell.center());
+    QCOMPARE(document.selection().layer, 1);
+    QCOMPARE(document.selection().head, 2);
+
+    table->setFocus();
+    QTest::keyClick(table, Qt::Key_Left);
+    QCOMPARE(document.selection().head, 1);
+    QTest::keyClick(table, Qt::Key_Up);
+    QCOMPARE(document.selection().layer, 0);
+
+    document.setHead(1, 0);  // from elsewhere (another view): the grid follows
+    QCOMPARE(table->currentIndex(), view.model()->index(1, 0));
+
+    ready.clear();
+    view.setDifference(true);  // ssmax is the compare run after opening
+    QVERIFY(ready.wait(10000));
+    QVERIFY(view.model()->values().request.difference);
+  }
+
+ private:
+  QTemporaryDir m_dir;
+  QString m_path;
+  std::unique_ptr<CaptureFile> m_file;
+};
+
+QTEST_MAIN(TestHeadGridModel)
+#include "tst_headgridmodel.moc"

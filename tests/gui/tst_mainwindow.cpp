@@ -1,0 +1,191 @@
+// End to end: the main window opens a capture (the known one, and a real capture of the bundled random model
+// when the test fixture made one), a head is selected in the grid, and the heatmap and curve are exported as
+// PNG, PDF, SVG and CSV, then checked; the headless `attnscope --export` is checked the same way.
+
+#include <QFile>
+#include <QImage>
+#include <QProcess>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QXmlStreamReader>
+
+#include <qcustomplot.h>
+
+#include <set>
+
+#include "capturedocument.h"
+#include "contextcurvewidget.h"
+#include "headgridview.h"
+#include "heatmapwidget.h"
+#include "knowncapture.h"
+#include "mainwindow.h"
+#include "tokensview.h"
+
+using namespace attnscope;
+using namespace attnscope::gui;
+
+namespace {
+
+/// Number of distinct colours in a region of an image.
+int distinctColours(const QImage& image, const QRect& region) {
+  std::set<QRgb> colours;
+  for (int y = region.top(); y <= region.bottom(); y += 2)
+    for (int x = region.left(); x <= region.right(); x += 2) colours.insert(image.pixel(x, y));
+  return static_cast<int>(colours.size());
+}
+
+void checkPdf(const QString& path) {
+  QFile file(path);
+  QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(path));
+  QVERIFY(file.read(5) == "%PDF-");
+  QVERIFY2(file.size() > 2000, qPrintable(QString::number(file.size())));
+}
+
+/// Checks an SVG parses and draws: plots must hold vector lines (path or polyline elements); widget grabs may be
+/// rectangles and text only.
+void checkSvg(const QString& path, bool plot = true) {
+  QFile file(path);
+  QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(path));
+  QXmlStreamReader xml(&file);
+  int paths = 0, shapes = 0, svgRoots = 0;
+  while (!xml.atEnd()) {
+    if (xml.readNext() != QXmlStreamReader::StartElement) continue;
+    if (xml.name() == QLatin1String("svg")) ++svgRoots;
+    // QSvgGenerator writes strokes as <polyline> and fills as <path>: count both.
+    if (xml.name() == QLatin1String("path") || xml.name() == QLatin1String("polyline")) ++paths;
+    if (xml.name() == QLatin1String("rect") || xml.name() == QLatin1String("text")) ++shapes;
+  }
+  QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+  QCOMPARE(svgRoots, 1);
+  QVERIFY2((plot ? paths : paths + shapes) > 5, qPrintable(QStringLiteral("%1 paths, %2 shapes").arg(paths).arg(shapes)));
+}
+
+}  // namespace
+
+class TestMainWindow : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test location, not the user's
+    QVERIFY(m_dir.isValid());
+    m_known = m_dir.filePath(QStringLiteral("known.h5"));
+    test::writeKnownCapture(m_known, {64, 2, 3});
+  }
+
+  void openSelectExport_data() {
+    QTest::addColumn<QString>("capture");
+    QTest::newRow("known") << m_known;
+    const QString sample = qEnvironmentVariable("ATTNSCOPE_SAMPLE_CAPTURE");
+    if (!sample.isEmpty() && QFile::exists(sample)) QTest::newRow("random model") << sample;
+  }
+
+  void openSelectExport() {
+    QFETCH(QString, capture);
+    MainWindow window;
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSignalSpy gridReady(window.headGrid(), &HeadGridView::contentReady);
+    QSignalSpy curveReady(window.contextCurve(), &ContextCurveWidget::contentReady);
+    QVERIFY(window.openFile(capture));
+    QVERIFY(gridReady.wait(20000) || !gridReady.isEmpty());
+    QVERIFY(window.windowTitle().contains(QFileInfo(capture).fileName()));
+
+    // Select layer 1, head 2 by clicking its cell.
+    QTableView* table = window.headGrid()->table();
+    const QModelIndex cell = table->model()->index(1, 2);
+    QVERIFY(cell.isValid());
+    QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(cell).center());
+    QCOMPARE(window.document()->selection().layer, 1);
+    QCOMPARE(window.document()->selection().head, 2);
+
+    HeatmapWidget* heatmap = window.heatmap();
+    for (int i = 0; i < 400 && (heatmap->tile().empty() || heatmap->isLoading()); ++i) QTest::qWait(25);
+    QVERIFY(!heatmap->tile().empty());
+    QCOMPARE(heatmap->tile().request.head, 2);
+    for (int i = 0; i < 400 && window.contextCurve()->curves().request.head != 2; ++i) QTest::qWait(25);
+    QCOMPARE(window.contextCurve()->curves().request.head, 2);
+    for (int i = 0; i < 400 && window.tokensView()->weights().empty(); ++i) QTest::qWait(25);
+    QCOMPARE(static_cast<int>(window.tokensView()->weights().size()), window.document()->nTokens());
+
+    ExportOptions options;
+    options.width = 640, options.height = 480, options.scale = 1;
+    QString error;
+    const QString png = m_dir.filePath(QStringLiteral("heatmap.png"));
+    QVERIFY2(exportSource(*heatmap, png, options, &error), qPrintable(error));
+    QImage image(png);
+    QCOMPARE(image.size(), QSize(640, 480));
+    // The plot area holds many colours (the map), the widget's corner is plain background.
+    QVERIFY(distinctColours(image, QRect(200, 150, 240, 180)) > 8);
+    QCOMPARE(distinctColours(image, QRect(0, 0, 6, 6)), 1);
+
+    for (ExportSource* source : window.exportSources()) {
+      const QString stem = m_dir.filePath(source->exportName());
+      QVERIFY2(exportSource(*source, stem + ".pdf", options, &error), qPrintable(error));
+      checkPdf(stem + ".pdf");
+      QVERIFY2(exportSource(*source, stem + ".svg", options, &error), qPrintable(error));
+      checkSvg(stem + ".svg", source->exportPlot() != nullptr);
+    }
+    const QString csv = m_dir.filePath(QStringLiteral("curve.csv"));
+    QVERIFY2(exportSource(*window.contextCurve(), csv, options, &error), qPrintable(error));
+    QFile csvFile(csv);
+    QVERIFY(csvFile.open(QIODevice::ReadOnly));
+    QVERIFY(csvFile.readLine().startsWith("run,normalizer,stat,layer,head,n_lo"));
+    QVERIFY(QSettings().value("recentFiles").toStringList().value(0).endsWith(QFileInfo(capture).fileName()));
+  }
+
+  void headlessExport_data() {
+    QTest::addColumn<QString>("figure");
+    QTest::addColumn<QString>("suffix");
+    QTest::newRow("curve pdf") << "context-curve" << "pdf";
+    QTest::newRow("heatmap png") << "heatmap" << "png";
+    QTest::newRow("heatmap svg") << "heatmap" << "svg";
+    QTest::newRow("grid png") << "head-grid" << "png";
+    QTest::newRow("tokens png") << "tokens" << "png";
+  }
+
+  void headlessExport() {
+    QFETCH(QString, figure);
+    QFETCH(QString, suffix);
+    const QString out = m_dir.filePath(figure + QStringLiteral("-headless.") + suffix);
+    QProcess process;
+    process.start(QStringLiteral(ATTNSCOPE_GUI_BINARY),
+                  {QStringLiteral("--export"), m_known, QStringLiteral("--figure"), figure, QStringLiteral("--layer"),
+                   QStringLiteral("1"), QStringLiteral("--head"), QStringLiteral("2"), QStringLiteral("--out"), out,
+                   QStringLiteral("--width"), QStringLiteral("700"), QStringLiteral("--height"), QStringLiteral("500")});
+    QVERIFY(process.waitForFinished(60000));
+    QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+    if (suffix == QLatin1String("pdf")) checkPdf(out);
+    if (suffix == QLatin1String("svg")) checkSvg(out);
+    if (suffix == QLatin1String("png")) {
+      QImage image(out);
+      QVERIFY(!image.isNull());
+      QVERIFY(image.width() >= 700);
+      QVERIFY(distinctColours(image, image.rect().adjusted(0, 0, -1, -1)) > 8);
+    }
+  }
+
+  void badFileIsAnErrorNotACrash() {
+    MainWindow window;
+    QSignalSpy errors(window.document(), &CaptureDocument::errorOccurred);
+    const QString bogus = m_dir.filePath(QStringLiteral("bogus.h5"));
+    QFile file(bogus);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("not an HDF5 file");
+    file.close();
+    QVERIFY(!window.openFile(bogus));
+    QCOMPARE(errors.count(), 1);
+    QVERIFY(!window.document()->isOpen());
+  }
+
+ private:
+  QTemporaryDir m_dir;
+  QString m_known;
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_mainwindow.moc"

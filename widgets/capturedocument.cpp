@@ -1,0 +1,130 @@
+#include "capturedocument.h"
+
+#include <algorithm>
+
+namespace attnscope::gui {
+
+CaptureDocument::CaptureDocument(QObject* parent) : QObject(parent) {}
+
+CaptureDocument::~CaptureDocument() = default;
+
+bool CaptureDocument::open(const QString& path) {
+  std::shared_ptr<const CaptureFile> file;
+  std::vector<RunInfo> runs;
+  QStringList tokens;
+  try {
+    file = CaptureFile::open(path.toStdString());
+    runs = file->runs();
+    for (const std::string& text : file->tokens().text) tokens << QString::fromStdString(text);
+  } catch (const std::exception& error) {
+    Q_EMIT errorOccurred(QString::fromStdString(error.what()));
+    return false;
+  }
+  if (runs.empty()) {
+    Q_EMIT errorOccurred(tr("%1 holds no runs").arg(path));
+    return false;
+  }
+  m_path = path;
+  m_file = std::move(file);
+  m_runs = std::move(runs);
+  m_tokens = std::move(tokens);
+  Selection selection;
+  selection.run = QString::fromStdString(m_runs.front().name);
+  if (m_runs.size() > 1) selection.compareRun = QString::fromStdString(m_runs[1].name);
+  selection.query = std::max(0, nTokens() - 1);
+  m_selection = clamped(selection);
+  Q_EMIT documentChanged();
+  Q_EMIT selectionChanged(m_selection);
+  return true;
+}
+
+void CaptureDocument::close() {
+  m_path.clear();
+  m_file.reset();
+  m_runs.clear();
+  m_tokens.clear();
+  m_selection = {};
+  Q_EMIT documentChanged();
+  Q_EMIT selectionChanged(m_selection);
+}
+
+QStringList CaptureDocument::runNames() const {
+  QStringList names;
+  for (const RunInfo& run : m_runs) names << QString::fromStdString(run.name);
+  return names;
+}
+
+const RunInfo* CaptureDocument::runInfo(const QString& name) const {
+  const std::string wanted = name.toStdString();
+  auto it = std::find_if(m_runs.begin(), m_runs.end(), [&](const RunInfo& run) { return run.name == wanted; });
+  return it == m_runs.end() ? nullptr : &*it;
+}
+
+QString CaptureDocument::displayToken(int i) const {
+  if (i < 0 || i >= m_tokens.size()) return {};
+  QString text = m_tokens[i];
+  text.replace(QLatin1Char('\n'), QChar(0x21B5)).replace(QLatin1Char('\t'), QChar(0x2192));
+  if (text.startsWith(QLatin1Char(' '))) text[0] = QChar(0x00B7);
+  return text;
+}
+
+void CaptureDocument::setSelection(const Selection& selection) {
+  const Selection next = clamped(selection);
+  if (next == m_selection) return;
+  m_selection = next;
+  Q_EMIT selectionChanged(m_selection);
+}
+
+void CaptureDocument::setRun(const QString& run) {
+  Selection next = m_selection;
+  next.run = run;
+  setSelection(next);
+}
+
+void CaptureDocument::setCompareRun(const QString& run) {
+  Selection next = m_selection;
+  next.compareRun = run;
+  setSelection(next);
+}
+
+void CaptureDocument::setHead(int layer, int head) {
+  Selection next = m_selection;
+  next.layer = layer;
+  next.head = head;
+  setSelection(next);
+}
+
+void CaptureDocument::setQuery(int query) {
+  Selection next = m_selection;
+  next.query = query;
+  setSelection(next);
+}
+
+std::string CaptureDocument::patternHook(int layer) {
+  return "blocks." + std::to_string(layer) + ".attn.hook_pattern";
+}
+
+bool CaptureDocument::hasMap(const QString& run, int layer, int head) const {
+  const RunInfo* info = runInfo(run);
+  if (!info) return false;
+  const std::string hook = patternHook(layer);
+  return std::any_of(info->maps.begin(), info->maps.end(), [&](const MapRequest& map) {
+    return map.hook == hook && std::find(map.heads.begin(), map.heads.end(), head) != map.heads.end();
+  });
+}
+
+Selection CaptureDocument::clamped(Selection selection) const {
+  const RunInfo* run = runInfo(selection.run);
+  if (!run) {
+    if (m_runs.empty()) return {};
+    selection.run = QString::fromStdString(m_runs.front().name);
+    run = &m_runs.front();
+  }
+  if (selection.compareRun == selection.run || !runInfo(selection.compareRun)) selection.compareRun.clear();
+  selection.layer = std::clamp<int>(selection.layer, 0, std::max<int>(0, run->n_layer - 1));
+  selection.head = std::clamp<int>(selection.head, 0, std::max<int>(0, run->n_head - 1));
+  selection.query = std::clamp(selection.query, 0, std::max(0, nTokens() - 1));
+  return selection;
+}
+
+}  // namespace attnscope::gui

@@ -1,0 +1,87 @@
+#pragma once
+// The open capture file and what the user has selected in it. Every view reads from one CaptureDocument and
+// follows its selection; opening reads metadata only, views read statistics and map tiles lazily.
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <memory>
+#include <vector>
+
+#include "attnscope/store.h"
+
+namespace attnscope::gui {
+
+/// What the views show: one run (optionally compared with a second), one head, one query row.
+struct Selection {
+  QString run;
+  QString compareRun;  // empty: nothing to compare with
+  int layer = 0;
+  int head = 0;
+  int query = 0;  // query (row) position; the last token after opening
+
+  bool operator==(const Selection& other) const {
+    return run == other.run && compareRun == other.compareRun && layer == other.layer && head == other.head &&
+           query == other.query;
+  }
+  bool operator!=(const Selection& other) const { return !(*this == other); }
+};
+
+class CaptureDocument : public QObject {
+  Q_OBJECT
+ public:
+  explicit CaptureDocument(QObject* parent = nullptr);
+  ~CaptureDocument() override;
+
+  /// Opens a capture (metadata and token strings only). On failure keeps the previous file and emits
+  /// errorOccurred.
+  bool open(const QString& path);
+  void close();
+
+  bool isOpen() const { return m_file != nullptr; }
+  QString path() const { return m_path; }
+  /// The file, shared with background readers (CaptureFile reads are const and HDF5 here is thread-safe).
+  std::shared_ptr<const CaptureFile> file() const { return m_file; }
+
+  const std::vector<RunInfo>& runs() const { return m_runs; }
+  QStringList runNames() const;
+  /// The run's metadata, or nullptr if there is no such run.
+  const RunInfo* runInfo(const QString& name) const;
+  const RunInfo* currentRun() const { return runInfo(m_selection.run); }
+
+  int nTokens() const { return m_tokens.size(); }
+  /// Token strings as decoded (may hold spaces and newlines).
+  const QStringList& tokens() const { return m_tokens; }
+  /// Token i made visible for labels: newline as ↵, tab as →, leading space as ·.
+  QString displayToken(int i) const;
+
+  const Selection& selection() const { return m_selection; }
+  void setSelection(const Selection& selection);
+  void setRun(const QString& run);
+  void setCompareRun(const QString& run);
+  void setHead(int layer, int head);
+  void setQuery(int query);
+
+  /// The hook name of a layer's attention probabilities, as stored in captures.
+  static std::string patternHook(int layer);
+  /// Whether the run stores the attention map of this head.
+  bool hasMap(const QString& run, int layer, int head) const;
+
+ Q_SIGNALS:
+  /// A file was opened or closed: everything may have changed.
+  void documentChanged();
+  void selectionChanged(const attnscope::gui::Selection& selection);
+  void errorOccurred(const QString& message);
+
+ private:
+  Selection clamped(Selection selection) const;
+
+  QString m_path;
+  std::shared_ptr<const CaptureFile> m_file;
+  std::vector<RunInfo> m_runs;
+  QStringList m_tokens;
+  Selection m_selection;
+};
+
+}  // namespace attnscope::gui

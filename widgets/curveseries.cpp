@@ -1,0 +1,87 @@
+#include "curveseries.h"
+
+#include <QObject>
+#include <QRegularExpression>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "attnscope/store.h"
+
+namespace attnscope::gui {
+
+CurveSet computeCurves(const CaptureFile& file, const CurveRequest& request) {
+  CurveSet set;
+  set.request = request;
+  const std::string stat = request.stat.toStdString();
+  for (const QString& name : request.runs) {
+    const RunInfo info = file.run(name.toStdString());
+    if (std::find(info.stats.begin(), info.stats.end(), stat) == info.stats.end()) {
+      set.missing << name;
+      continue;
+    }
+    const int64_t layer = request.scope == CurveScope::AllLayers ? -1 : request.layer;
+    const int64_t head = request.scope == CurveScope::Head ? request.head : -1;
+    set.curves.push_back(statCurve(file, info.name, stat, layer, head));
+    set.normalizers << QString::fromStdString(info.normalizer);
+  }
+  return set;
+}
+
+double ssmaxScale(const QString& normalizer) {
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  if (!normalizer.startsWith(QLatin1String("ssmax"))) return kNone;
+  static const QRegularExpression scale(QStringLiteral("[:,]s=([0-9.eE+-]+)(?:,|$)"));
+  static const QRegularExpression context(QStringLiteral("[:,]ctx=([0-9.eE+]+)(?:,|$)"));
+  bool ok = false;
+  if (auto match = scale.match(normalizer); match.hasMatch()) {
+    const double s = match.captured(1).toDouble(&ok);
+    return ok ? s : kNone;
+  }
+  if (auto match = context.match(normalizer); match.hasMatch()) {
+    const double n = match.captured(1).toDouble(&ok);
+    return ok && n > 1 ? 1.0 / std::log(n) : kNone;
+  }
+  return kNone;
+}
+
+std::vector<std::pair<double, double>> theoryCurve(double n_max, double s, int points) {
+  std::vector<std::pair<double, double>> curve;
+  n_max = std::max(n_max, 2.0);
+  for (int i = 0; i < points; ++i) {
+    const double n = std::exp(std::log(n_max) * i / (points - 1));
+    curve.emplace_back(n, std::isnan(s) ? theorySoftmaxMax(n) : theorySsmaxMax(n, s));
+  }
+  return curve;
+}
+
+CsvTable curvesTable(const CurveSet& set) {
+  CsvTable table;
+  table.header = QStringList{"run", "normalizer", "stat", "layer", "head", "n_lo", "n_hi", "n_center",
+                             "mean", "median", "q10", "q90", "count"};
+  for (std::size_t i = 0; i < set.curves.size(); ++i) {
+    const Curve& curve = set.curves[i];
+    for (const CurvePoint& p : curve.points) {
+      table.rows << QStringList{QString::fromStdString(curve.run), set.normalizers.value(static_cast<int>(i)),
+                                QString::fromStdString(curve.stat),
+                                curve.layer < 0 ? QStringLiteral("all") : QString::number(curve.layer),
+                                curve.head < 0 ? QStringLiteral("all") : QString::number(curve.head),
+                                QString::number(p.n_lo), QString::number(p.n_hi), QString::number(p.n_center),
+                                QString::number(p.mean), QString::number(p.median), QString::number(p.q10),
+                                QString::number(p.q90), QString::number(p.count)};
+    }
+  }
+  return table;
+}
+
+QString statLabel(const QString& stat) {
+  if (stat == QLatin1String("max_prob")) return QObject::tr("max attention probability");
+  if (stat == QLatin1String("entropy")) return QObject::tr("attention entropy (nats)");
+  if (stat == QLatin1String("target_mass")) return QObject::tr("attention mass on target tokens");
+  if (stat == QLatin1String("sink_mass")) return QObject::tr("attention mass on the first token");
+  if (stat == QLatin1String("topk_mass")) return QObject::tr("top-k attention mass");
+  return stat;
+}
+
+}  // namespace attnscope::gui

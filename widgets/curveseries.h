@@ -1,0 +1,48 @@
+#pragma once
+// The data behind the context-size figure: one binned curve per run (statistic vs n) for a head, a layer or the
+// whole model, plus the paper's theory curves. Computed off the GUI thread.
+
+#include <QString>
+#include <QStringList>
+
+#include <string>
+#include <vector>
+
+#include "attnscope/analysis.h"
+#include "plotexport.h"
+
+namespace attnscope::gui {
+
+enum class CurveScope { Head, Layer, AllLayers };
+
+struct CurveRequest {
+  QStringList runs;         // overlaid, in this order
+  QString stat = QStringLiteral("max_prob");
+  CurveScope scope = CurveScope::Head;
+  int layer = 0, head = 0;  // the head (Head) or layer (Layer) to summarise
+};
+
+struct CurveSet {
+  CurveRequest request;
+  std::vector<Curve> curves;     // one per run that has the statistic
+  QStringList normalizers;       // spec of each curve's run
+  QStringList missing;           // runs without the statistic
+};
+
+/// Reads and bins the statistic of every requested run. Throws StoreError. Safe off the GUI thread.
+CurveSet computeCurves(const CaptureFile& file, const CurveRequest& request);
+
+/// The SSMax scale s of a normalizer spec with one global value ("ssmax:s=0.43", "ssmax:ctx=256" → 1/ln 256),
+/// or NaN (softmax, per-head values, learned s).
+double ssmaxScale(const QString& normalizer);
+
+/// Points of a theory curve at log-spaced n in [1, n_max]: softmax (s = NaN) or SSMax with scale s.
+std::vector<std::pair<double, double>> theoryCurve(double n_max, double s, int points = 64);
+
+/// One row per run and bin: run, normalizer, stat, layer, head, n_lo, n_hi, n_center, mean, median, q10, q90, count.
+CsvTable curvesTable(const CurveSet& set);
+
+/// The axis label of a statistic ("max attention probability", ...).
+QString statLabel(const QString& stat);
+
+}  // namespace attnscope::gui

@@ -1,0 +1,62 @@
+#pragma once
+// Layers × heads, one number per head: the table behind the head grid. The numbers are computed off the GUI
+// thread by computeHeadGrid() and handed to the model as one value struct.
+
+#include <QAbstractTableModel>
+#include <QString>
+
+#include <vector>
+
+namespace attnscope {
+class CaptureFile;
+}
+
+namespace attnscope::gui {
+
+enum class HeadStatistic { MaxAtLastQuery, MeanEntropy, MeanTargetMass };
+
+/// A short display name of the statistic ("max attention, last query", ...).
+QString headStatisticName(HeadStatistic statistic);
+
+struct HeadGridRequest {
+  QString run;
+  QString compareRun;  // used when difference is set: value = run's − compareRun's
+  HeadStatistic statistic = HeadStatistic::MaxAtLastQuery;
+  bool difference = false;
+};
+
+struct HeadGridValues {
+  HeadGridRequest request;
+  int n_layer = 0, n_head = 0;
+  std::vector<double> values;  // [n_layer, n_head], NaN where the run lacks the statistic
+  double lo = 0, hi = 1;       // colour range; symmetric around 0 for differences
+};
+
+/// Reads the statistics and reduces them per head. Throws StoreError. Safe to call off the GUI thread.
+HeadGridValues computeHeadGrid(const CaptureFile& file, const HeadGridRequest& request);
+
+class HeadGridModel : public QAbstractTableModel {
+  Q_OBJECT
+ public:
+  /// The raw value of a cell (double, NaN when missing).
+  static constexpr int ValueRole = Qt::UserRole;
+
+  explicit HeadGridModel(QObject* parent = nullptr);
+
+  void setValues(const HeadGridValues& values);
+  void clear();
+  const HeadGridValues& values() const { return m_values; }
+  double value(int layer, int head) const;
+
+  int rowCount(const QModelIndex& parent = {}) const override;
+  int columnCount(const QModelIndex& parent = {}) const override;
+  QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+  QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+ private:
+  QColor cellColor(double value) const;
+
+  HeadGridValues m_values;
+};
+
+}  // namespace attnscope::gui

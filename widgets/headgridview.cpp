@@ -1,0 +1,152 @@
+#include "headgridview.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QItemSelectionModel>
+#include <QLabel>
+#include <QPainter>
+#include <QStyledItemDelegate>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "asyncjob.h"
+#include "capturedocument.h"
+
+namespace attnscope::gui {
+namespace {
+
+/// Paints each cell in its statistic's colour even when selected (the style's highlight would hide the value),
+/// and marks the selected head with a thick outline instead.
+class HeadCellDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+  void paint(QPainter* painter, const QStyleOptionViewItem& option, const QModelIndex& index) const override {
+    painter->save();
+    const QRect cell = option.rect.adjusted(1, 1, -1, -1);
+    painter->fillRect(cell, index.data(Qt::BackgroundRole).value<QBrush>());
+    painter->setPen(index.data(Qt::ForegroundRole).value<QBrush>().color());
+    painter->drawText(cell, Qt::AlignCenter, index.data(Qt::DisplayRole).toString());
+    if (option.state & QStyle::State_Selected) {
+      painter->setPen(QPen(QColor(255, 42, 109), 3));
+      painter->setBrush(Qt::NoBrush);
+      painter->drawRect(option.rect.adjusted(2, 2, -2, -2));
+    }
+    painter->restore();
+  }
+};
+
+}  // namespace
+
+HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
+    : QWidget(parent),
+      m_document(document),
+      m_model(new HeadGridModel(this)),
+      m_statistic(new QComboBox(this)),
+      m_difference(new QCheckBox(tr("Δ vs compare run"), this)),
+      m_table(new QTableView(this)),
+      m_status(new QLabel(this)) {
+  for (HeadStatistic s : {HeadStatistic::MaxAtLastQuery, HeadStatistic::MeanEntropy, HeadStatistic::MeanTargetMass})
+    m_statistic->addItem(headStatisticName(s), static_cast<int>(s));
+  m_difference->setToolTip(tr("Colour each head by the selected run's value minus the compare run's"));
+
+  m_table->setModel(m_model);
+  m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_table->setSelectionBehavior(QAbstractItemView::SelectItems);
+  m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  m_table->horizontalHeader()->setMinimumSectionSize(34);
+  m_table->verticalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  m_table->verticalHeader()->setMinimumSectionSize(22);
+  m_table->setItemDelegate(new HeadCellDelegate(m_table));
+  m_table->setShowGrid(false);
+  m_status->setWordWrap(true);
+
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(m_statistic, 1);
+  controls->addWidget(m_difference);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addLayout(controls);
+  layout->addWidget(m_table, 1);
+  layout->addWidget(m_status);
+
+  connect(m_statistic, &QComboBox::currentIndexChanged, this, &HeadGridView::reload);
+  connect(m_difference, &QCheckBox::toggled, this, &HeadGridView::reload);
+  connect(m_document, &CaptureDocument::documentChanged, this, &HeadGridView::reload);
+  connect(m_document, &CaptureDocument::selectionChanged, this, &HeadGridView::onSelectionChanged);
+  connect(m_table->selectionModel(), &QItemSelectionModel::currentChanged, this,
+          [this](const QModelIndex& current) {
+            if (current.isValid()) m_document->setHead(current.row(), current.column());
+          });
+  reload();
+}
+
+void HeadGridView::setStatistic(HeadStatistic statistic) {
+  m_statistic->setCurrentIndex(m_statistic->findData(static_cast<int>(statistic)));
+}
+
+void HeadGridView::setDifference(bool difference) { m_difference->setChecked(difference); }
+
+void HeadGridView::onSelectionChanged(const Selection& selection) {
+  m_difference->setEnabled(!selection.compareRun.isEmpty());
+  const bool runsChanged = selection.run != m_shown.run || selection.compareRun != m_shown.compareRun;
+  if (runsChanged) reload();
+  showCurrentHead();
+}
+
+void HeadGridView::reload() {
+  const int job = ++m_job;
+  HeadGridRequest request;
+  request.run = m_document->selection().run;
+  request.compareRun = m_document->selection().compareRun;
+  request.statistic = static_cast<HeadStatistic>(m_statistic->currentData().toInt());
+  request.difference = m_difference->isChecked() && !request.compareRun.isEmpty();
+  m_shown = request;
+  auto file = m_document->file();
+  if (!file) {
+    m_model->clear();
+    m_status->setText(tr("No capture open"));
+    return;
+  }
+  m_status->setText(tr("Reading statistics…"));
+  runAsync(
+      this, [file, request] { return computeHeadGrid(*file, request); },
+      [this, job](HeadGridValues values) {
+        if (job != m_job) return;  // a newer request superseded this one
+        m_model->setValues(values);
+        QString text = tr("%1 · run %2").arg(headStatisticName(values.request.statistic), values.request.run);
+        if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
+        m_status->setText(text);
+        showCurrentHead();
+        Q_EMIT contentReady();
+      },
+      [this, job](const QString& error) {
+        if (job != m_job) return;
+        m_model->clear();
+        m_status->setText(error);
+        Q_EMIT contentReady();
+      });
+}
+
+void HeadGridView::showCurrentHead() {
+  const Selection& selection = m_document->selection();
+  const QModelIndex index = m_model->index(selection.layer, selection.head);
+  if (!index.isValid() || m_table->currentIndex() == index) return;
+  m_table->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect);
+  m_table->scrollTo(index);
+}
+
+CsvTable HeadGridView::exportTable() const {
+  const HeadGridValues& values = m_model->values();
+  CsvTable table;
+  table.header = QStringList{"layer", "head", values.request.difference ? "difference" : "value"};
+  for (int layer = 0; layer < values.n_layer; ++layer)
+    for (int head = 0; head < values.n_head; ++head)
+      table.rows << QStringList{QString::number(layer), QString::number(head),
+                                QString::number(m_model->value(layer, head))};
+  return table;
+}
+
+}  // namespace attnscope::gui

@@ -1,0 +1,54 @@
+#pragma once
+// The head grid: a statistic chooser above a layers × heads table of coloured cells. Clicking a cell or moving
+// with the arrow keys selects that head in the document.
+
+#include <QWidget>
+
+#include "headgridmodel.h"
+#include "plotexport.h"
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QTableView;
+
+namespace attnscope::gui {
+
+class CaptureDocument;
+struct Selection;
+
+class HeadGridView : public QWidget, public ExportSource {
+  Q_OBJECT
+ public:
+  explicit HeadGridView(CaptureDocument* document, QWidget* parent = nullptr);
+
+  HeadGridModel* model() const { return m_model; }
+  QTableView* table() const { return m_table; }
+  void setStatistic(HeadStatistic statistic);
+  void setDifference(bool difference);
+
+  QString exportName() const override { return QStringLiteral("head-grid"); }
+  QWidget* exportWidget() const override { return const_cast<HeadGridView*>(this); }
+  /// One row per head: layer, head, value.
+  CsvTable exportTable() const override;
+
+ Q_SIGNALS:
+  /// New values are in the model (after each background computation).
+  void contentReady();
+
+ private:
+  void reload();
+  void onSelectionChanged(const Selection& selection);
+  void showCurrentHead();
+
+  CaptureDocument* m_document;
+  HeadGridModel* m_model;
+  QComboBox* m_statistic;
+  QCheckBox* m_difference;
+  QTableView* m_table;
+  QLabel* m_status;
+  HeadGridRequest m_shown;  // the request whose values the model holds (or is loading)
+  int m_job = 0;
+};
+
+}  // namespace attnscope::gui

@@ -1,0 +1,53 @@
+#pragma once
+// Which part of an attention map's pyramid to read for a view, and the tile that comes back. A view of a
+// 64k × 64k map reads a coarse level whole; zoomed in, it reads level 0 around the visible range only.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attnscope {
+class CaptureFile;
+}
+
+namespace attnscope::gui {
+
+/// Token ranges [begin, end) along queries (rows) and keys (columns).
+struct TokenWindow {
+  int64_t q0 = 0, q1 = 0, k0 = 0, k1 = 0;
+};
+
+struct TileRequest {
+  std::string run, hook;
+  int64_t head = 0;
+  int level = 0;                    // pyramid level: one cell covers 2^level × 2^level tokens
+  int64_t r0 = 0, r1 = 0, c0 = 0, c1 = 0;  // cell ranges [r0, r1) × [c0, c1) in that level
+
+  int64_t span() const { return int64_t{1} << level; }
+  /// The token ranges the tile's cells cover (clipped to n_tokens).
+  TokenWindow tokens(int64_t n_tokens) const;
+};
+
+struct MapTile {
+  TileRequest request;
+  std::vector<float> values;  // [r1 - r0, c1 - c0], row-major: queries × keys
+  int64_t rows() const { return request.r1 - request.r0; }
+  int64_t columns() const { return request.c1 - request.c0; }
+  bool empty() const { return values.empty(); }
+  /// The value of the cell holding (query, key), or NaN outside the tile.
+  float at(int64_t query, int64_t key) const;
+};
+
+/// The coarsest-needed level: cells no smaller than a pixel, so the tile has at most one cell per pixel.
+int chooseLevel(const TokenWindow& visible, int width_px, int height_px, int n_levels);
+
+/// Plans a read of visible (tokens) at level, widened by margin × the visible size on each side for panning.
+TileRequest planTile(const TokenWindow& visible, int level, int64_t n_tokens, double margin = 0.25);
+
+/// Whether tile was read at level and holds every cell of visible.
+bool tileCovers(const MapTile& tile, const TokenWindow& visible, int level, int64_t n_tokens);
+
+/// Reads the tile. Throws StoreError. Safe off the GUI thread.
+MapTile readTile(const CaptureFile& file, const TileRequest& request);
+
+}  // namespace attnscope::gui

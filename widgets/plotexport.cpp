@@ -1,0 +1,143 @@
+#include "plotexport.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QPageSize>
+#include <QPainter>
+#include <QPdfWriter>
+#include <QPixmap>
+#include <QSaveFile>
+#include <QSvgGenerator>
+#include <QTextStream>
+#include <QWidget>
+
+#include <qcustomplot.h>
+
+namespace attnscope::gui {
+namespace {
+
+QString csvField(const QString& field) {
+  if (!field.contains(QLatin1Char(',')) && !field.contains(QLatin1Char('"')) && !field.contains(QLatin1Char('\n')))
+    return field;
+  QString quoted = field;
+  quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
+  return QLatin1Char('"') + quoted + QLatin1Char('"');
+}
+
+QSize outputSize(const QWidget* widget, const ExportOptions& options) {
+  return {options.width > 0 ? options.width : widget->width(), options.height > 0 ? options.height : widget->height()};
+}
+
+bool failed(QString* error, const QString& message) {
+  if (error) *error = message;
+  return false;
+}
+
+}  // namespace
+
+ExportFormat exportFormatForPath(const QString& path) {
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  if (suffix == QLatin1String("png")) return ExportFormat::Png;
+  if (suffix == QLatin1String("pdf")) return ExportFormat::Pdf;
+  if (suffix == QLatin1String("svg")) return ExportFormat::Svg;
+  if (suffix == QLatin1String("csv")) return ExportFormat::Csv;
+  return ExportFormat::Unknown;
+}
+
+bool exportPlot(QCustomPlot* plot, const QString& path, const ExportOptions& options, QString* error) {
+  const QSize size = outputSize(plot, options);
+  bool ok = false;
+  switch (exportFormatForPath(path)) {
+    case ExportFormat::Png:
+      ok = plot->savePng(path, size.width(), size.height(), options.scale, -1, options.dpi, QCP::ruDotsPerInch);
+      break;
+    case ExportFormat::Pdf:
+      ok = plot->savePdf(path, size.width(), size.height(), QCP::epNoCosmetic, QStringLiteral("attnscope"),
+                         QFileInfo(path).completeBaseName());
+      break;
+    case ExportFormat::Svg: {
+      QSvgGenerator generator;
+      generator.setFileName(path);
+      generator.setSize(size);
+      generator.setViewBox(QRect(QPoint(0, 0), size));
+      generator.setTitle(QFileInfo(path).completeBaseName());
+      generator.setDescription(QStringLiteral("attnscope figure"));
+      QCPPainter painter;
+      if (!painter.begin(&generator)) return failed(error, QObject::tr("cannot write %1").arg(path));
+      painter.setMode(QCPPainter::pmVectorized);
+      painter.setMode(QCPPainter::pmNoCaching);
+      plot->toPainter(&painter, size.width(), size.height());
+      ok = painter.end();
+      break;
+    }
+    default: return failed(error, QObject::tr("unknown figure format: %1 (use .png, .pdf or .svg)").arg(path));
+  }
+  return ok || failed(error, QObject::tr("cannot write %1").arg(path));
+}
+
+bool exportWidget(QWidget* widget, const QString& path, const ExportOptions& options, QString* error) {
+  const QSize size = widget->size();
+  switch (exportFormatForPath(path)) {
+    case ExportFormat::Png: {
+      QPixmap pixmap(size * options.scale);
+      pixmap.setDevicePixelRatio(options.scale);
+      pixmap.fill(Qt::white);
+      widget->render(&pixmap);
+      QImage image = pixmap.toImage();
+      const int dots_per_meter = qRound(options.dpi / 0.0254);
+      image.setDotsPerMeterX(dots_per_meter);
+      image.setDotsPerMeterY(dots_per_meter);
+      return image.save(path, "PNG") || failed(error, QObject::tr("cannot write %1").arg(path));
+    }
+    case ExportFormat::Pdf: {
+      QPdfWriter writer(path);
+      writer.setCreator(QStringLiteral("attnscope"));
+      writer.setPageSize(QPageSize(QSizeF(size), QPageSize::Point));
+      writer.setPageMargins(QMarginsF(0, 0, 0, 0));
+      writer.setResolution(72);  // one point per widget pixel
+      QPainter painter;
+      if (!painter.begin(&writer)) return failed(error, QObject::tr("cannot write %1").arg(path));
+      widget->render(&painter);
+      return painter.end() || failed(error, QObject::tr("cannot write %1").arg(path));
+    }
+    case ExportFormat::Svg: {
+      QSvgGenerator generator;
+      generator.setFileName(path);
+      generator.setSize(size);
+      generator.setViewBox(QRect(QPoint(0, 0), size));
+      QPainter painter;
+      if (!painter.begin(&generator)) return failed(error, QObject::tr("cannot write %1").arg(path));
+      widget->render(&painter);
+      return painter.end() || failed(error, QObject::tr("cannot write %1").arg(path));
+    }
+    default: return failed(error, QObject::tr("unknown figure format: %1 (use .png, .pdf or .svg)").arg(path));
+  }
+}
+
+bool writeCsv(const CsvTable& table, const QString& path, QString* error) {
+  QSaveFile file(path);
+  if (!file.open(QIODevice::WriteOnly | QIODevice::Text))
+    return failed(error, QObject::tr("cannot write %1: %2").arg(path, file.errorString()));
+  QTextStream out(&file);
+  const auto writeRow = [&out](const QStringList& row) {
+    QStringList fields;
+    for (const QString& field : row) fields << csvField(field);
+    out << fields.join(QLatin1Char(',')) << '\n';
+  };
+  writeRow(table.header);
+  for (const QStringList& row : table.rows) writeRow(row);
+  out.flush();
+  return file.commit() || failed(error, QObject::tr("cannot write %1: %2").arg(path, file.errorString()));
+}
+
+bool exportSource(const ExportSource& source, const QString& path, const ExportOptions& options, QString* error) {
+  if (exportFormatForPath(path) == ExportFormat::Csv) {
+    const CsvTable table = source.exportTable();
+    if (table.empty()) return failed(error, QObject::tr("the %1 view has no series to write as CSV").arg(source.exportName()));
+    return writeCsv(table, path, error);
+  }
+  if (QCustomPlot* plot = source.exportPlot()) return exportPlot(plot, path, options, error);
+  return exportWidget(source.exportWidget(), path, options, error);
+}
+
+}  // namespace attnscope::gui

@@ -1,0 +1,212 @@
+#include "tokensview.h"
+
+#include <QHelpEvent>
+#include <QLabel>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QScrollBar>
+#include <QToolTip>
+
+#include <algorithm>
+
+#include "asyncjob.h"
+#include "capturedocument.h"
+
+namespace attnscope::gui {
+namespace {
+
+constexpr int kMargin = 6, kPadding = 3, kLineGap = 3;
+const QColor kShade(230, 85, 13);      // attention received
+const QColor kQueryBorder(255, 42, 109);
+
+QString visibleText(QString text) {
+  text.replace(QLatin1Char('\n'), QChar(0x21B5)).replace(QLatin1Char('\t'), QChar(0x2192));
+  return text;
+}
+
+}  // namespace
+
+TokensView::TokensView(CaptureDocument* document, QWidget* parent)
+    : QAbstractScrollArea(parent), m_document(document), m_caption(new QLabel(this)) {
+  m_caption->setTextFormat(Qt::PlainText);
+  m_caption->setContentsMargins(kMargin, 2, kMargin, 2);
+  setViewportMargins(0, m_caption->sizeHint().height() + 2, 0, 0);
+  setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  viewport()->setMouseTracking(true);
+  viewport()->setBackgroundRole(QPalette::Base);
+  connect(m_document, &CaptureDocument::documentChanged, this, [this] {
+    m_rowKey.clear();
+    relayout();
+  });
+  connect(m_document, &CaptureDocument::selectionChanged, this, &TokensView::onSelectionChanged);
+  relayout();
+  onSelectionChanged(m_document->selection());
+}
+
+void TokensView::relayout() {
+  const QFontMetrics metrics(font());
+  const int line = metrics.height() + 2 * kPadding, width = viewport()->width() - kMargin;
+  const QStringList& tokens = m_document->tokens();
+  m_rects.assign(static_cast<std::size_t>(tokens.size()), QRect());
+  int x = kMargin, y = kMargin;
+  for (int i = 0; i < tokens.size(); ++i) {
+    const int w = std::max(6, metrics.horizontalAdvance(visibleText(tokens[i])) + 2 * kPadding);
+    if (x + w > width && x > kMargin) x = kMargin, y += line + kLineGap;
+    m_rects[static_cast<std::size_t>(i)] = QRect(x, y, w, line);
+    x += w + 1;
+    if (tokens[i].contains(QLatin1Char('\n'))) x = kMargin, y += line + kLineGap;
+  }
+  m_contentHeight = y + line + kMargin;
+  verticalScrollBar()->setRange(0, std::max(0, m_contentHeight - viewport()->height()));
+  verticalScrollBar()->setPageStep(viewport()->height());
+  verticalScrollBar()->setSingleStep(line + kLineGap);
+  refresh();
+}
+
+void TokensView::onSelectionChanged(const Selection& selection) {
+  const QString key =
+      QStringLiteral("%1/%2/%3/%4").arg(selection.run).arg(selection.layer).arg(selection.head).arg(selection.query);
+  if (key == m_rowKey) return;
+  m_rowKey = key;
+  reloadWeights();
+  ensureVisible(selection.query);
+}
+
+void TokensView::reloadWeights() {
+  const int job = ++m_job;
+  const Selection selection = m_document->selection();
+  auto file = m_document->file();
+  if (!file || !m_document->hasMap(selection.run, selection.layer, selection.head)) {
+    m_weights.clear();
+    m_maxWeight = 0;
+    m_note = file ? tr("no attention map stored for this head") : QString();
+    refresh();
+    QMetaObject::invokeMethod(this, &TokensView::contentReady, Qt::QueuedConnection);
+    return;
+  }
+  const std::string run = selection.run.toStdString(), hook = CaptureDocument::patternHook(selection.layer);
+  const int64_t head = selection.head, query = selection.query, n = m_document->nTokens();
+  runAsync(
+      this, [file, run, hook, head, query, n] { return file->readMapTile(run, hook, head, 0, query, query + 1, 0, n); },
+      [this, job](std::vector<float> row) {
+        if (job != m_job) return;
+        m_weights = std::move(row);
+        m_maxWeight = m_weights.empty() ? 0 : *std::max_element(m_weights.begin(), m_weights.end());
+        m_note.clear();
+        refresh();
+        Q_EMIT contentReady();
+      },
+      [this, job](const QString& error) {
+        if (job != m_job) return;
+        m_weights.clear();
+        m_note = error;
+        refresh();
+        Q_EMIT contentReady();
+      });
+}
+
+void TokensView::refresh() {
+  m_caption->setText(caption());
+  viewport()->update();
+}
+
+QString TokensView::caption() const {
+  if (!m_document->isOpen()) return tr("Open a capture file to read its prompt here.");
+  const Selection& s = m_document->selection();
+  QString text = tr("Attention from query %1 «%2» · %3 · layer %4 · head %5")
+                     .arg(s.query)
+                     .arg(m_document->displayToken(s.query), s.run)
+                     .arg(s.layer)
+                     .arg(s.head);
+  if (!m_note.isEmpty()) return text + QStringLiteral(" — ") + m_note;
+  if (m_maxWeight > 0) text += tr(" · darkest = %1").arg(static_cast<double>(m_maxWeight), 0, 'g', 3);
+  return text + tr(" · click a token to make it the query");
+}
+
+QRect TokensView::tokenRect(int token) const {
+  if (token < 0 || token >= static_cast<int>(m_rects.size())) return {};
+  return m_rects[static_cast<std::size_t>(token)].translated(0, -verticalScrollBar()->value());
+}
+
+int TokensView::tokenAt(const QPoint& position) const {
+  const QPoint p = position + QPoint(0, verticalScrollBar()->value());
+  auto it = std::lower_bound(m_rects.begin(), m_rects.end(), p.y(),
+                             [](const QRect& r, int y) { return r.bottom() < y; });
+  for (; it != m_rects.end() && it->top() <= p.y(); ++it)
+    if (it->contains(p)) return static_cast<int>(it - m_rects.begin());
+  return -1;
+}
+
+void TokensView::paintEvent(QPaintEvent*) {
+  QPainter painter(viewport());
+  const int scroll = verticalScrollBar()->value(), height = viewport()->height();
+  painter.translate(0, -scroll);
+  const QStringList& tokens = m_document->tokens();
+  const int query = m_document->selection().query;
+  auto it = std::lower_bound(m_rects.begin(), m_rects.end(), scroll,
+                             [](const QRect& r, int y) { return r.bottom() < y; });
+  for (; it != m_rects.end() && it->top() <= scroll + height; ++it) {
+    const int i = static_cast<int>(it - m_rects.begin());
+    const bool seen = i <= query;  // causal: later keys are invisible to the query
+    if (seen && i < static_cast<int>(m_weights.size()) && m_maxWeight > 0) {
+      QColor shade = kShade;
+      shade.setAlphaF(std::clamp(m_weights[static_cast<std::size_t>(i)] / m_maxWeight, 0.0f, 1.0f));
+      painter.fillRect(*it, shade);
+    }
+    if (i == query) {
+      painter.setPen(QPen(kQueryBorder, 2));
+      painter.drawRect(it->adjusted(1, 1, -1, -1));
+    }
+    painter.setPen(seen ? palette().color(QPalette::Text) : palette().color(QPalette::PlaceholderText));
+    painter.drawText(it->adjusted(kPadding, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft, visibleText(tokens[i]));
+  }
+}
+
+void TokensView::resizeEvent(QResizeEvent* event) {
+  QAbstractScrollArea::resizeEvent(event);
+  const QRect frame = contentsRect();
+  m_caption->setGeometry(frame.left(), frame.top(), frame.width(), viewport()->geometry().top() - frame.top());
+  relayout();
+}
+
+void TokensView::mousePressEvent(QMouseEvent* event) {
+  const int token = tokenAt(event->pos());
+  if (event->button() == Qt::LeftButton && token >= 0) m_document->setQuery(token);
+}
+
+bool TokensView::viewportEvent(QEvent* event) {
+  if (event->type() == QEvent::ToolTip) {
+    auto* help = static_cast<QHelpEvent*>(event);
+    const int token = tokenAt(help->pos());
+    if (token < 0) {
+      QToolTip::hideText();
+    } else {
+      QString text = tr("token %1 «%2»").arg(token).arg(m_document->displayToken(token));
+      if (token < static_cast<int>(m_weights.size()))
+        text += tr("\nattention from query %1: %2")
+                    .arg(m_document->selection().query)
+                    .arg(static_cast<double>(m_weights[static_cast<std::size_t>(token)]), 0, 'g', 4);
+      QToolTip::showText(help->globalPos(), text, viewport());
+    }
+    return true;
+  }
+  return QAbstractScrollArea::viewportEvent(event);
+}
+
+void TokensView::ensureVisible(int token) {
+  const QRect rect = tokenRect(token);
+  if (rect.isNull()) return;
+  if (rect.top() < 0 || rect.bottom() > viewport()->height())
+    verticalScrollBar()->setValue(verticalScrollBar()->value() + rect.center().y() - viewport()->height() / 2);
+}
+
+CsvTable TokensView::exportTable() const {
+  CsvTable table;
+  table.header = QStringList{"key", "token", "attention"};
+  for (std::size_t i = 0; i < m_weights.size(); ++i)
+    table.rows << QStringList{QString::number(i), m_document->tokens().value(static_cast<int>(i)),
+                              QString::number(static_cast<double>(m_weights[i]))};
+  return table;
+}
+
+}  // namespace attnscope::gui

@@ -12,7 +12,7 @@ packages=(
   # tokenizers: Unicode regexes (PCRE2) and normalization (ICU)
   libpcre2-dev libicu-dev
   # GUI
-  qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6 xvfb xauth imagemagick
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   # tests: GoogleTest and the independent Python reference (Debian's python3-torch, h5py)
   libgtest-dev libgmock-dev python3 python3-torch python3-numpy python3-h5py
   # real English text (tokenizer benchmark, training text)

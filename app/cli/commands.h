@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/evaluate.h"
+#include "attnscope/train.h"
+
 namespace c10 {
 class Error;
 }
@@ -59,6 +62,19 @@ struct StatsOptions {
   double theory_s = 0;  // > 0: add theory curves for softmax and SSMax with this s to the CSV
 };
 
+struct TrainOptions {
+  std::string out_dir;
+  TrainParams params = defaultTrainParams();
+  bool resume = false;
+  int64_t log_every = 10;  // steps between progress lines
+};
+
+struct EvalOptions {
+  std::string model_dir;
+  EvalParams params;
+  std::string csv;  // write every number here when set
+};
+
 /// Returns the first line of a LibTorch error, without its backtrace.
 std::string oneLine(const c10::Error& e);
 
@@ -67,5 +83,7 @@ int runTokenize(const TokenizeOptions& options);
 int runCapture(const CaptureOptions& options);
 int runStats(const StatsOptions& options);
 int runForward(const RunOptions& options);
+int runTrain(const TrainOptions& options);
+int runEval(const EvalOptions& options);
 
 }  // namespace attnscope::cli

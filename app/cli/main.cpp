@@ -1,5 +1,6 @@
 // attnscope-cli: inspect checkpoints and their attention from the command line.
-// Exit codes: 0 success, 1 failure while working (bad checkpoint, bad input), 2 usage error.
+// Exit codes: 0 success, 1 failure while working (bad checkpoint, bad input), 2 usage error, 130 training
+// interrupted by Ctrl-C (resumable).
 
 #include <cstdio>
 #include <exception>
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");
   app.add_option("--threads", threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
+  app.fallthrough();  // "attnscope-cli train DIR --threads 2" works as well as "--threads 2 train DIR"
 
   // Adds --ids / --text / --prompt-file to a subcommand.
   auto addPrompt = [](CLI::App* cmd, PromptOptions& prompt) {
@@ -81,6 +83,84 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
 
+  TrainOptions train;
+  attnscope::TrainParams& tp = train.params;
+  auto* train_cmd = app.add_subcommand(
+      "train", "Train a small byte-level Llama model (softmax or SSMax) on fortunes text with the needle task");
+  train_cmd->add_option("out_dir", train.out_dir, "Output model directory (checkpoint/ inside while training)")
+      ->required();
+  train_cmd->add_option("--normalizer,-n", tp.normalizer, "Attention normalizer trained with")
+      ->check(CLI::IsMember({"softmax", "ssmax"}))
+      ->capture_default_str();
+  train_cmd->add_flag("--ssmax-bias", tp.ssmax_bias, "SSMax: also learn the bias b in (s ln n + b) z");
+  train_cmd->add_option("--steps", tp.n_steps, "Optimizer steps")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--batch", tp.batch_size, "Sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--context", tp.n_ctx, "Training context in tokens (bytes)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))
+      ->capture_default_str();
+  train_cmd->add_option("--lr", tp.lr, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--min-lr-ratio", tp.min_lr_ratio, "Final lr as a fraction of the peak")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  train_cmd->add_option("--warmup", tp.warmup_steps, "Linear warm-up steps")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--weight-decay", tp.weight_decay, "AdamW weight decay (matrices only)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--grad-clip", tp.grad_clip, "Gradient-norm bound (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--seed", tp.seed, "Seed of the initial weights and the data order")->capture_default_str();
+  train_cmd->add_option("--needle-share", tp.needle_share, "Fraction of sequences with a needle")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  train_cmd->add_option("--answer-weight", tp.answer_weight, "Loss weight of the answer digits")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--layers", tp.n_layer, "Layers")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--heads", tp.n_head, "Attention heads")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--d-model", tp.d_model, "Model width")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--d-ff", tp.d_ff, "SwiGLU hidden width")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--rope-theta", tp.rope_theta, "RoPE base")->check(CLI::Range(1.0001, 1e12))->capture_default_str();
+  train_cmd->add_option("--text-dir", tp.corpus.dir, "Directory of fortune files")->capture_default_str();
+  train_cmd->add_option("--checkpoint-every", tp.checkpoint_every, "Steps between checkpoints (0: on stop only)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--log-every", train.log_every, "Steps between progress lines")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train_cmd->add_flag("--resume", train.resume, "Continue from OUT_DIR/checkpoint (same arguments)");
+
+  EvalOptions eval;
+  attnscope::EvalParams& ep = eval.params;
+  auto* eval_cmd = app.add_subcommand(
+      "eval", "Evaluate a byte-level model: loss by position, needle retrieval against length and depth, needle "
+              "score per head");
+  eval_cmd->add_option("model_dir", eval.model_dir, "Model directory made by train")->required();
+  eval_cmd->add_option("--normalizer,-n", ep.normalizer,
+                       "softmax | ssmax (learned) | ssmax:ctx=N | ssmax:s=..[,b=..] | logn:L=N | temperature:...")
+      ->capture_default_str();
+  eval_cmd->add_option("--rope-theta-scale", ep.rope_theta_scale, "Multiply rope_theta at evaluation (e.g. 50)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  eval_cmd->add_option("--lengths", ep.lengths, "Needle prompt lengths; the loss runs to the largest "
+                                                "(default: 1, 2, 4, 8, 16 x context)")
+      ->delimiter(',');
+  eval_cmd->add_option("--depths", ep.depths, "Needle depths in [0, 1]")
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  eval_cmd->add_option("--prompts", ep.n_needle_prompts, "Needle prompts per length and depth")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  eval_cmd->add_option("--loss-sequences", ep.n_loss_sequences, "Held-out sequences for the loss")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  eval_cmd->add_option("--seed", ep.seed, "Seed of the held-out offsets and needles")->capture_default_str();
+  eval_cmd->add_option("--text-dir", ep.corpus.dir, "Directory of fortune files")->capture_default_str();
+  eval_cmd->add_option("--csv", eval.csv, "Write every number as CSV");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,6 +175,8 @@ int main(int argc, char** argv) {
     if (*capture_cmd) return runCapture(capture);
     if (*tokenize_cmd) return runTokenize(tokenize);
     if (*stats_cmd) return runStats(stats);
+    if (*train_cmd) return runTrain(train);
+    if (*eval_cmd) return runEval(eval);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnscope-cli: error: %s\n", e.what());
     return 1;

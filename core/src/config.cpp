@@ -196,4 +196,13 @@ ModelConfig loadConfig(const std::string& model_dir) {
   }
 }
 
+ModelConfig withRopeTheta(const ModelConfig& config, double rope_theta) {
+  if (config.arch != Architecture::Llama)
+    throw ConfigError("rope_theta: " + config.model_type + " has no rotary position embeddings");
+  if (!(rope_theta > 1.0)) throw ConfigError("rope_theta must be > 1");
+  json j = json::parse(config.json);
+  j["rope_theta"] = rope_theta;
+  return parseConfig(j.dump(2));
+}
+
 }  // namespace attnscope

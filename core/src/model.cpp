@@ -172,8 +172,9 @@ void saveModel(Model& model, const std::string& model_dir) {
   if (!out.flush()) throw CheckpointError(model_dir + "/config.json: cannot write");
 }
 
-std::unique_ptr<Model> loadModel(const std::string& model_dir) {
-  ModelConfig config = loadConfig(model_dir);
+std::unique_ptr<Model> loadModel(const std::string& model_dir) { return loadModel(model_dir, loadConfig(model_dir)); }
+
+std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config) {
   Checkpoint checkpoint = Checkpoint::open(model_dir);
   auto model = std::make_unique<Model>(config, WeightInit::Uninitialized);
   model->loadWeights(checkpoint);

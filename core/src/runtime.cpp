@@ -28,4 +28,9 @@ std::string computeDescription() {
   return "CPU, " + std::to_string(torch::get_num_threads()) + " threads, " + blas;
 }
 
+std::string torchErrorLine(const c10::Error& error) {
+  std::string message = error.what_without_backtrace();
+  return "torch: " + message.substr(0, message.find('\n'));
+}
+
 }  // namespace attnscope

@@ -123,5 +123,33 @@ cp -r "$sample" "$work/truncated"
 truncate -s 100 "$work/truncated/model.safetensors"
 expect truncated 1 'error: .*model\.safetensors' -- info "$work/truncated"
 
+# train and eval on a tiny generated corpus ("zippy" is a held-out file name): a few steps of a tiny model.
+mkdir -p "$work/corpus"
+for i in $(seq 1 300); do printf 'The quiet cat number %d sat on a warm mat and dreamed.\n%%\n' "$i"; done > "$work/corpus/alpha"
+for i in $(seq 1 100); do printf 'Rain fell over town %d while nobody hurried.\n%%\n' "$i"; done > "$work/corpus/zippy"
+tiny=(--steps 3 --batch 2 --context 32 --layers 1 --heads 2 --d-model 16 --d-ff 32 --needle-share 0
+      --text-dir "$work/corpus" --log-every 1)
+expect train 0 'saved .* after 3 steps' -- train "$work/tiny" --normalizer ssmax --ssmax-bias "${tiny[@]}"
+expect train_progress 0 '^step 2/3  loss [0-9.]+  lr .* tok/s  elapsed 0:00:[0-9]{2}  eta ' -- \
+  train "$work/tiny2" "${tiny[@]}" --threads 1
+expect train_info 0 'learned s per head and bias b' -- info "$work/tiny"
+expect train_resume_none 1 'error: resume: no checkpoint' -- train "$work/tiny3" "${tiny[@]}" --resume
+expect train_bad_normalizer 2 'sparsemax' -- train "$work/tiny4" --normalizer sparsemax
+expect train_needle_context 1 'error: .*too short for the needle task' -- \
+  train "$work/tiny5" --context 32 --needle-share 0.5 --text-dir "$work/corpus"
+expect train_no_corpus 1 'error: corpus: cannot read directory' -- train "$work/tiny6" "${tiny[@]:0:16}" \
+  --text-dir "$work/none"
+eval_args=(--lengths 200 --depths 0,1 --prompts 1 --loss-sequences 1 --text-dir "$work/corpus")
+expect eval 0 'needle retrieval' -- eval "$work/tiny" --normalizer ssmax "${eval_args[@]}" --csv "$work/eval.csv"
+if head -1 "$work/eval.csv" 2>/dev/null | grep -q '^metric,normalizer,rope_theta,length,depth'; then
+  passed=$((passed + 1))
+else
+  echo "FAIL eval_csv: no CSV header in $work/eval.csv"; failures=$((failures + 1))
+fi
+expect eval_rope 0 'rope_theta 500000' -- eval "$work/tiny2" --normalizer ssmax:ctx=32 --rope-theta-scale 50 \
+  "${eval_args[@]}"
+expect eval_not_bytes 1 'error: eval: .*not a byte-level model' -- eval "$sample" "${eval_args[@]}"
+expect eval_short 1 'shorter than a needle prompt' -- eval "$work/tiny" --lengths 40 --text-dir "$work/corpus"
+
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -65,5 +65,8 @@ struct ModelConfig {
 ModelConfig parseConfig(const std::string& json_text);
 /// Reads and parses <model_dir>/config.json.
 ModelConfig loadConfig(const std::string& model_dir);
+/// Returns the config with rope_theta replaced in the fields and the JSON text alike (e.g. raised at evaluation);
+/// throws ConfigError for an architecture without RoPE.
+ModelConfig withRopeTheta(const ModelConfig& config, double rope_theta);
 
 }  // namespace attnscope

@@ -76,5 +76,7 @@ void saveModel(Model& model, const std::string& model_dir);
 
 /// Opens a Hugging Face model directory (config.json + safetensors weights); throws ConfigError/CheckpointError.
 std::unique_ptr<Model> loadModel(const std::string& model_dir);
+/// Opens a model directory's weights under a given config (its own, modified, e.g. by withRopeTheta).
+std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config);
 
 }  // namespace attnscope

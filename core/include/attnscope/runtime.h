@@ -3,6 +3,10 @@
 
 #include <string>
 
+namespace c10 {
+class Error;
+}
+
 namespace attnscope {
 
 /// Sets LibTorch's intra-op thread count; 0 means one per available core. Returns the count in force.
@@ -10,5 +14,8 @@ int setComputeThreads(int n_threads);
 
 /// Returns a one-line description of the compute backend (threads, BLAS library in use).
 std::string computeDescription();
+
+/// Returns "torch: " and the first line of a LibTorch error, without its backtrace.
+std::string torchErrorLine(const c10::Error& error);
 
 }  // namespace attnscope

@@ -1,0 +1,170 @@
+#include "attnscope/train_data.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace attnscope {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Single-word names keep the needle short; the list is part of the data format (changing it changes
+// training).
+const char* const kCities[] = {
+    "Paris",   "Tokyo",  "Lima",     "Oslo",    "Cairo",  "Dublin",  "Madrid",   "Berlin",   "Vienna",
+    "Prague",  "Warsaw", "Lisbon",   "Athens",  "Rome",   "Seoul",   "Hanoi",    "Manila",   "Jakarta",
+    "Delhi",   "Mumbai", "Dhaka",    "Karachi", "Tehran", "Baghdad", "Nairobi",  "Lagos",    "Accra",
+    "Dakar",   "Tunis",  "Algiers",  "Quito",   "Bogota", "Caracas", "Santiago", "Havana",   "Toronto",
+    "Chicago", "Denver", "Boston",   "Seattle", "Sydney", "Perth",   "Auckland", "Helsinki", "Stockholm",
+    "Moscow",  "Kyiv",   "Istanbul", "Beirut",  "Amman"};
+constexpr int64_t kDigits = 7;
+
+// Returns a file's text with fortune separator lines ("%") turned into blank lines.
+std::string readFortuneFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path.string() + ": cannot open");
+  std::string out, line;
+  while (std::getline(in, line)) {
+    if (line != "%") out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+}  // namespace
+
+std::string textSlice(const std::string& source, uint64_t offset, int64_t n_bytes) {
+  if (source.empty()) throw std::invalid_argument("text slice: no source text");
+  std::string out;
+  out.reserve(static_cast<std::size_t>(n_bytes));
+  std::size_t at = static_cast<std::size_t>(offset % source.size());
+  while (static_cast<int64_t>(out.size()) < n_bytes) {
+    std::size_t take =
+        std::min<std::size_t>(static_cast<std::size_t>(n_bytes) - out.size(), source.size() - at);
+    out.append(source, at, take);
+    at = 0;
+  }
+  return out;
+}
+
+uint64_t uniformIndex(std::mt19937_64& rng, uint64_t n) {
+  // Modulo bias is below n / 2^64: irrelevant for text offsets.
+  return n == 0 ? 0 : rng() % n;
+}
+
+double uniformUnit(std::mt19937_64& rng) {
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
+
+TextCorpus loadCorpus(const CorpusParams& params) {
+  std::error_code error;
+  fs::directory_iterator it(params.dir, error);
+  if (error)
+    throw std::runtime_error("corpus: cannot read directory " + params.dir +
+                             " (the fortunes package provides it: scripts/setup.sh)");
+  std::vector<fs::path> files;
+  for (const auto& entry : it) {
+    const fs::path& path = entry.path();
+    if (entry.is_symlink() || !entry.is_regular_file()) continue;
+    if (path.extension() == ".dat" || path.extension() == ".u8") continue;
+    files.push_back(path);
+  }
+  std::sort(files.begin(), files.end());
+  TextCorpus corpus;
+  for (const fs::path& path : files) {
+    const std::string name = path.filename().string();
+    const bool held =
+        std::find(params.held_out.begin(), params.held_out.end(), name) != params.held_out.end();
+    (held ? corpus.held_out_text : corpus.train_text) += readFortuneFile(path) + "\n";
+    (held ? corpus.held_out_files : corpus.train_files).push_back(name);
+  }
+  if (corpus.train_text.empty()) throw std::runtime_error("corpus: no training text in " + params.dir);
+  if (corpus.held_out_text.empty())
+    throw std::runtime_error("corpus: none of the held-out files is in " + params.dir);
+  return corpus;
+}
+
+Needle drawNeedle(std::mt19937_64& rng) {
+  constexpr uint64_t n_cities = sizeof(kCities) / sizeof(kCities[0]);
+  Needle needle;
+  needle.city = kCities[uniformIndex(rng, n_cities)];
+  needle.digits = std::string(1, static_cast<char>('1' + uniformIndex(rng, 9)));
+  for (int64_t i = 1; i < kDigits; ++i) needle.digits += static_cast<char>('0' + uniformIndex(rng, 10));
+  return needle;
+}
+
+std::string needleSentence(const Needle& needle) {
+  return "The special magic " + needle.city + " number is: " + needle.digits + ".";
+}
+
+std::string needleQuestion(const Needle& needle) {
+  return "\nWhat is the special magic " + needle.city + " number? The special magic " + needle.city +
+         " number is: ";
+}
+
+int64_t minNeedlePromptBytes() {
+  std::size_t longest = 0;
+  for (const char* city : kCities) longest = std::max(longest, std::string(city).size());
+  Needle needle{std::string(longest, 'x'), std::string(kDigits, '0')};
+  return static_cast<int64_t>(needleSentence(needle).size() + 1 + needleQuestion(needle).size());
+}
+
+NeedlePrompt buildNeedlePrompt(const std::string& source, uint64_t offset, int64_t n_bytes, double depth,
+                               const Needle& needle) {
+  const std::string sentence = needleSentence(needle);
+  const std::string question = needleQuestion(needle);
+  const int64_t fixed = static_cast<int64_t>(sentence.size() + 1 + question.size());
+  if (n_bytes < fixed)
+    throw std::invalid_argument("needle prompt: " + std::to_string(n_bytes) +
+                                " bytes cannot hold the needle and the question (" + std::to_string(fixed) +
+                                ")");
+  if (source.empty()) throw std::invalid_argument("needle prompt: no haystack text");
+  if (!(depth >= 0.0 && depth <= 1.0)) throw std::invalid_argument("needle prompt: depth must be in [0, 1]");
+  const int64_t n_hay = n_bytes - fixed;
+  const std::string hay = textSlice(source, offset, n_hay);
+  int64_t at = std::min<int64_t>(n_hay, std::llround(depth * static_cast<double>(n_hay)));
+  while (at > 0 && !isSpace(hay[at - 1])) --at;  // never split a word
+
+  NeedlePrompt prompt;
+  prompt.text = hay.substr(0, at) + sentence + " " + hay.substr(at) + question;
+  prompt.needle_begin = at;
+  prompt.needle_end = at + static_cast<int64_t>(sentence.size());
+  prompt.digits_begin = prompt.needle_end - 1 - kDigits;  // the digits end just before the final "."
+  prompt.answer = needle.digits;
+  prompt.city = needle.city;
+  return prompt;
+}
+
+NeedlePrompt buildNeedlePrompt(const std::string& source, int64_t n_bytes, double depth,
+                               std::mt19937_64& rng) {
+  Needle needle = drawNeedle(rng);
+  uint64_t offset = uniformIndex(rng, source.size());
+  return buildNeedlePrompt(source, offset, n_bytes, depth, needle);
+}
+
+TrainSample drawTrainSample(const std::string& source, int64_t n_bytes, double needle_share,
+                            std::mt19937_64& rng) {
+  TrainSample sample;
+  if (uniformUnit(rng) < needle_share) {
+    Needle needle = drawNeedle(rng);
+    const double depth = uniformUnit(rng);
+    const uint64_t offset = uniformIndex(rng, source.size());
+    NeedlePrompt prompt = buildNeedlePrompt(source, offset, n_bytes - kDigits - 1, depth, needle);
+    sample.answer_begin = static_cast<int64_t>(prompt.text.size());
+    sample.answer_end = sample.answer_begin + kDigits;
+    sample.bytes = prompt.text + prompt.answer + ".";
+  } else {
+    sample.bytes = textSlice(source, uniformIndex(rng, source.size()), n_bytes);
+  }
+  return sample;
+}
+
+}  // namespace attnscope

@@ -75,6 +75,14 @@ struct EvalOptions {
   std::string csv;  // write every number here when set
 };
 
+struct NeedleOptions {
+  std::string out;
+  int64_t length = 2048;  // bytes (= tokens of a byte model)
+  double depth = 0.5;
+  uint64_t seed = 1;
+  std::string text_dir = "/usr/share/games/fortunes";
+};
+
 /// Returns the first line of a LibTorch error, without its backtrace.
 std::string oneLine(const c10::Error& e);
 
@@ -85,5 +93,6 @@ int runStats(const StatsOptions& options);
 int runForward(const RunOptions& options);
 int runTrain(const TrainOptions& options);
 int runEval(const EvalOptions& options);
+int runNeedle(const NeedleOptions& options);
 
 }  // namespace attnscope::cli

@@ -161,6 +161,18 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--text-dir", ep.corpus.dir, "Directory of fortune files")->capture_default_str();
   eval_cmd->add_option("--csv", eval.csv, "Write every number as CSV");
 
+  NeedleOptions needle;
+  auto* needle_cmd = app.add_subcommand(
+      "needle", "Write a needle-in-a-haystack prompt from held-out fortunes text; print the needle's token range");
+  needle_cmd->add_option("out", needle.out, "Prompt file to write")->required();
+  needle_cmd->add_option("--length", needle.length, "Prompt length in bytes")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24))
+      ->capture_default_str();
+  needle_cmd->add_option("--depth", needle.depth, "Needle depth in [0, 1]")->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  needle_cmd->add_option("--seed", needle.seed, "Seed of the needle and the haystack offset")->capture_default_str();
+  needle_cmd->add_option("--text-dir", needle.text_dir, "Directory of fortune files")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -177,6 +189,7 @@ int main(int argc, char** argv) {
     if (*stats_cmd) return runStats(stats);
     if (*train_cmd) return runTrain(train);
     if (*eval_cmd) return runEval(eval);
+    if (*needle_cmd) return runNeedle(needle);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnscope-cli: error: %s\n", e.what());
     return 1;

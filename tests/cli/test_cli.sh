@@ -150,6 +150,15 @@ expect eval_rope 0 'rope_theta 500000' -- eval "$work/tiny2" --normalizer ssmax:
   "${eval_args[@]}"
 expect eval_not_bytes 1 'error: eval: .*not a byte-level model' -- eval "$sample" "${eval_args[@]}"
 expect eval_short 1 'shorter than a needle prompt' -- eval "$work/tiny" --lengths 40 --text-dir "$work/corpus"
+expect needle 0 '^needle [0-9]+:[0-9]+  digits [0-9]+:[0-9]+  answer [0-9]{7}' -- \
+  needle "$work/needle.txt" --length 400 --depth 0.25 --seed 7 --text-dir "$work/corpus"
+if [[ $(stat -c %s "$work/needle.txt" 2>/dev/null) == 400 ]] && grep -q 'special magic' "$work/needle.txt"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL needle_file: $work/needle.txt is not a 400-byte needle prompt"; failures=$((failures + 1))
+fi
+expect needle_short 1 'error: needle prompt: 10 bytes cannot hold' -- needle "$work/n2.txt" --length 10 \
+  --text-dir "$work/corpus"
 
 echo "$passed passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -14,9 +14,11 @@
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QToolBar>
 
 #include "capturedocument.h"
+#include "compareview.h"
 #include "captureprogresswidget.h"
 #include "captureworker.h"
 #include "contextcurvewidget.h"
@@ -42,6 +44,8 @@ MainWindow::MainWindow(QWidget* parent)
       m_document(new CaptureDocument(this)),
       m_grid(new HeadGridView(m_document, this)),
       m_heatmap(new HeatmapWidget(m_document, this)),
+      m_compare(new CompareView(m_document, this)),
+      m_tabs(new QTabWidget(this)),
       m_curve(new ContextCurveWidget(m_document, this)),
       m_tokens(new TokensView(m_document, this)),
       m_worker(new CaptureWorker(this)),
@@ -51,7 +55,10 @@ MainWindow::MainWindow(QWidget* parent)
       m_position(new QLabel(this)) {
   setWindowTitle(tr("attnscope"));
   setAcceptDrops(true);
-  setCentralWidget(m_heatmap);
+  m_tabs->addTab(m_heatmap, tr("Heatmap"));
+  m_tabs->addTab(m_compare, tr("Compare runs"));
+  m_tabs->setTabToolTip(1, tr("The run and the compare run side by side, their difference, and how each head changed"));
+  setCentralWidget(m_tabs);
   createMenus();
   createDocks();
   statusBar()->addPermanentWidget(m_position, 1);
@@ -66,6 +73,7 @@ MainWindow::MainWindow(QWidget* parent)
   QSettings settings;
   if (!restoreGeometry(settings.value("window/geometry").toByteArray())) resize(1500, 950);
   restoreState(settings.value("window/state").toByteArray());
+  m_tabs->setCurrentIndex(settings.value("window/tab", 0).toInt());
   onDocumentChanged();
   statusBar()->showMessage(tr("Open a capture file (Ctrl+O), drop one on the window, or run a model (Ctrl+M)"));
 }
@@ -99,7 +107,7 @@ void MainWindow::createMenus() {
   m_runBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_compareBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_runBox->setToolTip(tr("The run the head grid, heatmap and tokens view show"));
-  m_compareBox->setToolTip(tr("A second run for the head grid's difference"));
+  m_compareBox->setToolTip(tr("A second run for the head grid's difference and the Compare runs tab"));
   connect(m_runBox, &QComboBox::currentIndexChanged, this,
           [this] { m_document->setRun(m_runBox->currentData().toString()); });
   connect(m_compareBox, &QComboBox::currentIndexChanged, this,
@@ -264,6 +272,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());
+  settings.setValue("window/tab", m_tabs->currentIndex());
   QMainWindow::closeEvent(event);
 }
 

@@ -11,12 +11,14 @@
 
 class QComboBox;
 class QLabel;
+class QTabWidget;
 
 namespace attnscope::gui {
 
 class CaptureDocument;
 class CaptureProgressWidget;
 class CaptureWorker;
+class CompareView;
 struct CaptureJob;
 struct CaptureOutcome;
 class ContextCurveWidget;
@@ -38,6 +40,9 @@ class MainWindow : public QMainWindow {
   CaptureDocument* document() const { return m_document; }
   HeadGridView* headGrid() const { return m_grid; }
   HeatmapWidget* heatmap() const { return m_heatmap; }
+  CompareView* compareView() const { return m_compare; }
+  /// The central tabs: Heatmap and Compare.
+  QTabWidget* centralTabs() const { return m_tabs; }
   ContextCurveWidget* contextCurve() const { return m_curve; }
   TokensView* tokensView() const { return m_tokens; }
   /// Shows the Run model dialog (for modelDir, else the last model run) and starts the capture it describes.
@@ -69,6 +74,8 @@ class MainWindow : public QMainWindow {
   CaptureDocument* m_document;
   HeadGridView* m_grid;
   HeatmapWidget* m_heatmap;
+  CompareView* m_compare;
+  QTabWidget* m_tabs;
   ContextCurveWidget* m_curve;
   TokensView* m_tokens;
   RecentFiles* m_recent = nullptr;

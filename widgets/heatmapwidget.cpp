@@ -24,9 +24,10 @@ QString shortToken(const QString& text) { return text.size() > 12 ? text.left(11
 
 }  // namespace
 
-HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent)
+HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, HeatmapRole role)
     : QWidget(parent),
       m_document(document),
+      m_role(role),
       m_plot(new QCustomPlot(this)),
       m_log(new QCheckBox(tr("Log colour scale"), this)),
       m_reload(new QTimer(this)) {
@@ -47,10 +48,13 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent)
   m_scale = new QCPColorScale(m_plot);
   m_scale->setType(QCPAxis::atRight);
   m_scale->setBarWidth(14);
-  m_scale->axis()->setLabel(tr("attention probability"));
+  m_scale->axis()->setLabel(role == HeatmapRole::Difference ? tr("probability difference")
+                                                             : tr("attention probability"));
   m_plot->plotLayout()->addElement(1, 1, m_scale);
   m_map->setColorScale(m_scale);
-  m_scale->setGradient(viridisGradient());  // a linked colour scale's gradient overrides the map's
+  // A linked colour scale's gradient overrides the map's.
+  m_scale->setGradient(role == HeatmapRole::Difference ? divergingGradient() : viridisGradient());
+  m_log->setVisible(role != HeatmapRole::Difference);  // signed values have no log scale
   auto* margins = new QCPMarginGroup(m_plot);
   m_plot->axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
   m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
@@ -105,6 +109,12 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent)
   onSelectionChanged(m_document->selection());
 }
 
+void HeatmapWidget::setCompactTitle(bool compact) {
+  m_compactTitle = compact;
+  m_headKey.clear();  // rebuild the title
+  onSelectionChanged(m_document->selection());
+}
+
 bool HeatmapWidget::logScale() const { return m_log->isChecked(); }
 
 void HeatmapWidget::setLogScale(bool log) { m_log->setChecked(log); }
@@ -126,22 +136,24 @@ void HeatmapWidget::onDocumentChanged() {
 }
 
 void HeatmapWidget::onSelectionChanged(const Selection& selection) {
-  const QString key = QStringLiteral("%1/%2/%3").arg(selection.run).arg(selection.layer).arg(selection.head);
+  const QString key =
+      QStringLiteral("%1/%2/%3/%4")
+          .arg(selection.run, m_role == HeatmapRole::Run ? QString() : selection.compareRun).arg(selection.layer).arg(selection.head);
   if (key != m_headKey) {
     m_headKey = key;
     ++m_job;  // results for the previous head are stale
     m_loading = false;
     m_tile = {};
     m_map->data()->clear();
-    m_title->setText(m_document->isOpen()
-                         ? tr("%1 · layer %2 · head %3").arg(selection.run).arg(selection.layer).arg(selection.head)
-                         : QString());
-    if (!m_document->isOpen()) {
-      showMessage(tr("Open a capture file (File → Open, or drop it here)"));
-    } else if (!m_document->hasMap(selection.run, selection.layer, selection.head)) {
-      showMessage(tr("No attention map stored for this head.\nCapture with --maps all (or --maps %1.%2).")
-                      .arg(selection.layer)
-                      .arg(selection.head));
+    const QString runs = m_role == HeatmapRole::Difference
+                             ? tr("%1 − %2").arg(selection.run, selection.compareRun)
+                             : shownRun(selection);
+    m_title->setText(!m_document->isOpen() || runs.isEmpty() ? QString()
+                     : m_compactTitle ? runs
+                                      : tr("%1 · layer %2 · head %3").arg(runs).arg(selection.layer).arg(selection.head));
+    QString why;
+    if (!canShow(selection, &why)) {
+      showMessage(why);
     } else {
       showMessage({});
       m_reload->start();
@@ -150,6 +162,32 @@ void HeatmapWidget::onSelectionChanged(const Selection& selection) {
   }
   updateQueryMarker();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString HeatmapWidget::shownRun(const Selection& selection) const {
+  return m_role == HeatmapRole::CompareRun ? selection.compareRun : selection.run;
+}
+
+bool HeatmapWidget::canShow(const Selection& selection, QString* why) const {
+  if (!m_document->isOpen()) {
+    *why = tr("Open a capture file (File → Open, or drop it here)");
+    return false;
+  }
+  if (m_role != HeatmapRole::Run && selection.compareRun.isEmpty()) {
+    *why = tr("Choose a run to compare with (toolbar: Compare with)");
+    return false;
+  }
+  QStringList runs{shownRun(selection)};
+  if (m_role == HeatmapRole::Difference) runs << selection.compareRun;
+  for (const QString& run : runs)
+    if (!m_document->hasMap(run, selection.layer, selection.head)) {
+      *why = tr("No attention map stored for this head in %1.\nCapture with --maps all (or --maps %2.%3).")
+                 .arg(run)
+                 .arg(selection.layer)
+                 .arg(selection.head);
+      return false;
+    }
+  return true;
 }
 
 void HeatmapWidget::clampRanges() {
@@ -176,8 +214,10 @@ TokenWindow HeatmapWidget::visibleWindow() const {
 void HeatmapWidget::loadVisibleTile() {
   const Selection& selection = m_document->selection();
   auto file = m_document->file();
-  if (!file || !m_document->hasMap(selection.run, selection.layer, selection.head)) return;
-  const std::string run = selection.run.toStdString(), hook = CaptureDocument::patternHook(selection.layer);
+  QString why;
+  if (!file || !canShow(selection, &why)) return;
+  const std::string run = shownRun(selection).toStdString(), hook = CaptureDocument::patternHook(selection.layer);
+  const std::string other = m_role == HeatmapRole::Difference ? selection.compareRun.toStdString() : std::string();
   const TokenWindow visible = visibleWindow();
   const int64_t n = m_document->nTokens();
   int levels = 0;
@@ -204,7 +244,16 @@ void HeatmapWidget::loadVisibleTile() {
   m_loading = true;
   const int job = ++m_job;
   runAsync(
-      this, [file, request] { return readTile(*file, request); },
+      this,
+      [file, request, other] {
+        MapTile tile = readTile(*file, request);
+        if (other.empty()) return tile;
+        TileRequest base = request;
+        base.run = other;
+        const MapTile subtrahend = readTile(*file, base);
+        for (std::size_t i = 0; i < tile.values.size(); ++i) tile.values[i] -= subtrahend.values[i];
+        return tile;
+      },
       [this, job](MapTile tile) {
         if (job != m_job) return;
         m_loading = false;
@@ -222,7 +271,9 @@ void HeatmapWidget::loadVisibleTile() {
 }
 
 void HeatmapWidget::applyScale() {
-  const bool log = m_log->isChecked();
+  const bool difference = m_role == HeatmapRole::Difference;
+  const bool log = m_log->isChecked() && !difference;
+  double largest = 1e-6;  // of |difference| in the tile: the diverging scale is symmetric around 0
   m_map->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
   m_scale->axis()->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
                                  : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
@@ -239,11 +290,12 @@ void HeatmapWidget::applyScale() {
       const float* row = m_tile.values.data() + static_cast<std::size_t>(r) * columns;
       for (int c = 0; c < columns; ++c) {
         double v = std::isfinite(row[c]) ? row[c] : 0.0;
+        largest = std::max(largest, std::abs(v));
         data->setCell(c, r, log ? std::max(v, kLogFloor) : v);
       }
     }
   }
-  m_map->setDataRange(log ? QCPRange(kLogFloor, 1) : QCPRange(0, 1));
+  m_map->setDataRange(difference ? QCPRange(-largest, largest) : log ? QCPRange(kLogFloor, 1) : QCPRange(0, 1));
   m_map->setVisible(!m_tile.empty());
   updateQueryMarker();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
@@ -255,6 +307,9 @@ void HeatmapWidget::updateTickers() {
   const auto setTicker = [this](QCPAxis* axis, int64_t t0, int64_t t1, bool tokens) {
     if (!tokens) {
       if (axis->ticker().dynamicCast<QCPAxisTickerText>()) axis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+      // About one number per 90 px, so narrow maps (Compare view) keep their labels apart.
+      const int length = axis == m_plot->xAxis ? m_plot->axisRect()->width() : m_plot->axisRect()->height();
+      axis->ticker()->setTickCount(std::clamp(length / 90, 2, 6));
       axis->setTickLabelRotation(0);
       return;
     }
@@ -288,7 +343,7 @@ QString HeatmapWidget::describeCell(int64_t query, int64_t key) const {
                      .arg(key)
                      .arg(m_document->displayToken(static_cast<int>(key)));
   if (std::isnan(value)) return text;
-  text += tr("\np = %1").arg(static_cast<double>(value), 0, 'g', 4);
+  text += (m_role == HeatmapRole::Difference ? tr("\nΔp = %1") : tr("\np = %1")).arg(static_cast<double>(value), 0, 'g', 4);
   if (m_tile.request.level > 0) {
     const int64_t s = m_tile.request.span();
     text += tr("  (largest in queries %1–%2 × keys %3–%4; zoom in for single tokens)")

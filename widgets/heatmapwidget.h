@@ -1,6 +1,7 @@
 #pragma once
 // Query × key attention map of the selected head, drawn from the capture's max-pooled pyramid: the level that
 // fits the visible range is read (off the GUI thread), so a huge map draws whole and zooms to single tokens.
+// The same widget shows the compare run, or the difference run − compare run on a diverging scale (Compare view).
 
 #include <QWidget>
 
@@ -23,10 +24,18 @@ namespace attnscope::gui {
 class CaptureDocument;
 struct Selection;
 
+/// Which map a heatmap shows: the selected run's, the compare run's, or their difference (run − compare run).
+enum class HeatmapRole { Run, CompareRun, Difference };
+
 class HeatmapWidget : public QWidget, public ExportSource {
   Q_OBJECT
  public:
-  explicit HeatmapWidget(CaptureDocument* document, QWidget* parent = nullptr);
+  explicit HeatmapWidget(CaptureDocument* document, QWidget* parent = nullptr,
+                         HeatmapRole role = HeatmapRole::Run);
+
+  HeatmapRole role() const { return m_role; }
+  /// Titles name the run(s) only, for narrow side-by-side maps whose head is shown elsewhere.
+  void setCompactTitle(bool compact);
 
   QCustomPlot* plot() const { return m_plot; }
   QCPColorMap* colorMap() const { return m_map; }
@@ -52,6 +61,10 @@ class HeatmapWidget : public QWidget, public ExportSource {
   void contentReady();
 
  private:
+  /// The run whose map is read (the compare run for CompareRun; the run for Difference).
+  QString shownRun(const Selection& selection) const;
+  /// Whether the selection has everything this role needs (a compare run, stored maps); sets *why if not.
+  bool canShow(const Selection& selection, QString* why) const;
   void onDocumentChanged();
   void onSelectionChanged(const Selection& selection);
   void clampRanges();
@@ -66,6 +79,8 @@ class HeatmapWidget : public QWidget, public ExportSource {
   void onMouseRelease(QMouseEvent* event);
 
   CaptureDocument* m_document;
+  HeatmapRole m_role;
+  bool m_compactTitle = false;
   QCustomPlot* m_plot;
   QCPColorMap* m_map;
   QCPColorScale* m_scale;

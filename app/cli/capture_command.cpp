@@ -8,7 +8,6 @@
 
 #include "attnscope/capture.h"
 #include "attnscope/model.h"
-#include "attnscope/safetensors.h"
 #include "commands.h"
 
 namespace attnscope::cli {
@@ -37,8 +36,7 @@ int capture(const CaptureOptions& options) {
     return true;
   };
 
-  CaptureModel described{c.json, options.model_dir, hashFiles(Checkpoint::open(options.model_dir).files())};
-  auto file = CaptureFile::create(options.out, described, tokens);
+  auto file = CaptureFile::create(options.out, describeCheckpoint(*model, options.model_dir), tokens);
   int64_t done = captureRuns(*model, tokens.ids, *file, params);
   std::size_t n_maps = 0;
   for (const MapRequest& m : params.maps) n_maps += m.heads.size();

@@ -1,11 +1,9 @@
 // Prompts for the CLI: token ids given directly, or text (inline or from a file) through the model's tokenizer.
 
 #include <cstdio>
-#include <fstream>
-#include <memory>
-#include <sstream>
-#include <stdexcept>
+#include <utility>
 
+#include "attnscope/prompt.h"
 #include "attnscope/tokenizer.h"
 #include "commands.h"
 
@@ -13,35 +11,9 @@ namespace attnscope::cli {
 
 std::vector<int64_t> promptIds(const PromptOptions& prompt, const std::string& model_dir,
                                std::vector<std::string>* display) {
-  const int given = !prompt.ids.empty() + !prompt.text.empty() + !prompt.prompt_file.empty();
-  if (given != 1) throw std::invalid_argument("give exactly one of --ids, --text or --prompt-file");
-  std::vector<int64_t> ids = prompt.ids;
-  std::unique_ptr<Tokenizer> tokenizer;
-  if (ids.empty()) {
-    std::string text = prompt.text;
-    if (!prompt.prompt_file.empty()) {
-      std::ifstream in(prompt.prompt_file, std::ios::binary);
-      if (!in) throw std::runtime_error(prompt.prompt_file + ": cannot open");
-      std::ostringstream content;
-      content << in.rdbuf();
-      text = content.str();
-    }
-    tokenizer = loadTokenizer(model_dir);
-    ids = tokenizer->encode(text);
-    if (ids.empty()) throw std::invalid_argument("the prompt encodes to no tokens");
-  } else {
-    try {
-      tokenizer = loadTokenizer(model_dir);  // only for display strings; ids work without one
-    } catch (const TokenizerError&) {
-    }
-  }
-  if (display) {
-    display->clear();
-    for (int64_t id : ids)
-      display->push_back(tokenizer && id >= 0 && id < tokenizer->vocabSize() ? tokenizer->displayString(id)
-                                                                              : std::to_string(id));
-  }
-  return ids;
+  PromptTokens tokens = promptTokens({prompt.ids, prompt.text, prompt.prompt_file}, model_dir);
+  if (display) *display = std::move(tokens.display);
+  return tokens.ids;
 }
 
 int runTokenize(const TokenizeOptions& options) {

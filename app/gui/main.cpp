@@ -3,6 +3,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QIcon>
+#include <QTimer>
 
 #include <cstdio>
 #include <cstring>
@@ -66,7 +67,10 @@ int main(int argc, char** argv) {
                                   QStringLiteral("600"));
   const QCommandLineOption scale(QStringLiteral("scale"), QStringLiteral("PNG pixels per layout pixel."),
                                  QStringLiteral("x"), QStringLiteral("2"));
-  parser.addOptions({exportOption, figure, out, run, compare, layer, head, query, stat, scope, log, difference, width,
+  const QCommandLineOption model(QStringLiteral("model"),
+                                 QStringLiteral("Open the Run model dialog for a model directory."),
+                                 QStringLiteral("dir"));
+  parser.addOptions({model, exportOption, figure, out, run, compare, layer, head, query, stat, scope, log, difference, width,
                      height, scale});
   parser.process(app);
 
@@ -97,5 +101,7 @@ int main(int argc, char** argv) {
   attnscope::gui::MainWindow window;
   window.show();
   if (!parser.positionalArguments().isEmpty()) window.openFile(parser.positionalArguments().first());
+  if (parser.isSet(model))
+    QTimer::singleShot(0, &window, [&window, dir = parser.value(model)] { window.showRunDialog(dir); });
   return app.exec();
 }

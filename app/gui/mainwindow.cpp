@@ -14,14 +14,19 @@
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QToolBar>
 
 #include "capturedocument.h"
+#include "compareview.h"
+#include "captureprogresswidget.h"
+#include "captureworker.h"
 #include "contextcurvewidget.h"
 #include "exportdialog.h"
 #include "headgridview.h"
 #include "heatmapwidget.h"
 #include "recentfiles.h"
+#include "runmodeldialog.h"
 #include "tokensview.h"
 
 namespace attnscope::gui {
@@ -39,25 +44,38 @@ MainWindow::MainWindow(QWidget* parent)
       m_document(new CaptureDocument(this)),
       m_grid(new HeadGridView(m_document, this)),
       m_heatmap(new HeatmapWidget(m_document, this)),
+      m_compare(new CompareView(m_document, this)),
+      m_tabs(new QTabWidget(this)),
       m_curve(new ContextCurveWidget(m_document, this)),
       m_tokens(new TokensView(m_document, this)),
+      m_worker(new CaptureWorker(this)),
+      m_progress(new CaptureProgressWidget(this)),
       m_runBox(new QComboBox(this)),
       m_compareBox(new QComboBox(this)),
       m_position(new QLabel(this)) {
   setWindowTitle(tr("attnscope"));
   setAcceptDrops(true);
-  setCentralWidget(m_heatmap);
+  m_tabs->addTab(m_heatmap, tr("Heatmap"));
+  m_tabs->addTab(m_compare, tr("Compare runs"));
+  m_tabs->setTabToolTip(1, tr("The run and the compare run side by side, their difference, and how each head changed"));
+  setCentralWidget(m_tabs);
   createMenus();
   createDocks();
   statusBar()->addPermanentWidget(m_position, 1);
+  statusBar()->addPermanentWidget(m_progress);
+  connect(m_worker, &CaptureWorker::progressChanged, m_progress, &CaptureProgressWidget::setProgress);
+  connect(m_worker, &CaptureWorker::finished, this, &MainWindow::onCaptureFinished);
+  connect(m_worker, &CaptureWorker::failed, this, &MainWindow::onCaptureFailed);
+  connect(m_progress, &CaptureProgressWidget::cancelRequested, m_worker, &CaptureWorker::cancel);
   connect(m_document, &CaptureDocument::documentChanged, this, &MainWindow::onDocumentChanged);
   connect(m_document, &CaptureDocument::selectionChanged, this, &MainWindow::onSelectionChanged);
   connect(m_document, &CaptureDocument::errorOccurred, this, &MainWindow::showError);
   QSettings settings;
   if (!restoreGeometry(settings.value("window/geometry").toByteArray())) resize(1500, 950);
   restoreState(settings.value("window/state").toByteArray());
+  m_tabs->setCurrentIndex(settings.value("window/tab", 0).toInt());
   onDocumentChanged();
-  statusBar()->showMessage(tr("Open a capture file (Ctrl+O) or drop one on the window"));
+  statusBar()->showMessage(tr("Open a capture file (Ctrl+O), drop one on the window, or run a model (Ctrl+M)"));
 }
 
 MainWindow::~MainWindow() = default;
@@ -66,6 +84,9 @@ void MainWindow::createMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   QAction* open = file->addAction(tr("&Open capture…"), this, &MainWindow::showOpenDialog);
   open->setShortcut(QKeySequence::Open);
+  m_runAction = file->addAction(tr("Open &model…"), this, [this] { showRunDialog(); });
+  m_runAction->setShortcut(QKeySequence(tr("Ctrl+M")));
+  m_runAction->setToolTip(tr("Run a prompt through a model directory and open the capture"));
   m_recent = new RecentFiles(file->addMenu(tr("Open &recent")), this);
   connect(m_recent, &RecentFiles::fileChosen, this, &MainWindow::openFile);
   file->addSeparator();
@@ -86,7 +107,7 @@ void MainWindow::createMenus() {
   m_runBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_compareBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_runBox->setToolTip(tr("The run the head grid, heatmap and tokens view show"));
-  m_compareBox->setToolTip(tr("A second run for the head grid's difference"));
+  m_compareBox->setToolTip(tr("A second run for the head grid's difference and the Compare runs tab"));
   connect(m_runBox, &QComboBox::currentIndexChanged, this,
           [this] { m_document->setRun(m_runBox->currentData().toString()); });
   connect(m_compareBox, &QComboBox::currentIndexChanged, this,
@@ -125,6 +146,42 @@ void MainWindow::showOpenDialog() {
   const QString path = QFileDialog::getOpenFileName(this, tr("Open capture"), QSettings().value("lastDirectory").toString(),
                                                     tr("attnscope captures (*.h5 *.hdf5);;All files (*)"));
   if (!path.isEmpty()) openFile(path);
+}
+
+void MainWindow::showRunDialog(const QString& modelDir) {
+  RunModelDialog dialog(modelDir.isEmpty() ? QSettings().value(QStringLiteral("run/modelDir")).toString() : modelDir,
+                        this);
+  if (dialog.exec() == QDialog::Accepted) runCapture(dialog.job());
+}
+
+bool MainWindow::runCapture(const CaptureJob& job) {
+  if (!m_worker->start(job)) return false;
+  m_runAction->setEnabled(false);
+  m_progress->begin();
+  statusBar()->showMessage(tr("Running %1…").arg(QFileInfo(job.modelDir).fileName()));
+  return true;
+}
+
+void MainWindow::onCaptureFinished(const CaptureOutcome& outcome) {
+  m_progress->end();
+  m_runAction->setEnabled(true);
+  if (!outcome.path.isEmpty() && !openFile(outcome.path)) return;
+  if (outcome.cancelled) {
+    statusBar()->showMessage(tr("Capture cancelled: %1 of %2 runs complete; the interrupted run is marked incomplete")
+                                 .arg(outcome.n_completed)
+                                 .arg(outcome.n_requested),
+                             15000);
+  } else {
+    statusBar()->showMessage(
+        tr("Captured %1 run(s) of %2 tokens into %3").arg(outcome.n_completed).arg(outcome.n_tokens).arg(outcome.path),
+        15000);
+  }
+}
+
+void MainWindow::onCaptureFailed(const QString& message) {
+  m_progress->end();
+  m_runAction->setEnabled(true);
+  showError(tr("Running the model failed: %1").arg(message));
 }
 
 QList<ExportSource*> MainWindow::exportSources() const { return {m_heatmap, m_curve, m_grid, m_tokens}; }
@@ -211,9 +268,11 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+  m_worker->cancel();  // the worker's destructor waits for the current layer
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());
+  settings.setValue("window/tab", m_tabs->currentIndex());
   QMainWindow::closeEvent(event);
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // The attnscope window: a capture document and its views (head grid, heatmap, context curve, tokens) in docks,
-// run selectors for comparing runs, File menu with recent files and export, drag and drop of .h5 files.
-// Running a model from the window (a background capture worker with progress and cancel) is a later slice; until
-// it exists there is no menu entry for it.
+// run selectors for comparing runs, File menu with recent files and export, drag and drop of .h5 files, and
+// File → Open model…, which runs a model on a worker thread (progress, ETA and Cancel in the status bar) and opens
+// the capture it wrote.
 
 #include <QList>
 #include <QMainWindow>
@@ -11,10 +11,16 @@
 
 class QComboBox;
 class QLabel;
+class QTabWidget;
 
 namespace attnscope::gui {
 
 class CaptureDocument;
+class CaptureProgressWidget;
+class CaptureWorker;
+class CompareView;
+struct CaptureJob;
+struct CaptureOutcome;
 class ContextCurveWidget;
 class HeadGridView;
 class HeatmapWidget;
@@ -34,8 +40,17 @@ class MainWindow : public QMainWindow {
   CaptureDocument* document() const { return m_document; }
   HeadGridView* headGrid() const { return m_grid; }
   HeatmapWidget* heatmap() const { return m_heatmap; }
+  CompareView* compareView() const { return m_compare; }
+  /// The central tabs: Heatmap and Compare.
+  QTabWidget* centralTabs() const { return m_tabs; }
   ContextCurveWidget* contextCurve() const { return m_curve; }
   TokensView* tokensView() const { return m_tokens; }
+  /// Shows the Run model dialog (for modelDir, else the last model run) and starts the capture it describes.
+  void showRunDialog(const QString& modelDir = QString());
+  /// Starts a capture on the worker thread; the capture opens when it is done. False if one is running.
+  bool runCapture(const CaptureJob& job);
+  CaptureWorker* captureWorker() const { return m_worker; }
+  CaptureProgressWidget* captureProgress() const { return m_progress; }
   /// The views that can be exported, heatmap first.
   QList<ExportSource*> exportSources() const;
 
@@ -48,6 +63,8 @@ class MainWindow : public QMainWindow {
   void createMenus();
   void createDocks();
   void showOpenDialog();
+  void onCaptureFinished(const CaptureOutcome& outcome);
+  void onCaptureFailed(const QString& message);
   void showExportDialog();
   void onDocumentChanged();
   void onSelectionChanged(const Selection& selection);
@@ -57,9 +74,14 @@ class MainWindow : public QMainWindow {
   CaptureDocument* m_document;
   HeadGridView* m_grid;
   HeatmapWidget* m_heatmap;
+  CompareView* m_compare;
+  QTabWidget* m_tabs;
   ContextCurveWidget* m_curve;
   TokensView* m_tokens;
   RecentFiles* m_recent = nullptr;
+  CaptureWorker* m_worker;
+  CaptureProgressWidget* m_progress;
+  QAction* m_runAction = nullptr;
   QComboBox* m_runBox;
   QComboBox* m_compareBox;
   QLabel* m_position;

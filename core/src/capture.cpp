@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "attnscope/model.h"
+#include "attnscope/safetensors.h"
 #include "row_stats.h"
 
 namespace attnscope {
@@ -172,6 +173,10 @@ std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& sp
     ranges.emplace_back(begin, stop);
   }
   return ranges;
+}
+
+CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir) {
+  return {model.config().json, model_dir, hashFiles(Checkpoint::open(model_dir).files())};
 }
 
 std::string runNameFor(const std::string& normalizer) {

@@ -44,6 +44,9 @@ std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, i
 /// Parses a --targets spec of token ranges "10:20,40:45" (end exclusive) against T tokens.
 std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens);
 
+/// Describes a loaded model directory for a capture file: its config text, the directory and a hash of its weights.
+CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir);
+
 /// Returns a valid run (group) name for a normalizer spec.
 std::string runNameFor(const std::string& normalizer);
 

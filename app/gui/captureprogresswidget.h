@@ -1,0 +1,41 @@
+#pragma once
+// The status-bar strip of a capture running from the window: what runs, a progress bar, the time left, Cancel.
+
+#include <QElapsedTimer>
+#include <QWidget>
+
+class QLabel;
+class QProgressBar;
+class QPushButton;
+
+namespace attnscope::gui {
+
+struct CaptureProgress;
+
+class CaptureProgressWidget : public QWidget {
+  Q_OBJECT
+ public:
+  explicit CaptureProgressWidget(QWidget* parent = nullptr);
+
+  /// Shows the strip for a new capture.
+  void begin();
+  void setProgress(const CaptureProgress& progress);
+  /// Hides the strip.
+  void end();
+  /// "12 s left" from the progress so far, or empty before there is a rate to go by.
+  QString etaText() const { return m_etaText; }
+
+ Q_SIGNALS:
+  void cancelRequested();
+
+ private:
+  QLabel* m_label;
+  QProgressBar* m_bar;
+  QLabel* m_eta;
+  QPushButton* m_cancel;
+  QElapsedTimer m_clock;  // since the first finished layer
+  double m_startFraction = -1;
+  QString m_etaText;
+};
+
+}  // namespace attnscope::gui

@@ -1,0 +1,221 @@
+#include "runmodeldialog.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSettings>
+#include <QStandardPaths>
+
+#include "modelsummary.h"
+#include "normalizerchooser.h"
+
+namespace attnscope::gui {
+namespace {
+
+constexpr qint64 kMaxPromptBytes = 64 << 20;
+
+/// Parses "5, 17 42" into ids; returns false on anything that is not a non-negative integer.
+bool parseIds(const QString& text, std::vector<int64_t>* ids) {
+  ids->clear();
+  for (const QString& item : text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts)) {
+    bool ok = false;
+    const qlonglong id = item.toLongLong(&ok);
+    if (!ok || id < 0) return false;
+    ids->push_back(id);
+  }
+  return true;
+}
+
+}  // namespace
+
+RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
+    : QDialog(parent),
+      m_model(new QLineEdit(this)),
+      m_modelInfo(new QLabel(this)),
+      m_prompt(new QPlainTextEdit(this)),
+      m_promptHint(new QLabel(this)),
+      m_ids(new QLineEdit(this)),
+      m_normalizers(new NormalizerChooser(this)),
+      m_mapsMode(new QComboBox(this)),
+      m_maps(new QLineEdit(this)),
+      m_targets(new QLineEdit(this)),
+      m_out(new QLineEdit(this)) {
+  setWindowTitle(tr("Run a model"));
+  m_modelInfo->setWordWrap(true);
+  m_prompt->setPlaceholderText(tr("The prompt text, tokenized with the model's tokenizer"));
+  m_prompt->setMinimumHeight(120);
+  m_ids->setPlaceholderText(tr("or token ids: 5, 17, 42, …"));
+  m_ids->setToolTip(tr("Token ids used instead of the text (for models without a tokenizer)"));
+  m_mapsMode->addItem(tr("All heads"), QStringLiteral("all"));
+  m_mapsMode->addItem(tr("None (statistics only)"), QStringLiteral("none"));
+  m_mapsMode->addItem(tr("These heads:"), QString());
+  m_maps->setPlaceholderText(QStringLiteral("3.5, 7.*, scores:0.1"));
+  m_maps->setEnabled(false);
+  m_targets->setPlaceholderText(tr("token ranges for target mass: 10:20, 40:45"));
+
+  auto* browseModel = new QPushButton(tr("Browse…"), this);
+  auto* modelRow = new QHBoxLayout;
+  modelRow->addWidget(m_model, 1);
+  modelRow->addWidget(browseModel);
+  auto* loadText = new QPushButton(tr("Load text file…"), this);
+  auto* promptRow = new QHBoxLayout;
+  promptRow->addWidget(m_promptHint, 1);
+  promptRow->addWidget(loadText);
+  auto* mapsRow = new QHBoxLayout;
+  mapsRow->addWidget(m_mapsMode);
+  mapsRow->addWidget(m_maps, 1);
+  auto* browseOut = new QPushButton(tr("Browse…"), this);
+  auto* outRow = new QHBoxLayout;
+  outRow->addWidget(m_out, 1);
+  outRow->addWidget(browseOut);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+  buttons->button(QDialogButtonBox::Ok)->setText(tr("Run"));
+
+  auto* form = new QFormLayout(this);
+  form->addRow(tr("Model directory:"), modelRow);
+  form->addRow(QString(), m_modelInfo);
+  form->addRow(tr("Prompt:"), m_prompt);
+  form->addRow(QString(), promptRow);
+  form->addRow(tr("Token ids:"), m_ids);
+  form->addRow(m_normalizers);
+  form->addRow(tr("Attention maps:"), mapsRow);
+  form->addRow(tr("Targets:"), m_targets);
+  form->addRow(tr("Capture file:"), outRow);
+  form->addRow(buttons);
+
+  connect(browseModel, &QPushButton::clicked, this, &RunModelDialog::chooseModel);
+  connect(loadText, &QPushButton::clicked, this, &RunModelDialog::loadPromptFile);
+  connect(browseOut, &QPushButton::clicked, this, &RunModelDialog::chooseOutput);
+  connect(m_model, &QLineEdit::editingFinished, this, &RunModelDialog::onModelChanged);
+  connect(m_out, &QLineEdit::textEdited, this, [this] { m_outEdited = true; });
+  connect(m_prompt, &QPlainTextEdit::textChanged, this, &RunModelDialog::updateTokenHint);
+  connect(m_mapsMode, &QComboBox::currentIndexChanged, this,
+          [this] { m_maps->setEnabled(m_mapsMode->currentData().toString().isEmpty()); });
+  connect(buttons, &QDialogButtonBox::accepted, this, &RunModelDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, this, &RunModelDialog::reject);
+
+  const QSettings settings;
+  m_prompt->setPlainText(settings.value(QStringLiteral("run/prompt")).toString());
+  m_ids->setText(settings.value(QStringLiteral("run/ids")).toString());
+  m_targets->setText(settings.value(QStringLiteral("run/targets")).toString());
+  setModelDir(modelDir);
+  const QStringList specs = settings.value(QStringLiteral("run/normalizers")).toStringList();
+  if (!specs.isEmpty()) m_normalizers->setSpecs(specs);
+  updateTokenHint();
+  resize(720, sizeHint().height());
+}
+
+void RunModelDialog::setModelDir(const QString& dir) {
+  m_model->setText(dir);
+  onModelChanged();
+}
+
+void RunModelDialog::setPromptText(const QString& text) {
+  m_ids->clear();
+  m_prompt->setPlainText(text);
+}
+
+void RunModelDialog::setOutput(const QString& path) {
+  m_out->setText(path);
+  m_outEdited = true;
+}
+
+QString RunModelDialog::defaultOutput(const QString& modelDir) {
+  const QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/captures");
+  const QString name = QFileInfo(QDir::cleanPath(modelDir)).fileName();
+  return QStringLiteral("%1/%2-%3.h5")
+      .arg(dir, name.isEmpty() ? QStringLiteral("capture") : name,
+           QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
+}
+
+void RunModelDialog::chooseModel() {
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Model directory (config.json + safetensors)"),
+                                                        m_model->text());
+  if (!dir.isEmpty()) setModelDir(dir);
+}
+
+void RunModelDialog::loadPromptFile() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Prompt text"), QString(), tr("Text (*.txt);;All files (*)"));
+  if (path.isEmpty()) return;
+  QFile file(path);
+  if (!file.open(QIODevice::ReadOnly) || file.size() > kMaxPromptBytes) {
+    QMessageBox::warning(this, windowTitle(), tr("Cannot read %1 (or it is larger than 64 MB)").arg(path));
+    return;
+  }
+  setPromptText(QString::fromUtf8(file.readAll()));
+}
+
+void RunModelDialog::chooseOutput() {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Capture file"), m_out->text(),
+                                                    tr("attnscope captures (*.h5)"));
+  if (!path.isEmpty()) setOutput(path);
+}
+
+void RunModelDialog::onModelChanged() {
+  ModelSummary summary;
+  QString error;
+  m_modelOk = readModelSummary(m_model->text(), &summary, &error);
+  m_modelInfo->setText(m_modelOk ? summary.describe() : error);
+  if (m_modelOk) m_normalizers->setModel(summary);
+  if (!m_outEdited) m_out->setText(defaultOutput(m_model->text()));
+}
+
+void RunModelDialog::updateTokenHint() {
+  const qsizetype bytes = m_prompt->toPlainText().toUtf8().size();
+  m_promptHint->setText(tr("%1 bytes of text (tokens are counted when the model runs)").arg(bytes));
+}
+
+QString RunModelDialog::validate() const {
+  if (!m_modelOk) return tr("Choose a model directory holding config.json and model.safetensors.");
+  std::vector<int64_t> ids;
+  if (!parseIds(m_ids->text(), &ids)) return tr("Token ids must be non-negative integers separated by commas.");
+  if (ids.empty() && m_prompt->toPlainText().isEmpty()) return tr("Write a prompt, load a text file or give token ids.");
+  if (m_normalizers->specs().isEmpty()) return tr("Choose at least one normalizer.");
+  if (m_mapsMode->currentData().toString().isEmpty() && m_maps->text().trimmed().isEmpty())
+    return tr("List the heads whose maps to store (e.g. 3.5, 7.*), or choose all or none.");
+  if (m_out->text().trimmed().isEmpty()) return tr("Choose a capture file to write.");
+  return {};
+}
+
+CaptureJob RunModelDialog::job() const {
+  CaptureJob job;
+  job.modelDir = m_model->text();
+  parseIds(m_ids->text(), &job.ids);
+  if (job.ids.empty()) job.promptText = m_prompt->toPlainText();
+  job.normalizers = m_normalizers->specs();
+  const QString mode = m_mapsMode->currentData().toString();
+  job.maps = mode.isEmpty() ? m_maps->text().remove(QLatin1Char(' ')) : mode;
+  job.targets = m_targets->text().remove(QLatin1Char(' '));
+  job.out = m_out->text().trimmed();
+  return job;
+}
+
+void RunModelDialog::accept() {
+  const QString problem = validate();
+  if (!problem.isEmpty()) {
+    QMessageBox::warning(this, windowTitle(), problem);
+    return;
+  }
+  QSettings settings;
+  settings.setValue(QStringLiteral("run/modelDir"), m_model->text());
+  if (m_prompt->toPlainText().size() < 100000) settings.setValue(QStringLiteral("run/prompt"), m_prompt->toPlainText());
+  settings.setValue(QStringLiteral("run/ids"), m_ids->text());
+  settings.setValue(QStringLiteral("run/targets"), m_targets->text());
+  settings.setValue(QStringLiteral("run/normalizers"), m_normalizers->specs());
+  QDir().mkpath(QFileInfo(job().out).absolutePath());
+  QDialog::accept();
+}
+
+}  // namespace attnscope::gui

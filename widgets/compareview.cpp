@@ -1,0 +1,145 @@
+#include "compareview.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include <qcustomplot.h>
+
+#include "asyncjob.h"
+#include "capturedocument.h"
+#include "heatmapwidget.h"
+
+namespace attnscope::gui {
+
+CompareView::CompareView(CaptureDocument* document, QWidget* parent)
+    : QWidget(parent),
+      m_document(document),
+      m_maps{new HeatmapWidget(document, this, HeatmapRole::Run),
+             new HeatmapWidget(document, this, HeatmapRole::CompareRun),
+             new HeatmapWidget(document, this, HeatmapRole::Difference)},
+      m_model(new CompareSummaryModel(this)),
+      m_proxy(new QSortFilterProxyModel(this)),
+      m_table(new QTableView(this)),
+      m_stat(new QComboBox(this)),
+      m_status(new QLabel(this)),
+      m_head(new QLabel(this)) {
+  m_head->setStyleSheet(QStringLiteral("font-weight: bold"));
+  m_stat->addItem(tr("Max attention"), QStringLiteral("max_prob"));
+  m_stat->addItem(tr("Entropy"), QStringLiteral("entropy"));
+  m_stat->addItem(tr("Target mass"), QStringLiteral("target_mass"));
+  m_stat->addItem(tr("Sink mass"), QStringLiteral("sink_mass"));
+  m_stat->setToolTip(tr("Statistic averaged over the last 10% of queries, per head"));
+  m_proxy->setSourceModel(m_model);
+  m_proxy->setSortRole(CompareSummaryModel::ValueRole);
+  m_table->setModel(m_proxy);
+  m_table->setSortingEnabled(true);
+  m_table->sortByColumn(CompareSummaryModel::DifferenceColumn, Qt::AscendingOrder);
+  m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_table->verticalHeader()->hide();
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+
+  auto* maps = new QSplitter(Qt::Horizontal, this);
+  for (HeatmapWidget* map : m_maps) {
+    map->setCompactTitle(true);
+    maps->addWidget(map);
+  }
+  auto* summary = new QWidget(this);
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(new QLabel(tr("Per-head change, mean over the last 10% of queries:"), this));
+  controls->addWidget(m_stat);
+  controls->addWidget(m_status, 1);
+  auto* summaryLayout = new QVBoxLayout(summary);
+  summaryLayout->setContentsMargins(2, 2, 2, 2);
+  summaryLayout->addLayout(controls);
+  summaryLayout->addWidget(m_table, 1);
+  auto* top = new QWidget(this);
+  auto* topLayout = new QVBoxLayout(top);
+  topLayout->setContentsMargins(2, 2, 2, 0);
+  topLayout->addWidget(m_head);
+  topLayout->addWidget(maps, 1);
+  auto* split = new QSplitter(Qt::Vertical, this);
+  split->addWidget(top);
+  split->addWidget(summary);
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(split);
+
+  for (HeatmapWidget* map : m_maps)
+    for (QCPAxis* axis : {map->plot()->xAxis, map->plot()->yAxis})
+      connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this, map] { syncRangesFrom(map); });
+  connect(m_stat, &QComboBox::currentIndexChanged, this, &CompareView::reload);
+  connect(m_document, &CaptureDocument::documentChanged, this, &CompareView::reload);
+  connect(m_document, &CaptureDocument::selectionChanged, this, &CompareView::reload);
+  connect(m_table, &QTableView::clicked, this, [this](const QModelIndex& index) {
+    const QModelIndex source = m_proxy->mapToSource(index);
+    const HeadChange& change = m_model->summary().heads.at(static_cast<std::size_t>(source.row()));
+    m_document->setHead(change.layer, change.head);
+  });
+  reload();
+}
+
+void CompareView::setStat(const QString& stat) { m_stat->setCurrentIndex(std::max(0, m_stat->findData(stat))); }
+
+void CompareView::syncRangesFrom(HeatmapWidget* source) {
+  if (m_syncing) return;
+  m_syncing = true;  // setting the others' ranges re-enters through their rangeChanged
+  for (HeatmapWidget* map : m_maps) {
+    if (map == source) continue;
+    map->plot()->xAxis->setRange(source->plot()->xAxis->range());
+    map->plot()->yAxis->setRange(source->plot()->yAxis->range());
+    map->plot()->replot(QCustomPlot::rpQueuedReplot);
+  }
+  m_syncing = false;
+}
+
+void CompareView::reload() {
+  const Selection& selection = m_document->selection();
+  m_head->setText(m_document->isOpen() ? tr("Layer %1 · head %2").arg(selection.layer).arg(selection.head) : QString());
+  CompareSummaryRequest request;
+  request.runA = selection.run;
+  request.runB = selection.compareRun;
+  request.stat = m_stat->currentData().toString();
+  auto file = m_document->file();
+  if (!file || request.runB.isEmpty()) {
+    ++m_job;
+    m_shown = request;
+    m_model->clear();
+    m_status->setText(file ? tr("Choose a run to compare with (toolbar: Compare with)") : QString());
+    Q_EMIT contentReady();
+    return;
+  }
+  if (request.runA == m_shown.runA && request.runB == m_shown.runB && request.stat == m_shown.stat &&
+      m_model->rowCount() > 0)
+    return;  // only the head or query changed
+  m_shown = request;
+  m_status->setText(tr("Reading…"));
+  const int job = ++m_job;
+  runAsync(
+      this, [file, request] { return computeCompareSummary(*file, request); },
+      [this, job](CompareSummary summary) {
+        if (job != m_job) return;
+        m_status->setText(tr("%1 heads · queries %2–%3 · click a row to show that head")
+                              .arg(summary.heads.size())
+                              .arg(summary.q0)
+                              .arg(summary.n_tokens - 1));
+        m_model->setSummary(summary);
+        Q_EMIT contentReady();
+      },
+      [this, job](const QString& error) {
+        if (job != m_job) return;
+        m_model->clear();
+        m_status->setText(error);
+        Q_EMIT contentReady();
+      });
+}
+
+}  // namespace attnscope::gui

@@ -25,6 +25,7 @@ int capture(const CaptureOptions& options) {
   params.targets = parseTargetRanges(options.targets, T);
   params.topk = options.topk;
   params.query_block = options.query_block;
+  params.run_names = options.run_names;
   const bool terminal = ::isatty(STDERR_FILENO);
   params.progress = [&](int64_t run, int64_t layer, int64_t n_layer) {
     // A live counter on a terminal; one line per finished run in logs.
@@ -36,7 +37,9 @@ int capture(const CaptureOptions& options) {
     return true;
   };
 
-  auto file = CaptureFile::create(options.out, describeCheckpoint(*model, options.model_dir), tokens);
+  const CaptureModel described = describeCheckpoint(*model, options.model_dir);
+  auto file = CaptureFile::create(options.out, described, tokens, options.other_weights);
+  if (file->model().weights_hash != described.weights_hash) params.run_model = described;
   int64_t done = captureRuns(*model, tokens.ids, *file, params);
   std::size_t n_maps = 0;
   for (const MapRequest& m : params.maps) n_maps += m.heads.size();

@@ -53,6 +53,8 @@ struct CaptureOptions {
   std::string targets;
   int64_t topk = 10;
   int64_t query_block = 0;
+  std::vector<std::string> run_names;  // one per normalizer when given
+  bool other_weights = false;          // append runs of other weights (same tokens) to an existing file
 };
 
 struct StatsOptions {

@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
   capture_cmd->add_option("--maps", capture.maps,
                           "Attention maps to store: none | all | L.H,L.*,... (prefix scores: for pre-softmax)")
       ->capture_default_str();
+  capture_cmd->add_option("--name", capture.run_names, "Run name (repeat: one per --normalizer)");
+  capture_cmd->add_flag("--other-weights", capture.other_weights,
+                        "Append to a capture of other weights on the same tokens (e.g. compare a softmax- and an "
+                        "SSMax-trained model); the runs record their own model");
   capture_cmd->add_option("--targets", capture.targets, "Target token ranges for target_mass, e.g. 10:20,40:45");
   capture_cmd->add_option("--topk", capture.topk, "k of the top-k mass statistic")
       ->check(CLI::Range(1, 1000000))
@@ -131,6 +135,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "Continue from OUT_DIR/checkpoint (same arguments)");
+  train_cmd->add_option("--init-from", tp.init_from,
+                        "Start from this model's weights (same architecture), with a fresh optimizer and schedule");
 
   EvalOptions eval;
   attnscope::EvalParams& ep = eval.params;

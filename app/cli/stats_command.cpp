@@ -66,12 +66,13 @@ int64_t writeTheory(std::ostream& csv, int64_t n_tokens, double s) {
 int runStats(const StatsOptions& options) {
   auto file = CaptureFile::open(options.file);
   auto runs = file->runs();
-  std::printf("%s: %lld tokens, %zu run(s)\n", options.file.c_str(), static_cast<long long>(file->nTokens()),
-              runs.size());
+  std::printf("%s: %lld tokens, %zu run(s), model %s\n", options.file.c_str(),
+              static_cast<long long>(file->nTokens()), runs.size(), file->model().path.c_str());
   for (const RunInfo& run : runs) {
     std::printf("\nrun %s  normalizer %s  %s  (%lld layers x %lld heads, %zu maps)\n", run.name.c_str(),
                 run.normalizer.c_str(), run.complete ? "complete" : "INCOMPLETE",
                 static_cast<long long>(run.n_layer), static_cast<long long>(run.n_head), run.maps.size());
+    if (run.model) std::printf("  model %s (other weights than the file's model)\n", run.model->path.c_str());
     if (!run.complete) continue;
     std::printf("  last 10%% of queries, mean over heads:\n  %5s %10s %10s %10s", "layer", "max_prob", "entropy",
                 "sink_mass");

@@ -212,6 +212,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& 
     spec.maps = params.maps;
     spec.topk = params.topk;
     spec.targets = params.targets;
+    spec.model = params.run_model;
     RunWriter writer = file.beginRun(spec);
 
     model.setNormalizer(specs[r]);

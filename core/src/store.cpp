@@ -222,14 +222,23 @@ std::vector<int64_t> readTokenIds(const FileState& state) {
 }
 
 /// Writes /model, /tokens and /runs of a new file; schema_version last, so a file cut short is not a capture.
+void writeModelAttrs(hid_t group, const CaptureModel& model, const std::string& where) {
+  writeStringAttr(group, "config_json", model.config_json, where);
+  writeStringAttr(group, "path", model.path, where);
+  writeStringAttr(group, "weights_hash", model.weights_hash, where);
+}
+
+CaptureModel readModelAttrs(hid_t group, const std::string& where) {
+  return {readStringAttr(group, "config_json", where), readStringAttr(group, "path", where),
+          readStringAttr(group, "weights_hash", where)};
+}
+
 void writeSkeleton(const FileState& state, const CaptureModel& model, const CaptureTokens& tokens) {
   const std::string& where = state.path;
   writeStringAttr(state.file, "creator", "attnscope", where);
   {
     GroupHandle group = createGroup(state.file, "model", where);
-    writeStringAttr(group, "config_json", model.config_json, where);
-    writeStringAttr(group, "path", model.path, where);
-    writeStringAttr(group, "weights_hash", model.weights_hash, where);
+    writeModelAttrs(group, model, where);
   }
   {
     GroupHandle group = createGroup(state.file, "tokens", where);
@@ -304,7 +313,7 @@ std::unique_ptr<CaptureFile> CaptureFile::open(const std::string& path, Mode mod
 }
 
 std::unique_ptr<CaptureFile> CaptureFile::create(const std::string& path, const CaptureModel& model,
-                                                 const CaptureTokens& tokens) {
+                                                 const CaptureTokens& tokens, bool other_weights) {
   quietHdf5();
   if (tokens.ids.empty()) fail(path, "a capture needs at least one token");
   if (!tokens.text.empty() && tokens.text.size() != tokens.ids.size())
@@ -320,7 +329,7 @@ std::unique_ptr<CaptureFile> CaptureFile::create(const std::string& path, const 
     openCapture(*state);
     if (readTokenIds(*state) != tokens.ids) fail(path, "holds a capture of different tokens");
     GroupHandle group = openGroup(*state, "model");
-    if (readStringAttr(group, "weights_hash", path) != model.weights_hash)
+    if (!other_weights && readStringAttr(group, "weights_hash", path) != model.weights_hash)
       fail(path, "holds a capture of different weights");
   } else {
     try {
@@ -351,9 +360,7 @@ int64_t CaptureFile::nTokens() const {
 CaptureModel CaptureFile::model() const {
   quietHdf5();
   const FileState& state = *m_impl->state;
-  GroupHandle group = openGroup(state, "model");
-  return {readStringAttr(group, "config_json", state.path), readStringAttr(group, "path", state.path),
-          readStringAttr(group, "weights_hash", state.path)};
+  return readModelAttrs(openGroup(state, "model"), state.path);
 }
 
 CaptureTokens CaptureFile::tokens() const {
@@ -404,6 +411,7 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
   std::vector<int64_t> targets = readInt64ArrayAttr(group, "targets", where, &dims);
   if (!targets.empty() && (dims.size() != 2 || dims[1] != 2)) fail(where, "run " + quote(name) + ": bad targets");
   for (size_t i = 0; i + 1 < targets.size(); i += 2) info.targets.emplace_back(targets[i], targets[i + 1]);
+  if (pathExists(group, "model")) info.model = readModelAttrs(openGroup(*state, runPath(name) + "/model"), where);
   if (pathExists(group, "stats")) info.stats = linkNames(openGroup(*state, runPath(name) + "/stats"), where);
   if (!pathExists(group, "maps")) return info;
   GroupHandle maps = openGroup(*state, runPath(name) + "/maps");
@@ -643,6 +651,7 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
   std::vector<int64_t> targets;
   for (const auto& [begin, end] : spec.targets) targets.insert(targets.end(), {begin, end});
   writeInt64ArrayAttr(group, "targets", targets, spec.targets.size(), 2, where);
+  if (spec.model) writeModelAttrs(createGroup(group, "model", where), *spec.model, where);
 
   GroupHandle stats = createGroup(group, "stats", where);
   const hsize_t dims[3] = {static_cast<hsize_t>(spec.n_layer), static_cast<hsize_t>(spec.n_head),

@@ -23,8 +23,16 @@ using nlohmann::json;
 constexpr double kPi = 3.14159265358979323846;
 
 /// Returns every param that changes the trained weights (checkpoint_every does not).
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 json paramsJson(const TrainParams& p) {
-  return {{"n_layer", p.n_layer},
+  json j = {{"n_layer", p.n_layer},
           {"n_head", p.n_head},
           {"d_model", p.d_model},
           {"d_ff", p.d_ff},
@@ -46,6 +54,14 @@ json paramsJson(const TrainParams& p) {
           {"held_out", p.corpus.held_out},
           {"needle_share", p.needle_share},
           {"answer_weight", p.answer_weight}};
+  if (!p.init_from.empty()) {
+    // Continued training records where it started and how that model was trained.
+    j["init_from"] = p.init_from;
+    const json earlier = json::parse(readFile(p.init_from + "/config.json"), nullptr, false);
+    if (!earlier.is_discarded() && earlier.contains("attnscope_training"))
+      j["init_from_training"] = earlier["attnscope_training"];
+  }
+  return j;
 }
 
 void validate(const TrainParams& p) {
@@ -68,14 +84,6 @@ void validate(const TrainParams& p) {
   if (p.needle_share > 0 && p.n_ctx + 1 < needle_bytes)
     fail("context " + std::to_string(p.n_ctx) + " is too short for the needle task (needs " +
          std::to_string(needle_bytes - 1) + "); use needle share 0");
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -133,6 +141,9 @@ Trainer::Trainer(const TrainParams& params) : m_state(std::make_unique<State>())
   torch::manual_seed(params.seed);
   s.model = std::make_unique<Model>(config, WeightInit::Random);
   s.model->setNormalizer(parseNormalizer(params.normalizer));  // "ssmax" = the learned s (and b)
+  // Continued training: the weights of an earlier run (same architecture, checked tensor by tensor), with a
+  // fresh optimizer and schedule.
+  if (!params.init_from.empty()) s.model->loadWeights(Checkpoint::open(params.init_from));
 
   // Decay matrices and embeddings only: decaying s would pull SSMax back toward plain softmax·0.
   std::vector<torch::Tensor> decay, keep;

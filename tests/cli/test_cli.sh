@@ -150,6 +150,24 @@ expect eval_rope 0 'rope_theta 500000' -- eval "$work/tiny2" --normalizer ssmax:
   "${eval_args[@]}"
 expect eval_not_bytes 1 'error: eval: .*not a byte-level model' -- eval "$sample" "${eval_args[@]}"
 expect eval_short 1 'shorter than a needle prompt' -- eval "$work/tiny" --lengths 40 --text-dir "$work/corpus"
+expect train_init 0 'saved .* after 3 steps' -- train "$work/tiny7" --normalizer ssmax --ssmax-bias "${tiny[@]}" \
+  --init-from "$work/tiny"
+if grep -q '"init_from_training"' "$work/tiny7/config.json" 2>/dev/null; then
+  passed=$((passed + 1))
+else
+  echo "FAIL train_init_config: no init_from_training in $work/tiny7/config.json"; failures=$((failures + 1))
+fi
+expect train_init_mismatch 1 'error: .*tensor' -- train "$work/tiny8" --normalizer ssmax --ssmax-bias --steps 1 \
+  --batch 2 --context 32 --layers 1 --heads 2 --d-model 16 --d-ff 48 --needle-share 0 --text-dir "$work/corpus" \
+  --init-from "$work/tiny"
+# Two models on one prompt in one capture file: refused without --other-weights, recorded per run with it.
+expect capture_first 0 '1 run\(s\) captured' -- capture "$work/tiny" --ids 72,105,33,10,72,105 -n ssmax \
+  --out "$work/two.h5"
+expect capture_other_refused 1 'holds a capture of different weights' -- capture "$work/tiny2" \
+  --ids 72,105,33,10,72,105 -n softmax --out "$work/two.h5"
+expect capture_other 0 '1 run\(s\) captured' -- capture "$work/tiny2" --ids 72,105,33,10,72,105 -n softmax \
+  --name tiny2 --other-weights --out "$work/two.h5"
+expect stats_other 0 'model .*tiny2 \(other weights' -- stats "$work/two.h5"
 expect needle 0 '^needle [0-9]+:[0-9]+  digits [0-9]+:[0-9]+  answer [0-9]{7}' -- \
   needle "$work/needle.txt" --length 400 --depth 0.25 --seed 7 --text-dir "$work/corpus"
 if [[ $(stat -c %s "$work/needle.txt" 2>/dev/null) == 400 ]] && grep -q 'special magic' "$work/needle.txt"; then

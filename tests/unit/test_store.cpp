@@ -440,6 +440,27 @@ TEST(Store, TwoRunsInOneFileAndAppendChecks) {
   EXPECT_NE(errorOf([&] { CaptureFile::create(path.str(), retrained, makeTokens(n)); })
                 .find(path.str() + ": holds a capture of different weights"),
             std::string::npos);
+
+  // With other_weights the file takes a run of the retrained model, which records its own model; the file's
+  // /model and the earlier runs stay as they were.
+  {
+    auto appender = CaptureFile::create(path.str(), retrained, makeTokens(n), /*other_weights=*/true);
+    RunSpec c = makeSpec("retrained", n);
+    c.model = retrained;
+    RunWriter writer = appender->beginRun(c);
+    writeStats(writer, c, 3, 64);
+    writer.finish();
+  }
+  file = CaptureFile::open(path.str());
+  EXPECT_EQ(file->model().weights_hash, kModel.weights_hash);
+  EXPECT_FALSE(file->run("softmax").model.has_value());
+  const RunInfo retrained_run = file->run("retrained");
+  ASSERT_TRUE(retrained_run.model.has_value());
+  EXPECT_EQ(retrained_run.model->weights_hash, "ffff");
+  EXPECT_EQ(retrained_run.model->config_json, kModel.config_json);
+  EXPECT_EQ(retrained_run.model->path, kModel.path);
+  expectStats(*file, makeSpec("retrained", n), 3);
+  expectStats(*file, a, 1);
 }
 
 TEST(Store, RejectsDuplicateRunAndReadOnlyWrites) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,7 @@ std::vector<std::string> captureStatNames(bool with_targets);
 struct CaptureParams {
   std::vector<std::string> normalizers = {"softmax"};  // one run each
   std::vector<std::string> run_names;                  // optional; default: derived from the normalizer
+  std::optional<CaptureModel> run_model;               // set when the weights differ from the file's /model
   std::vector<MapRequest> maps;                        // maps to store (hook, layer, heads)
   std::vector<std::pair<int64_t, int64_t>> targets;    // [begin, end) token ranges for target_mass
   int64_t topk = 10;

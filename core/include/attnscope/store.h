@@ -10,6 +10,8 @@
 //   /tokens/text           variable-length UTF-8 str [T] (display strings)
 //   /runs/<run>            attrs: normalizer (spec text), complete (int 0/1), n_layer, n_head, n_tokens,
 //                                 created (ISO 8601 UTC), topk (int), targets (int64 [n, 2] key ranges)
+//   /runs/<run>/model      optional, attrs as /model: the run used other weights than /model on the same tokens
+//                          (e.g. a softmax-trained and an SSMax-trained model compared on one prompt)
 //   /runs/<run>/stats/<stat>            float32 [n_layer, n_head, T]: one value per query position
 //   /runs/<run>/maps/<hook>/head_<h>/level_<k>
 //                          float16 [ceil(T/2^k), ceil(T/2^k)]: level 0 is the map itself (query × key), level k
@@ -63,6 +65,7 @@ struct RunSpec {
   std::vector<MapRequest> maps;
   int64_t topk = 0;
   std::vector<std::pair<int64_t, int64_t>> targets;  // [begin, end) token ranges
+  std::optional<CaptureModel> model;  // set when the run used other weights than the file's /model
 };
 
 class CaptureFile;
@@ -98,6 +101,7 @@ struct RunInfo {
   std::vector<std::string> stats;
   std::vector<MapRequest> maps;
   std::vector<std::pair<int64_t, int64_t>> targets;
+  std::optional<CaptureModel> model;  // the run's own weights, when they differ from the file's /model
 };
 
 /// A capture file opened for reading (lazy: opening reads metadata only) or for appending runs.
@@ -106,10 +110,11 @@ class CaptureFile {
   enum class Mode { Read, Append };
   /// Opens an existing capture; Append also locks it against a second writer. Throws StoreError.
   static std::unique_ptr<CaptureFile> open(const std::string& path, Mode mode = Mode::Read);
-  /// Creates a capture (or opens an existing one for appending, which must hold the same tokens and weights
-  /// hash). Throws StoreError.
+  /// Creates a capture (or opens an existing one for appending, which must hold the same tokens and, unless
+  /// other_weights is set, the same weights hash; runs of other weights then carry RunSpec::model). Throws
+  /// StoreError.
   static std::unique_ptr<CaptureFile> create(const std::string& path, const CaptureModel& model,
-                                             const CaptureTokens& tokens);
+                                             const CaptureTokens& tokens, bool other_weights = false);
   ~CaptureFile();
 
   const std::string& path() const;

@@ -35,6 +35,7 @@ struct TrainParams {
   double rope_theta = 10000.0;
   std::string normalizer = "softmax";  // softmax | ssmax (learned s per layer and head)
   bool ssmax_bias = false;             // ssmax: also learn b in softmax((s·ln n + b)·z)
+  std::string init_from;  // model directory whose weights start the run (continued training); empty: random
   // Optimisation: AdamW, linear warm-up to lr, cosine decay to lr · min_lr_ratio at n_steps.
   int64_t n_steps = 3000;
   int64_t batch_size = 16;

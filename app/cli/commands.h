@@ -85,6 +85,10 @@ struct NeedleOptions {
   std::string text_dir = "/usr/share/games/fortunes";
 };
 
+struct ExportCommandOptions {
+  std::vector<std::string> args;  // passed to `attnscope --export` unchanged
+};
+
 /// Returns the first line of a LibTorch error, without its backtrace.
 std::string oneLine(const c10::Error& e);
 
@@ -96,5 +100,7 @@ int runForward(const RunOptions& options);
 int runTrain(const TrainOptions& options);
 int runEval(const EvalOptions& options);
 int runNeedle(const NeedleOptions& options);
+/// Replaces the process with the attnscope binary beside this one (`attnscope --export ARGS`); returns only on error.
+int runExport(const ExportCommandOptions& options);
 
 }  // namespace attnscope::cli

@@ -179,6 +179,14 @@ int main(int argc, char** argv) {
   needle_cmd->add_option("--seed", needle.seed, "Seed of the needle and the haystack offset")->capture_default_str();
   needle_cmd->add_option("--text-dir", needle.text_dir, "Directory of fortune files")->capture_default_str();
 
+  ExportCommandOptions exporting;
+  auto* export_cmd = app.add_subcommand(
+      "export", "Write a figure of a capture without a display: runs `attnscope --export ARGS` (the GUI binary "
+                "beside this one), e.g. export FILE.h5 --figure heads --out heads.png; see attnscope --help");
+  // Unknown options stay with export (no fallthrough to the top level), and from the first positional argument
+  // (the capture file) on everything goes to attnscope unparsed.
+  export_cmd->fallthrough(false)->prefix_command();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -196,6 +204,14 @@ int main(int argc, char** argv) {
     if (*train_cmd) return runTrain(train);
     if (*eval_cmd) return runEval(eval);
     if (*needle_cmd) return runNeedle(needle);
+    if (*export_cmd) {
+      exporting.args = export_cmd->remaining();
+      if (exporting.args.empty()) {
+        std::fprintf(stderr, "attnscope-cli: export needs a capture file and --figure/--out (see attnscope --help)\n");
+        return 2;
+      }
+      return runExport(exporting);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnscope-cli: error: %s\n", e.what());
     return 1;

@@ -10,6 +10,7 @@
 #include "capturedocument.h"
 #include "contextcurvewidget.h"
 #include "headgridview.h"
+#include "headsfigure.h"
 #include "heatmapwidget.h"
 #include "tokensview.h"
 
@@ -62,6 +63,7 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
   if (options.query >= 0) selection.query = options.query;
   document.setSelection(selection);
 
+  QSize size(options.width > 0 ? options.width : 900, options.height > 0 ? options.height : 600);
   std::unique_ptr<QWidget> widget;
   ExportSource* source = nullptr;
   bool ok = false;
@@ -69,7 +71,7 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
     auto* heatmap = new HeatmapWidget(&document);
     widget.reset(heatmap), source = heatmap;
     heatmap->setLogScale(options.logScale);
-    heatmap->resize(options.width, options.height);
+    heatmap->resize(size);
     heatmap->setAttribute(Qt::WA_DontShowOnScreen);
     heatmap->show();
     ok = waitForContent(heatmap, [heatmap] { return !heatmap->isLoading(); });
@@ -80,30 +82,44 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
     curve->setScope(options.scope == QLatin1String("all")     ? CurveScope::AllLayers
                     : options.scope == QLatin1String("layer") ? CurveScope::Layer
                                                               : CurveScope::Head);
-    curve->resize(options.width, options.height);
+    curve->resize(size);
     ok = waitForContent(curve, [] { return true; });
   } else if (options.figure == QLatin1String("head-grid")) {
     auto* grid = new HeadGridView(&document);
     widget.reset(grid), source = grid;
     grid->setDifference(options.difference);
-    grid->resize(options.width, options.height);
+    grid->resize(size);
     grid->setAttribute(Qt::WA_DontShowOnScreen);
     grid->show();
     ok = waitForContent(grid, [] { return true; });
   } else if (options.figure == QLatin1String("tokens")) {
     auto* tokens = new TokensView(&document);
     widget.reset(tokens), source = tokens;
-    tokens->resize(options.width, options.height);
+    tokens->resize(size);
     tokens->setAttribute(Qt::WA_DontShowOnScreen);
     tokens->show();
     ok = waitForContent(tokens, [] { return true; });
+  } else if (options.figure == QLatin1String("heads")) {
+    auto* heads = new HeadsFigure(&document);
+    widget.reset(heads), source = heads;
+    const RunInfo* run = document.currentRun();
+    const int n_layer = static_cast<int>(run->n_layer), n_head = static_cast<int>(run->n_head);
+    const QSize fitted = headsFigureSize(n_layer, n_head);
+    size = QSize(options.width > 0 ? options.width : fitted.width(), options.height > 0 ? options.height : fitted.height());
+    heads->resize(size);
+    heads->setLogScale(options.logScale);
+    // PDF and SVG embed each map as an image that viewers scale: give them the detail of a 4x PNG.
+    const double pixels = exportFormatForPath(options.out) == ExportFormat::Png ? options.scale : 4.0;
+    heads->setCellPixels(headsFigureCellPixels(size, pixels, n_layer, n_head));
+    ok = waitForContent(heads, [heads] { return !heads->isLoading(); });
   } else {
-    return fail(QStringLiteral("unknown figure %1 (heatmap, context-curve, head-grid, tokens)").arg(options.figure));
+    return fail(
+        QStringLiteral("unknown figure %1 (heatmap, context-curve, head-grid, tokens, heads)").arg(options.figure));
   }
   if (!ok) return fail(QStringLiteral("timed out reading %1").arg(options.capture));
   ExportOptions exportOptions;
-  exportOptions.width = options.width;
-  exportOptions.height = options.height;
+  exportOptions.width = size.width();
+  exportOptions.height = size.height();
   exportOptions.scale = options.scale;
   exportOptions.dpi = options.dpi;
   if (!exportSource(*source, options.out, exportOptions, &error)) return fail(error);

@@ -8,16 +8,16 @@ namespace attnscope::gui {
 
 struct HeadlessExportOptions {
   QString capture;
-  QString figure = QStringLiteral("context-curve");  // heatmap, context-curve, head-grid, tokens
+  QString figure = QStringLiteral("context-curve");  // heatmap, context-curve, head-grid, tokens, heads
   QString out;
   QString run, compareRun;  // empty: the file's first (and second) run
   int layer = 0, head = 0;
   int query = -1;           // -1: the last token
   QString stat = QStringLiteral("max_prob");   // context-curve statistic
   QString scope = QStringLiteral("head");      // context-curve: head, layer or all
-  bool logScale = false;    // heatmap colour scale
+  bool logScale = false;    // heatmap and heads colour scale
   bool difference = false;  // head grid: run − compare run
-  int width = 900, height = 600;
+  int width = 0, height = 0;  // 0: the figure's default (900 × 600; heads: sized so each small map is square)
   double scale = 2.0;
   int dpi = 192;
 };

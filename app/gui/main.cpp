@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
   parser.addPositionalArgument(QStringLiteral("capture"), QStringLiteral("A capture file (.h5) to open."));
   const QCommandLineOption exportOption(QStringLiteral("export"), QStringLiteral("Write one figure and exit."));
   const QCommandLineOption figure(QStringLiteral("figure"),
-                                  QStringLiteral("heatmap, context-curve, head-grid or tokens."), QStringLiteral("name"),
+                                  QStringLiteral("heatmap, context-curve, head-grid, tokens, or heads (every head's map as\n"
+                                                 "small multiples: one shared colour scale, 'no map' where none is stored)."),
+                                  QStringLiteral("name"),
                                   QStringLiteral("context-curve"));
   const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("Output: .png, .pdf, .svg or .csv."),
                                QStringLiteral("file"));
@@ -58,13 +60,15 @@ int main(int argc, char** argv) {
                                 QStringLiteral("name"), QStringLiteral("max_prob"));
   const QCommandLineOption scope(QStringLiteral("scope"), QStringLiteral("Curve scope: head, layer or all."),
                                  QStringLiteral("scope"), QStringLiteral("head"));
-  const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("Heatmap: logarithmic colour scale."));
+  const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("Heatmap, heads: logarithmic colour scale."));
   const QCommandLineOption difference(QStringLiteral("difference"),
                                       QStringLiteral("Head grid: run minus compare run."));
-  const QCommandLineOption width(QStringLiteral("width"), QStringLiteral("Figure width."), QStringLiteral("px"),
-                                 QStringLiteral("900"));
-  const QCommandLineOption height(QStringLiteral("height"), QStringLiteral("Figure height."), QStringLiteral("px"),
-                                  QStringLiteral("600"));
+  const QCommandLineOption width(QStringLiteral("width"),
+                                 QStringLiteral("Figure width (default 900; heads: sized to the grid)."),
+                                 QStringLiteral("px"));
+  const QCommandLineOption height(QStringLiteral("height"),
+                                  QStringLiteral("Figure height (default 600; heads: sized to the grid)."),
+                                  QStringLiteral("px"));
   const QCommandLineOption scale(QStringLiteral("scale"), QStringLiteral("PNG pixels per layout pixel."),
                                  QStringLiteral("x"), QStringLiteral("2"));
   const QCommandLineOption model(QStringLiteral("model"),
@@ -92,7 +96,7 @@ int main(int argc, char** argv) {
     options.scope = parser.value(scope);
     options.logScale = parser.isSet(log);
     options.difference = parser.isSet(difference);
-    options.width = parser.value(width).toInt();
+    options.width = parser.value(width).toInt();  // unset: 0, the figure's default size
     options.height = parser.value(height).toInt();
     options.scale = parser.value(scale).toDouble();
     return attnscope::gui::runHeadlessExport(options);

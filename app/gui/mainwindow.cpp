@@ -5,6 +5,7 @@
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
+#include <QEventLoop>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
@@ -24,6 +25,7 @@
 #include "contextcurvewidget.h"
 #include "exportdialog.h"
 #include "headgridview.h"
+#include "headsfigure.h"
 #include "heatmapwidget.h"
 #include "recentfiles.h"
 #include "runmodeldialog.h"
@@ -92,6 +94,9 @@ void MainWindow::createMenus() {
   file->addSeparator();
   m_exportAction = file->addAction(tr("&Export…"), this, &MainWindow::showExportDialog);
   m_exportAction->setShortcut(QKeySequence(tr("Ctrl+E")));
+  m_exportHeadsAction = file->addAction(tr("Export all &heads…"), this, &MainWindow::showExportHeadsDialog);
+  m_exportHeadsAction->setObjectName(QStringLiteral("exportHeadsAction"));
+  m_exportHeadsAction->setToolTip(tr("One figure with every head's attention map of the run as small multiples"));
   file->addSeparator();
   m_closeAction = file->addAction(tr("&Close"), m_document, &CaptureDocument::close);
   m_closeAction->setShortcut(QKeySequence::Close);
@@ -196,20 +201,50 @@ void MainWindow::showExportDialog() {
   QSettings settings;
   ExportDialog dialog(exportSources(), focusedSource(), settings.value("exportDirectory", QDir::homePath()).toString(),
                       this);
+  if (dialog.exec() == QDialog::Accepted) writeExport(*dialog.source(), dialog.path(), dialog.options());
+}
+
+void MainWindow::showExportHeadsDialog() {
+  const RunInfo* run = m_document->currentRun();
+  if (!run) return;
+  const int n_layer = static_cast<int>(run->n_layer), n_head = static_cast<int>(run->n_head);
+  // The figure is never on screen; it starts reading while the dialog is open.
+  HeadsFigure figure(m_document);
+  figure.setAttribute(Qt::WA_DontShowOnScreen);
+  figure.resize(headsFigureSize(n_layer, n_head));
+  figure.show();
+  ExportDialog dialog({&figure}, &figure, QSettings().value("exportDirectory", QDir::homePath()).toString(), this);
+  dialog.setWindowTitle(tr("Export all heads"));
   if (dialog.exec() != QDialog::Accepted) return;
+  const ExportOptions options = dialog.options();
+  const double pixels = exportFormatForPath(dialog.path()) == ExportFormat::Png ? options.scale : 4.0;
+  figure.setCellPixels(headsFigureCellPixels(QSize(options.width, options.height), pixels, n_layer, n_head));
+  if (figure.isLoading()) {
+    statusBar()->showMessage(tr("Reading every head's map…"));
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    QEventLoop loop;
+    connect(&figure, &HeadsFigure::contentReady, &loop, &QEventLoop::quit);
+    loop.exec();
+    QApplication::restoreOverrideCursor();
+  }
+  writeExport(figure, dialog.path(), options);
+}
+
+void MainWindow::writeExport(const ExportSource& source, const QString& path, const ExportOptions& options) {
   QString error;
-  if (!exportSource(*dialog.source(), dialog.path(), dialog.options(), &error)) {
+  if (!exportSource(source, path, options, &error)) {
     showError(error);
     return;
   }
-  settings.setValue("exportDirectory", QFileInfo(dialog.path()).absolutePath());
-  statusBar()->showMessage(tr("Exported %1").arg(dialog.path()), 5000);
+  QSettings().setValue("exportDirectory", QFileInfo(path).absolutePath());
+  statusBar()->showMessage(tr("Exported %1").arg(path), 5000);
 }
 
 void MainWindow::onDocumentChanged() {
   const bool open = m_document->isOpen();
   setWindowTitle(open ? tr("%1 — attnscope").arg(QFileInfo(m_document->path()).fileName()) : tr("attnscope"));
   m_exportAction->setEnabled(open);
+  m_exportHeadsAction->setEnabled(open);
   m_closeAction->setEnabled(open);
   const QSignalBlocker blockRuns(m_runBox), blockCompare(m_compareBox);
   m_runBox->clear();

@@ -1,7 +1,7 @@
 #pragma once
 // The attnscope window: a capture document and its views (head grid, heatmap, context curve, tokens) in docks,
 // run selectors for comparing runs, File menu with recent files and export, drag and drop of .h5 files, and
-// File → Open model…, which runs a model on a worker thread (progress, ETA and Cancel in the status bar) and opens
+// File → Export all heads… (every head's map as small multiples), and File → Open model…, which runs a model on a worker thread (progress, ETA and Cancel in the status bar) and opens
 // the capture it wrote.
 
 #include <QList>
@@ -66,6 +66,8 @@ class MainWindow : public QMainWindow {
   void onCaptureFinished(const CaptureOutcome& outcome);
   void onCaptureFailed(const QString& message);
   void showExportDialog();
+  void showExportHeadsDialog();
+  void writeExport(const ExportSource& source, const QString& path, const ExportOptions& options);
   void onDocumentChanged();
   void onSelectionChanged(const Selection& selection);
   void showError(const QString& message);
@@ -86,6 +88,7 @@ class MainWindow : public QMainWindow {
   QComboBox* m_compareBox;
   QLabel* m_position;
   QAction* m_exportAction = nullptr;
+  QAction* m_exportHeadsAction = nullptr;
   QAction* m_closeAction = nullptr;
 };
 

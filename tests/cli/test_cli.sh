@@ -73,6 +73,31 @@ if grep -q '^softmax,"softmax",max_prob,-1,-1,' "$work/curves.csv" && grep -q ',
 else
   echo "FAIL stats --csv lacks the all-heads max_prob curve, a per-head target_mass curve or the theory curve"; failures=$((failures + 1))
 fi
+
+# export hands its arguments to the GUI binary beside the CLI (`attnscope --export`), when the GUI was built;
+# a CLI without it says so in one line.
+if [[ -x "$(dirname "$cli")/attnscope" ]]; then
+  # Qt warns on stderr when XDG_RUNTIME_DIR is unset (ctest as root): give it one, so errors stay one line.
+  mkdir -m 700 "$work/xdg"
+  saved_xdg=${XDG_RUNTIME_DIR-}
+  export XDG_RUNTIME_DIR="$work/xdg"
+  expect export_heads 0 'heads\.png$' -- export "$cap" --figure heads --out "$work/heads.png"
+  if [[ $(head -c 4 "$work/heads.png" | tail -c 3) == PNG ]]; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL export_heads_png: $work/heads.png is not a PNG"; failures=$((failures + 1))
+  fi
+  expect export_bad_figure 1 'unknown figure bogus' -- export "$cap" --figure bogus --out "$work/x.png"
+  export XDG_RUNTIME_DIR="$saved_xdg"
+  [[ -n $saved_xdg ]] || unset XDG_RUNTIME_DIR
+fi
+mkdir -p "$work/lonely" && cp "$cli" "$work/lonely/attnscope-cli"
+real_cli=$cli
+cli="$work/lonely/attnscope-cli"
+expect export_no_gui 1 'error: export needs the attnscope GUI binary' -- export "$cap" --figure heads --out "$work/y.png"
+cli=$real_cli
+expect export_no_args 2 'needs a capture file' -- export
+
 printf 'not hdf5' >"$work/foreign.h5"
 expect stats_foreign 1 'error: .*foreign.h5' -- stats "$work/foreign.h5"
 expect capture_bad_maps 1 "error: --maps '9.0'" -- capture "$work/bytes" --text "$prompt" -n softmax --maps 9.0 --out "$work/c2.h5"

@@ -2,6 +2,7 @@
 
 #include <QFile>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -52,7 +53,11 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
     if (run == 0) spec.stats.push_back("target_mass");
     for (int layer = 0; layer < options.n_layer; ++layer) {
       MapRequest map{"blocks." + std::to_string(layer) + ".attn.hook_pattern", layer, {}};
-      for (int head = 0; head < options.n_head; ++head) map.heads.push_back(head);
+      for (int head = 0; head < options.n_head; ++head) {
+        const std::pair<int, int> key{layer, head};
+        const auto& skipped = options.heads_without_map;
+        if (std::find(skipped.begin(), skipped.end(), key) == skipped.end()) map.heads.push_back(head);
+      }
       spec.maps.push_back(map);
     }
     RunWriter writer = file->beginRun(spec);
@@ -64,11 +69,16 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
             values.push_back(knownStatValue(run, QString::fromStdString(stat), layer, head, q));
         writer.writeStat(stat, layer, 0, T, values.data());
       }
-    std::vector<float> map;  // [T, T]
-    for (int q = 0; q < T; ++q)
-      for (int k = 0; k < T; ++k) map.push_back(knownMapValue(q, k, T));
     for (const MapRequest& request : spec.maps)
-      for (int64_t head : request.heads) writer.writeMapBlock(request.hook, head, 0, T, 0, T, map.data());
+      for (int64_t head : request.heads) {
+        std::vector<float> map;  // [T, T]
+        for (int q = 0; q < T; ++q)
+          for (int k = 0; k < T; ++k)
+            map.push_back(options.map_value
+                              ? options.map_value(static_cast<int>(request.layer), static_cast<int>(head), q, k)
+                              : knownMapValue(q, k, T));
+        writer.writeMapBlock(request.hook, head, 0, T, 0, T, map.data());
+      }
     writer.finish();
   }
 }

@@ -4,12 +4,20 @@
 
 #include <QString>
 
+#include <functional>
+#include <utility>
+#include <vector>
+
 namespace attnscope::test {
 
 struct KnownCaptureOptions {
   int n_tokens = 8;
   int n_layer = 2;
   int n_head = 3;
+  /// Map value of a head at (query, key); empty: knownMapValue for every head.
+  std::function<float(int layer, int head, int query, int key)> map_value{};
+  /// (layer, head) pairs whose map is not stored.
+  std::vector<std::pair<int, int>> heads_without_map{};
 };
 
 /// The map value of every head at (query, key): (q + k) / (2 (T − 1)) on and below the diagonal, else 0.

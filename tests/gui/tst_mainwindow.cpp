@@ -2,8 +2,12 @@
 // when the test fixture made one), a head is selected in the grid, and the heatmap and curve are exported as
 // PNG, PDF, SVG and CSV, then checked; the headless `attnscope --export` is checked the same way.
 
+#include <QAction>
+#include <QApplication>
+#include <QDialog>
 #include <QFile>
 #include <QImage>
+#include <QLineEdit>
 #include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
@@ -11,6 +15,7 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 #include <QXmlStreamReader>
 
 #include <qcustomplot.h>
@@ -20,6 +25,7 @@
 #include "capturedocument.h"
 #include "contextcurvewidget.h"
 #include "headgridview.h"
+#include "headsfigure.h"
 #include "heatmapwidget.h"
 #include "knowncapture.h"
 #include "mainwindow.h"
@@ -138,6 +144,41 @@ class TestMainWindow : public QObject {
     QVERIFY(QSettings().value("recentFiles").toStringList().value(0).endsWith(QFileInfo(capture).fileName()));
   }
 
+  void exportAllHeadsFromMenu() {
+    MainWindow window;
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    auto* action = window.findChild<QAction*>(QStringLiteral("exportHeadsAction"));
+    QVERIFY(action);
+    QVERIFY(!action->isEnabled());
+    QVERIFY(window.openFile(m_known));
+    QVERIFY(action->isEnabled());
+    const QString out = m_dir.filePath(QStringLiteral("all-heads.png"));
+    // The action runs the Export dialog modally: fill in the file name and accept it once it is up.
+    bool accepted = false;
+    QTimer poll;
+    connect(&poll, &QTimer::timeout, this, [&] {
+      auto* dialog = qobject_cast<QDialog*>(QApplication::activeModalWidget());
+      if (!dialog) return;
+      poll.stop();
+      auto* path = dialog->findChild<QLineEdit*>(QString(), Qt::FindDirectChildrenOnly);
+      if (path) {
+        path->setText(out);
+        accepted = true;
+        dialog->accept();
+      } else {
+        dialog->reject();
+      }
+    });
+    poll.start(50);
+    action->trigger();
+    QVERIFY(accepted);
+    const QImage image(out);
+    QVERIFY2(!image.isNull(), qPrintable(out));
+    QCOMPARE(image.size(), headsFigureSize(2, 3) * 2);  // the dialog's default: the figure's size at 2x
+    QVERIFY(distinctColours(image, image.rect().adjusted(0, 0, -1, -1)) > 8);
+  }
+
   void headlessExport_data() {
     QTest::addColumn<QString>("figure");
     QTest::addColumn<QString>("suffix");
@@ -146,6 +187,8 @@ class TestMainWindow : public QObject {
     QTest::newRow("heatmap svg") << "heatmap" << "svg";
     QTest::newRow("grid png") << "head-grid" << "png";
     QTest::newRow("tokens png") << "tokens" << "png";
+    QTest::newRow("heads png") << "heads" << "png";
+    QTest::newRow("heads pdf") << "heads" << "pdf";
   }
 
   void headlessExport() {

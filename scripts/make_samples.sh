@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Remakes the bundled samples with attnscope's own commands: the softmax/SSMax pair of small byte-level models,
 # needle-in-a-haystack prompts, the sample capture of both models on one prompt, and the evaluation tables.
-# Usage: scripts/make_samples.sh [--skip-train]   (about 30-60 min of training on 2 cores, then a few minutes)
+# Usage: scripts/make_samples.sh [--skip-train]   (about an hour of training on 2 cores, then a few minutes)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -10,11 +10,17 @@ samples="$root/samples"
 [[ -x "$cli" ]] || bash "$root/scripts/build.sh"
 # One thread per model, both at once; passive OpenMP waiting so the two jobs do not spin against each other.
 export OMP_WAIT_POLICY=PASSIVE
-train=(--steps 3000 --needle-share 0.5 --answer-weight 5 --seed 1)
+# Stage 1: 3000 steps from random weights; stage 2: 2500 more steps from those weights with a fresh schedule
+# (peak lr 1e-3) and another data seed. Both stages are the same for both models; only the normalizer differs.
+stage1=(--steps 3000 --needle-share 0.5 --answer-weight 5 --seed 1)
+stage2=(--steps 2500 --lr 1e-3 --warmup 50 --needle-share 0.5 --answer-weight 5 --seed 2)
 
 if [[ "${1:-}" != "--skip-train" ]]; then
-  "$cli" --threads 1 train "$samples/bytes-softmax" --normalizer softmax "${train[@]}" &
-  "$cli" --threads 1 train "$samples/bytes-ssmax" --normalizer ssmax "${train[@]}" &
+  for n in softmax ssmax; do
+    ( "$cli" --threads 1 train "$build/stage1/bytes-$n" --normalizer "$n" "${stage1[@]}" &&
+      "$cli" --threads 1 train "$samples/bytes-$n" --normalizer "$n" --init-from "$build/stage1/bytes-$n" \
+        "${stage2[@]}" ) &
+  done
   wait -n && wait -n
 fi
 
@@ -29,23 +35,41 @@ for n in 256 512 1024 2048 4096 8192; do
 done
 mv "$samples/prompts/needles.tsv.new" "$samples/prompts/needles.tsv"
 
-# The sample capture: both models on the 2048-token prompt (8x the training context), every head's map, the
-# needle sentence as target. Runs: softmax (softmax model), ssmax (SSMax model, learned s), and the softmax
-# model with SSMax switched on at inference (s = 1 / ln 256).
-needle=$(awk -F'\t' '$1 == "needle-2048.txt" { print $3 }' "$samples/prompts/needles.tsv")
-prompt="$samples/prompts/needle-2048.txt"
-capture=(--prompt-file "$prompt" --targets "$needle" --maps all --out "$samples/needle-2048.h5.new")
-rm -f "$samples/needle-2048.h5.new"
-"$cli" capture "$samples/bytes-softmax" "${capture[@]}" -n softmax -n ssmax:ctx=256 --name softmax \
-  --name softmax-model-ssmax
-"$cli" capture "$samples/bytes-ssmax" "${capture[@]}" -n ssmax --name ssmax --other-weights
-mv "$samples/needle-2048.h5.new" "$samples/needle-2048.h5"
+# The sample captures: both models on one needle prompt. Runs: softmax (softmax model), ssmax (SSMax model,
+# learned s), and softmax-model-ssmax (the softmax model with SSMax switched on at inference, s = 1 / ln 256).
+# needle-1024.h5 (4x the training context) keeps the maps of layer 2, where both models' needle heads are;
+# needle-8192-stats.h5 (32x) keeps statistics only, for the curves against context size.
+capture_pair() {  # capture_pair PROMPT_TOKENS MAPS OUT
+  local needle prompt="$samples/prompts/needle-$1.txt" out="$samples/$3"
+  needle=$(awk -F'\t' -v f="needle-$1.txt" '$1 == f { print $3 }' "$samples/prompts/needles.tsv")
+  local args=(--prompt-file "$prompt" --targets "$needle" --maps "$2" --out "$out.new")
+  rm -f "$out.new"
+  "$cli" capture "$samples/bytes-softmax" "${args[@]}" -n softmax -n ssmax:ctx=256 --name softmax \
+    --name softmax-model-ssmax
+  "$cli" capture "$samples/bytes-ssmax" "${args[@]}" -n ssmax --name ssmax --other-weights
+  mv "$out.new" "$out"
+}
+rm -f "$samples/needle-2048.h5"
+capture_pair 1024 '2.*' needle-1024.h5
+capture_pair 8192 none needle-8192-stats.h5
 
-# Evaluation tables (README "What the samples show").
+# Evaluation tables (README "What the samples show"): loss by position to 32x the training context, needle
+# retrieval and needle score per head at 1x-32x, as trained, with SSMax switched on in the softmax model, and with
+# RoPE theta raised 50x at evaluation. Two at a time, one thread each.
 mkdir -p "$samples/eval"
-lengths=(--lengths 256,512,1024,2048 --prompts 8)
-"$cli" eval "$samples/bytes-softmax" --normalizer softmax "${lengths[@]}" --csv "$samples/eval/softmax.csv"
-"$cli" eval "$samples/bytes-ssmax" --normalizer ssmax "${lengths[@]}" --csv "$samples/eval/ssmax.csv"
-"$cli" eval "$samples/bytes-softmax" --normalizer ssmax:ctx=256 "${lengths[@]}" \
-  --csv "$samples/eval/softmax-model-ssmax.csv"
-"$cli" stats "$samples/needle-2048.h5" --csv "$samples/eval/needle-2048-curves.csv"
+eval_args=(--lengths 256 512 1024 2048 4096 8192 --prompts 4)
+evaluate() {  # evaluate NAME MODEL ARGS...
+  local name=$1 model=$2
+  shift 2
+  "$cli" --threads 1 eval "$samples/$model" "$@" "${eval_args[@]}" --csv "$samples/eval/$name.csv" \
+    > "$samples/eval/$name.txt"
+}
+evaluate softmax bytes-softmax --normalizer softmax &
+evaluate ssmax bytes-ssmax --normalizer ssmax &
+wait -n && wait -n
+evaluate softmax-model-ssmax bytes-softmax --normalizer ssmax:ctx=256 &
+evaluate softmax-theta50 bytes-softmax --normalizer softmax --rope-theta-scale 50 &
+wait -n && wait -n
+evaluate ssmax-theta50 bytes-ssmax --normalizer ssmax --rope-theta-scale 50
+"$cli" stats "$samples/needle-8192-stats.h5" --csv "$samples/eval/needle-8192-curves.csv" --theory 0.18 \
+  > "$samples/eval/needle-8192-stats.txt"

@@ -3,11 +3,13 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QIcon>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
 #include <cstring>
 
+#include "capturedocument.h"
 #include "headlessexport.h"
 #include "mainwindow.h"
 
@@ -104,7 +106,17 @@ int main(int argc, char** argv) {
 
   attnscope::gui::MainWindow window;
   window.show();
-  if (!parser.positionalArguments().isEmpty()) window.openFile(parser.positionalArguments().first());
+  if (!parser.positionalArguments().isEmpty() && window.openFile(parser.positionalArguments().first())) {
+    // The selection options of --export also choose what the window opens on.
+    attnscope::gui::CaptureDocument* document = window.document();
+    if (parser.isSet(run)) document->setRun(parser.value(run));
+    if (parser.isSet(compare)) {
+      document->setCompareRun(parser.value(compare));
+      window.centralTabs()->setCurrentIndex(1);  // Compare runs
+    }
+    if (parser.isSet(layer) || parser.isSet(head))
+      document->setHead(parser.value(layer).toInt(), parser.value(head).toInt());
+  }
   if (parser.isSet(model))
     QTimer::singleShot(0, &window, [&window, dir = parser.value(model)] { window.showRunDialog(dir); });
   return app.exec();

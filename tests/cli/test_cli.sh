@@ -143,6 +143,14 @@ if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
   fi
 fi
 
+# The bundled trained pair loads like any checkpoint and retrieves the needle of the 256-token prompt: its answer
+# starts with the digit 4 (byte 52), predicted with p > 0.9 by both models.
+samples=$(dirname "$sample")
+expect sample_softmax 0 '^  id 52 +p 0\.9' -- run "$samples/bytes-softmax" --prompt-file "$samples/prompts/needle-256.txt"
+expect sample_ssmax 0 '^  id 52 +p 0\.9' -- run "$samples/bytes-ssmax" --normalizer ssmax \
+  --prompt-file "$samples/prompts/needle-256.txt"
+expect sample_ssmax_info 0 'layer 2 +s: min' -- info "$samples/bytes-ssmax"
+
 # A truncated checkpoint: one-line error, no crash.
 cp -r "$sample" "$work/truncated"
 truncate -s 100 "$work/truncated/model.safetensors"

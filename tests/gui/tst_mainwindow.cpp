@@ -84,13 +84,19 @@ class TestMainWindow : public QObject {
 
   void openSelectExport_data() {
     QTest::addColumn<QString>("capture");
-    QTest::newRow("known") << m_known;
+    QTest::addColumn<int>("layer");  // a layer whose head 2 has a map
+    QTest::newRow("known") << m_known << 1;
     const QString sample = qEnvironmentVariable("ATTNSCOPE_SAMPLE_CAPTURE");
-    if (!sample.isEmpty() && QFile::exists(sample)) QTest::newRow("random model") << sample;
+    if (!sample.isEmpty() && QFile::exists(sample)) QTest::newRow("random model") << sample << 1;
+    // The bundled capture of the trained pair (samples/needle-1024.h5: maps of layer 2), as the demo opens it.
+    const QString bundled = qEnvironmentVariable("ATTNSCOPE_BUNDLED_CAPTURE");
+    QVERIFY2(QFile::exists(bundled), qPrintable(bundled));
+    QTest::newRow("bundled sample") << bundled << 2;
   }
 
   void openSelectExport() {
     QFETCH(QString, capture);
+    QFETCH(int, layer);
     MainWindow window;
     window.resize(1400, 900);
     window.show();
@@ -101,12 +107,12 @@ class TestMainWindow : public QObject {
     QVERIFY(gridReady.wait(20000) || !gridReady.isEmpty());
     QVERIFY(window.windowTitle().contains(QFileInfo(capture).fileName()));
 
-    // Select layer 1, head 2 by clicking its cell.
+    // Select head 2 of the layer by clicking its cell.
     QTableView* table = window.headGrid()->table();
-    const QModelIndex cell = table->model()->index(1, 2);
+    const QModelIndex cell = table->model()->index(layer, 2);
     QVERIFY(cell.isValid());
     QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(cell).center());
-    QCOMPARE(window.document()->selection().layer, 1);
+    QCOMPARE(window.document()->selection().layer, layer);
     QCOMPARE(window.document()->selection().head, 2);
 
     HeatmapWidget* heatmap = window.heatmap();

@@ -224,8 +224,9 @@ void HeadsFigure::rebuild(const QString& message) {
                        : tr("%1 · every head · %2 tokens")
                              .arg(normalizer == m_run ? m_run : tr("%1 [%2]").arg(m_run, normalizer))
                              .arg(m_document->nTokens());
+  // The pooling note gets a line of its own: on one line a grid of few heads would cut the title.
   if (maps != m_tiles.end() && maps->request.level > 0)
-    title += tr(" · each cell: largest of %1 × %1 tokens").arg(maps->request.span());
+    title += QLatin1Char('\n') + tr("each cell: largest of %1 × %1 tokens").arg(maps->request.span());
   m_plot->plotLayout()->addElement(
       0, 0, new QCPTextElement(m_plot, title, QFont(base.family(), base.pointSize() + 1, QFont::Bold)));
   // The body sits in one column under the title, so a long title may use the colour scale's width too.

@@ -221,7 +221,7 @@ std::vector<int64_t> readTokenIds(const FileState& state) {
   return values;
 }
 
-/// Writes /model, /tokens and /runs of a new file; schema_version last, so a file cut short is not a capture.
+/// The attributes of a model group: /model, or /runs/<run>/model for a run of other weights.
 void writeModelAttrs(hid_t group, const CaptureModel& model, const std::string& where) {
   writeStringAttr(group, "config_json", model.config_json, where);
   writeStringAttr(group, "path", model.path, where);
@@ -233,6 +233,7 @@ CaptureModel readModelAttrs(hid_t group, const std::string& where) {
           readStringAttr(group, "weights_hash", where)};
 }
 
+/// Writes /model, /tokens and /runs of a new file; schema_version last, so a file cut short is not a capture.
 void writeSkeleton(const FileState& state, const CaptureModel& model, const CaptureTokens& tokens) {
   const std::string& where = state.path;
   writeStringAttr(state.file, "creator", "attnscope", where);

@@ -22,7 +22,6 @@ using nlohmann::json;
 
 constexpr double kPi = 3.14159265358979323846;
 
-/// Returns every param that changes the trained weights (checkpoint_every does not).
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
@@ -31,29 +30,30 @@ std::string readFile(const std::string& path) {
   return text.str();
 }
 
+/// Returns every param that changes the trained weights (checkpoint_every does not).
 json paramsJson(const TrainParams& p) {
   json j = {{"n_layer", p.n_layer},
-          {"n_head", p.n_head},
-          {"d_model", p.d_model},
-          {"d_ff", p.d_ff},
-          {"n_ctx", p.n_ctx},
-          {"rope_theta", p.rope_theta},
-          {"normalizer", p.normalizer},
-          {"ssmax_bias", p.ssmax_bias},
-          {"n_steps", p.n_steps},
-          {"batch_size", p.batch_size},
-          {"lr", p.lr},
-          {"min_lr_ratio", p.min_lr_ratio},
-          {"warmup_steps", p.warmup_steps},
-          {"weight_decay", p.weight_decay},
-          {"beta1", p.beta1},
-          {"beta2", p.beta2},
-          {"grad_clip", p.grad_clip},
-          {"seed", p.seed},
-          {"corpus_dir", p.corpus.dir},
-          {"held_out", p.corpus.held_out},
-          {"needle_share", p.needle_share},
-          {"answer_weight", p.answer_weight}};
+            {"n_head", p.n_head},
+            {"d_model", p.d_model},
+            {"d_ff", p.d_ff},
+            {"n_ctx", p.n_ctx},
+            {"rope_theta", p.rope_theta},
+            {"normalizer", p.normalizer},
+            {"ssmax_bias", p.ssmax_bias},
+            {"n_steps", p.n_steps},
+            {"batch_size", p.batch_size},
+            {"lr", p.lr},
+            {"min_lr_ratio", p.min_lr_ratio},
+            {"warmup_steps", p.warmup_steps},
+            {"weight_decay", p.weight_decay},
+            {"beta1", p.beta1},
+            {"beta2", p.beta2},
+            {"grad_clip", p.grad_clip},
+            {"seed", p.seed},
+            {"corpus_dir", p.corpus.dir},
+            {"held_out", p.corpus.held_out},
+            {"needle_share", p.needle_share},
+            {"answer_weight", p.answer_weight}};
   if (!p.init_from.empty()) {
     // Continued training records where it started and how that model was trained.
     j["init_from"] = p.init_from;

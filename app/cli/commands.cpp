@@ -110,8 +110,8 @@ int forward(const RunOptions& options) {
     }
   });
   torch::NoGradGuard no_grad;
-  auto logits = model->forward(ids);
-  auto probs = torch::softmax(logits[0][T - 1], -1);
+  auto logits = model->forward(ids, LogitPositions::last())[0][0];  // [vocab]
+  auto probs = torch::softmax(logits, -1);
 
   std::printf("%lld tokens, normalizer %s, %s\n", static_cast<long long>(T), model->normalizer().text().c_str(),
               computeDescription().c_str());
@@ -119,7 +119,7 @@ int forward(const RunOptions& options) {
   auto top = probs.topk(std::min<int64_t>(options.top, c.vocab_size));
   for (int64_t i = 0; i < std::get<0>(top).size(0); ++i)
     std::printf("  id %-8lld p %.6f  logit %.4f\n", static_cast<long long>(std::get<1>(top)[i].item<int64_t>()),
-                std::get<0>(top)[i].item<float>(), logits[0][T - 1][std::get<1>(top)[i]].item<float>());
+                std::get<0>(top)[i].item<float>(), logits[std::get<1>(top)[i]].item<float>());
 
   std::printf("attention of the last query, layer %lld head %d (key position, token id, probability):\n",
               static_cast<long long>(layer), options.head);

@@ -237,7 +237,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& 
     bool cancelled = false;
     try {
       torch::NoGradGuard no_grad;
-      model.forward(input);
+      model.forward(input, LogitPositions::none());
     } catch (const Cancelled&) {
       cancelled = true;
     } catch (...) {

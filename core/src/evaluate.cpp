@@ -42,7 +42,7 @@ std::vector<LossBucket> lossByPosition(Model& model, const std::string& text, in
   for (int64_t s = 0; s < n_sequences; ++s) {
     // One sequence at a time bounds memory at long lengths; position p's loss depends on tokens 0..p only.
     auto ids = byteIds(textSlice(text, uniformIndex(rng, text.size()), n_tokens + 1)).view({1, -1});
-    auto logits = model.forward(ids.narrow(1, 0, n_tokens))[0];  // [T, V]
+    auto logits = model.forward(ids.narrow(1, 0, n_tokens), LogitPositions::all())[0];  // [T, V]
     auto ce = torch::nn::functional::cross_entropy(
         logits, ids[0].narrow(0, 1, n_tokens),
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [T]
@@ -86,14 +86,17 @@ void needleBatch(Model& model, const std::string& text, int64_t length, double d
   });
   torch::Tensor logits;
   try {
-    logits = model.forward(ids);  // [B, T, V]
+    // Only the positions that predict the answer digits: [B, kDigits, V].
+    std::vector<int64_t> answer_positions;
+    for (int64_t i = 0; i < kDigits; ++i) answer_positions.push_back(query + i);
+    logits = model.forward(ids, LogitPositions::at(answer_positions));
   } catch (...) {
     model.hooks().remove(hook);
     throw;
   }
   model.hooks().remove(hook);
 
-  auto predicted = logits.narrow(1, query, kDigits).argmax(-1);  // [B, 7]
+  auto predicted = logits.argmax(-1);  // [B, 7]
   auto correct = predicted.eq(expected);
   NeedleResult r;
   r.length = length;

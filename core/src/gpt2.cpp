@@ -3,30 +3,32 @@
 #include <regex>
 
 #include "attention.h"
+#include "layers.h"
 #include "transformer.h"
 
 namespace attnscope {
 namespace {
 
-/// HF's Conv1D: a linear layer whose weight is stored [in, out], y = x W + b.
+/// HF's Conv1D: a linear layer whose weight is stored [in, out], y = x W + b; the product runs in the weight's
+/// dtype and comes back as float32.
 struct Conv1DImpl : torch::nn::Module {
-  Conv1DImpl(int64_t n_in, int64_t n_out)
-      : weight(register_parameter("weight", torch::empty({n_in, n_out}))),
-        bias(register_parameter("bias", torch::zeros({n_out}))) {}
+  Conv1DImpl(int64_t n_in, int64_t n_out, const ParamInit& init)
+      : weight(register_parameter("weight", init.matrix({n_in, n_out}))),
+        bias(register_parameter("bias", init.matrix({n_out}))) {}
   torch::Tensor forward(const torch::Tensor& x) {
-    auto flat = torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight);
+    auto flat = torch::addmm(bias, x.reshape({-1, x.size(-1)}).to(weight.scalar_type()), weight);
     auto shape = x.sizes().vec();
     shape.back() = weight.size(1);
-    return flat.view(shape);
+    return flat.view(shape).to(x.scalar_type());
   }
   torch::Tensor weight, bias;
 };
 TORCH_MODULE(Conv1D);
 
 struct Gpt2AttentionImpl : torch::nn::Module {
-  explicit Gpt2AttentionImpl(const ModelConfig& c)
-      : c_attn(register_module("c_attn", Conv1D(c.d_model, 3 * c.d_model))),
-        c_proj(register_module("c_proj", Conv1D(c.d_model, c.d_model))) {
+  Gpt2AttentionImpl(const ModelConfig& c, const ParamInit& init)
+      : c_attn(register_module("c_attn", Conv1D(c.d_model, 3 * c.d_model, init))),
+        c_proj(register_module("c_proj", Conv1D(c.d_model, c.d_model, init))) {
     registerSsmax(*this, c, ssmax_s, ssmax_b);
   }
   torch::Tensor forward(const torch::Tensor& x, int64_t layer, const ForwardContext& ctx) {
@@ -47,45 +49,41 @@ struct Gpt2AttentionImpl : torch::nn::Module {
 TORCH_MODULE(Gpt2Attention);
 
 struct Gpt2MlpImpl : torch::nn::Module {
-  explicit Gpt2MlpImpl(const ModelConfig& c)
-      : c_fc(register_module("c_fc", Conv1D(c.d_model, c.d_ff))),
-        c_proj(register_module("c_proj", Conv1D(c.d_ff, c.d_model))) {}
+  Gpt2MlpImpl(const ModelConfig& c, const ParamInit& init)
+      : c_fc(register_module("c_fc", Conv1D(c.d_model, c.d_ff, init))),
+        c_proj(register_module("c_proj", Conv1D(c.d_ff, c.d_model, init))) {}
   torch::Tensor forward(const torch::Tensor& x) { return c_proj(torch::gelu(c_fc(x), "tanh")); }
   Conv1D c_fc, c_proj;
 };
 TORCH_MODULE(Gpt2Mlp);
 
-torch::nn::LayerNorm layerNorm(const ModelConfig& c) {
-  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model}).eps(c.norm_eps));
-}
-
 struct Gpt2BlockImpl : torch::nn::Module {
-  explicit Gpt2BlockImpl(const ModelConfig& c)
-      : ln_1(register_module("ln_1", layerNorm(c))),
-        attn(register_module("attn", Gpt2Attention(c))),
-        ln_2(register_module("ln_2", layerNorm(c))),
-        mlp(register_module("mlp", Gpt2Mlp(c))) {}
-  torch::nn::LayerNorm ln_1;
+  Gpt2BlockImpl(const ModelConfig& c, const ParamInit& init)
+      : ln_1(register_module("ln_1", LayerNorm(c.d_model, c.norm_eps, init))),
+        attn(register_module("attn", Gpt2Attention(c, init))),
+        ln_2(register_module("ln_2", LayerNorm(c.d_model, c.norm_eps, init))),
+        mlp(register_module("mlp", Gpt2Mlp(c, init))) {}
+  LayerNorm ln_1;
   Gpt2Attention attn;
-  torch::nn::LayerNorm ln_2;
+  LayerNorm ln_2;
   Gpt2Mlp mlp;
 };
 TORCH_MODULE(Gpt2Block);
 
 class Gpt2 : public TransformerImpl {
  public:
-  explicit Gpt2(const ModelConfig& c)
-      : wte(register_module("wte", torch::nn::Embedding(c.vocab_size, c.d_model))),
-        wpe(register_module("wpe", torch::nn::Embedding(c.n_ctx, c.d_model))),
+  Gpt2(const ModelConfig& c, const ParamInit& init)
+      : wte(register_module("wte", Embedding(c.vocab_size, c.d_model, init))),
+        wpe(register_module("wpe", Embedding(c.n_ctx, c.d_model, init))),
         h(register_module("h", torch::nn::ModuleList())),
-        ln_f(register_module("ln_f", layerNorm(c))) {
+        ln_f(register_module("ln_f", LayerNorm(c.d_model, c.norm_eps, init))) {
     for (int64_t i = 0; i < c.n_layer; ++i) {
-      blocks.push_back(Gpt2Block(c));
+      blocks.push_back(Gpt2Block(c, init));
       h->push_back(blocks.back());
     }
   }
 
-  torch::Tensor forward(const torch::Tensor& ids, const ForwardContext& ctx) override {
+  torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
     const int64_t T = ids.size(1);
     if (T > ctx.config.n_ctx)
       throw std::invalid_argument("gpt2: " + std::to_string(T) + " tokens exceed n_positions " +
@@ -99,11 +97,10 @@ class Gpt2 : public TransformerImpl {
       x = x + block->mlp(block->ln_2(x));
       if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
     }
-    x = ln_f(x);
-    static const std::string final_name = "ln_final.hook_normalized";
-    if (ctx.hooks.listens(final_name)) ctx.hooks.fire({final_name, -1, 0, T, 0, T, x});
-    return torch::matmul(x, wte->weight.t());
+    return ln_f(x);
   }
+
+  torch::Tensor unembed(const torch::Tensor& x) override { return project(x, wte->weight); }
 
   torch::Tensor ssmaxS(int64_t layer) const override { return blocks.at(layer)->attn->ssmax_s; }
   torch::Tensor ssmaxB(int64_t layer) const override { return blocks.at(layer)->attn->ssmax_b; }
@@ -119,14 +116,16 @@ class Gpt2 : public TransformerImpl {
   }
 
  private:
-  torch::nn::Embedding wte, wpe;
+  Embedding wte, wpe;
   torch::nn::ModuleList h;
-  torch::nn::LayerNorm ln_f;
+  LayerNorm ln_f;
   std::vector<Gpt2Block> blocks;
 };
 
 }  // namespace
 
-std::shared_ptr<TransformerImpl> makeGpt2(const ModelConfig& config) { return std::make_shared<Gpt2>(config); }
+std::shared_ptr<TransformerImpl> makeGpt2(const ModelConfig& config, const ParamInit& init) {
+  return std::make_shared<Gpt2>(config, init);
+}
 
 }  // namespace attnscope

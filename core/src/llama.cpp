@@ -3,32 +3,19 @@
 #include <regex>
 
 #include "attention.h"
+#include "layers.h"
 #include "rope.h"
 #include "transformer.h"
 
 namespace attnscope {
 namespace {
 
-struct RmsNormImpl : torch::nn::Module {
-  RmsNormImpl(int64_t dim, double eps) : weight(register_parameter("weight", torch::ones({dim}))), eps(eps) {}
-  torch::Tensor forward(const torch::Tensor& x) {
-    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;
-  }
-  torch::Tensor weight;
-  double eps;
-};
-TORCH_MODULE(RmsNorm);
-
-torch::nn::Linear linear(int64_t n_in, int64_t n_out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(n_in, n_out).bias(bias));
-}
-
 struct LlamaAttentionImpl : torch::nn::Module {
-  explicit LlamaAttentionImpl(const ModelConfig& c)
-      : q_proj(register_module("q_proj", linear(c.d_model, c.n_head * c.d_head, c.attention_bias))),
-        k_proj(register_module("k_proj", linear(c.d_model, c.n_kv_head * c.d_head, c.attention_bias))),
-        v_proj(register_module("v_proj", linear(c.d_model, c.n_kv_head * c.d_head, c.attention_bias))),
-        o_proj(register_module("o_proj", linear(c.n_head * c.d_head, c.d_model, c.o_proj_bias))) {
+  LlamaAttentionImpl(const ModelConfig& c, const ParamInit& init)
+      : q_proj(register_module("q_proj", Linear(c.d_model, c.n_head * c.d_head, c.attention_bias, init))),
+        k_proj(register_module("k_proj", Linear(c.d_model, c.n_kv_head * c.d_head, c.attention_bias, init))),
+        v_proj(register_module("v_proj", Linear(c.d_model, c.n_kv_head * c.d_head, c.attention_bias, init))),
+        o_proj(register_module("o_proj", Linear(c.n_head * c.d_head, c.d_model, c.o_proj_bias, init))) {
     registerSsmax(*this, c, ssmax_s, ssmax_b);
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin, int64_t layer,
@@ -45,27 +32,28 @@ struct LlamaAttentionImpl : torch::nn::Module {
     if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, 0, T, 0, T, v});
     return o_proj(attend(q, k, v, {layer, c.windowOf(layer), ssmax_s, ssmax_b}, ctx));
   }
-  torch::nn::Linear q_proj, k_proj, v_proj, o_proj;
+  Linear q_proj, k_proj, v_proj, o_proj;
   torch::Tensor ssmax_s, ssmax_b;
 };
 TORCH_MODULE(LlamaAttention);
 
 struct LlamaMlpImpl : torch::nn::Module {
-  explicit LlamaMlpImpl(const ModelConfig& c)
-      : gate_proj(register_module("gate_proj", linear(c.d_model, c.d_ff, false))),
-        up_proj(register_module("up_proj", linear(c.d_model, c.d_ff, false))),
-        down_proj(register_module("down_proj", linear(c.d_ff, c.d_model, false))) {}
+  LlamaMlpImpl(const ModelConfig& c, const ParamInit& init)
+      : gate_proj(register_module("gate_proj", Linear(c.d_model, c.d_ff, false, init))),
+        up_proj(register_module("up_proj", Linear(c.d_model, c.d_ff, false, init))),
+        down_proj(register_module("down_proj", Linear(c.d_ff, c.d_model, false, init))) {}
   torch::Tensor forward(const torch::Tensor& x) { return down_proj(torch::silu(gate_proj(x)) * up_proj(x)); }
-  torch::nn::Linear gate_proj, up_proj, down_proj;
+  Linear gate_proj, up_proj, down_proj;
 };
 TORCH_MODULE(LlamaMlp);
 
 struct LlamaLayerImpl : torch::nn::Module {
-  explicit LlamaLayerImpl(const ModelConfig& c)
-      : input_layernorm(register_module("input_layernorm", RmsNorm(c.d_model, c.norm_eps))),
-        self_attn(register_module("self_attn", LlamaAttention(c))),
-        post_attention_layernorm(register_module("post_attention_layernorm", RmsNorm(c.d_model, c.norm_eps))),
-        mlp(register_module("mlp", LlamaMlp(c))) {}
+  LlamaLayerImpl(const ModelConfig& c, const ParamInit& init)
+      : input_layernorm(register_module("input_layernorm", RmsNorm(c.d_model, c.norm_eps, init))),
+        self_attn(register_module("self_attn", LlamaAttention(c, init))),
+        post_attention_layernorm(
+            register_module("post_attention_layernorm", RmsNorm(c.d_model, c.norm_eps, init))),
+        mlp(register_module("mlp", LlamaMlp(c, init))) {}
   RmsNorm input_layernorm;
   LlamaAttention self_attn;
   RmsNorm post_attention_layernorm;
@@ -75,16 +63,16 @@ TORCH_MODULE(LlamaLayer);
 
 /// The "model." part of the HF parameter names.
 struct LlamaBodyImpl : torch::nn::Module {
-  explicit LlamaBodyImpl(const ModelConfig& c)
-      : embed_tokens(register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.d_model))),
+  LlamaBodyImpl(const ModelConfig& c, const ParamInit& init)
+      : embed_tokens(register_module("embed_tokens", Embedding(c.vocab_size, c.d_model, init))),
         layers(register_module("layers", torch::nn::ModuleList())),
-        norm(register_module("norm", RmsNorm(c.d_model, c.norm_eps))) {
+        norm(register_module("norm", RmsNorm(c.d_model, c.norm_eps, init))) {
     for (int64_t i = 0; i < c.n_layer; ++i) {
-      typed_layers.push_back(LlamaLayer(c));
+      typed_layers.push_back(LlamaLayer(c, init));
       layers->push_back(typed_layers.back());
     }
   }
-  torch::nn::Embedding embed_tokens;
+  Embedding embed_tokens;
   torch::nn::ModuleList layers;
   RmsNorm norm;
   std::vector<LlamaLayer> typed_layers;
@@ -93,11 +81,11 @@ TORCH_MODULE(LlamaBody);
 
 class Llama : public TransformerImpl {
  public:
-  explicit Llama(const ModelConfig& c) : model(register_module("model", LlamaBody(c))), rope(c) {
-    if (!c.tie_word_embeddings) lm_head = register_module("lm_head", linear(c.d_model, c.vocab_size, false));
+  Llama(const ModelConfig& c, const ParamInit& init) : model(register_module("model", LlamaBody(c, init))), rope(c) {
+    if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Linear(c.d_model, c.vocab_size, false, init));
   }
 
-  torch::Tensor forward(const torch::Tensor& ids, const ForwardContext& ctx) override {
+  torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
     const int64_t T = ids.size(1);
     auto [cos, sin] = rope.cosSin(T);
     auto x = model->embed_tokens(ids);
@@ -109,10 +97,11 @@ class Llama : public TransformerImpl {
       x = x + layer->mlp(layer->post_attention_layernorm(x));
       if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
     }
-    x = model->norm(x);
-    static const std::string final_name = "ln_final.hook_normalized";
-    if (ctx.hooks.listens(final_name)) ctx.hooks.fire({final_name, -1, 0, T, 0, T, x});
-    return lm_head ? lm_head(x) : torch::matmul(x, model->embed_tokens->weight.t());
+    return model->norm(x);
+  }
+
+  torch::Tensor unembed(const torch::Tensor& x) override {
+    return lm_head ? lm_head(x) : project(x, model->embed_tokens->weight);
   }
 
   torch::Tensor ssmaxS(int64_t layer) const override { return model->typed_layers.at(layer)->self_attn->ssmax_s; }
@@ -126,12 +115,14 @@ class Llama : public TransformerImpl {
 
  private:
   LlamaBody model;
-  torch::nn::Linear lm_head{nullptr};
+  Linear lm_head{nullptr};
   Rope rope;
 };
 
 }  // namespace
 
-std::shared_ptr<TransformerImpl> makeLlama(const ModelConfig& config) { return std::make_shared<Llama>(config); }
+std::shared_ptr<TransformerImpl> makeLlama(const ModelConfig& config, const ParamInit& init) {
+  return std::make_shared<Llama>(config, init);
+}
 
 }  // namespace attnscope

@@ -1,7 +1,9 @@
 #include "attnscope/model.h"
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -58,9 +60,14 @@ void registerSsmax(torch::nn::Module& attn, const ModelConfig& config, torch::Te
   if (config.ssmax_bias) b = attn.register_parameter("ssmax_b", torch::zeros({config.n_head}));
 }
 
-Model::Model(const ModelConfig& config, WeightInit init) : m_config(config) {
+Model::Model(const ModelConfig& config, WeightInit init, ComputeDtype dtype) : m_config(config) {
+  // Random weights are for training, which runs in float32.
+  m_dtype = init == WeightInit::Random || dtype == ComputeDtype::Auto ? ComputeDtype::Float32 : dtype;
   for (int64_t i = 0; i < config.n_layer; ++i) m_names.emplace_back(i);
-  m_impl = config.arch == Architecture::Gpt2 ? makeGpt2(config) : makeLlama(config);
+  ParamInit params;
+  params.allocate = init == WeightInit::Random;
+  params.matrix_dtype = m_dtype == ComputeDtype::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
+  m_impl = config.arch == Architecture::Gpt2 ? makeGpt2(config, params) : makeLlama(config, params);
   if (init != WeightInit::Random) return;
   torch::NoGradGuard no_grad;
   for (auto& item : m_impl->named_parameters()) {
@@ -83,10 +90,18 @@ void Model::setNormalizer(const NormalizerSpec& spec) {
   m_normalizer = spec;
 }
 
-at::Tensor Model::forward(const at::Tensor& ids) {
+at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
   if (ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
     throw std::invalid_argument("forward: token ids must be an int64 tensor [batch, tokens]");
-  if (ids.size(1) == 0) throw std::invalid_argument("forward: no tokens");
+  const int64_t T = ids.size(1);
+  if (T == 0) throw std::invalid_argument("forward: no tokens");
+  std::vector<int64_t> positions;
+  for (int64_t pos : logits.positions) {
+    if (pos < -T || pos >= T)
+      throw std::invalid_argument("forward: logit position " + std::to_string(pos) + " is outside the " +
+                                  std::to_string(T) + " tokens");
+    positions.push_back(pos < 0 ? pos + T : pos);
+  }
   if (ids.numel() > 0) {
     int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
     if (lo < 0 || hi >= m_config.vocab_size)
@@ -95,7 +110,13 @@ at::Tensor Model::forward(const at::Tensor& ids) {
                                   ")");
   }
   ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names};
-  return m_impl->forward(ids, ctx);
+  auto x = m_impl->hidden(ids, ctx);  // [B, T, d_model]
+  if (m_hooks.listens(kFinalNormHook)) m_hooks.fire({kFinalNormHook, -1, 0, T, 0, T, x});
+  if (!logits.every && positions.empty()) return {};
+  if (!logits.every) x = x.index_select(1, torch::tensor(positions, torch::kInt64));
+  auto out = m_impl->unembed(x);  // [B, P, vocab]
+  if (m_hooks.listens(kUnembedHook)) m_hooks.fire({kUnembedHook, -1, 0, out.size(1), 0, 0, out});
+  return out;
 }
 
 torch::nn::Module& Model::module() { return *m_impl; }
@@ -109,16 +130,13 @@ int64_t Model::parameterCount() const {
 at::Tensor Model::ssmaxS(int64_t layer) const { return m_impl->ssmaxS(layer); }
 at::Tensor Model::ssmaxB(int64_t layer) const { return m_impl->ssmaxB(layer); }
 
-void Model::loadWeights(const Checkpoint& checkpoint) {
+void Model::checkWeights(const Checkpoint& checkpoint) const {
   std::set<std::string> names;
   for (const auto& item : checkpoint.tensors()) names.insert(item.first);
   const std::string prefix = m_impl->checkpointPrefix(names);
   const char* promised = promisedDtype(m_config.torch_dtype);
-  auto params = m_impl->named_parameters();
-
-  // Validate everything before copying anything, so a bad checkpoint leaves the model untouched.
   std::set<std::string> used;
-  for (const auto& item : params) {
+  for (const auto& item : m_impl->named_parameters()) {
     const std::string name = prefix + item.key();
     if (!checkpoint.contains(name)) {
       std::string why = name.find("ssmax_") != std::string::npos ? " (config.json says attention_normalizer ssmax)"
@@ -144,14 +162,54 @@ void Model::loadWeights(const Checkpoint& checkpoint) {
       throw CheckpointError("checkpoint: unexpected tensor '" + name + "' (not part of a " + m_config.model_type +
                             " model with this config.json)");
   }
+}
 
+void Model::loadWeights(const Checkpoint& checkpoint) {
+  // Validate everything before taking anything, so a bad checkpoint leaves the model untouched.
+  checkWeights(checkpoint);
+  std::set<std::string> names;
+  for (const auto& item : checkpoint.tensors()) names.insert(item.first);
+  const std::string prefix = m_impl->checkpointPrefix(names);
   torch::NoGradGuard no_grad;
-  for (auto& item : params) {
+  bool mapped = false;
+  for (auto& item : m_impl->named_parameters()) {
     const TensorView& view = checkpoint.at(prefix + item.key());
-    auto source = torch::from_blob(const_cast<std::byte*>(view.data), view.shape,
-                                   torch::TensorOptions().dtype(torchType(view.dtype)));
-    item.value().copy_(source);
+    torch::Tensor& parameter = item.value();
+    const auto stored_type = torchType(view.dtype);
+    auto stored = torch::from_blob(const_cast<std::byte*>(view.data), view.shape,
+                                   torch::TensorOptions().dtype(stored_type));
+    if (!isPlaceholder(parameter)) {
+      parameter.copy_(stored);
+      continue;
+    }
+    torch::Tensor weight;
+    if (reinterpret_cast<std::uintptr_t>(view.data) % dtypeSize(view.dtype) != 0) {
+      // An element type's alignment is not guaranteed by the format: copy the bytes before any kernel reads them.
+      weight = torch::empty(view.shape, torch::TensorOptions().dtype(stored_type));
+      std::memcpy(weight.data_ptr(), view.data, view.nbytes);
+      weight = weight.to(parameter.scalar_type());
+    } else if (stored_type == parameter.scalar_type()) {
+      weight = stored;  // zero-copy: the parameter reads the mapped file
+      mapped = true;
+    } else {
+      weight = stored.to(parameter.scalar_type());  // one converted copy
+    }
+    parameter.set_data(weight);
+    parameter.requires_grad_(false);  // inference weights; training copies into allocated parameters instead
   }
+  if (mapped) m_weights = checkpoint;
+}
+
+ComputeDtype resolveComputeDtype(ComputeDtype requested, const Checkpoint& checkpoint) {
+  if (requested != ComputeDtype::Auto) return requested;
+  std::map<DType, int64_t> matrix_elements;
+  for (const auto& item : checkpoint.tensors())
+    if (item.second.shape.size() >= 2) matrix_elements[item.second.dtype] += item.second.numel();
+  DType most = DType::F32;
+  int64_t count = -1;
+  for (const auto& [dtype, n] : matrix_elements)
+    if (n > count) most = dtype, count = n;
+  return most == DType::BF16 || most == DType::F16 ? ComputeDtype::BFloat16 : ComputeDtype::Float32;
 }
 
 void saveModel(Model& model, const std::string& model_dir) {
@@ -172,11 +230,14 @@ void saveModel(Model& model, const std::string& model_dir) {
   if (!out.flush()) throw CheckpointError(model_dir + "/config.json: cannot write");
 }
 
-std::unique_ptr<Model> loadModel(const std::string& model_dir) { return loadModel(model_dir, loadConfig(model_dir)); }
+std::unique_ptr<Model> loadModel(const std::string& model_dir, const LoadOptions& options) {
+  return loadModel(model_dir, loadConfig(model_dir), options);
+}
 
-std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config) {
+std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config, const LoadOptions& options) {
   Checkpoint checkpoint = Checkpoint::open(model_dir);
-  auto model = std::make_unique<Model>(config, WeightInit::Uninitialized);
+  auto model =
+      std::make_unique<Model>(config, WeightInit::Uninitialized, resolveComputeDtype(options.dtype, checkpoint));
   model->loadWeights(checkpoint);
   return model;
 }

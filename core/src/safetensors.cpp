@@ -202,7 +202,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : m_path(path) {
                                     " bytes, shorter than the 8-byte header length";
   } else {
     m_size = static_cast<std::size_t>(st.st_size);
-    m_map = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Writable but private: a model whose parameters point into the mapping may be changed in place (training
+    // continued from it) without ever writing the file; untouched pages stay shared page cache.
+    m_map = ::mmap(nullptr, m_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (m_map == MAP_FAILED) m_map = nullptr, problem = "cannot map (" + errnoText() + ")";
   }
   ::close(fd);  // the mapping keeps the file alive; holding the fd would only use up descriptors

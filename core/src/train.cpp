@@ -197,7 +197,7 @@ double Trainer::trainStep(const at::Tensor& tokens) {
 double Trainer::trainStep(const at::Tensor& tokens, const at::Tensor& weights) {
   State& s = *m_state;
   const int64_t T = tokens.size(1) - 1;
-  auto logits = s.model->forward(tokens.narrow(1, 0, T));  // [B, T, V]
+  auto logits = s.model->forward(tokens.narrow(1, 0, T), LogitPositions::all());  // [B, T, V]
   auto ce = torch::nn::functional::cross_entropy(
       logits.reshape({-1, logits.size(-1)}), tokens.narrow(1, 1, T).reshape({-1}),
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [B·T]
@@ -221,7 +221,7 @@ double Trainer::trainStep(const at::Tensor& tokens, const at::Tensor& weights) {
 double Trainer::loss(const at::Tensor& tokens) {
   torch::NoGradGuard no_grad;
   const int64_t T = tokens.size(1) - 1;
-  auto logits = m_state->model->forward(tokens.narrow(1, 0, T));
+  auto logits = m_state->model->forward(tokens.narrow(1, 0, T), LogitPositions::all());
   return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
                                               tokens.narrow(1, 1, T).reshape({-1}))
       .item<double>();

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "attnscope/model.h"
+#include "layers.h"
 
 namespace attnscope {
 
@@ -22,8 +23,10 @@ struct ForwardContext {
 
 class TransformerImpl : public torch::nn::Module {
  public:
-  /// Logits [B, T, vocab] for ids [B, T].
-  virtual torch::Tensor forward(const torch::Tensor& ids, const ForwardContext& ctx) = 0;
+  /// The final-norm output [B, T, d_model] (float32) for ids [B, T]; fires every hook up to ln_final.
+  virtual torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) = 0;
+  /// Next-token logits [B, P, vocab] (float32) for final-norm states x [B, P, d_model].
+  virtual torch::Tensor unembed(const torch::Tensor& x) = 0;
   /// Learned SSMax s and b of a layer ([n_head]); undefined when absent.
   virtual torch::Tensor ssmaxS(int64_t layer) const = 0;
   virtual torch::Tensor ssmaxB(int64_t layer) const = 0;
@@ -33,8 +36,8 @@ class TransformerImpl : public torch::nn::Module {
   virtual std::string checkpointPrefix(const std::set<std::string>& tensor_names) const { return ""; }
 };
 
-std::shared_ptr<TransformerImpl> makeGpt2(const ModelConfig& config);
-std::shared_ptr<TransformerImpl> makeLlama(const ModelConfig& config);
+std::shared_ptr<TransformerImpl> makeGpt2(const ModelConfig& config, const ParamInit& init);
+std::shared_ptr<TransformerImpl> makeLlama(const ModelConfig& config, const ParamInit& init);
 
 /// Returns the SSMax initial s: 1 / mean(ln n) over n = 1..n_ctx, so s·ln n averages 1 over the context.
 double defaultSsmaxS(int64_t n_ctx);

@@ -56,7 +56,7 @@ double forwardSeconds(attnscope::Model& model, const std::vector<int64_t>& ids) 
   torch::NoGradGuard no_grad;
   auto input = torch::tensor(ids, torch::kInt64).view({1, static_cast<int64_t>(ids.size())});
   auto start = Clock::now();
-  model.forward(input);
+  model.forward(input, attnscope::LogitPositions::none());
   return seconds(start);
 }
 

@@ -69,11 +69,11 @@ int main(int argc, char** argv) {
               static_cast<long long>(model.parameterCount()));
   std::printf("fp32 matmul 2048^3: %.1f GFLOP/s (baseline)\n\n", peak / 1e9);
   std::printf("%8s %10s %12s %12s %10s\n", "T", "seconds", "tokens/s", "GFLOP/s", "of matmul");
-  model.forward(torch::randint(0, 50257, {1, 128}, torch::kInt64));  // warm-up
+  model.forward(torch::randint(0, 50257, {1, 128}, torch::kInt64), attnscope::LogitPositions::all());  // warm-up
   for (int64_t T : lengths) {
     auto ids = torch::randint(0, 50257, {1, T}, torch::kInt64);
     auto start = Clock::now();
-    model.forward(ids);
+    model.forward(ids, attnscope::LogitPositions::all());
     double s = seconds(start);
     double rate = forwardFlops(model.config(), T) / s;
     std::printf("%8lld %10.3f %12.1f %12.1f %9.1f%%\n", static_cast<long long>(T), s, T / s, rate / 1e9,

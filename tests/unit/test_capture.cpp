@@ -33,7 +33,7 @@ std::vector<torch::Tensor> fullPatterns(Model& model, const std::vector<int64_t>
     maps[e.layer].slice(2, e.k0, e.k1).copy_(e.tensor[0]);
   });
   torch::NoGradGuard no_grad;
-  model.forward(torch::tensor(ids, torch::kInt64).view({1, T}));
+  model.forward(torch::tensor(ids, torch::kInt64).view({1, T}), LogitPositions::none());
   model.hooks().remove(id);
   model.attentionOptions().query_block = 0;
   return maps;

@@ -70,7 +70,7 @@ TEST_F(CheckpointTest, RoundTripGivesIdenticalLogits) {
   auto loaded = loadModel(dir.string());
   torch::NoGradGuard no_grad;
   auto ids = torch::randint(0, 40, {1, 12}, torch::kInt64);
-  EXPECT_TRUE(torch::equal(model->forward(ids), loaded->forward(ids)));
+  EXPECT_TRUE(torch::equal(model->forward(ids, LogitPositions::all()), loaded->forward(ids, LogitPositions::all())));
 }
 
 TEST_F(CheckpointTest, MissingTensor) {
@@ -134,7 +134,7 @@ TEST_F(CheckpointTest, NoWeights) {
 TEST_F(CheckpointTest, TokenIdsOutsideVocabulary) {
   torch::NoGradGuard no_grad;
   try {
-    model->forward(torch::tensor({1, 2, 40}, torch::kInt64).view({1, 3}));
+    model->forward(torch::tensor({1, 2, 40}, torch::kInt64).view({1, 3}), LogitPositions::all());
     FAIL() << "out-of-range id accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("token id 40 is outside the vocabulary"), std::string::npos);

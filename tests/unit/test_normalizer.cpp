@@ -40,7 +40,7 @@ Captured run(Model& model, const std::string& spec, int64_t T, int64_t query_blo
   torch::manual_seed(7);
   auto ids = torch::randint(0, model.config().vocab_size, {1, T}, torch::kInt64);
   torch::NoGradGuard no_grad;
-  model.forward(ids);
+  model.forward(ids, LogitPositions::none());
   return out;
 }
 
@@ -154,7 +154,7 @@ TEST(Ssmax, GradientsReachLearnedParameters) {
   Model model(parseConfig(kLlamaWindow));
   model.setNormalizer(parseNormalizer("ssmax"));
   auto ids = torch::randint(0, 50, {2, 20}, torch::kInt64);
-  auto logits = model.forward(ids);
+  auto logits = model.forward(ids, LogitPositions::all());
   torch::nn::functional::cross_entropy(logits.view({-1, 50}), ids.view({-1})).backward();
   for (int64_t l = 0; l < 2; ++l) {
     EXPECT_GT(model.ssmaxS(l).grad().abs().sum().item<double>(), 0.0);
@@ -174,14 +174,14 @@ TEST(Hooks, GlobPatternsAndRemoval) {
   auto id = model.hooks().add("*", [&](const HookEvent& e) { ++seen[e.name]; });
   model.attentionOptions().query_block = 4;
   torch::NoGradGuard no_grad;
-  model.forward(torch::zeros({1, 10}, torch::kInt64));
+  model.forward(torch::zeros({1, 10}, torch::kInt64), LogitPositions::all());
   EXPECT_EQ(seen["blocks.0.hook_resid_pre"], 1);
   EXPECT_EQ(seen["blocks.1.attn.hook_q"], 1);
   EXPECT_EQ(seen["blocks.1.attn.hook_pattern"], 3);  // query blocks 0-3, 4-7, 8-9
   EXPECT_EQ(seen["ln_final.hook_normalized"], 1);
   model.hooks().remove(id);
   seen.clear();
-  model.forward(torch::zeros({1, 10}, torch::kInt64));
+  model.forward(torch::zeros({1, 10}, torch::kInt64), LogitPositions::all());
   EXPECT_TRUE(seen.empty());
 }
 

@@ -13,6 +13,8 @@
 //   blocks.{L}.attn.hook_z           [B, H, q1-q0, d_head] attention output per head, before the output projection
 //   blocks.{L}.hook_resid_post       [B, T, d_model]      residual stream leaving block L
 //   ln_final.hook_normalized         [B, T, d_model]      final norm output, before the unembedding
+//   unembed.hook_logits              [B, P, vocab]        next-token logits at the P positions the caller asked
+//                                                         for (Model::forward's LogitPositions); absent for none
 //
 // Attention hooks are called once per query block [q0, q1) and carry only the key columns [k0, k1) that any
 // query of the block can see (causal: k1 = q1; sliding window: k0 > 0), so a consumer never needs the T×T map
@@ -67,6 +69,10 @@ class HookRegistry {
   std::vector<Entry> m_entries;
   Id m_next_id = 1;
 };
+
+/// Names of the hooks outside the blocks.
+inline const std::string kFinalNormHook = "ln_final.hook_normalized";
+inline const std::string kUnembedHook = "unembed.hook_logits";
 
 /// The hook names of one block, built once so the forward pass does no string formatting.
 struct BlockHookNames {

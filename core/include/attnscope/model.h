@@ -5,14 +5,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "attnscope/config.h"
+#include "attnscope/dtype.h"
 #include "attnscope/hooks.h"
 #include "attnscope/normalizer.h"
+#include "attnscope/safetensors.h"
 
 namespace torch::nn {
 class Module;
@@ -20,7 +23,6 @@ class Module;
 
 namespace attnscope {
 
-class Checkpoint;
 class TransformerImpl;
 
 /// How attention is executed; none of it changes the results beyond floating-point rounding.
@@ -32,10 +34,30 @@ struct AttentionOptions {
 /// How a new Model's weights start: random (for training) or left for loadWeights() to fill.
 enum class WeightInit { Random, Uninitialized };
 
+/// The positions whose next-token logits a forward pass computes. The head is a model's widest matrix: at every
+/// position of a long prompt its output would be the largest tensor of the pass ([T, vocab]: 40 GB for 65,536
+/// tokens of a 151,936-token vocabulary), so callers ask only for the positions they read.
+struct LogitPositions {
+  bool every = false;              // all T positions (training, loss by position)
+  std::vector<int64_t> positions;  // else these, in order; negative counts from the end (-1: last)
+
+  static LogitPositions none() { return {}; }
+  static LogitPositions all() { return {true, {}}; }
+  static LogitPositions last() { return {false, {-1}}; }
+  static LogitPositions at(std::vector<int64_t> positions) { return {false, std::move(positions)}; }
+};
+
+/// How loadModel() opens a model directory.
+struct LoadOptions {
+  ComputeDtype dtype = ComputeDtype::Auto;
+};
+
 class Model {
  public:
-  /// Builds a model; Random: std 0.02 matrices, zero biases, unit norms, SSMax s = 1/mean ln n, b = 0.
-  explicit Model(const ModelConfig& config, WeightInit init = WeightInit::Random);
+  /// Builds a model; Random: float32, std 0.02 matrices, zero biases, unit norms, SSMax s = 1/mean ln n, b = 0.
+  /// Uninitialized: placeholders that own no memory, in `dtype` (Auto counts as Float32), for loadWeights().
+  explicit Model(const ModelConfig& config, WeightInit init = WeightInit::Random,
+                 ComputeDtype dtype = ComputeDtype::Float32);
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -44,13 +66,16 @@ class Model {
   HookRegistry& hooks() { return m_hooks; }
   const HookRegistry& hooks() const { return m_hooks; }
   AttentionOptions& attentionOptions() { return m_attention; }
+  /// The dtype the linear layers compute in (Float32 or BFloat16).
+  ComputeDtype computeDtype() const { return m_dtype; }
 
   /// Chooses the normalizer for the next forward passes; throws std::invalid_argument if it does not fit.
   void setNormalizer(const NormalizerSpec& spec);
   const NormalizerSpec& normalizer() const { return m_normalizer; }
 
-  /// Returns logits [B, T, vocab] (fp32) for token ids [B, T] (int64); fires the registered hooks.
-  at::Tensor forward(const at::Tensor& ids);
+  /// Runs token ids [B, T] (int64), firing the registered hooks; returns the float32 next-token logits
+  /// [B, P, vocab] at the P positions asked for, or an undefined tensor for LogitPositions::none().
+  at::Tensor forward(const at::Tensor& ids, const LogitPositions& logits);
 
   /// The module tree; parameter names equal the checkpoint tensor names.
   torch::nn::Module& module();
@@ -59,7 +84,12 @@ class Model {
   at::Tensor ssmaxS(int64_t layer) const;
   at::Tensor ssmaxB(int64_t layer) const;
 
-  /// Copies the checkpoint's weights in, checking names, shapes and dtypes; throws CheckpointError.
+  /// Checks that the checkpoint holds exactly this model's tensors (names, shapes, dtypes) without reading
+  /// any weight; throws CheckpointError.
+  void checkWeights(const Checkpoint& checkpoint) const;
+  /// Takes the checkpoint's weights after checkWeights(). Placeholders (WeightInit::Uninitialized) point into
+  /// the memory-mapped files where dtype and alignment allow, else hold one copy in their dtype; allocated
+  /// parameters (WeightInit::Random, e.g. continued training) receive a copy. The model keeps the files mapped.
   void loadWeights(const Checkpoint& checkpoint);
 
  private:
@@ -67,16 +97,23 @@ class Model {
   HookRegistry m_hooks;
   NormalizerSpec m_normalizer;
   AttentionOptions m_attention;
+  ComputeDtype m_dtype = ComputeDtype::Float32;
   std::vector<BlockHookNames> m_names;
   std::shared_ptr<TransformerImpl> m_impl;
+  std::optional<Checkpoint> m_weights;  // keeps the mapped files alive while parameters point into them
 };
+
+/// Returns the dtype a model computes in for a requested one: Auto follows the dtype of the checkpoint's weight
+/// matrices (F32: Float32; BF16 and F16: BFloat16).
+ComputeDtype resolveComputeDtype(ComputeDtype requested, const Checkpoint& checkpoint);
 
 /// Writes config.json (the model's config text) and model.safetensors (F32) into a directory it creates.
 void saveModel(Model& model, const std::string& model_dir);
 
 /// Opens a Hugging Face model directory (config.json + safetensors weights); throws ConfigError/CheckpointError.
-std::unique_ptr<Model> loadModel(const std::string& model_dir);
+std::unique_ptr<Model> loadModel(const std::string& model_dir, const LoadOptions& options = {});
 /// Opens a model directory's weights under a given config (its own, modified, e.g. by withRopeTheta).
-std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config);
+std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config,
+                                 const LoadOptions& options = {});
 
 }  // namespace attnscope

@@ -1,0 +1,70 @@
+#pragma once
+// Internal: the building blocks every architecture shares (linear, embedding, norms), written so that a model
+// can be built without allocating its weights and then point them at the memory-mapped checkpoint, and so that
+// the weight matrices may be bfloat16 while activations, norms and the residual stream stay float32.
+
+#include <torch/torch.h>
+
+namespace attnscope {
+
+/// How a module's parameters come into being.
+struct ParamInit {
+  /// true: real float32 tensors (random init or training follows); false: placeholders of the right shape and
+  /// dtype that own no memory, for Model::loadWeights to replace with the checkpoint's tensors.
+  bool allocate = true;
+  /// dtype of the weight matrices and projection biases (float32 or bfloat16); norms are always float32.
+  torch::ScalarType matrix_dtype = torch::kFloat32;
+
+  /// A new matrix-class parameter (projection, embedding, head) of this shape.
+  /// Its values are left unset: Model initialises matrices randomly or loads them.
+  torch::Tensor matrix(c10::IntArrayRef shape) const;
+  /// A new float32 vector parameter (norm weight or bias) filled with `value`.
+  torch::Tensor vector(int64_t size, double value) const;
+};
+
+/// Returns whether a parameter is a placeholder from ParamInit{allocate = false}: its storage is smaller than
+/// its shape needs.
+bool isPlaceholder(const torch::Tensor& parameter);
+
+/// x · Wᵀ (+ b) for float32 activations x [..., in] and W [out, in] of the compute dtype; the product runs in
+/// W's dtype and the result comes back as float32. With float32 weights it is exactly torch::linear.
+torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias = {});
+
+/// A dense layer y = x Wᵀ + b (HF nn.Linear; parameters "weight" [out, in] and "bias" [out]).
+struct LinearImpl : torch::nn::Module {
+  LinearImpl(int64_t n_in, int64_t n_out, bool with_bias, const ParamInit& init);
+  torch::Tensor forward(const torch::Tensor& x) { return project(x, weight, bias); }
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Linear);
+
+/// A token-embedding table [vocab, d] (parameter "weight"); rows come back as float32.
+struct EmbeddingImpl : torch::nn::Module {
+  EmbeddingImpl(int64_t n_rows, int64_t dim, const ParamInit& init);
+  torch::Tensor forward(const torch::Tensor& ids);
+  torch::Tensor weight;
+};
+TORCH_MODULE(Embedding);
+
+/// LayerNorm over the last dimension (parameters "weight", "bias").
+struct LayerNormImpl : torch::nn::Module {
+  LayerNormImpl(int64_t dim, double eps, const ParamInit& init);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias;
+  int64_t dim;
+  double eps;
+};
+TORCH_MODULE(LayerNorm);
+
+/// RMSNorm x / sqrt(mean(x²) + eps) · weight (parameter "weight").
+struct RmsNormImpl : torch::nn::Module {
+  RmsNormImpl(int64_t dim, double eps, const ParamInit& init);
+  torch::Tensor forward(const torch::Tensor& x) {
+    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;
+  }
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RmsNorm);
+
+}  // namespace attnscope

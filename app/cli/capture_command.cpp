@@ -14,7 +14,7 @@ namespace attnscope::cli {
 namespace {
 
 int capture(const CaptureOptions& options) {
-  auto model = loadModel(options.model_dir);
+  auto model = loadModel(options.model_dir, LoadOptions{parseComputeDtype(options.dtype)});
   const ModelConfig& c = model->config();
   CaptureTokens tokens;
   tokens.ids = promptIds(options.prompt, options.model_dir, &tokens.text);

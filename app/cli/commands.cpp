@@ -56,9 +56,11 @@ void printSsmax(const Model& model) {
 }
 
 int info(const InfoOptions& options) {
+  // Headers only: the model's parameters point into the mapped files and no weight is read, except the few
+  // bytes of learned SSMax parameters that printSsmax shows.
   ModelConfig c = loadConfig(options.model_dir);
   Checkpoint checkpoint = Checkpoint::open(options.model_dir);
-  Model model(c, WeightInit::Uninitialized);
+  Model model(c, WeightInit::Uninitialized, resolveComputeDtype(ComputeDtype::Auto, checkpoint));
   model.loadWeights(checkpoint);
 
   std::map<std::string, int64_t> dtype_counts;
@@ -78,8 +80,9 @@ int info(const InfoOptions& options) {
   if (c.sliding_window > 0)
     std::printf("window       %lld keys from layer %lld on\n", static_cast<long long>(c.sliding_window),
                 static_cast<long long>(c.window_first_layer));
-  std::printf("dtype        %s%s%s\n", dtypes.c_str(), c.torch_dtype.empty() ? "" : ", config torch_dtype ",
-              c.torch_dtype.c_str());
+  std::printf("dtype        %s%s%s; computes in %s by default (--dtype)\n", dtypes.c_str(),
+              c.torch_dtype.empty() ? "" : ", config torch_dtype ", c.torch_dtype.c_str(),
+              computeDtypeName(model.computeDtype()));
   std::printf("files        %zu safetensors file(s), %zu tensors\n", checkpoint.files().size(),
               checkpoint.tensors().size());
   printSsmax(model);
@@ -87,7 +90,7 @@ int info(const InfoOptions& options) {
 }
 
 int forward(const RunOptions& options) {
-  auto model = loadModel(options.model_dir);
+  auto model = loadModel(options.model_dir, LoadOptions{parseComputeDtype(options.dtype)});
   const ModelConfig& c = model->config();
   model->setNormalizer(parseNormalizer(options.normalizer));
   const int64_t layer = options.layer < 0 ? c.n_layer + options.layer : options.layer;
@@ -113,7 +116,8 @@ int forward(const RunOptions& options) {
   auto logits = model->forward(ids, LogitPositions::last())[0][0];  // [vocab]
   auto probs = torch::softmax(logits, -1);
 
-  std::printf("%lld tokens, normalizer %s, %s\n", static_cast<long long>(T), model->normalizer().text().c_str(),
+  std::printf("%lld tokens, normalizer %s, %s linear layers, %s\n", static_cast<long long>(T),
+              model->normalizer().text().c_str(), computeDtypeName(model->computeDtype()),
               computeDescription().c_str());
   std::printf("top next tokens:\n");
   auto top = probs.topk(std::min<int64_t>(options.top, c.vocab_size));

@@ -38,6 +38,7 @@ struct InfoOptions {
 struct RunOptions {
   std::string model_dir;
   PromptOptions prompt;
+  std::string dtype = "auto";  // compute dtype (computeDtypeNames())
   std::string normalizer = "softmax";
   int layer = -1;  // -1: last layer
   int head = 0;
@@ -47,6 +48,7 @@ struct RunOptions {
 struct CaptureOptions {
   std::string model_dir;
   PromptOptions prompt;
+  std::string dtype = "auto";  // compute dtype (computeDtypeNames())
   std::vector<std::string> normalizers;
   std::string out;
   std::string maps = "none";
@@ -74,6 +76,7 @@ struct TrainOptions {
 struct EvalOptions {
   std::string model_dir;
   EvalParams params;
+  std::string dtype = "auto";  // compute dtype (computeDtypeNames())
   std::string csv;  // write every number here when set
 };
 

@@ -72,6 +72,7 @@ void printHeads(const EvalResult& result) {
 
 int runEval(const EvalOptions& options) {
   EvalParams params = options.params;
+  params.dtype = parseComputeDtype(options.dtype);
   params.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   const EvalResult result = evaluateModel(options.model_dir, params);
   std::printf("eval %s: normalizer %s, rope_theta %g\n", options.model_dir.c_str(), result.normalizer.c_str(),

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "attnscope/dtype.h"
 #include "attnscope/runtime.h"
 #include "commands.h"
 
@@ -28,6 +29,15 @@ int main(int argc, char** argv) {
     group->require_option(1);
   };
 
+  // Adds --dtype to a subcommand that runs a model.
+  auto addDtype = [](CLI::App* cmd, std::string& dtype) {
+    cmd->add_option("--dtype", dtype,
+                    "Precision of the linear layers: auto (the checkpoint's: bfloat16 for BF16/F16 weights, float32 for "
+                    "F32), float32, bfloat16; attention, softmax and statistics are float32 always")
+        ->check(CLI::IsMember(attnscope::computeDtypeNames()))
+        ->capture_default_str();
+  };
+
   InfoOptions info;
   auto* info_cmd = app.add_subcommand("info", "Describe a model directory: architecture, sizes, SSMax parameters");
   info_cmd->add_option("model_dir", info.model_dir, "Hugging Face model directory")->required();
@@ -37,6 +47,7 @@ int main(int argc, char** argv) {
       "run", "Run token ids through a model; print the top next tokens and the last query's attention row");
   run_cmd->add_option("model_dir", run.model_dir, "Hugging Face model directory")->required();
   addPrompt(run_cmd, run.prompt);
+  addDtype(run_cmd, run.dtype);
   run_cmd->add_option("--normalizer,-n", run.normalizer,
                       "softmax | ssmax | ssmax:s=0.3[,b=0.1] | ssmax:ctx=N | logn:L=N | temperature:floor=F,scale=S")
       ->capture_default_str();
@@ -57,6 +68,7 @@ int main(int argc, char** argv) {
                  "normalizer; runs are appended to an existing file of the same prompt and model");
   capture_cmd->add_option("model_dir", capture.model_dir, "Hugging Face model directory")->required();
   addPrompt(capture_cmd, capture.prompt);
+  addDtype(capture_cmd, capture.dtype);
   capture_cmd->add_option("--normalizer,-n", capture.normalizers, "Normalizer of a run (repeat for more runs)")
       ->required();
   capture_cmd->add_option("--out,-o", capture.out, "Capture file (.h5)")->required();
@@ -144,6 +156,7 @@ int main(int argc, char** argv) {
       "eval", "Evaluate a byte-level model: loss by position, needle retrieval against length and depth, needle "
               "score per head");
   eval_cmd->add_option("model_dir", eval.model_dir, "Model directory made by train")->required();
+  addDtype(eval_cmd, eval.dtype);
   eval_cmd->add_option("--normalizer,-n", ep.normalizer,
                        "softmax | ssmax (learned) | ssmax:ctx=N | ssmax:s=..[,b=..] | logn:L=N | temperature:...")
       ->capture_default_str();

@@ -155,7 +155,7 @@ EvalResult evaluate(const std::string& model_dir, const EvalParams& params) {
   if (params.n_needle_prompts < 1 || params.n_loss_sequences < 1)
     throw std::invalid_argument("eval: needle prompts and loss sequences must be at least 1");
 
-  auto model = loadModel(model_dir, config);
+  auto model = loadModel(model_dir, config, LoadOptions{params.dtype});
   model->setNormalizer(parseNormalizer(params.normalizer));
   const TextCorpus corpus = loadCorpus(params.corpus);
   const std::string& text = corpus.held_out_text;

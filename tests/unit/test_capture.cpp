@@ -173,6 +173,46 @@ TEST(RowStats, MatchTextbookFormulasOnSharpMaskedRows) {
   }
 }
 
+// The output head is a model's widest matrix: a capture must never compute [T, vocab] logits (40 GB for 65,536
+// tokens of a 151,936-token vocabulary), and `run` computes them at the last position only. Every head output
+// passes unembed.hook_logits, so watching it (and every other hook's tensor) proves which positions were computed.
+TEST_F(CaptureTest, NoWholeVocabularyLogits) {
+  const char* config = R"({"model_type": "qwen2", "vocab_size": 1009, "hidden_size": 32, "intermediate_size": 48,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
+    "tie_word_embeddings": true})";
+  Model model(parseConfig(config));
+  const int64_t T = 70, vocab = model.config().vocab_size;
+  std::vector<int64_t> ids(T);
+  for (int64_t i = 0; i < T; ++i) ids[i] = (i * 131 + 7) % vocab;
+  std::vector<std::vector<int64_t>> head_shapes;
+  int64_t vocab_wide = 0;
+  model.hooks().add(kUnembedHook, [&](const HookEvent& e) { head_shapes.push_back(e.tensor.sizes().vec()); });
+  model.hooks().add("*", [&](const HookEvent& e) { vocab_wide += e.tensor.size(-1) == vocab; });
+
+  CaptureParams params;
+  params.normalizers = {"softmax", "ssmax:s=0.4"};
+  params.maps = parseMapSpec("all", model.config().n_layer, model.config().n_head);
+  {
+    auto file = CaptureFile::create(path.string(), {model.config().json, "memory", "0"}, {ids, {}});
+    EXPECT_EQ(captureRuns(model, ids, *file, params), 2);
+  }
+  EXPECT_TRUE(head_shapes.empty()) << "a capture ran the output head";
+  EXPECT_EQ(vocab_wide, 0);
+
+  torch::NoGradGuard no_grad;
+  auto input = torch::tensor(ids, torch::kInt64).view({1, T});
+  auto last = model.forward(input, LogitPositions::last());  // what `attnscope-cli run` asks for
+  ASSERT_EQ(head_shapes.size(), 1u);
+  EXPECT_EQ(head_shapes[0], (std::vector<int64_t>{1, 1, vocab}));
+  auto all = model.forward(input, LogitPositions::all());
+  EXPECT_TRUE(torch::allclose(last[0][0], all[0][T - 1], 1e-5, 1e-6));
+  auto picked = model.forward(input, LogitPositions::at({3, -2}));
+  EXPECT_EQ(picked.sizes(), (c10::IntArrayRef{1, 2, vocab}));
+  EXPECT_TRUE(torch::allclose(picked[0][1], all[0][T - 2], 1e-5, 1e-6));
+  EXPECT_FALSE(model.forward(input, LogitPositions::none()).defined());
+  EXPECT_THROW(model.forward(input, LogitPositions::at({T})), std::invalid_argument);
+}
+
 TEST(CaptureSpecs, MapsAndTargets) {
   auto maps = parseMapSpec("3.1,3.*,scores:0.2", 4, 4);
   ASSERT_EQ(maps.size(), 2u);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/dtype.h"
 #include "attnscope/train_data.h"
 
 namespace attnscope {
@@ -22,6 +23,7 @@ namespace attnscope {
 struct EvalParams {
   std::string normalizer = "softmax";  // any normalizer spec: softmax, ssmax (learned), ssmax:ctx=256, ...
   double rope_theta_scale = 1.0;       // multiplies config rope_theta (the paper raises it 50x at evaluation)
+  ComputeDtype dtype = ComputeDtype::Auto;  // precision of the linear layers
   /// Needle prompt lengths in tokens; the loss is measured out to the largest. Empty: n_ctx × 1, 2, 4, 8, 16.
   std::vector<int64_t> lengths;
   std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};

@@ -89,12 +89,13 @@ class Gpt2 : public TransformerImpl {
       throw std::invalid_argument("gpt2: " + std::to_string(T) + " tokens exceed n_positions " +
                                   std::to_string(ctx.config.n_ctx) + " (learned positions cannot extrapolate)");
     auto x = wte(ids) + wpe(torch::arange(T, torch::kInt64));
+    const int64_t mlp_block = positionBlock(ids.size(0), ctx.config.d_ff, ctx.options.max_mlp_bytes);
     for (int64_t i = 0; i < static_cast<int64_t>(blocks.size()); ++i) {
       const BlockHookNames& names = ctx.names[i];
       Gpt2Block& block = blocks[i];
       if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
       x = x + block->attn->forward(block->ln_1(x), i, ctx);
-      x = x + block->mlp(block->ln_2(x));
+      x = addPositionwise(x, mlp_block, [&](const torch::Tensor& part) { return block->mlp(block->ln_2(part)); });
       if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
     }
     return ln_f(x);

@@ -53,4 +53,20 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) { return torch::lay
 RmsNormImpl::RmsNormImpl(int64_t dim, double eps, const ParamInit& init)
     : weight(register_parameter("weight", init.vector(dim, 1.0))), eps(eps) {}
 
+torch::Tensor addPositionwise(const torch::Tensor& x, int64_t block,
+                              const std::function<torch::Tensor(const torch::Tensor&)>& f) {
+  const int64_t T = x.size(1);
+  if (T <= block) return x + f(x);
+  std::vector<torch::Tensor> parts;
+  for (int64_t t0 = 0; t0 < T; t0 += block) {
+    auto slice = x.narrow(1, t0, std::min(block, T - t0));
+    parts.push_back(slice + f(slice));
+  }
+  return torch::cat(parts, 1);
+}
+
+int64_t positionBlock(int64_t batch, int64_t width, int64_t max_bytes) {
+  return std::max<int64_t>(64, max_bytes / std::max<int64_t>(1, batch * width * 4));
+}
+
 }  // namespace attnscope

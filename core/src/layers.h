@@ -67,4 +67,12 @@ struct RmsNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(RmsNorm);
 
+/// Returns x + f(x) for a position-wise sublayer f (norm and MLP), computed over slices of at most `block`
+/// positions of x [B, T, d] so that f's [B, block, d_ff] intermediates stay bounded whatever T is.
+torch::Tensor addPositionwise(const torch::Tensor& x, int64_t block,
+                              const std::function<torch::Tensor(const torch::Tensor&)>& f);
+
+/// Returns the positions per slice for addPositionwise under a bound on one fp32 [B, slice, width] tensor.
+int64_t positionBlock(int64_t batch, int64_t width, int64_t max_bytes);
+
 }  // namespace attnscope

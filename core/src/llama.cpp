@@ -88,13 +88,16 @@ class Llama : public TransformerImpl {
   torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
     const int64_t T = ids.size(1);
     auto [cos, sin] = rope.cosSin(T);
+    const int64_t mlp_block = positionBlock(ids.size(0), ctx.config.d_ff, ctx.options.max_mlp_bytes);
     auto x = model->embed_tokens(ids);
     for (int64_t i = 0; i < static_cast<int64_t>(model->typed_layers.size()); ++i) {
       const BlockHookNames& names = ctx.names[i];
       LlamaLayer& layer = model->typed_layers[i];
       if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
       x = x + layer->self_attn->forward(layer->input_layernorm(x), cos, sin, i, ctx);
-      x = x + layer->mlp(layer->post_attention_layernorm(x));
+      x = addPositionwise(x, mlp_block, [&](const torch::Tensor& part) {
+        return layer->mlp(layer->post_attention_layernorm(part));
+      });
       if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
     }
     return model->norm(x);

@@ -135,6 +135,25 @@ TEST_P(ReferenceTest, MatchesReference) {
 // 0: the automatic block (whole sequence at these sizes); 16 and 7: blocks that do not divide T.
 INSTANTIATE_TEST_SUITE_P(QueryBlocks, ReferenceTest, ::testing::Values(0, 16, 7));
 
+// Long prompts run the MLP over slices of positions (AttentionOptions::max_mlp_bytes); the slices must give the
+// same outputs as one whole pass, for both architectures.
+TEST(Positionwise, SlicedMlpEqualsWholePass) {
+  const char* configs[] = {
+      R"({"model_type": "llama", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
+          "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 512})",
+      R"({"model_type": "gpt2", "vocab_size": 50, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 512})"};
+  torch::NoGradGuard no_grad;
+  for (const char* config : configs) {
+    torch::manual_seed(5);
+    Model model(parseConfig(config));
+    auto ids = torch::randint(0, 50, {2, 200}, torch::kInt64);
+    auto whole = model.forward(ids, LogitPositions::all());
+    model.attentionOptions().max_mlp_bytes = 1;  // the smallest slice: 64 positions, so 4 slices of 200
+    auto sliced = model.forward(ids, LogitPositions::all());
+    EXPECT_LT((whole - sliced).abs().max().item<double>(), 1e-5) << config;
+  }
+}
+
 // The bfloat16 path (linear layers in bf16, attention and statistics in fp32) against the float32 path on the same
 // checkpoints. bf16 keeps 8 significant bits: the activations entering each product and the products leaving it
 // are rounded by up to 2^-9 relative, so q and k carry ~0.3% error and scores of magnitude ~10 (these reference

@@ -25,10 +25,12 @@ namespace attnscope {
 
 class TransformerImpl;
 
-/// How attention is executed; none of it changes the results beyond floating-point rounding.
+/// How a forward pass is cut into blocks so that memory stays O(T · d_model); none of it changes the results
+/// beyond floating-point rounding.
 struct AttentionOptions {
   int64_t query_block = 0;              // queries per block; 0 picks it from max_block_bytes
   int64_t max_block_bytes = 16 << 20;   // bound on one block's fp32 [B, H, q, k] scores
+  int64_t max_mlp_bytes = 64 << 20;     // bound on one fp32 [B, positions, d_ff] MLP intermediate
 };
 
 /// How a new Model's weights start: random (for training) or left for loadWeights() to fill.

@@ -58,6 +58,7 @@ void printSsmax(const Model& model) {
 int info(const InfoOptions& options) {
   ModelConfig c = loadConfig(options.model_dir);
   Checkpoint checkpoint = Checkpoint::open(options.model_dir);
+  requireWeightsFit(c, checkpoint.tensorBytes(), options.model_dir);  // as loadModel does, before allocating
   Model model(c, WeightInit::Uninitialized);
   model.loadWeights(checkpoint);
 

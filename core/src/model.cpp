@@ -176,6 +176,7 @@ std::unique_ptr<Model> loadModel(const std::string& model_dir) { return loadMode
 
 std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config) {
   Checkpoint checkpoint = Checkpoint::open(model_dir);
+  requireWeightsFit(config, checkpoint.tensorBytes(), model_dir);  // before allocating what the config asks
   auto model = std::make_unique<Model>(config, WeightInit::Uninitialized);
   model->loadWeights(checkpoint);
   return model;

@@ -60,6 +60,7 @@ int info(const InfoOptions& options) {
   // bytes of learned SSMax parameters that printSsmax shows.
   ModelConfig c = loadConfig(options.model_dir);
   Checkpoint checkpoint = Checkpoint::open(options.model_dir);
+  requireWeightsFit(c, checkpoint.tensorBytes(), options.model_dir);  // as loadModel does, before building
   Model model(c, WeightInit::Uninitialized, resolveComputeDtype(ComputeDtype::Auto, checkpoint));
   model.loadWeights(checkpoint);
 

@@ -1,30 +1,66 @@
 #include "attnscope/config.h"
 
+#include <climits>
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "json_parse.h"
+#include "untrusted_text.h"
 
 namespace attnscope {
 namespace {
 
 using nlohmann::json;
 
+/// Reads an integer in [min, kMaxConfigDimension]; the upper bound keeps every product the model code forms
+/// from two of them inside int64.
+int64_t readInt(const json& value, const char* key, int64_t min) {
+  const char* kind = min > 0 ? "a positive integer" : "a non-negative integer";
+  if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<int64_t>() < min))
+    throw ConfigError(std::string("config.json: '") + key + "' must be " + kind);
+  const uint64_t v = value.get<uint64_t>();
+  if (v > static_cast<uint64_t>(kMaxConfigDimension))
+    throw ConfigError(std::string("config.json: '") + key + "' is " + std::to_string(v) +
+                      ", above the limit of " + std::to_string(kMaxConfigDimension));
+  if (static_cast<int64_t>(v) < min)
+    throw ConfigError(std::string("config.json: '") + key + "' must be " + kind);
+  return static_cast<int64_t>(v);
+}
+
 int64_t requireInt(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) throw ConfigError(std::string("config.json: missing key '") + key + "'");
-  if (!it->is_number_integer() || it->get<int64_t>() <= 0)
-    throw ConfigError(std::string("config.json: '") + key + "' must be a positive integer");
-  return it->get<int64_t>();
+  return readInt(*it, key, 1);
 }
 
 int64_t optionalInt(const json& j, const char* key, int64_t fallback) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
-  if (!it->is_number_integer() || it->get<int64_t>() < 0)
-    throw ConfigError(std::string("config.json: '") + key + "' must be a non-negative integer");
-  return it->get<int64_t>();
+  return readInt(*it, key, 0);
+}
+
+/// Multiplication and addition that stop at INT64_MAX instead of wrapping (callers compare against a bound).
+int64_t saturatingMul(int64_t a, int64_t b) {
+  int64_t out = 0;
+  return __builtin_mul_overflow(a, b, &out) ? INT64_MAX : out;
+}
+int64_t saturatingAdd(int64_t a, int64_t b) {
+  int64_t out = 0;
+  return __builtin_add_overflow(a, b, &out) ? INT64_MAX : out;
+}
+
+/// Formats a count with thousands separators, for messages about sizes.
+std::string withCommas(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 double optionalNumber(const json& j, const char* key, double fallback) {
@@ -57,7 +93,7 @@ RopeScaling parseRopeScaling(const json& j, int64_t n_ctx) {
   rs.type = optionalString(r, "rope_type", optionalString(r, "type", "default"));
   if (rs.type == "default") return rs;
   if (rs.type != "linear" && rs.type != "dynamic" && rs.type != "llama3" && rs.type != "yarn")
-    throw ConfigError("config.json: rope_scaling type '" + rs.type +
+    throw ConfigError("config.json: rope_scaling type '" + escapeForMessage(rs.type) +
                       "' is not supported (supported: linear, dynamic, llama3, yarn)");
   rs.factor = optionalNumber(r, "factor", 0.0);
   if (!(rs.factor >= 1.0)) throw ConfigError("config.json: rope_scaling 'factor' must be a number >= 1");
@@ -85,7 +121,8 @@ void parseSsmax(const json& j, ModelConfig& c) {
     c.ssmax_learned = true;
     c.ssmax_bias = optionalBool(j, "ssmax_bias", false);
   } else if (normalizer != "softmax") {
-    throw ConfigError("config.json: attention_normalizer '" + normalizer + "' is not supported (softmax, ssmax)");
+    throw ConfigError("config.json: attention_normalizer '" + escapeForMessage(normalizer) +
+                      "' is not supported (softmax, ssmax)");
   }
 }
 
@@ -105,7 +142,8 @@ void parseGpt2(const json& j, ModelConfig& c) {
   c.o_proj_bias = true;
   std::string act = optionalString(j, "activation_function", "gelu_new");
   if (act != "gelu_new" && act != "gelu_pytorch_tanh")
-    throw ConfigError("config.json: gpt2 activation_function '" + act + "' is not supported (gelu_new)");
+    throw ConfigError("config.json: gpt2 activation_function '" + escapeForMessage(act) +
+                      "' is not supported (gelu_new)");
   if (optionalBool(j, "scale_attn_by_inverse_layer_idx", false) || optionalBool(j, "reorder_and_upcast_attn", false))
     throw ConfigError("config.json: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
   if (!optionalBool(j, "scale_attn_weights", true))
@@ -139,7 +177,8 @@ void parseLlama(const json& j, ModelConfig& c) {
   }
   if (c.d_head % 2 != 0) throw ConfigError("config.json: head dimension must be even for RoPE");
   std::string act = optionalString(j, "hidden_act", "silu");
-  if (act != "silu") throw ConfigError("config.json: hidden_act '" + act + "' is not supported (silu)");
+  if (act != "silu")
+    throw ConfigError("config.json: hidden_act '" + escapeForMessage(act) + "' is not supported (silu)");
   if (optionalNumber(j, "partial_rotary_factor", 1.0) != 1.0)
     throw ConfigError("config.json: partial_rotary_factor is not supported");
   if (optionalBool(j, "mlp_bias", false)) throw ConfigError("config.json: mlp_bias is not supported");
@@ -160,8 +199,7 @@ void parseLlama(const json& j, ModelConfig& c) {
 }  // namespace
 
 ModelConfig parseConfig(const std::string& json_text) {
-  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw ConfigError("config.json: not valid JSON");
+  const json j = parseJsonOr<ConfigError>(json_text, "config.json");
   if (!j.is_object()) throw ConfigError("config.json: top level must be an object");
   ModelConfig c;
   c.json = json_text;
@@ -172,11 +210,14 @@ ModelConfig parseConfig(const std::string& json_text) {
   } else if (c.model_type == "llama" || c.model_type == "mistral" || c.model_type == "qwen2") {
     parseLlama(j, c);
   } else {
-    throw ConfigError("config.json: model_type '" + c.model_type +
+    throw ConfigError("config.json: model_type '" + escapeForMessage(c.model_type) +
                       "' is not supported (supported: gpt2, llama, mistral, qwen2)");
   }
   parseSsmax(j, c);
   c.torch_dtype = optionalString(j, "torch_dtype", "");
+  if (minimumParameterCount(c) > kMaxParameterCount)
+    throw ConfigError("config.json: the sizes imply more than " + withCommas(kMaxParameterCount) +
+                      " parameters (2^40), the limit");
   return c;
 }
 
@@ -196,11 +237,40 @@ ModelConfig loadConfig(const std::string& model_dir) {
   }
 }
 
+int64_t minimumParameterCount(const ModelConfig& c) {
+  const auto mul = [](std::initializer_list<int64_t> factors) {
+    int64_t out = 1;
+    for (int64_t f : factors) out = saturatingMul(out, f);
+    return out;
+  };
+  int64_t per_layer = 0, total = mul({c.vocab_size, c.d_model});
+  if (c.arch == Architecture::Gpt2) {
+    total = saturatingAdd(total, mul({c.n_ctx, c.d_model}));  // learned positions
+    per_layer = saturatingAdd(mul({4, c.d_model, c.d_model}), mul({2, c.d_model, c.d_ff}));
+  } else {
+    const int64_t q_and_o = mul({2, c.d_model, c.n_head, c.d_head});
+    const int64_t k_and_v = mul({2, c.d_model, c.n_kv_head, c.d_head});
+    per_layer = saturatingAdd(saturatingAdd(q_and_o, k_and_v), mul({3, c.d_model, c.d_ff}));
+    if (!c.tie_word_embeddings) total = saturatingAdd(total, mul({c.vocab_size, c.d_model}));  // lm_head
+  }
+  return saturatingAdd(total, mul({c.n_layer, per_layer}));
+}
+
+void requireWeightsFit(const ModelConfig& config, uint64_t checkpoint_bytes, const std::string& model_dir) {
+  // 2 bytes per parameter: the smallest weight dtype accepted (F16, BF16).
+  const uint64_t needed = 2 * static_cast<uint64_t>(minimumParameterCount(config));
+  if (needed > checkpoint_bytes)
+    throw ConfigError(model_dir + "/config.json: asks for at least " +
+                      withCommas(static_cast<uint64_t>(minimumParameterCount(config))) + " parameters (" +
+                      withCommas(needed) + " bytes in 16-bit) but the checkpoint holds " +
+                      withCommas(checkpoint_bytes) + " bytes of tensors");
+}
+
 ModelConfig withRopeTheta(const ModelConfig& config, double rope_theta) {
   if (config.arch != Architecture::Llama)
     throw ConfigError("rope_theta: " + config.model_type + " has no rotary position embeddings");
   if (!(rope_theta > 1.0)) throw ConfigError("rope_theta must be > 1");
-  json j = json::parse(config.json);
+  json j = parseJsonOr<ConfigError>(config.json, "config.json");
   j["rope_theta"] = rope_theta;
   return parseConfig(j.dump(2));
 }

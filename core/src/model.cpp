@@ -236,6 +236,7 @@ std::unique_ptr<Model> loadModel(const std::string& model_dir, const LoadOptions
 
 std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config, const LoadOptions& options) {
   Checkpoint checkpoint = Checkpoint::open(model_dir);
+  requireWeightsFit(config, checkpoint.tensorBytes(), model_dir);  // before building what the config asks
   auto model =
       std::make_unique<Model>(config, WeightInit::Uninitialized, resolveComputeDtype(options.dtype, checkpoint));
   model->loadWeights(checkpoint);

@@ -15,9 +15,13 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
+
+#include "json_parse.h"
+#include "untrusted_text.h"
 
 namespace attnscope {
 namespace {
@@ -45,16 +49,15 @@ std::string errnoText() {
   return std::strerror(errno);
 }
 
-/// Quotes a name for an error message; control bytes become '?' and huge names are cut, to keep one line.
+/// Quotes a name from the file for an error message (escaped, and cut so that the message stays one line).
 std::string quote(const std::string& name) {
-  std::string out = "'";
-  for (char c : name.substr(0, 200)) out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
-  return out + (name.size() > 200 ? "...'" : "'");
+  return "'" + escapeForMessage(name) + "'";
 }
 
-/// A JSON value for an error message, cut short so that a huge array cannot flood it.
+/// A JSON value for an error message, cut short so that a huge array cannot flood it. ASCII only: strings in
+/// it come from the file, and non-ASCII could hide bidirectional overrides. Its nesting is bounded by parseJson.
 std::string brief(const json& value) {
-  std::string text = value.dump();
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true);
   return text.size() > 80 ? text.substr(0, 80) + "..." : text;
 }
 
@@ -83,6 +86,28 @@ uint64_t saturatingMul(uint64_t a, uint64_t b) {
   return a * b;
 }
 
+/// True when `path` is `dir` or lies below it (both canonical).
+bool isWithin(const fs::path& path, const fs::path& dir) {
+  return std::mismatch(dir.begin(), dir.end(), path.begin(), path.end()).first == dir.end();
+}
+
+/// Refuses a weights file that resolves, through symlinks, outside the model directory, so that a downloaded
+/// directory cannot make us read (and quote) files elsewhere. A Hugging Face cache snapshot
+/// (models--Org--Name/snapshots/<hash>/) links into its repository's blobs/ directory: that is allowed.
+void requireInsideModelDir(const fs::path& dir, const std::string& file) {
+  std::error_code ec;
+  const fs::path real_dir = fs::canonical(dir, ec);
+  if (ec) return;  // opening reports the real problem
+  const fs::path real_file = fs::canonical(file, ec);
+  if (ec) return;
+  if (isWithin(real_file, real_dir)) return;
+  if (real_dir.parent_path().filename() == "snapshots" &&
+      isWithin(real_file, real_dir.parent_path().parent_path() / "blobs"))
+    return;
+  fail(file, "resolves to " + quote(real_file.string()) + ", outside the model directory " +
+                 quote(real_dir.string()));
+}
+
 bool parseDtype(const std::string& text, DType& out) {
   for (const DtypeInfo& info : kDtypes)
     if (text == info.name) return out = info.dtype, true;
@@ -91,28 +116,22 @@ bool parseDtype(const std::string& text, DType& out) {
 
 /// Parses the header; duplicate top-level keys are rejected because a second entry would silently win.
 json parseHeader(const std::string& path, const char* begin, const char* end) {
-  // nlohmann treats a NUL byte as the end of input, which would silently accept trailing junk.
-  if (std::memchr(begin, '\0', static_cast<std::size_t>(end - begin)))
-    fail(path, "header is not valid JSON (it contains a NUL byte)");
   std::set<std::string> keys;
   std::string duplicate;
   bool has_duplicate = false;
   json header;
   try {
-    header = json::parse(begin, end, [&](int depth, json::parse_event_t event, json& parsed) {
-      if (event == json::parse_event_t::key && depth == 1 && !keys.insert(parsed.get<std::string>()).second &&
-          !has_duplicate) {
-        duplicate = parsed.get<std::string>();
-        has_duplicate = true;
-      }
-      return true;
-    });
-  } catch (const json::exception& e) {
-    // nlohmann's text starts with an exception id and may quote a huge token; keep the useful, short middle.
-    std::string why = e.what();
-    if (why.find("] ") != std::string::npos) why.erase(0, why.find("] ") + 2);
-    if (why.size() > 200) why = why.substr(0, 200) + "...";
-    fail(path, "header is not valid JSON (" + why + ")");
+    header = parseJson(std::string_view(begin, static_cast<std::size_t>(end - begin)), path + ": header",
+                       [&](int depth, json::parse_event_t event, json& parsed) {
+                         if (event == json::parse_event_t::key && depth == 1 &&
+                             !keys.insert(parsed.get<std::string>()).second && !has_duplicate) {
+                           duplicate = parsed.get<std::string>();
+                           has_duplicate = true;
+                         }
+                         return true;
+                       });
+  } catch (const JsonError& e) {
+    throw CheckpointError(e.what());
   }
   if (!header.is_object()) fail(path, "header is not a JSON object");
   if (has_duplicate) fail(path, "header lists " + quote(duplicate) + " twice");
@@ -281,6 +300,7 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
   Checkpoint checkpoint;
   if (!pathExists(index_path)) {
     if (!pathExists(single_path)) fail(model_dir, "no model.safetensors or model.safetensors.index.json");
+    requireInsideModelDir(dir, single_path);
     checkpoint.m_files.push_back(std::make_shared<SafetensorsFile>(single_path));
     checkpoint.m_tensors = checkpoint.m_files.back()->tensors();
     return checkpoint;
@@ -288,11 +308,13 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
 
   std::error_code ec;
   if (!fs::is_regular_file(index_path, ec)) fail(index_path, "is not a regular file");
+  requireInsideModelDir(dir, index_path);
   std::ifstream in(index_path, std::ios::binary);
   if (!in) fail(index_path, "cannot open (" + errnoText() + ")");
-  json index = json::parse(in, nullptr, false);
-  if (index.is_discarded()) fail(index_path, "not valid JSON");
-  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+  std::ostringstream text;
+  text << in.rdbuf();
+  const json index = parseJsonOr<CheckpointError>(text.str(), index_path);
+  if (!index.is_object() || !index.contains("weight_map") || !index.at("weight_map").is_object())
     fail(index_path, "has no \"weight_map\" object");
   const json& weight_map = index.at("weight_map");
   if (weight_map.empty()) fail(index_path, "weight_map lists no tensors");
@@ -312,6 +334,7 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
   for (auto& [shard, file] : shards) {
     const std::string shard_path = (dir / shard).string();
     if (!pathExists(shard_path)) fail(index_path, "shard " + quote(shard) + " does not exist");
+    requireInsideModelDir(dir, shard_path);
     file = std::make_shared<SafetensorsFile>(shard_path);
     checkpoint.m_files.push_back(file);
   }
@@ -341,6 +364,12 @@ const TensorView& Checkpoint::at(const std::string& name) const {
                       : m_files.size() == 1 ? m_files[0]->path()
                                             : fs::path(m_files[0]->path()).parent_path().string();
   throw CheckpointError("no tensor " + quote(name) + " in " + where);
+}
+
+uint64_t Checkpoint::tensorBytes() const {
+  uint64_t total = 0;  // cannot wrap: the tensors lie in mapped files, without overlap
+  for (const auto& item : m_tensors) total += item.second.nbytes;
+  return total;
 }
 
 std::vector<std::string> Checkpoint::files() const {

@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_parse.h"
 #include "tokenizer_internal.h"
+#include "untrusted_text.h"
 
 namespace attnscope {
 
@@ -80,12 +82,7 @@ class ByteTokenizer : public Tokenizer {
 
 /// Reads the byte tokenizer declaration from config.json; returns null when the file declares none.
 std::unique_ptr<Tokenizer> byteTokenizerFromConfig(const std::string& config_path) {
-  json config;
-  try {
-    config = json::parse(tokenizer_detail::readFile(config_path));
-  } catch (const json::exception& e) {
-    throw TokenizerError(config_path + ": invalid JSON: " + e.what());
-  }
+  const json config = parseJsonOr<TokenizerError>(tokenizer_detail::readFile(config_path), config_path);
   if (!config.is_object() || !config.contains("attnscope_tokenizer")) return nullptr;
   const json& node = config["attnscope_tokenizer"];
   std::string type;
@@ -95,15 +92,20 @@ std::unique_ptr<Tokenizer> byteTokenizerFromConfig(const std::string& config_pat
   } else if (node.is_object() && node.contains("type") && node["type"].is_string()) {
     type = node["type"].get<std::string>();
     if (node.contains("bos_token_id")) {
-      if (!node["bos_token_id"].is_number_integer() || node["bos_token_id"].get<int64_t>() < 256)
-        throw TokenizerError(config_path + ": attnscope_tokenizer.bos_token_id must be an integer >= 256");
-      bos = node["bos_token_id"].get<int64_t>();
+      const json& id = node["bos_token_id"];
+      if (!id.is_number_unsigned() || id.get<uint64_t>() < 256 ||
+          id.get<uint64_t>() >= static_cast<uint64_t>(tokenizer_detail::kMaxTokenIds))
+        throw TokenizerError(config_path +
+                             ": attnscope_tokenizer.bos_token_id must be an integer from 256 to " +
+                             std::to_string(tokenizer_detail::kMaxTokenIds - 1));
+      bos = static_cast<int64_t>(id.get<uint64_t>());
     }
   } else {
     throw TokenizerError(config_path +
                          ": attnscope_tokenizer must be \"bytes\" or {\"type\": \"bytes\", ...}");
   }
-  if (type != "bytes") throw TokenizerError(config_path + ": unsupported attnscope_tokenizer type " + type);
+  if (type != "bytes")
+    throw TokenizerError(config_path + ": unsupported attnscope_tokenizer type " + escapeForMessage(type));
   return std::make_unique<ByteTokenizer>(bos);
 }
 

@@ -61,7 +61,7 @@ BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab,
     const auto& [left, right] = merges[rank];
     const int32_t left_id = idOf(left), right_id = idOf(right), new_id = idOf(left + right);
     if (left_id < 0 || right_id < 0 || new_id < 0)
-      throw TokenizerError("merge " + std::to_string(rank) + " '" + left + " " + right +
+      throw TokenizerError("merge " + std::to_string(rank) + " '" + escapeForMessage(left + " " + right) +
                            "' uses a token missing from the vocabulary");
     m_merges.insert((static_cast<uint64_t>(left_id) << 32) | static_cast<uint32_t>(right_id),
                     Merge{static_cast<int32_t>(rank), new_id});

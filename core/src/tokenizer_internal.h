@@ -3,6 +3,7 @@
 // the BPE model and the pipeline (normalizer -> pre-tokenizer -> BPE -> post-processor; decoder) that both
 // the GPT-2 files and tokenizer.json are loaded into.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "attnscope/tokenizer.h"
+#include "untrusted_text.h"
 
 namespace attnscope {
 namespace tokenizer_detail {
@@ -25,8 +27,7 @@ constexpr std::size_t kValidUtf8 = static_cast<std::size_t>(-1);
 /// Returns the offset where the first invalid sequence starts (bad lead byte, overlong, surrogate, >
 /// U+10FFFF, truncated), or kValidUtf8.
 std::size_t findInvalidUtf8(std::string_view text);
-/// Returns the length of the valid UTF-8 character starting at text[i], or 0 when none starts there.
-std::size_t utf8CharLength(std::string_view text, std::size_t i);
+using attnscope::utf8CharLength;  // untrusted_text.h
 /// Appends the UTF-8 encoding of a code point.
 void appendUtf8(uint32_t code_point, std::string& out);
 /// Returns GPT-2's printable character (UTF-8) that stands for each byte.
@@ -60,6 +61,19 @@ class Regex {
   void* m_code = nullptr;  // pcre2_code_8*, kept opaque so that pcre2.h stays in one file
   bool m_jit = false;
 };
+
+// ---- Token ids ----
+
+/// Token ids of any tokenizer lie in [0, 2^24): 64 times the largest released vocabulary, and far from int32
+/// overflow.
+constexpr int64_t kMaxTokenIds = int64_t{1} << 24;
+/// Returns the bound on the ids of a file that defines n_tokens tokens (vocabulary entries plus added
+/// tokens): below kMaxTokenIds and below max(256, 2 n_tokens), so a few bytes cannot make the id table huge.
+inline int64_t tokenIdLimit(std::size_t n_tokens) {
+  const int64_t proportional =
+      n_tokens > static_cast<std::size_t>(kMaxTokenIds) ? kMaxTokenIds : 2 * static_cast<int64_t>(n_tokens);
+  return std::min(kMaxTokenIds, std::max<int64_t>(256, proportional));
+}
 
 // ---- BPE (tokenizer_bpe.cpp) ----
 

@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_parse.h"
 #include "tokenizer_internal.h"
+#include "untrusted_text.h"
 
 namespace attnscope {
 
@@ -46,19 +48,56 @@ const char* const kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 json parseJsonFile(const std::string& path) {
-  const std::string text = tokenizer_detail::readFile(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw TokenizerError(path + ": invalid JSON: " + e.what());
-  }
+  return parseJsonOr<TokenizerError>(tokenizer_detail::readFile(path), path);
 }
 
-/// Context for error messages: every one names the file.
+/// Context for error messages: every one names the file. The typed readers check each field before using it,
+/// so a wrong type is a one-line error naming the field, never an exception from deep inside the JSON
+/// library.
 struct Parser {
   std::string path;
 
   [[noreturn]] void fail(const std::string& message) const { throw TokenizerError(path + ": " + message); }
+
+  /// Returns node[key], which must exist; `what` names the node in messages ("normalizer", "model").
+  const json& field(const json& node, const char* key, const char* what) const {
+    if (!node.is_object() || !node.contains(key)) fail(std::string(what) + " has no '" + key + "'");
+    return node[key];
+  }
+  const json& array(const json& node, const char* key, const char* what) const {
+    const json& value = field(node, key, what);
+    if (!value.is_array()) fail(std::string(what) + " '" + key + "' must be an array");
+    return value;
+  }
+  std::string text(const json& node, const char* key, const char* what) const {
+    const json& value = field(node, key, what);
+    if (!value.is_string()) fail(std::string(what) + " '" + key + "' must be a string");
+    return value.get<std::string>();
+  }
+  std::string text(const json& node, const char* key, const char* what, const std::string& fallback) const {
+    return node.contains(key) && !node[key].is_null() ? text(node, key, what) : fallback;
+  }
+  bool flag(const json& node, const char* key, const char* what, bool fallback) const {
+    if (!node.contains(key) || node[key].is_null()) return fallback;
+    if (!node[key].is_boolean()) fail(std::string(what) + " '" + key + "' must be true or false");
+    return node[key].get<bool>();
+  }
+  /// A small count (e.g. how many characters Strip removes).
+  int count(const json& node, const char* key, const char* what) const {
+    if (!node.contains(key) || node[key].is_null()) return 0;
+    const json& value = node[key];
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > 1024)
+      fail(std::string(what) + " '" + key + "' must be an integer from 0 to 1024");
+    return static_cast<int>(value.get<uint64_t>());
+  }
+  /// A token id: an integer JSON number in [0, limit) (see tokenIdLimit); `what` says whose id it is.
+  int32_t tokenId(const json& value, int64_t limit, const std::string& what) const {
+    if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<int64_t>() < 0) ||
+        value.get<uint64_t>() >= static_cast<uint64_t>(limit))
+      fail("id of " + what + " must be an integer from 0 to " + std::to_string(limit - 1) + ", not " +
+           escapeForMessage(value.dump(), 40));
+    return static_cast<int32_t>(value.get<uint64_t>());
+  }
 
   std::string type(const json& node, const char* what) const {
     if (!node.is_object() || !node.contains("type") || !node["type"].is_string())
@@ -67,8 +106,10 @@ struct Parser {
   }
 
   std::shared_ptr<Regex> pattern(const json& node) const {
-    if (node.contains("Regex")) return std::make_shared<Regex>(node["Regex"].get<std::string>(), false);
-    if (node.contains("String")) return std::make_shared<Regex>(node["String"].get<std::string>(), true);
+    if (node.is_object() && node.contains("Regex"))
+      return std::make_shared<Regex>(text(node, "Regex", "pattern"), false);
+    if (node.is_object() && node.contains("String"))
+      return std::make_shared<Regex>(text(node, "String", "pattern"), true);
     fail("pattern is neither String nor Regex");
   }
 
@@ -77,15 +118,16 @@ struct Parser {
     const std::string t = type(node, "normalizer");
     NormalizerStep step;
     if (t == "Sequence") {
-      for (const json& child : node.at("normalizers")) normalizer(child, steps);
+      // Recursion is bounded: parseJson refused nesting deeper than kMaxJsonDepth.
+      for (const json& child : array(node, "normalizers", "normalizer")) normalizer(child, steps);
       return;
     } else if (t == "Prepend") {
       step.kind = NormalizerStep::Kind::kPrepend;
-      step.text = node.at("prepend").get<std::string>();
+      step.text = text(node, "prepend", "normalizer");
     } else if (t == "Replace") {
       step.kind = NormalizerStep::Kind::kReplace;
-      step.pattern = pattern(node.at("pattern"));
-      step.text = node.at("content").get<std::string>();
+      step.pattern = pattern(field(node, "pattern", "normalizer"));
+      step.text = text(node, "content", "normalizer");
     } else if (t == "NFC" || t == "NFD" || t == "NFKC" || t == "NFKD") {
       step.kind = NormalizerStep::Kind::kUnicode;
       step.form = t == "NFC"    ? UnicodeForm::kNfc
@@ -96,10 +138,10 @@ struct Parser {
       step.kind = NormalizerStep::Kind::kLowercase;
     } else if (t == "Strip") {
       step.kind = NormalizerStep::Kind::kStrip;
-      step.left = node.value("strip_left", true);
-      step.right = node.value("strip_right", true);
+      step.left = flag(node, "strip_left", "normalizer", true);
+      step.right = flag(node, "strip_right", "normalizer", true);
     } else {
-      fail("unsupported normalizer type " + t);
+      fail("unsupported normalizer type " + escapeForMessage(t));
     }
     steps.push_back(std::move(step));
   }
@@ -109,13 +151,13 @@ struct Parser {
     const std::string t = type(node, "pre_tokenizer");
     PreTokenizerStep step;
     if (t == "Sequence") {
-      for (const json& child : node.at("pretokenizers")) preTokenizer(child, steps);
+      for (const json& child : array(node, "pretokenizers", "pre_tokenizer")) preTokenizer(child, steps);
       return;
     } else if (t == "Split") {
       step.kind = PreTokenizerStep::Kind::kSplit;
-      step.pattern = pattern(node.at("pattern"));
-      step.invert = node.value("invert", false);
-      const std::string behavior = node.value("behavior", "Isolated");
+      step.pattern = pattern(field(node, "pattern", "pre_tokenizer"));
+      step.invert = flag(node, "invert", "pre_tokenizer", false);
+      const std::string behavior = text(node, "behavior", "pre_tokenizer", "Isolated");
       if (behavior == "Isolated") {
         step.behavior = SplitBehavior::kIsolated;
       } else if (behavior == "Removed") {
@@ -127,25 +169,26 @@ struct Parser {
       } else if (behavior == "Contiguous") {
         step.behavior = SplitBehavior::kContiguous;
       } else {
-        fail("unsupported split behavior " + behavior);
+        fail("unsupported split behavior " + escapeForMessage(behavior));
       }
     } else if (t == "Digits") {
       step.kind = PreTokenizerStep::Kind::kSplit;
       step.pattern = std::make_shared<Regex>(R"(\p{N})", false);
-      step.behavior =
-          node.value("individual_digits", false) ? SplitBehavior::kIsolated : SplitBehavior::kContiguous;
+      step.behavior = flag(node, "individual_digits", "pre_tokenizer", false) ? SplitBehavior::kIsolated
+                                                                              : SplitBehavior::kContiguous;
     } else if (t == "ByteLevel") {
       step.kind = PreTokenizerStep::Kind::kByteLevel;
-      step.add_prefix_space = node.value("add_prefix_space", true);
-      if (node.value("use_regex", true)) step.pattern = std::make_shared<Regex>(kGpt2Pattern, false);
+      step.add_prefix_space = flag(node, "add_prefix_space", "pre_tokenizer", true);
+      if (flag(node, "use_regex", "pre_tokenizer", true))
+        step.pattern = std::make_shared<Regex>(kGpt2Pattern, false);
     } else if (t == "Metaspace") {
       step.kind = PreTokenizerStep::Kind::kMetaspace;
-      step.replacement = node.value("replacement", "\u2581");
+      step.replacement = text(node, "replacement", "pre_tokenizer", "\u2581");
       step.prepend = prependScheme(node);
-      step.split = node.value("split", true);
+      step.split = flag(node, "split", "pre_tokenizer", true);
       step.pattern = std::make_shared<Regex>(step.replacement, true);
     } else {
-      fail("unsupported pre_tokenizer type " + t);
+      fail("unsupported pre_tokenizer type " + escapeForMessage(t));
     }
     steps.push_back(std::move(step));
   }
@@ -156,10 +199,10 @@ struct Parser {
       if (scheme == "always") return PreTokenizerStep::Prepend::kAlways;
       if (scheme == "first") return PreTokenizerStep::Prepend::kFirst;
       if (scheme == "never") return PreTokenizerStep::Prepend::kNever;
-      fail("unsupported prepend_scheme " + scheme);
+      fail("unsupported prepend_scheme " + escapeForMessage(scheme));
     }
-    return node.value("add_prefix_space", true) ? PreTokenizerStep::Prepend::kAlways
-                                                : PreTokenizerStep::Prepend::kNever;
+    return flag(node, "add_prefix_space", "Metaspace", true) ? PreTokenizerStep::Prepend::kAlways
+                                                             : PreTokenizerStep::Prepend::kNever;
   }
 
   void decoder(const json& node, std::vector<DecoderStep>& steps) const {
@@ -167,64 +210,71 @@ struct Parser {
     const std::string t = type(node, "decoder");
     DecoderStep step;
     if (t == "Sequence") {
-      for (const json& child : node.at("decoders")) decoder(child, steps);
+      for (const json& child : array(node, "decoders", "decoder")) decoder(child, steps);
       return;
     } else if (t == "ByteLevel") {
       step.kind = DecoderStep::Kind::kByteLevel;
     } else if (t == "Replace") {
       step.kind = DecoderStep::Kind::kReplace;
-      const json& p = node.at("pattern");
-      if (!p.contains("String")) fail("unsupported Replace decoder pattern (only String)");
-      step.from = p["String"].get<std::string>();
-      step.to = node.at("content").get<std::string>();
+      const json& p = field(node, "pattern", "decoder");
+      if (!p.is_object() || !p.contains("String")) fail("unsupported Replace decoder pattern (only String)");
+      step.from = text(p, "String", "decoder pattern");
+      step.to = text(node, "content", "decoder");
     } else if (t == "ByteFallback") {
       step.kind = DecoderStep::Kind::kByteFallback;
     } else if (t == "Fuse") {
       step.kind = DecoderStep::Kind::kFuse;
     } else if (t == "Strip") {
       step.kind = DecoderStep::Kind::kStrip;
-      step.content = node.at("content").get<std::string>();
-      step.start = node.value("start", 0);
-      step.stop = node.value("stop", 0);
+      step.content = text(node, "content", "decoder");
+      step.start = count(node, "start", "decoder");
+      step.stop = count(node, "stop", "decoder");
     } else if (t == "Metaspace") {
       step.kind = DecoderStep::Kind::kMetaspace;
-      step.from = node.value("replacement", "\u2581");
+      step.from = text(node, "replacement", "decoder", "\u2581");
       step.prepend = prependScheme(node) != PreTokenizerStep::Prepend::kNever;
     } else {
-      fail("unsupported decoder type " + t);
+      fail("unsupported decoder type " + escapeForMessage(t));
     }
     steps.push_back(std::move(step));
   }
 
-  void postProcessor(const json& node, const BpeModel& model, const std::vector<AddedToken>& added,
-                     PipelineSpec& spec) const {
+  void postProcessor(const json& node, int64_t id_limit, PipelineSpec& spec) const {
     if (node.is_null()) return;
     const std::string t = type(node, "post_processor");
     if (t == "Sequence") {
-      for (const json& child : node.at("processors")) postProcessor(child, model, added, spec);
+      for (const json& child : array(node, "processors", "post_processor"))
+        postProcessor(child, id_limit, spec);
     } else if (t == "ByteLevel") {
       // Only adjusts offsets; adds no tokens.
     } else if (t == "TemplateProcessing") {
-      const json& special = node.value("special_tokens", json::object());
+      const json special = node.contains("special_tokens") ? node["special_tokens"] : json::object();
+      if (!special.is_object()) fail("post_processor 'special_tokens' must be an object");
       bool after_sequence = false;
       std::vector<int64_t> prefix, suffix;
-      for (const json& item : node.at("single")) {
+      for (const json& item : array(node, "single", "post_processor")) {
+        if (!item.is_object()) fail("post_processor 'single' holds a non-object");
         if (item.contains("Sequence")) {
           after_sequence = true;
         } else if (item.contains("SpecialToken")) {
-          const std::string name = item["SpecialToken"].at("id").get<std::string>();
-          if (!special.contains(name)) fail("template token " + name + " missing from special_tokens");
+          const std::string name = text(item["SpecialToken"], "id", "template SpecialToken");
+          if (!special.contains(name))
+            fail("template token " + escapeForMessage(name) + " missing from special_tokens");
           auto& target = after_sequence ? suffix : prefix;
-          for (const json& id : special[name].at("ids")) target.push_back(id.get<int64_t>());
+          for (const json& id : array(special[name], "ids", "special token"))
+            target.push_back(tokenId(id, id_limit, "special token " + escapeForMessage(name)));
         }
       }
       spec.prefix_ids.insert(spec.prefix_ids.begin(), prefix.begin(), prefix.end());
       spec.suffix_ids.insert(spec.suffix_ids.end(), suffix.begin(), suffix.end());
     } else if (t == "RobertaProcessing" || t == "BertProcessing") {
-      spec.prefix_ids.insert(spec.prefix_ids.begin(), node.at("cls").at(1).get<int64_t>());
-      spec.suffix_ids.push_back(node.at("sep").at(1).get<int64_t>());
+      const json& cls = array(node, "cls", "post_processor");
+      const json& sep = array(node, "sep", "post_processor");
+      if (cls.size() != 2 || sep.size() != 2) fail("post_processor 'cls' and 'sep' must be [token, id]");
+      spec.prefix_ids.insert(spec.prefix_ids.begin(), tokenId(cls[1], id_limit, "cls"));
+      spec.suffix_ids.push_back(tokenId(sep[1], id_limit, "sep"));
     } else {
-      fail("unsupported post_processor type " + t);
+      fail("unsupported post_processor type " + escapeForMessage(t));
     }
   }
 };
@@ -237,7 +287,7 @@ int64_t configTokenId(const json& config, const char* key, const BpeModel& model
   std::string content;
   if (node.is_string()) {
     content = node.get<std::string>();
-  } else if (node.is_object() && node.contains("content")) {
+  } else if (node.is_object() && node.contains("content") && node["content"].is_string()) {
     content = node["content"].get<std::string>();
   } else {
     return -1;
@@ -252,28 +302,38 @@ std::unique_ptr<Tokenizer> buildTokenizerJson(const std::string& path, const std
   const json root = parseJsonFile(path);
   if (!root.is_object() || !root.contains("model")) parser.fail("no \"model\" section");
   const json& model = root["model"];
-  std::string model_type = model.value("type", "");
+  if (!model.is_object()) parser.fail("\"model\" must be an object");
+  std::string model_type = parser.text(model, "type", "model", "");
   if (model_type.empty() && model.contains("merges")) model_type = "BPE";
   if (model_type != "BPE")
     parser.fail("unsupported tokenizer model type " +
-                (model_type.empty() ? std::string("(none)") : model_type) + " (only BPE is supported)");
+                (model_type.empty() ? std::string("(none)") : escapeForMessage(model_type)) +
+                " (only BPE is supported)");
   if (model.contains("dropout") && model["dropout"].is_number() && model["dropout"].get<double>() > 0)
     parser.fail("BPE dropout is not supported");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (model.contains(key) && model[key].is_string() && !model[key].get<std::string>().empty())
       parser.fail(std::string("BPE ") + key + " is not supported");
 
+  const json& vocab_node = parser.field(model, "vocab", "model");
+  if (!vocab_node.is_object()) parser.fail("model 'vocab' must be an object of token -> id");
+  const json added_nodes = root.contains("added_tokens") ? root["added_tokens"] : json::array();
+  if (!added_nodes.is_array()) parser.fail("'added_tokens' must be an array");
+  const int64_t id_limit = tokenizer_detail::tokenIdLimit(vocab_node.size() + added_nodes.size());
   std::unordered_map<std::string, int32_t> vocab;
-  for (const auto& [token, id] : model.at("vocab").items()) vocab.emplace(token, id.get<int32_t>());
+  for (const auto& [token, id] : vocab_node.items())
+    vocab.emplace(token,
+                  parser.tokenId(id, id_limit, "token '" + escapeForMessage(token) + "' in model.vocab"));
   std::vector<std::pair<std::string, std::string>> merges;
-  merges.reserve(model.at("merges").size());
-  for (const json& merge : model["merges"]) {
-    if (merge.is_array() && merge.size() == 2) {  // tokenizers >= 0.20
-      merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
+  const json& merge_nodes = parser.array(model, "merges", "model");
+  merges.reserve(merge_nodes.size());
+  for (const json& merge : merge_nodes) {
+    if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+      merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());  // tokenizers >= 0.20
     } else if (merge.is_string()) {
       const std::string line = merge.get<std::string>();
       const std::size_t space = line.find(' ');
-      if (space == std::string::npos) parser.fail("merge without a space: " + line);
+      if (space == std::string::npos) parser.fail("merge without a space: " + escapeForMessage(line));
       merges.emplace_back(line.substr(0, space), line.substr(space + 1));
     } else {
       parser.fail("malformed merge entry");
@@ -294,40 +354,42 @@ std::unique_ptr<Tokenizer> buildTokenizerJson(const std::string& path, const std
 
   BpeOptions options;
   options.byte_level = byte_level;
-  options.byte_fallback = model.value("byte_fallback", false);
-  options.ignore_merges = model.value("ignore_merges", false);
-  options.fuse_unk = model.value("fuse_unk", false);
+  options.byte_fallback = parser.flag(model, "byte_fallback", "model", false);
+  options.ignore_merges = parser.flag(model, "ignore_merges", "model", false);
+  options.fuse_unk = parser.flag(model, "fuse_unk", "model", false);
   if (model.contains("unk_token") && model["unk_token"].is_string()) {
     const auto it = vocab.find(model["unk_token"].get<std::string>());
     if (it != vocab.end()) options.unk_id = it->second;
   }
   spec.model = std::make_unique<BpeModel>(std::move(vocab), merges, options);
 
-  for (const json& node : root.value("added_tokens", json::array())) {
+  for (const json& node : added_nodes) {
+    if (!node.is_object()) parser.fail("'added_tokens' holds a non-object");
     AddedToken token;
-    token.id = node.at("id").get<int32_t>();
-    token.content = node.at("content").get<std::string>();
-    token.special = node.value("special", false);
-    token.lstrip = node.value("lstrip", false);
-    token.rstrip = node.value("rstrip", false);
-    token.single_word = node.value("single_word", false);
+    token.content = parser.text(node, "content", "added token");
+    token.id = parser.tokenId(parser.field(node, "id", "added token"), id_limit,
+                              "added token '" + escapeForMessage(token.content) + "'");
+    token.special = parser.flag(node, "special", "added token", false);
+    token.lstrip = parser.flag(node, "lstrip", "added token", false);
+    token.rstrip = parser.flag(node, "rstrip", "added token", false);
+    token.single_word = parser.flag(node, "single_word", "added token", false);
     spec.added_tokens.push_back(std::move(token));
   }
-  parser.postProcessor(root.value("post_processor", json()), *spec.model, spec.added_tokens, spec);
+  parser.postProcessor(root.value("post_processor", json()), id_limit, spec);
 
   // Files whose post-processor adds nothing can still ask for BOS/EOS in tokenizer_config.json.
   if (!config_path.empty() && spec.prefix_ids.empty() && spec.suffix_ids.empty()) {
+    const Parser config_parser{config_path};
     const json config = parseJsonFile(config_path);
-    if (config.value("add_bos_token", false)) {
+    if (!config.is_object()) config_parser.fail("top level must be an object");
+    if (config_parser.flag(config, "add_bos_token", "tokenizer config", false)) {
       const int64_t bos = configTokenId(config, "bos_token", *spec.model, spec.added_tokens);
-      if (bos < 0)
-        throw TokenizerError(config_path + ": add_bos_token is set but bos_token is not in the vocabulary");
+      if (bos < 0) config_parser.fail("add_bos_token is set but bos_token is not in the vocabulary");
       spec.prefix_ids.push_back(bos);
     }
-    if (config.value("add_eos_token", false)) {
+    if (config_parser.flag(config, "add_eos_token", "tokenizer config", false)) {
       const int64_t eos = configTokenId(config, "eos_token", *spec.model, spec.added_tokens);
-      if (eos < 0)
-        throw TokenizerError(config_path + ": add_eos_token is set but eos_token is not in the vocabulary");
+      if (eos < 0) config_parser.fail("add_eos_token is set but eos_token is not in the vocabulary");
       spec.suffix_ids.push_back(eos);
     }
   }
@@ -343,7 +405,7 @@ std::unique_ptr<Tokenizer> loadTokenizerJson(const std::string& tokenizer_json,
     return buildTokenizerJson(tokenizer_json, tokenizer_config_json);
   } catch (const json::exception& e) {
     // Missing keys and wrong JSON types surface here; keep the file name in the message.
-    throw TokenizerError(tokenizer_json + ": " + e.what());
+    throw TokenizerError(tokenizer_json + ": " + escapeForMessage(e.what()));
   } catch (const TokenizerError& e) {
     const std::string message = e.what();
     const auto names = [&](const std::string& path) { return !path.empty() && message.rfind(path, 0) == 0; };
@@ -355,12 +417,11 @@ std::unique_ptr<Tokenizer> loadTokenizerJson(const std::string& tokenizer_json,
 std::unique_ptr<Tokenizer> loadGpt2Tokenizer(const std::string& vocab_json, const std::string& merges_txt) {
   const json vocab_node = parseJsonFile(vocab_json);
   if (!vocab_node.is_object()) throw TokenizerError(vocab_json + ": expected an object of token -> id");
+  const Parser parser{vocab_json};
+  const int64_t id_limit = tokenizer_detail::tokenIdLimit(vocab_node.size());
   std::unordered_map<std::string, int32_t> vocab;
-  try {
-    for (const auto& [token, id] : vocab_node.items()) vocab.emplace(token, id.get<int32_t>());
-  } catch (const json::exception& e) {
-    throw TokenizerError(vocab_json + ": " + e.what());
-  }
+  for (const auto& [token, id] : vocab_node.items())
+    vocab.emplace(token, parser.tokenId(id, id_limit, "token '" + escapeForMessage(token) + "'"));
 
   std::vector<std::pair<std::string, std::string>> merges;
   std::istringstream lines(tokenizer_detail::readFile(merges_txt));

@@ -149,9 +149,17 @@ bool parseByteToken(const std::string& token, unsigned char* byte) {
 }  // namespace
 
 PipelineTokenizer::PipelineTokenizer(PipelineSpec spec) : m_spec(std::move(spec)) {
+  // The loaders check ids against the file's bound with a message naming the file; this keeps every index
+  // below inside the tables whoever builds the spec.
   int64_t size = 0;
-  for (const auto& [token, id] : m_spec.model->vocab()) size = std::max<int64_t>(size, id + 1);
-  for (const AddedToken& added : m_spec.added_tokens) size = std::max<int64_t>(size, added.id + 1);
+  const auto include = [&size](int64_t id) {
+    if (id < 0 || id >= kMaxTokenIds)
+      throw TokenizerError("token id " + std::to_string(id) + " is outside [0, " +
+                           std::to_string(kMaxTokenIds) + ")");
+    size = std::max(size, id + 1);
+  };
+  for (const auto& [token, id] : m_spec.model->vocab()) include(id);
+  for (const AddedToken& added : m_spec.added_tokens) include(added.id);
   m_id_to_token.resize(static_cast<std::size_t>(size));
   m_known.assign(static_cast<std::size_t>(size), 0);
   m_special.assign(static_cast<std::size_t>(size), 0);

@@ -7,6 +7,8 @@
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,34 +17,6 @@
 
 namespace attnscope {
 namespace tokenizer_detail {
-
-std::size_t utf8CharLength(std::string_view text, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const std::size_t n = text.size();
-  const unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  const auto cont = [&](std::size_t k) { return k < n && (byte(k) & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (i + 1 >= n) return 0;
-    const unsigned char c1 = byte(i + 1);
-    // E0 needs A0..BF (no overlongs); ED needs 80..9F (no UTF-16 surrogates).
-    const bool ok1 = c == 0xE0   ? (c1 >= 0xA0 && c1 <= 0xBF)
-                     : c == 0xED ? (c1 >= 0x80 && c1 <= 0x9F)
-                                 : cont(i + 1);
-    return ok1 && cont(i + 2) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (i + 1 >= n) return 0;
-    const unsigned char c1 = byte(i + 1);
-    // F0 needs 90..BF (no overlongs); F4 needs 80..8F (nothing above U+10FFFF).
-    const bool ok1 = c == 0xF0   ? (c1 >= 0x90 && c1 <= 0xBF)
-                     : c == 0xF4 ? (c1 >= 0x80 && c1 <= 0x8F)
-                                 : cont(i + 1);
-    return ok1 && cont(i + 2) && cont(i + 3) ? 4 : 0;
-  }
-  return 0;
-}
 
 std::size_t findInvalidUtf8(std::string_view text) {
   std::size_t i = 0;
@@ -310,8 +284,8 @@ Regex::Regex(const std::string& pattern, bool literal) : m_pattern(pattern) {
   if (!m_code) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);
-    throw TokenizerError("cannot compile regex '" + pattern + "' at offset " + std::to_string(offset) + ": " +
-                         reinterpret_cast<const char*>(message));
+    throw TokenizerError("cannot compile regex '" + escapeForMessage(pattern) + "' at offset " +
+                         std::to_string(offset) + ": " + reinterpret_cast<const char*>(message));
   }
   // JIT is ~10x faster for these patterns; without it (e.g. a platform PCRE2 lacks it) the interpreter works.
   m_jit = pcre2_jit_compile(code(m_code), PCRE2_JIT_COMPLETE) == 0;
@@ -326,6 +300,14 @@ void Regex::findAll(std::string_view text, std::vector<std::pair<std::size_t, st
   pcre2_match_data* data = pcre2_match_data_create_from_pattern(code(m_code), nullptr);
   if (!data) throw TokenizerError("out of memory for regex match data");
   const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+  // One match may step back over a whole run (Llama 3's \s*[\r\n]+ on a run of spaces backtracks once per
+  // space), so PCRE2's fixed default of 10 million steps fails on long runs: scale the limit with the text,
+  // which keeps the bound's purpose (stopping runaway backtracking) without refusing linear work.
+  const uint64_t match_limit = std::max<uint64_t>(10'000'000, 16 * static_cast<uint64_t>(text.size()));
+  if (state.context) {
+    pcre2_set_match_limit(state.context, static_cast<uint32_t>(std::min<uint64_t>(match_limit, UINT32_MAX)));
+    pcre2_set_depth_limit(state.context, static_cast<uint32_t>(std::min<uint64_t>(match_limit, UINT32_MAX)));
+  }
   std::size_t start = 0;
   bool use_jit = m_jit;
   while (start <= text.size()) {
@@ -340,7 +322,8 @@ void Regex::findAll(std::string_view text, std::vector<std::pair<std::size_t, st
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       pcre2_match_data_free(data);
-      throw TokenizerError("regex '" + m_pattern + "' failed with PCRE2 error " + std::to_string(rc));
+      throw TokenizerError("regex '" + escapeForMessage(m_pattern) + "' failed with PCRE2 error " +
+                           std::to_string(rc));
     }
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data);
     const std::size_t begin = ovector[0], end = ovector[1];

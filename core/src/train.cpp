@@ -13,6 +13,7 @@
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
 #include "attnscope/safetensors.h"
+#include "json_parse.h"
 
 namespace attnscope {
 namespace {
@@ -57,8 +58,13 @@ json paramsJson(const TrainParams& p) {
   if (!p.init_from.empty()) {
     // Continued training records where it started and how that model was trained.
     j["init_from"] = p.init_from;
-    const json earlier = json::parse(readFile(p.init_from + "/config.json"), nullptr, false);
-    if (!earlier.is_discarded() && earlier.contains("attnscope_training"))
+    json earlier;
+    try {
+      earlier = parseJson(readFile(p.init_from + "/config.json"), p.init_from + "/config.json");
+    } catch (const JsonError&) {
+      // Only a record of where training started; loading the weights reports a broken config.
+    }
+    if (earlier.is_object() && earlier.contains("attnscope_training"))
       j["init_from_training"] = earlier["attnscope_training"];
   }
   return j;
@@ -255,21 +261,21 @@ void Trainer::loadCheckpoint(const std::string& dir) {
   State& s = *m_state;
   std::string from = dir;
   if (!fs::exists(dir + "/state.json") && fs::exists(dir + ".old/state.json")) from = dir + ".old";
-  json state = json::parse(readFile(from + "/state.json"), nullptr, false);
-  if (state.is_discarded() || !state.contains("params") || !state.contains("step") ||
+  const json state = parseJsonOr<std::runtime_error>(readFile(from + "/state.json"), from + "/state.json");
+  if (!state.is_object() || !state.contains("params") || !state.contains("step") ||
       !state.contains("sampler"))
     throw std::runtime_error(from + "/state.json: not a training checkpoint");
   const json mine = paramsJson(s.params);
-  for (const auto& [key, value] : state["params"].items())
+  for (const auto& [key, value] : state.at("params").items())
     if (!mine.contains(key) || mine[key] != value)
       throw std::runtime_error("resume: the checkpoint was trained with " + key + " = " + value.dump() +
                                ", not " + (mine.contains(key) ? mine[key].dump() : "(unset)"));
   s.model->loadWeights(Checkpoint::open(from));
   torch::load(*s.optimizer, from + "/optimizer.pt");
-  std::istringstream sampler(state["sampler"].get<std::string>());
+  std::istringstream sampler(state.at("sampler").get<std::string>());
   sampler >> s.rng;
   if (!sampler) throw std::runtime_error(from + "/state.json: bad sampler state");
-  s.step = state["step"].get<int64_t>();
+  s.step = state.at("step").get<int64_t>();
 }
 
 namespace {

@@ -156,6 +156,26 @@ cp -r "$sample" "$work/truncated"
 truncate -s 100 "$work/truncated/model.safetensors"
 expect truncated 1 'error: .*model\.safetensors' -- info "$work/truncated"
 
+# Malformed input from anywhere (issue 11): one-line errors, in milliseconds, never a crash or a huge allocation.
+mkdir -p "$work/bad_tok"
+printf '{"model":{"type":"BPE","vocab":{"a":-1},"merges":[]}}' > "$work/bad_tok/tokenizer.json"
+expect tokenizer_negative_id 1 "error: .*id of token 'a' in model.vocab must be an integer from 0 to 255, not -1" -- \
+  tokenize "$work/bad_tok" --text a
+{ printf '{"normalizer":'; for i in $(seq 2000); do printf '{"type":"Sequence","normalizers":['; done
+  printf 'null'; for i in $(seq 2000); do printf ']}'; done; printf ',"model":{"type":"BPE","vocab":{},"merges":[]}}'
+} > "$work/bad_tok/tokenizer.json"
+expect tokenizer_nested 1 'error: .*tokenizer.json nests arrays and objects more than 64 deep' -- \
+  tokenize "$work/bad_tok" --text a
+cp -r "$sample" "$work/layers"
+sed -i 's/"num_hidden_layers": *[0-9]*/"num_hidden_layers": 1000000/' "$work/layers/config.json"
+expect config_layers 1 'error: .*config.json: asks for at least .* parameters .* but the checkpoint holds' -- \
+  info "$work/layers"
+expect config_layers_capture 1 'error: .*config.json: asks for at least' -- \
+  capture "$work/layers" --ids 1,2 --normalizer softmax --out "$work/layers.h5"
+sed -i 's/"num_hidden_layers": *[0-9]*/"num_hidden_layers": 1000000000/' "$work/layers/config.json"
+expect config_layers_limit 1 "error: .*config.json: 'num_hidden_layers' is 1000000000, above the limit of 16777216" -- \
+  info "$work/layers"
+
 # train and eval on a tiny generated corpus ("zippy" is a held-out file name): a few steps of a tiny model.
 mkdir -p "$work/corpus"
 for i in $(seq 1 300); do printf 'The quiet cat number %d sat on a warm mat and dreamed.\n%%\n' "$i"; done > "$work/corpus/alpha"

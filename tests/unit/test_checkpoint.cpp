@@ -121,7 +121,7 @@ TEST_F(CheckpointTest, ConfigErrors) {
   editConfig([](auto& c) { c.erase("vocab_size"); c["model_type"] = "llama"; });
   EXPECT_NE(loadError().find("missing key 'vocab_size'"), std::string::npos);
   std::ofstream(dir / "config.json") << "{not json";
-  EXPECT_NE(loadError().find("config.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(loadError().find("config.json is not valid JSON ("), std::string::npos);
   fs::remove(dir / "config.json");
   EXPECT_NE(loadError().find("cannot open"), std::string::npos);
 }

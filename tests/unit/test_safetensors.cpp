@@ -289,7 +289,7 @@ TEST_F(SafetensorsTest, ShardMissing) {
 
 TEST_F(SafetensorsTest, BadIndex) {
   std::ofstream(dir / "model.safetensors.index.json") << "{not json";
-  EXPECT_NE(checkpointError(dir).find("model.safetensors.index.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(checkpointError(dir).find("model.safetensors.index.json is not valid JSON ("), std::string::npos);
   writeIndex("[1, 2]");
   EXPECT_NE(checkpointError(dir).find("no \"weight_map\" object"), std::string::npos);
   writeIndex("{}");
@@ -446,7 +446,7 @@ TEST_F(SafetensorsTest, DuplicateTensorName) {
 TEST_F(SafetensorsTest, ControlCharactersStayOnOneLine) {
   std::string message =
       openError(writeRaw("{\"a\\nb\": {\"dtype\": \"X\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1));
-  EXPECT_NE(message.find("tensor 'a?b'"), std::string::npos) << message;
+  EXPECT_NE(message.find("tensor 'a\\x0Ab'"), std::string::npos) << message;
 }
 
 // Seeded damage to a valid file: opening must either succeed with in-bounds views or throw CheckpointError.

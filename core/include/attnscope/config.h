@@ -14,6 +14,12 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Largest value accepted for any size or count in config.json (vocabulary, widths, layers, heads, context,
+/// window): 2^24, above every released model and small enough that a product of two never overflows int64.
+constexpr int64_t kMaxConfigDimension = int64_t{1} << 24;
+/// Most parameters a config.json may imply (minimumParameterCount): 2^40, about 1.1 trillion.
+constexpr int64_t kMaxParameterCount = int64_t{1} << 40;
+
 enum class Architecture { Gpt2, Llama };
 
 /// RoPE frequency scaling, as in transformers' modeling_rope_utils.
@@ -65,6 +71,13 @@ struct ModelConfig {
 ModelConfig parseConfig(const std::string& json_text);
 /// Reads and parses <model_dir>/config.json.
 ModelConfig loadConfig(const std::string& model_dir);
+/// Returns a lower bound on the model's parameter count: the embeddings and every block's weight matrices
+/// (biases, norms and SSMax scalars left out, so it stays a bound whatever else a model adds); saturates at
+/// INT64_MAX instead of overflowing.
+int64_t minimumParameterCount(const ModelConfig& config);
+/// Throws ConfigError when the weights the config asks for cannot fit in checkpoint_bytes even at 2 bytes per
+/// parameter: checked before the model is built, so an absurd config fails at once instead of allocating.
+void requireWeightsFit(const ModelConfig& config, uint64_t checkpoint_bytes, const std::string& model_dir);
 /// Returns the config with rope_theta replaced in the fields and the JSON text alike (e.g. raised at evaluation);
 /// throws ConfigError for an architecture without RoPE.
 ModelConfig withRopeTheta(const ModelConfig& config, double rope_theta);

@@ -74,6 +74,8 @@ class Checkpoint {
   const std::map<std::string, TensorView>& tensors() const { return m_tensors; }
   bool contains(const std::string& name) const { return m_tensors.count(name) != 0; }
   const TensorView& at(const std::string& name) const;
+  /// Returns the bytes of tensor data in every file: what the model's weights can at most fill.
+  uint64_t tensorBytes() const;
   /// Paths of the files backing this checkpoint.
   std::vector<std::string> files() const;
 

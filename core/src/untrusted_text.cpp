@@ -1,0 +1,78 @@
+#include "untrusted_text.h"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace attnscope {
+namespace {
+
+/// Returns the code point of a valid UTF-8 character of `len` bytes at text[i].
+uint32_t codePoint(std::string_view text, std::size_t i, std::size_t len) {
+  const auto b = [&](std::size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(text[i + k]));
+  };
+  if (len == 1) return b(0);
+  if (len == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+  if (len == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+  return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+}
+
+/// True for characters that would break the line or reorder the text on a terminal: C0 and C1 controls, DEL,
+/// the Unicode line and paragraph separators, and the bidirectional overrides and isolates.
+bool isUnprintable(uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+}  // namespace
+
+std::size_t utf8CharLength(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const std::size_t n = text.size();
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  const auto cont = [&](std::size_t k) { return k < n && (byte(k) & 0xC0) == 0x80; };
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (i + 1 >= n) return 0;
+    const unsigned char c1 = byte(i + 1);
+    // E0 needs A0..BF (no overlongs); ED needs 80..9F (no UTF-16 surrogates).
+    const bool ok1 = c == 0xE0   ? (c1 >= 0xA0 && c1 <= 0xBF)
+                     : c == 0xED ? (c1 >= 0x80 && c1 <= 0x9F)
+                                 : cont(i + 1);
+    return ok1 && cont(i + 2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (i + 1 >= n) return 0;
+    const unsigned char c1 = byte(i + 1);
+    // F0 needs 90..BF (no overlongs); F4 needs 80..8F (nothing above U+10FFFF).
+    const bool ok1 = c == 0xF0   ? (c1 >= 0x90 && c1 <= 0xBF)
+                     : c == 0xF4 ? (c1 >= 0x80 && c1 <= 0x8F)
+                                 : cont(i + 1);
+    return ok1 && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+std::string escapeForMessage(std::string_view bytes, std::size_t max_bytes) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < bytes.size() && i < max_bytes) {
+    const std::size_t len = utf8CharLength(bytes, i);
+    if (len == 0 || isUnprintable(codePoint(bytes, i, len))) {
+      // Escape every byte of the character, so that the message shows exactly what the file holds.
+      for (std::size_t k = 0; k < (len ? len : 1); ++k) {
+        char hex[5];
+        std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(bytes[i + k]));
+        out += hex;
+      }
+    } else {
+      out.append(bytes.substr(i, len));
+    }
+    i += len ? len : 1;
+  }
+  if (i < bytes.size()) out += "...";
+  return out;
+}
+
+}  // namespace attnscope

@@ -140,6 +140,21 @@ CaptureTokens CaptureFile::tokens() const {
 
 namespace {
 
+/// Opens dataset name in loc; something else there (a group, a named type) is a lie about the layout.
+DatasetHandle openDataset(hid_t loc, const std::string& name, const std::string& path,
+                          const std::string& where) {
+  const hid_t id = H5Dopen2(loc, name.c_str(), H5P_DEFAULT);
+  if (id < 0) refuse(where, quote(path) + " is not a dataset (" + hdf5Detail() + ")");
+  return DatasetHandle(id);
+}
+
+GroupHandle openGroupIn(hid_t loc, const std::string& name, const std::string& path,
+                        const std::string& where) {
+  const hid_t id = H5Gopen2(loc, name.c_str(), H5P_DEFAULT);
+  if (id < 0) refuse(where, quote(path) + " is not a group (" + hdf5Detail() + ")");
+  return GroupHandle(id);
+}
+
 /// The head of a "head_<h>" group name, or -1 when the name is not exactly that.
 int64_t parseHeadName(const std::string& name) {
   if (name.size() <= 5 || name.size() > 15 || name.compare(0, 5, "head_") != 0) return -1;
@@ -180,8 +195,7 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
     GroupHandle stats = openGroup(*state, path + "/stats");
     for (const std::string& stat : linkNames(stats, where)) {
       pathExists(state->file, path + "/stats/" + stat, where);  // refuses soft and external links
-      DatasetHandle dataset(
-          check(H5Dopen2(stats, stat.c_str(), H5P_DEFAULT), where, "cannot open stat " + quote(stat)));
+      DatasetHandle dataset = openDataset(stats, stat, "/" + path + "/stats/" + stat, where);
       checkStatDataset(dataset, shape, "/" + path + "/stats/" + stat, where);
       info.stats.push_back(stat);
     }
@@ -191,8 +205,7 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
   const int64_t n_levels = pyramidLevels(shape.n_tokens);
   for (const std::string& hook : linkNames(maps, where)) {
     pathExists(state->file, path + "/maps/" + hook, where);
-    GroupHandle hook_group(
-        check(H5Gopen2(maps, hook.c_str(), H5P_DEFAULT), where, "cannot open map " + quote(hook)));
+    GroupHandle hook_group = openGroupIn(maps, hook, "/" + path + "/maps/" + hook, where);
     MapRequest map;
     map.hook = hook;
     if (hasAttr(hook_group, "layer"))
@@ -210,7 +223,7 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
                           ", not head_<h> for one of the run's " + std::to_string(shape.n_head) + " heads");
       const std::string head_path = path + "/maps/" + hook + "/" + head_name;
       pathExists(state->file, head_path, where);
-      GroupHandle head_group = openGroup(*state, head_path);
+      GroupHandle head_group = openGroupIn(state->file, head_path, "/" + head_path, where);
       int64_t level = 0;
       for (; level <= n_levels; ++level) {
         const std::string level_name = "level_" + std::to_string(level);
@@ -218,8 +231,8 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
         if (level == n_levels)
           refuse(where, "map " + quote("/" + head_path) + " has more than the " + std::to_string(n_levels) +
                             " pyramid levels of " + std::to_string(shape.n_tokens) + " tokens");
-        DatasetHandle dataset(check(H5Dopen2(head_group, level_name.c_str(), H5P_DEFAULT), where,
-                                    "cannot open " + quote("/" + head_path + "/" + level_name)));
+        DatasetHandle dataset =
+            openDataset(head_group, level_name, "/" + head_path + "/" + level_name, where);
         checkLevelDataset(dataset, shape.n_tokens, level, "/" + head_path + "/" + level_name, where);
       }
       if (level == 0) refuse(where, "map " + quote("/" + head_path) + " has no level_0");

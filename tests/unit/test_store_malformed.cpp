@@ -199,6 +199,15 @@ TEST_F(MalformedCapture, StatThatIsNotFloat) {
   expectRefused(path(), run() + "dataset '/runs/r/stats/ints' is not floating point");
 }
 
+TEST_F(MalformedCapture, StatThatIsAGroupRefusesTheFile) {
+  editCapture(path(), [](hid_t file) {
+    H5Gclose(H5Gcreate2(file, "runs/r/stats/group", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  });
+  const std::string error = errorOf([&] { CaptureFile::open(path())->runs(); });
+  EXPECT_EQ(error.rfind(run() + "'/runs/r/stats/group' is not a dataset (", 0), 0u) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos);
+}
+
 TEST_F(MalformedCapture, MapLevelBeyondThePyramid) {
   editCapture(path(), [](hid_t file) {
     addDataset(file, ("runs/r/maps/" + kHook + "/head_1/level_1").c_str(), {6, 6});

@@ -154,6 +154,7 @@ void openCapture(FileState& state) {
   DatasetHandle ids(
       check(H5Dopen2(state.file, "tokens/ids", H5P_DEFAULT), state.path, "cannot open /tokens/ids"));
   std::vector<hsize_t> dims = datasetDims(ids, state.path);
+  checkStoredInFile(ids, "/tokens/ids", state.path);
   if (dims.size() != 1) refuse(state.path, "dataset /tokens/ids is " + dimsText(dims) + ", not [T]");
   // Every later size is checked against T, so T itself is bounded first.
   if (dims[0] == 0 || dims[0] > static_cast<hsize_t>(kMaxCaptureTokens))

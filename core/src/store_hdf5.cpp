@@ -250,6 +250,16 @@ std::vector<hsize_t> datasetDims(hid_t dataset, const std::string& where) {
   return dims;
 }
 
+void checkStoredInFile(hid_t dataset, const std::string& path, const std::string& where) {
+  PlistHandle dcpl(check(H5Dget_create_plist(dataset), where, "cannot read the layout of " + quote(path)));
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  const int external = H5Pget_external_count(dcpl);
+  if (layout == H5D_VIRTUAL || external != 0)
+    refuse(where, "dataset " + quote(path) + " is " +
+                      (layout == H5D_VIRTUAL ? "virtual" : "stored in external files") +
+                      "; captures are read from their own file only");
+}
+
 std::string dimsText(const std::vector<hsize_t>& dims) {
   std::string text = "[";
   for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);

@@ -125,6 +125,9 @@ std::vector<std::string> linkNames(hid_t group, const std::string& where);
 bool pathExists(hid_t loc, const std::string& path, const std::string& where);
 /// Dimensions of a dataset's dataspace.
 std::vector<hsize_t> datasetDims(hid_t dataset, const std::string& where);
+/// Refuses a dataset whose raw data lives outside the file (external storage or a virtual dataset): like an
+/// external link, reading it would open other files on the machine.
+void checkStoredInFile(hid_t dataset, const std::string& path, const std::string& where);
 /// Dimensions as text, e.g. "[2, 4, 50]".
 std::string dimsText(const std::vector<hsize_t>& dims);
 

@@ -36,7 +36,8 @@ RunShape readRunShape(hid_t run_group, int64_t file_tokens, const std::string& w
 
 namespace {
 
-void checkFloat(hid_t dataset, const std::string& path, const std::string& where) {
+void checkFloatInFile(hid_t dataset, const std::string& path, const std::string& where) {
+  checkStoredInFile(dataset, path, where);
   TypeHandle type(check(H5Dget_type(dataset), where, "cannot read the type of " + quote(path)));
   if (H5Tget_class(type) != H5T_FLOAT) refuse(where, "dataset " + quote(path) + " is not floating point");
 }
@@ -52,7 +53,7 @@ void checkStatDataset(hid_t dataset, const RunShape& shape, const std::string& p
   if (dims != expected)
     refuse(where, "dataset " + quote(path) + " is " + dimsText(dims) +
                       " but the run's n_layer, n_head, n_tokens say " + dimsText(expected));
-  checkFloat(dataset, path, where);
+  checkFloatInFile(dataset, path, where);
 }
 
 void checkLevelDataset(hid_t dataset, int64_t n_tokens, int64_t level, const std::string& path,
@@ -63,7 +64,7 @@ void checkLevelDataset(hid_t dataset, int64_t n_tokens, int64_t level, const std
     refuse(where, "dataset " + quote(path) + " is " + dimsText(dims) + " but level " + std::to_string(level) +
                       " of the run's n_tokens = " + std::to_string(n_tokens) + " is " +
                       dimsText({side, side}));
-  checkFloat(dataset, path, where);
+  checkFloatInFile(dataset, path, where);
 }
 
 }  // namespace store
@@ -108,6 +109,7 @@ CaptureTokens CaptureFile::tokens() const {
   DatasetHandle dataset = m_impl->dataset("tokens/text", "no /tokens/text");
   TypeHandle type(check(H5Dget_type(dataset), state.path, "cannot read /tokens/text"));
   const std::vector<hsize_t> dims = datasetDims(dataset, state.path);
+  checkStoredInFile(dataset, "/tokens/text", state.path);
   if (H5Tget_class(type) != H5T_STRING || dims != std::vector<hsize_t>{hsize_t(state.n_tokens)})
     refuse(state.path, "dataset /tokens/text is " + dimsText(dims) + ", not [" +
                            std::to_string(state.n_tokens) + "] strings like /tokens/ids");

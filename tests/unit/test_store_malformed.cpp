@@ -208,6 +208,22 @@ TEST_F(MalformedCapture, StatThatIsAGroupRefusesTheFile) {
   EXPECT_EQ(error.find('\n'), std::string::npos);
 }
 
+TEST_F(MalformedCapture, StatStoredInAnExternalFileIsNotRead) {
+  editCapture(path(), [](hid_t file) {
+    const hsize_t dims[3] = {2, 2, kRunTokens};
+    hid_t space = H5Screate_simple(3, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    ASSERT_GE(H5Pset_external(dcpl, "/etc/passwd", 0, 2 * 2 * kRunTokens * 4), 0);
+    H5Dclose(H5Dcreate2(file, "runs/r/stats/outside", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  });
+  expectRefused(path(),
+                run() +
+                    "dataset '/runs/r/stats/outside' is stored in external files; captures are read from "
+                    "their own file only");
+}
+
 TEST_F(MalformedCapture, MapLevelBeyondThePyramid) {
   editCapture(path(), [](hid_t file) {
     addDataset(file, ("runs/r/maps/" + kHook + "/head_1/level_1").c_str(), {6, 6});

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -15,15 +16,18 @@
 namespace attnscope::cli {
 namespace {
 
-/// Mean of a stat over the last 10% of query positions of one layer (all heads): the long-context end.
+/// Mean of a stat over the last 10% of query positions of one layer (all heads): the long-context end. The
+/// loops run over the values read, never over what the attributes claim.
 double tailMean(const CaptureFile& file, const RunInfo& run, const std::string& stat, int64_t layer) {
-  auto values = file.readStat(run.name, stat, layer);  // [n_head, T]
-  const int64_t T = run.n_tokens, from = T - std::max<int64_t>(1, T / 10);
+  const std::vector<float> values = file.readStat(run.name, stat, layer);  // [n_head, T]
+  const int64_t n_values = static_cast<int64_t>(values.size());
+  if (run.n_head <= 0 || n_values % run.n_head != 0) return NAN;
+  const int64_t T = n_values / run.n_head, from = T - std::max<int64_t>(1, T / 10);
   double sum = 0;
   int64_t count = 0;
   for (int64_t h = 0; h < run.n_head; ++h)
-    for (int64_t t = from; t < T; ++t) {
-      float v = values[h * T + t];
+    for (int64_t t = std::max<int64_t>(0, from); t < T; ++t) {
+      float v = values[static_cast<std::size_t>(h * T + t)];
       if (std::isfinite(v)) {
         sum += v;
         ++count;
@@ -36,14 +40,18 @@ bool hasStat(const RunInfo& run, const std::string& stat) {
   return std::find(run.stats.begin(), run.stats.end(), stat) != run.stats.end();
 }
 
-/// Appends the theory curves at n = 1, 2, 4, ... up to T: the paper's Figure 1 closed forms (logits -2 with one
-/// +3) and Monte Carlo maxima for i.i.d. N(0, 1) logits, for softmax and for SSMax with s.
-int64_t writeTheory(std::ostream& csv, int64_t n_tokens, double s) {
-  std::vector<int64_t> ns;
-  for (int64_t n = 1; n <= std::max<int64_t>(1, n_tokens); n *= 2) ns.push_back(n);
+/// Appends the theory curves at n = 1, 2, 4, ... up to n_max: the paper's Figure 1 closed forms (logits -2
+/// with one +3) and Monte Carlo maxima for i.i.d. N(0, 1) logits (up to kMaxMonteCarloKeys), for softmax and
+/// for SSMax with s.
+int64_t writeTheory(std::ostream& csv, int64_t n_max, double s) {
+  const std::vector<int64_t> ns = theoryContextSizes(n_max);
+  std::vector<int64_t> sampled;
+  std::copy_if(ns.begin(), ns.end(), std::back_inserter(sampled),
+               [](int64_t n) { return n <= kMaxMonteCarloKeys; });
   const int samples = 200;
-  auto mc_softmax = monteCarloMax(ns, 1.0, [](int64_t) { return 1.0; }, samples);
-  auto mc_ssmax = monteCarloMax(ns, 1.0, [s](int64_t n) { return s * std::log(static_cast<double>(n)); }, samples);
+  const auto ssmax_multiplier = [s](int64_t n) { return s * std::log(static_cast<double>(n)); };
+  auto mc_softmax = monteCarloMax(sampled, 1.0, [](int64_t) { return 1.0; }, samples);
+  auto mc_ssmax = monteCarloMax(sampled, 1.0, ssmax_multiplier, samples);
   const std::string ssmax = "ssmax:s=" + std::to_string(s);
   int64_t rows = 0;
   auto emit = [&](const std::string& run, const std::string& normalizer, int64_t n, double value, int count) {
@@ -55,6 +63,7 @@ int64_t writeTheory(std::ostream& csv, int64_t n_tokens, double s) {
     const double n = static_cast<double>(ns[i]);
     emit("theory_fig1", "softmax", ns[i], theorySoftmaxMax(n), 1);
     emit("theory_fig1", ssmax, ns[i], theorySsmaxMax(n, s), 1);
+    if (i >= sampled.size()) continue;
     emit("theory_gaussian", "softmax", ns[i], mc_softmax[i], samples);
     emit("theory_gaussian", ssmax, ns[i], mc_ssmax[i], samples);
   }
@@ -67,12 +76,17 @@ int runStats(const StatsOptions& options) {
   auto file = CaptureFile::open(options.file);
   auto runs = file->runs();
   std::printf("%s: %lld tokens, %zu run(s), model %s\n", options.file.c_str(),
-              static_cast<long long>(file->nTokens()), runs.size(), file->model().path.c_str());
+              static_cast<long long>(file->nTokens()), runs.size(),
+              escapeCaptureText(file->model().path).c_str());
   for (const RunInfo& run : runs) {
-    std::printf("\nrun %s  normalizer %s  %s  (%lld layers x %lld heads, %zu maps)\n", run.name.c_str(),
-                run.normalizer.c_str(), run.complete ? "complete" : "INCOMPLETE",
-                static_cast<long long>(run.n_layer), static_cast<long long>(run.n_head), run.maps.size());
-    if (run.model) std::printf("  model %s (other weights than the file's model)\n", run.model->path.c_str());
+    // Names and paths come from the file: escaped, so they cannot drive the terminal.
+    std::printf("\nrun %s  normalizer %s  %s  (%lld layers x %lld heads, %zu maps)\n",
+                escapeCaptureText(run.name).c_str(), escapeCaptureText(run.normalizer).c_str(),
+                run.complete ? "complete" : "INCOMPLETE", static_cast<long long>(run.n_layer),
+                static_cast<long long>(run.n_head), run.maps.size());
+    if (run.model)
+      std::printf("  model %s (other weights than the file's model)\n",
+                  escapeCaptureText(run.model->path).c_str());
     if (!run.complete) continue;
     std::printf("  last 10%% of queries, mean over heads:\n  %5s %10s %10s %10s", "layer", "max_prob", "entropy",
                 "sink_mass");
@@ -114,7 +128,12 @@ int runStats(const StatsOptions& options) {
       }
     }
   }
-  if (options.theory_s > 0) rows += writeTheory(csv, file->nTokens(), options.theory_s);
+  if (options.theory_s > 0) {
+    // Up to the longest run: its length was checked against its stored datasets when the runs were read.
+    int64_t n_max = 1;
+    for (const RunInfo& run : runs) n_max = std::max(n_max, run.n_tokens);
+    rows += writeTheory(csv, n_max, options.theory_s);
+  }
   if (!csv.flush()) throw std::runtime_error(options.csv + ": write failed");
   std::printf("\nwrote %lld curve points to %s (layer/head -1: aggregated)\n", static_cast<long long>(rows),
               options.csv.c_str());

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <stdexcept>
+#include <string>
 
 #include "attnscope/store.h"
 
@@ -81,8 +83,19 @@ double theorySoftmaxMax(double n, double gap) { return 1.0 / (1.0 + (n - 1.0) * 
 
 double theorySsmaxMax(double n, double s, double gap) { return 1.0 / (1.0 + (n - 1.0) * std::pow(n, -s * gap)); }
 
+std::vector<int64_t> theoryContextSizes(int64_t n_max) {
+  std::vector<int64_t> ns{1};
+  // Doubling stops before it could overflow, whatever n_max a caller passes.
+  while (ns.back() <= n_max / 2) ns.push_back(ns.back() * 2);
+  return ns;
+}
+
 std::vector<double> monteCarloMax(const std::vector<int64_t>& ns, double sigma,
                                   const std::function<double(int64_t)>& multiplier, int samples, uint64_t seed) {
+  for (int64_t n : ns)
+    if (n < 1 || n > kMaxMonteCarloKeys)
+      throw std::invalid_argument("monteCarloMax: n = " + std::to_string(n) + " is outside [1, " +
+                                  std::to_string(kMaxMonteCarloKeys) + "]");
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal(0.0, sigma);
   std::vector<double> out;
@@ -91,7 +104,7 @@ std::vector<double> monteCarloMax(const std::vector<int64_t>& ns, double sigma,
     const double m = multiplier(n);
     double total = 0;
     for (int s = 0; s < samples; ++s) {
-      z.resize(n);
+      z.resize(static_cast<std::size_t>(n));
       double top = -INFINITY;
       for (auto& x : z) {
         x = m * normal(rng);

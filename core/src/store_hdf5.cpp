@@ -26,12 +26,16 @@ std::string hdf5Detail() {
   // Walking downward visits the API call first and the lowest-level cause last: keep the last description.
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collectDescription, &innermost);
   H5Eclear2(H5E_DEFAULT);
-  std::replace(innermost.begin(), innermost.end(), '\n', ' ');
-  return innermost;
+  // HDF5's messages may quote object names from the file.
+  return escapeCaptureText(innermost);
 }
 
 void fail(const std::string& where, const std::string& what) {
   throw StoreError(where + ": " + what);
+}
+
+void refuse(const std::string& where, const std::string& what) {
+  throw RefusedCapture(where + ": " + what);
 }
 
 hid_t check(hid_t id, const std::string& where, const std::string& what) {
@@ -151,6 +155,9 @@ std::string readStringAttr(hid_t object, const char* name, const std::string& wh
     return out;
   }
   const size_t size = H5Tget_size(type);
+  if (size == 0 || size > static_cast<size_t>(kMaxCaptureStringBytes))
+    refuse(where, std::string("attribute ") + name + " declares a " + std::to_string(size) +
+                      "-byte string (bound " + std::to_string(kMaxCaptureStringBytes) + ")");
   TypeHandle memory(check(H5Tcopy(H5T_C_S1), where, "cannot copy string type"));
   H5Tset_size(memory, size);
   std::string out(size, '\0');
@@ -170,7 +177,7 @@ int64_t readIntAttr(hid_t object, const char* name, const std::string& where) {
 }
 
 std::vector<int64_t> readInt64ArrayAttr(hid_t object, const char* name, const std::string& where,
-                                        std::vector<hsize_t>* dims) {
+                                        std::vector<hsize_t>* dims, int64_t max_values) {
   AttrHandle attr = openAttr(object, name, where);
   TypeHandle type(check(H5Aget_type(attr), where, std::string("cannot read attribute ") + name));
   if (H5Tget_class(type) != H5T_INTEGER) fail(where, std::string("attribute ") + name + " is not integer");
@@ -179,7 +186,11 @@ std::vector<int64_t> readInt64ArrayAttr(hid_t object, const char* name, const st
   if (rank < 0) fail(where, std::string("cannot read attribute ") + name);
   dims->assign(static_cast<size_t>(rank), 0);
   if (rank > 0) H5Sget_simple_extent_dims(space, dims->data(), nullptr);
-  std::vector<int64_t> values(static_cast<size_t>(attrPoints(attr, name, where)));
+  const int64_t n = attrPoints(attr, name, where);
+  if (n > max_values)
+    refuse(where, std::string("attribute ") + name + " declares " + std::to_string(n) + " values (bound " +
+                      std::to_string(max_values) + ")");
+  std::vector<int64_t> values(static_cast<size_t>(n));
   if (!values.empty() && H5Aread(attr, H5T_NATIVE_INT64, values.data()) < 0)
     fail(where, std::string("cannot read attribute ") + name);
   return values;
@@ -207,13 +218,25 @@ std::vector<std::string> linkNames(hid_t group, const std::string& where) {
   return names;
 }
 
-bool pathExists(hid_t loc, const std::string& path) {
+bool pathExists(hid_t loc, const std::string& path, const std::string& where) {
   for (size_t end = path.find('/'); ; end = path.find('/', end + 1)) {
-    htri_t exists = H5Lexists(loc, path.substr(0, end).c_str(), H5P_DEFAULT);
+    const std::string prefix = path.substr(0, end);
+    htri_t exists = H5Lexists(loc, prefix.c_str(), H5P_DEFAULT);
     if (exists <= 0) {
       H5Eclear2(H5E_DEFAULT);
       return false;
     }
+    // Checked before the next component is looked up through it: H5Lexists would follow a soft or external
+    // link, and an external link names any file on the machine.
+    H5L_info_t info = {};
+    if (H5Lget_info(loc, prefix.c_str(), &info, H5P_DEFAULT) < 0)
+      fail(where, "cannot read link " + quote(prefix) + " (" + hdf5Detail() + ")");
+    if (info.type != H5L_TYPE_HARD)
+      refuse(where, quote(prefix) + " is " +
+                        (info.type == H5L_TYPE_SOFT       ? "a soft"
+                         : info.type == H5L_TYPE_EXTERNAL ? "an external"
+                                                          : "a user-defined") +
+                        " link; captures are read through hard links only");
     if (end == std::string::npos) return true;
   }
 }
@@ -225,6 +248,22 @@ std::vector<hsize_t> datasetDims(hid_t dataset, const std::string& where) {
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   return dims;
+}
+
+void checkStoredInFile(hid_t dataset, const std::string& path, const std::string& where) {
+  PlistHandle dcpl(check(H5Dget_create_plist(dataset), where, "cannot read the layout of " + quote(path)));
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  const int external = H5Pget_external_count(dcpl);
+  if (layout == H5D_VIRTUAL || external != 0)
+    refuse(where, "dataset " + quote(path) + " is " +
+                      (layout == H5D_VIRTUAL ? "virtual" : "stored in external files") +
+                      "; captures are read from their own file only");
+}
+
+std::string dimsText(const std::vector<hsize_t>& dims) {
+  std::string text = "[";
+  for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
+  return text + "]";
 }
 
 int64_t pyramidLevels(int64_t n) {

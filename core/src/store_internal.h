@@ -1,12 +1,14 @@
 #pragma once
 // Internals of the capture store (store*.cpp): RAII handles for the HDF5 C API, fp16 conversion, attribute
-// helpers and the streaming pyramid writer. Private to the core; the public interface is attnscope/store.h.
+// helpers, the checks every read makes, the open file shared by reader and writer, and the streaming pyramid
+// writer. Private to the core; the public interface is attnscope/store.h.
 
 #include <hdf5.h>
 
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +63,20 @@ std::string hdf5Detail();
 /// Returns id, or throws StoreError "<where>: <what> (<HDF5 detail>)" when the call failed (id < 0).
 hid_t check(hid_t id, const std::string& where, const std::string& what);
 
+/// A file that contradicts itself (attributes against shapes, declared sizes beyond the bounds, links that
+/// leave the file). Unlike an unreadable run's metadata, which lists the run as incomplete, this refuses the
+/// file.
+class RefusedCapture : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+/// Throws RefusedCapture "<where>: <what>".
+[[noreturn]] void refuse(const std::string& where, const std::string& what);
+/// A name or value from the file, escaped (escapeCaptureText), cut at 200 bytes and in single quotes.
+std::string quote(const std::string& text);
+/// Length of the valid UTF-8 sequence at text[i] and its code point, or 0 when the byte there starts none.
+size_t utf8Sequence(const std::string& text, size_t i, uint32_t* code);
+
 // IEEE 754 binary16 <-> binary32. Every NaN is stored as the one positive quiet NaN 0x7e00, so that the
 // pyramid's integer max (see halfKey) propagates NaN instead of dropping it.
 uint16_t floatToHalf(float value);
@@ -97,16 +113,23 @@ void writeInt64ArrayAttr(hid_t object, const char* name, const std::vector<int64
 bool hasAttr(hid_t object, const char* name);
 std::string readStringAttr(hid_t object, const char* name, const std::string& where);
 int64_t readIntAttr(hid_t object, const char* name, const std::string& where);
+/// Reads an integer array attribute of at most max_values values (refused beyond, before allocating).
 std::vector<int64_t> readInt64ArrayAttr(hid_t object, const char* name, const std::string& where,
-                                        std::vector<hsize_t>* dims);
+                                        std::vector<hsize_t>* dims, int64_t max_values);
 
 /// Names of the links in a group, in creation order where the group tracks it, else in name order.
 std::vector<std::string> linkNames(hid_t group, const std::string& where);
 /// Whether path (relative to loc) names an existing object, checking every component so that a missing
-/// intermediate group is "no" rather than an error.
-bool pathExists(hid_t loc, const std::string& path);
+/// intermediate group is "no" rather than an error. Refuses (RefusedCapture) a component that is a soft or
+/// external link: a capture is read through hard links only, so reading never leaves the file or loops.
+bool pathExists(hid_t loc, const std::string& path, const std::string& where);
 /// Dimensions of a dataset's dataspace.
 std::vector<hsize_t> datasetDims(hid_t dataset, const std::string& where);
+/// Refuses a dataset whose raw data lives outside the file (external storage or a virtual dataset): like an
+/// external link, reading it would open other files on the machine.
+void checkStoredInFile(hid_t dataset, const std::string& path, const std::string& where);
+/// Dimensions as text, e.g. "[2, 4, 50]".
+std::string dimsText(const std::vector<hsize_t>& dims);
 
 /// Number of pyramid levels for a map of side n: level k has side ceil(n / 2^k); levels go on while the
 /// previous side is > kPyramidStopSide.
@@ -115,6 +138,93 @@ int64_t pyramidLevels(int64_t n);
 inline int64_t levelSide(int64_t n, int64_t level) {
   return (n + (int64_t{1} << level) - 1) >> level;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The open file, shared by the reader (store_reader.cpp) and the writer (store_writer.cpp).
+
+/// An exclusive OFD lock on the capture file, held while a process may write it; the kernel drops it when
+/// the process dies, so a killed writer never leaves a stale lock.
+class WriteLock {
+ public:
+  WriteLock() = default;
+  WriteLock(WriteLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+  WriteLock& operator=(WriteLock&& other) noexcept {
+    std::swap(m_fd, other.m_fd);
+    return *this;
+  }
+  WriteLock(const WriteLock&) = delete;
+  WriteLock& operator=(const WriteLock&) = delete;
+  ~WriteLock();
+  int fd() const { return m_fd; }
+
+  /// Opens (or, with create, creates) path and locks it; *created tells whether this call created it.
+  static WriteLock acquire(const std::string& path, bool create, bool* created);
+
+ private:
+  int m_fd = -1;
+};
+
+/// One open HDF5 file, shared by a CaptureFile and its RunWriters so that either may outlive the other.
+/// Members close in reverse order: the HDF5 file (final flush) before the lock is released.
+struct FileState {
+  std::string path;
+  WriteLock lock;
+  FileHandle file;
+  TypeHandle half = makeHalfType();
+  int64_t n_tokens = 0;  // rows of /tokens/ids, checked against kMaxCaptureTokens
+  bool writable = false;
+
+  void flush() const;
+  /// Makes flushed data durable across a power loss too (a killed process loses nothing already flushed).
+  void sync() const;
+};
+
+/// The file access properties of readers (no HDF5 file locking) and writers (no metadata cache evictions).
+PlistHandle fileAccess(bool writable, const std::string& path);
+/// Opens the HDF5 file behind state.path and checks that it is a capture this build can read, with its
+/// /tokens within the bounds.
+void openCapture(FileState& state);
+GroupHandle openGroup(const FileState& state, const std::string& path);
+std::vector<int64_t> readTokenIds(const FileState& state);
+/// The attributes of a model group: /model, or /runs/<run>/model for a run of other weights.
+CaptureModel readModelAttrs(hid_t group, const std::string& where);
+
+/// A run's n_layer, n_head and n_tokens attributes, each checked against the bounds and n_tokens against the
+/// file's tokens: the shape every dataset of the run must agree with.
+struct RunShape {
+  int64_t n_layer = 0, n_head = 0, n_tokens = 0;
+};
+RunShape readRunShape(hid_t run_group, int64_t file_tokens, const std::string& where);
+/// Refuses a stat dataset that is not floating point [n_layer, n_head, n_tokens]; path names it in messages.
+void checkStatDataset(hid_t dataset, const RunShape& shape, const std::string& path,
+                      const std::string& where);
+/// Refuses a pyramid level that is not floating point [side, side] with side = levelSide(n_tokens, level).
+void checkLevelDataset(hid_t dataset, int64_t n_tokens, int64_t level, const std::string& path,
+                       const std::string& where);
+
+}  // namespace attnscope::store
+
+namespace attnscope {
+
+struct CaptureFile::Impl {
+  std::shared_ptr<store::FileState> state;
+
+  /// Opens dataset path, with a message naming what is missing when it does not exist.
+  store::DatasetHandle dataset(const std::string& path, const std::string& missing) const;
+  /// "runs/<run>", after checking that the run exists.
+  std::string runPath(const std::string& run) const;
+  /// "<file>: run '<run>'", the start of messages about a run.
+  std::string runWhere(const std::string& run) const;
+  std::string headPath(const std::string& run, const std::string& hook, int64_t head) const;
+  /// The run's shape attributes, checked (readRunShape).
+  store::RunShape runShape(const std::string& run) const;
+  /// Reads a run's metadata and checks every dataset in it against its attributes.
+  RunInfo runInfo(const std::string& name) const;
+};
+
+}  // namespace attnscope
+
+namespace attnscope::store {
 
 /// Streams one head's [query, key] map into level_0..level_<L-1> datasets of a group, max-pooling as rows
 /// arrive. Rows are buffered in bands of one chunk row (kMapChunkRows rows × side), so memory is

@@ -102,6 +102,47 @@ printf 'not hdf5' >"$work/foreign.h5"
 expect stats_foreign 1 'error: .*foreign.h5' -- stats "$work/foreign.h5"
 expect capture_bad_maps 1 "error: --maps '9.0'" -- capture "$work/bytes" --text "$prompt" -n softmax --maps 9.0 --out "$work/c2.h5"
 
+# Captures whose attributes lie (issue 11), each a copy of $cap edited with h5py: stats, stats --csv --theory
+# and export give one line naming the file, run and dataset, and exit 1 — no crash, no huge allocation.
+if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+  lie() {  # lie NAME STATEMENT: $work/NAME.h5 is $cap after STATEMENT ran with f open as the h5py.File
+    cp "$cap" "$work/$1.h5"
+    /usr/bin/python3 -c "import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], 'r+') as f:
+    $2" "$work/$1.h5" "$cap"
+  }
+  says='but the run.s n_layer, n_head, n_tokens say'
+  lie n_head_big "f['runs/softmax'].attrs['n_head'] = np.int64(9)"
+  expect lie_n_head 1 "error: .*n_head_big.h5: run 'softmax': dataset '/runs/softmax/stats/[a-z_]+' is \[2, 4, 240\] $says \[2, 9, 240\]$" -- stats "$work/n_head_big.h5"
+  lie n_tokens_big "f['runs/softmax'].attrs['n_tokens'] = np.int64(2**40)"
+  expect lie_n_tokens 1 "run 'softmax': attribute n_tokens = 1099511627776 is outside \[1, 240\] \(the file.s /tokens/ids\)$" -- stats "$work/n_tokens_big.h5"
+  lie n_tokens_short "f['runs/ssmax:s=0.5,b=0.1'].attrs['n_tokens'] = np.int64(100)"
+  expect lie_n_tokens_short 1 "run 'ssmax:s=0.5,b=0.1': dataset '.*' is \[2, 4, 240\] $says \[2, 4, 100\]$" -- stats "$work/n_tokens_short.h5"
+  lie n_tokens_zero "f['runs/softmax'].attrs['n_tokens'] = np.int64(0)"
+  expect lie_n_tokens_zero 1 "attribute n_tokens = 0 is outside \[1, 240\]" -- stats "$work/n_tokens_zero.h5"
+  lie n_tokens_negative "f['runs/logn:L=16'].attrs['n_tokens'] = np.int64(-3)"
+  expect lie_n_tokens_negative 1 "run 'logn:L=16': attribute n_tokens = -3 is outside \[1, 240\]" -- stats "$work/n_tokens_negative.h5"
+  lie huge_stat "f['runs/softmax/stats'].create_dataset('huge', shape=(2, 2, 2**31), dtype='f4', chunks=(1, 1, 4096))"
+  expect lie_huge_stat 1 "dataset '/runs/softmax/stats/huge' is \[2, 2, 2147483648\] $says \[2, 4, 240\]$" -- stats "$work/huge_stat.h5" --csv "$work/huge.csv"
+  lie flat_stat "f['runs/softmax/stats'].create_dataset('flat', shape=(240,), dtype='f4')"
+  expect lie_rank 1 "dataset '/runs/softmax/stats/flat' is \[240\] $says \[2, 4, 240\]$" -- stats "$work/flat_stat.h5"
+  lie external "f['runs/ext'] = h5py.ExternalLink(sys.argv[2], '/runs/softmax')"
+  expect lie_external_link 1 "external.h5: 'runs/ext' is an external link; captures are read through hard links only$" -- stats "$work/external.h5"
+  lie soft "f['runs/alias'] = h5py.SoftLink('/runs/softmax')"
+  expect lie_soft_link 1 "soft.h5: 'runs/alias' is a soft link; captures are read through hard links only$" -- stats "$work/soft.h5"
+  lie escaped "f['runs'][b'evil\\x1b[2J\\xff'] = h5py.SoftLink('/runs/softmax')"
+  expect lie_escaped 1 "'runs/evil\\\\x1b\[2J\\\\xff' is a soft link" -- stats "$work/escaped.h5"
+  lie tokens_2e40 "del f['tokens/ids']; f.create_dataset('tokens/ids', shape=(2**40,), dtype='i8', chunks=(4096,))"
+  expect lie_theory_2e40 1 "tokens_2e40.h5: dataset /tokens/ids holds 1099511627776 tokens, outside \[1, 16777216\]$" -- stats "$work/tokens_2e40.h5" --csv "$work/t.csv" --theory 0.43
+  if [[ -x "$(dirname "$cli")/attnscope" ]]; then
+    mkdir -p -m 700 "$work/xdg"
+    for name in n_head_big n_tokens_zero huge_stat external; do
+      XDG_RUNTIME_DIR="$work/xdg" expect "lie_export_$name" 1 "^attnscope: .*$name.h5: " -- export "$work/$name.h5" --figure heads --out "$work/lie.png"
+    done
+    [[ ! -e $work/lie.png ]] && passed=$((passed + 1)) || { echo "FAIL export of a lying capture wrote a figure"; failures=$((failures + 1)); }
+  fi
+fi
+
 # kill -9 during a capture: the file still opens, earlier runs read back bit-identical, the killed run is
 # marked incomplete. The second process appends two runs with every map; it is killed once the first is complete.
 if command -v h5dump >/dev/null; then

@@ -12,12 +12,14 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
 #include <QXmlStreamReader>
 
+#include <hdf5.h>
 #include <qcustomplot.h>
 
 #include <set>
@@ -68,6 +70,17 @@ void checkSvg(const QString& path, bool plot = true) {
   QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
   QCOMPARE(svgRoots, 1);
   QVERIFY2((plot ? paths : paths + shapes) > 5, qPrintable(QStringLiteral("%1 paths, %2 shapes").arg(paths).arg(shapes)));
+}
+
+/// Makes a capture lie: sets an integer attribute of a run with the HDF5 C API, as another tool could.
+bool setRunAttribute(const QString& path, const char* run, const char* name, int64_t value) {
+  hid_t file = H5Fopen(path.toLocal8Bit().constData(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t group = H5Gopen2(file, (std::string("runs/") + run).c_str(), H5P_DEFAULT);
+  hid_t attr = H5Aopen(group, name, H5P_DEFAULT);
+  const bool ok = file >= 0 && group >= 0 && attr >= 0 && H5Awrite(attr, H5T_NATIVE_INT64, &value) >= 0;
+  H5Aclose(attr);
+  H5Gclose(group);
+  return H5Fclose(file) >= 0 && ok;
 }
 
 }  // namespace
@@ -229,6 +242,39 @@ class TestMainWindow : public QObject {
     QVERIFY(!window.openFile(bogus));
     QCOMPARE(errors.count(), 1);
     QVERIFY(!window.document()->isOpen());
+  }
+
+  void lyingFileIsAnErrorNotAPlot_data() {
+    QTest::addColumn<QString>("attribute");
+    QTest::addColumn<int>("value");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("n_head too big") << "n_head" << 9
+                                    << "run 'softmax': dataset '/runs/softmax/stats/entropy' is [2, 3, 8] but the "
+                                       "run's n_layer, n_head, n_tokens say [2, 9, 8]";
+    QTest::newRow("n_tokens zero") << "n_tokens" << 0
+                                   << "run 'softmax': attribute n_tokens = 0 is outside [1, 8] (the file's "
+                                      "/tokens/ids)";
+  }
+
+  // Opening a capture whose attributes lie reports one line through the window's error path (a dialog; with
+  // the offscreen platform the status bar only, so nothing blocks here) and keeps the file that was open.
+  void lyingFileIsAnErrorNotAPlot() {
+    QFETCH(QString, attribute);
+    QFETCH(int, value);
+    QFETCH(QString, message);
+    const QString lying = m_dir.filePath(QStringLiteral("lying-%1.h5").arg(attribute));
+    test::writeKnownCapture(lying);
+    QVERIFY(setRunAttribute(lying, "softmax", attribute.toLatin1().constData(), value));
+    MainWindow window;
+    QVERIFY(window.openFile(m_known));
+    QSignalSpy errors(window.document(), &CaptureDocument::errorOccurred);
+    QVERIFY(!window.openFile(lying));
+    QCOMPARE(errors.count(), 1);
+    const QString error = errors.first().first().toString();
+    QCOMPARE(error, lying + QStringLiteral(": ") + message);
+    QCOMPARE(window.statusBar()->currentMessage(), error);
+    QCOMPARE(window.document()->path(), m_known);
+    QCOMPARE(window.document()->runs().front().n_head, 3);
   }
 
  private:

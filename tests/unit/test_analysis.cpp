@@ -1,6 +1,8 @@
 // Curves and theory: binning by context size, the paper's Figure 1 closed forms, Monte Carlo maxima.
 
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
@@ -64,6 +66,21 @@ TEST(Analysis, MonteCarloMaxOfGaussianLogits) {
   EXPECT_GT(ssmax[3], 0.3);     // SSMax with s = 1 keeps a clear winner at n = 4096
   // Same seed, same numbers.
   EXPECT_EQ(softmax, monteCarloMax(ns, 1.0, [](int64_t) { return 1.0; }, 200));
+}
+
+// A capture may claim 2^40 tokens: the theory sizes stay a short list and Monte Carlo refuses to sample them.
+TEST(Analysis, TheorySizesAndMonteCarloAreBounded) {
+  EXPECT_EQ(theoryContextSizes(0), (std::vector<int64_t>{1}));
+  EXPECT_EQ(theoryContextSizes(-7), (std::vector<int64_t>{1}));
+  EXPECT_EQ(theoryContextSizes(12), (std::vector<int64_t>{1, 2, 4, 8}));
+  const std::vector<int64_t> huge = theoryContextSizes(int64_t{1} << 40);
+  ASSERT_EQ(huge.size(), 41u);
+  EXPECT_EQ(huge.back(), int64_t{1} << 40);
+  EXPECT_EQ(theoryContextSizes(std::numeric_limits<int64_t>::max()).size(), 63u);  // no overflow
+  const auto one = [](int64_t) { return 1.0; };
+  EXPECT_THROW(monteCarloMax({int64_t{1} << 40}, 1.0, one, 200), std::invalid_argument);
+  EXPECT_THROW(monteCarloMax({0}, 1.0, one, 200), std::invalid_argument);
+  EXPECT_EQ(monteCarloMax({kMaxMonteCarloKeys}, 1.0, one, 1).size(), 1u);
 }
 
 }  // namespace

@@ -44,7 +44,14 @@ double theorySoftmaxMax(double n, double gap = 5.0);
 /// SSMax's largest weight for the same logits: 1 / (1 + (n-1) n^(-s·gap)).
 double theorySsmaxMax(double n, double s, double gap = 5.0);
 
-/// Monte Carlo: expected largest weight of softmax(m(n) · z) for n i.i.d. N(0, sigma²) logits z.
+/// The n at which theory curves are tabulated: 1, 2, 4, ... up to n_max (at least n = 1; at most 63 values).
+std::vector<int64_t> theoryContextSizes(int64_t n_max);
+
+/// Largest n monteCarloMax samples: each n costs n × samples normal draws (2^18 × 200 ≈ 1 s here).
+constexpr int64_t kMaxMonteCarloKeys = int64_t{1} << 18;
+
+/// Monte Carlo: expected largest weight of softmax(m(n) · z) for n i.i.d. N(0, sigma²) logits z. Throws
+/// std::invalid_argument for an n outside [1, kMaxMonteCarloKeys].
 std::vector<double> monteCarloMax(const std::vector<int64_t>& ns, double sigma,
                                   const std::function<double(int64_t)>& multiplier, int samples = 200,
                                   uint64_t seed = 1);

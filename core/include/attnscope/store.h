@@ -20,6 +20,12 @@
 //
 // Safety: a run is marked complete only after all of its data is flushed; a writer killed at any point leaves
 // the file openable with every earlier run intact and the interrupted run's complete flag 0.
+//
+// Files from anywhere: the reader trusts no attribute. open() checks the root (schema, /tokens within the
+// bounds below); runs() and run() check every dataset's rank and shape against the run's attributes; every
+// read checks its sizes again before allocating. Only hard links are followed (soft and external links are
+// refused), and text from the file is quoted escaped (escapeCaptureText) in messages. A mismatch is a
+// one-line StoreError.
 
 #include <cstdint>
 #include <memory>
@@ -38,6 +44,22 @@ class StoreError : public std::runtime_error {
 };
 
 constexpr int kCaptureSchemaVersion = 1;
+
+// Bounds of what a capture may declare (README, "Capture files"): a file beyond them is refused on opening,
+// before anything is allocated, and the writer never makes one.
+constexpr int64_t kMaxCaptureTokens = int64_t{1} << 24;       // T: 16,777,216 tokens
+constexpr int64_t kMaxCaptureLayers = 4096;                   // n_layer
+constexpr int64_t kMaxCaptureHeads = 4096;                    // n_head
+constexpr int64_t kMaxCaptureLayerHeads = 1 << 16;            // n_layer × n_head (Llama 3 405B: 16,128)
+constexpr int64_t kMaxStatLayerValues = int64_t{1} << 28;     // n_head × n_tokens: one layer of a stat, 1 GiB
+constexpr int64_t kMaxMapTileCells = int64_t{1} << 28;        // cells of one readMapTile
+constexpr int64_t kMaxTargetRanges = 1 << 16;                 // rows of the targets attribute
+constexpr int64_t kMaxCaptureStringBytes = int64_t{1} << 24;  // one fixed-length string attribute
+constexpr int64_t kMaxTokenTextBytes = int64_t{1} << 30;      // a fixed-length /tokens/text, all of it
+
+/// Returns text with control characters (C0, DEL, C1), backslashes and bytes of invalid UTF-8 as \xNN, for
+/// messages that quote names or values read from a capture file.
+std::string escapeCaptureText(const std::string& text);
 
 struct CaptureModel {
   std::string config_json;

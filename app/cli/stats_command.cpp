@@ -87,6 +87,8 @@ int runStats(const StatsOptions& options) {
     if (run.model)
       std::printf("  model %s (other weights than the file's model)\n",
                   escapeCaptureText(run.model->path).c_str());
+    if (!run.compute_dtype.empty())
+      std::printf("  linear layers computed in %s\n", escapeCaptureText(run.compute_dtype).c_str());
     if (!run.complete) continue;
     std::printf("  last 10%% of queries, mean over heads:\n  %5s %10s %10s %10s", "layer", "max_prob", "entropy",
                 "sink_mass");

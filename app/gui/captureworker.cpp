@@ -77,7 +77,7 @@ void CaptureWorker::run(const CaptureJob& job) {
     PromptSource source{job.ids, job.promptText.toStdString(), job.promptFile.toStdString()};
     PromptTokens prompt = promptTokens(source, model_dir);
     m_outcome.n_tokens = static_cast<int>(prompt.ids.size());
-    std::unique_ptr<Model> model = loadModel(model_dir);
+    std::unique_ptr<Model> model = loadModel(model_dir, LoadOptions{parseComputeDtype(job.dtype.toStdString())});
     const ModelConfig& config = model->config();
     if (job.normalizers.isEmpty()) throw std::invalid_argument("choose at least one normalizer");
     CaptureParams params;

@@ -26,6 +26,7 @@ struct CaptureJob {
   QString maps = QStringLiteral("none");  // "all", "none" or "L.H,..." as for attnscope-cli capture --maps
   QString targets;                        // token ranges "10:20,40:45" for target_mass
   QString out;                            // capture file to create (or append to, same prompt and model)
+  QString dtype = QStringLiteral("auto");   // compute dtype: "auto", "float32" or "bfloat16" (computeDtypeNames)
   int threads = 0;                        // compute threads; 0: one per core
 };
 

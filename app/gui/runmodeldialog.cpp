@@ -18,6 +18,8 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include "attnscope/dtype.h"
+
 #include "modelsummary.h"
 #include "normalizerchooser.h"
 
@@ -49,6 +51,7 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
       m_ids(new QLineEdit(this)),
       m_normalizers(new NormalizerChooser(this)),
       m_mapsMode(new QComboBox(this)),
+      m_dtype(new QComboBox(this)),
       m_maps(new QLineEdit(this)),
       m_targets(new QLineEdit(this)),
       m_out(new QLineEdit(this)) {
@@ -64,6 +67,13 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   m_maps->setPlaceholderText(QStringLiteral("3.5, 7.*, scores:0.1"));
   m_maps->setEnabled(false);
   m_targets->setPlaceholderText(tr("token ranges for target mass: 10:20, 40:45"));
+  for (const std::string& name : computeDtypeNames()) {
+    const QString value = QString::fromStdString(name);
+    m_dtype->addItem(value == QLatin1String("auto") ? tr("auto (the checkpoint's: bfloat16 for 16-bit weights)") : value,
+                     value);
+  }
+  m_dtype->setToolTip(tr("Precision of the linear layers. Attention scores, softmax and every statistic are float32 "
+                         "whatever this is; float32 doubles the memory of a bfloat16 checkpoint."));
 
   auto* browseModel = new QPushButton(tr("Browse…"), this);
   auto* modelRow = new QHBoxLayout;
@@ -91,6 +101,7 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   form->addRow(tr("Token ids:"), m_ids);
   form->addRow(m_normalizers);
   form->addRow(tr("Attention maps:"), mapsRow);
+  form->addRow(tr("Precision:"), m_dtype);
   form->addRow(tr("Targets:"), m_targets);
   form->addRow(tr("Capture file:"), outRow);
   form->addRow(buttons);
@@ -110,6 +121,7 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   m_prompt->setPlainText(settings.value(QStringLiteral("run/prompt")).toString());
   m_ids->setText(settings.value(QStringLiteral("run/ids")).toString());
   m_targets->setText(settings.value(QStringLiteral("run/targets")).toString());
+  m_dtype->setCurrentIndex(std::max(0, m_dtype->findData(settings.value(QStringLiteral("run/dtype")))));
   setModelDir(modelDir);
   const QStringList specs = settings.value(QStringLiteral("run/normalizers")).toStringList();
   if (!specs.isEmpty()) m_normalizers->setSpecs(specs);
@@ -199,6 +211,7 @@ CaptureJob RunModelDialog::job() const {
   job.maps = mode.isEmpty() ? m_maps->text().remove(QLatin1Char(' ')) : mode;
   job.targets = m_targets->text().remove(QLatin1Char(' '));
   job.out = m_out->text().trimmed();
+  job.dtype = m_dtype->currentData().toString();
   return job;
 }
 
@@ -213,6 +226,7 @@ void RunModelDialog::accept() {
   if (m_prompt->toPlainText().size() < 100000) settings.setValue(QStringLiteral("run/prompt"), m_prompt->toPlainText());
   settings.setValue(QStringLiteral("run/ids"), m_ids->text());
   settings.setValue(QStringLiteral("run/targets"), m_targets->text());
+  settings.setValue(QStringLiteral("run/dtype"), m_dtype->currentData());
   settings.setValue(QStringLiteral("run/normalizers"), m_normalizers->specs());
   QDir().mkpath(QFileInfo(job().out).absolutePath());
   QDialog::accept();

@@ -48,6 +48,7 @@ class RunModelDialog : public QDialog {
   QLineEdit* m_ids;
   NormalizerChooser* m_normalizers;
   QComboBox* m_mapsMode;
+  QComboBox* m_dtype;
   QLineEdit* m_maps;
   QLineEdit* m_targets;
   QLineEdit* m_out;

@@ -204,6 +204,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& 
   for (std::size_t r = 0; r < specs.size(); ++r) {
     RunSpec spec;
     spec.normalizer = specs[r].text();
+    spec.compute_dtype = computeDtypeName(model.computeDtype());
     spec.name = params.run_names.empty() ? runNameFor(spec.normalizer) : params.run_names[r];
     spec.n_layer = c.n_layer;
     spec.n_head = c.n_head;

@@ -174,6 +174,7 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
   info.name = name;
   info.normalizer = readStringAttr(group, "normalizer", where);
   info.created = readStringAttr(group, "created", where);
+  if (hasAttr(group, "compute_dtype")) info.compute_dtype = readStringAttr(group, "compute_dtype", where);
   info.complete = readIntAttr(group, "complete", where) != 0;
   const RunShape shape = readRunShape(group, state->n_tokens, where);
   info.n_layer = shape.n_layer;

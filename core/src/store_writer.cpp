@@ -298,6 +298,7 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
       GroupHandle(check(H5Gcreate_anon(state->file, H5P_DEFAULT, H5P_DEFAULT), where, "cannot create run"));
   hid_t group = impl->group;
   writeStringAttr(group, "normalizer", spec.normalizer, where);
+  if (!spec.compute_dtype.empty()) writeStringAttr(group, "compute_dtype", spec.compute_dtype, where);
   writeIntAttr(group, "complete", 0, where);
   writeIntAttr(group, "n_layer", spec.n_layer, where);
   writeIntAttr(group, "n_head", spec.n_head, where);

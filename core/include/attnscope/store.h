@@ -9,7 +9,9 @@
 //   /tokens/ids            int64 [T]
 //   /tokens/text           variable-length UTF-8 str [T] (display strings)
 //   /runs/<run>            attrs: normalizer (spec text), complete (int 0/1), n_layer, n_head, n_tokens,
-//                                 created (ISO 8601 UTC), topk (int), targets (int64 [n, 2] key ranges)
+//                                 created (ISO 8601 UTC), topk (int), targets (int64 [n, 2] key ranges),
+//                                 compute_dtype (str: float32 or bfloat16, the linear layers' precision; absent
+//                                 in files written before it existed, read as "")
 //   /runs/<run>/model      optional, attrs as /model: the run used other weights than /model on the same tokens
 //                          (e.g. a softmax-trained and an SSMax-trained model compared on one prompt)
 //   /runs/<run>/stats/<stat>            float32 [n_layer, n_head, T]: one value per query position
@@ -82,6 +84,7 @@ struct MapRequest {
 struct RunSpec {
   std::string name;        // group name under /runs, unique in the file
   std::string normalizer;  // spec text
+  std::string compute_dtype;  // float32 or bfloat16: the precision of the model's linear layers
   int64_t n_layer = 0, n_head = 0, n_tokens = 0;
   std::vector<std::string> stats;  // stat dataset names, each [n_layer, n_head, n_tokens]
   std::vector<MapRequest> maps;
@@ -118,6 +121,7 @@ class RunWriter {
 /// Summary of a run as read from a file (metadata only).
 struct RunInfo {
   std::string name, normalizer, created;
+  std::string compute_dtype;  // "" in files written before it was recorded
   bool complete = false;
   int64_t n_layer = 0, n_head = 0, n_tokens = 0, topk = 0;
   std::vector<std::string> stats;

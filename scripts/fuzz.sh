@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (clang 14, ASan + UBSan, GUI-less, in build-asan-clang/ unless BUILD_DIR is set)
+# and runs each for SECONDS (default 60), starting from its committed seed corpus:
+#   scripts/fuzz.sh [SECONDS] [HARNESS...]        e.g. scripts/fuzz.sh 600 fuzz_capture
+# New corpus entries go to <build>/fuzz-corpus/<harness> (the committed seeds are only read); a crash, leak,
+# out-of-memory or timeout is written to <build>/fuzz-findings/<harness>/ and makes the script exit 1.
+# Limits: one allocation over 256 MB (-malloc_limit_mb) or 2 GB RSS is a finding, and so is one input taking
+# over 10 s: files of a few kB must not ask for gigabytes or minutes.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build-asan-clang}
+seconds=${1:-60}
+[[ $# -gt 0 ]] && shift
+all=(fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_gpt2_files fuzz_encode fuzz_capture)
+harnesses=("$@")
+((${#harnesses[@]})) || harnesses=("${all[@]}")
+
+bash "$root/scripts/setup.sh"
+CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DATTNSCOPE_BUILD_GUI=OFF -DATTNSCOPE_BUILD_BENCHMARKS=OFF -DATTNSCOPE_BUILD_FUZZERS=ON >/dev/null
+cmake --build "$build" --parallel "${JOBS:-$(nproc)}" --target "${harnesses[@]}"
+source "$root/scripts/sanitizer-env.sh"
+
+# Inputs as large as the interesting files: a few kB of JSON nests deep enough to find unbounded recursion, and
+# the capture seeds are ~30-70 kB of HDF5.
+max_len() {
+  case $1 in
+    fuzz_capture) echo 131072 ;;
+    fuzz_encode) echo 4096 ;;
+    *) echo 65536 ;;
+  esac
+}
+
+status=0
+summary=()
+for h in "${harnesses[@]}"; do
+  work="$build/fuzz-corpus/$h" findings="$build/fuzz-findings/$h"
+  mkdir -p "$work" "$findings"
+  log="$build/fuzz-$h.log"
+  args=(-max_total_time="$seconds" -max_len="$(max_len "$h")" -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10
+        -artifact_prefix="$findings/" -print_final_stats=1)
+  [[ $h == fuzz_encode || $h == fuzz_capture ]] || args+=(-dict="$root/tests/fuzz/json.dict")
+  echo "fuzz: $h for ${seconds}s (log $log)"
+  rc=0
+  "$build/tests/fuzz/$h" "${args[@]}" "$work" "$root/tests/fuzz/corpus/$h" >"$log" 2>&1 || rc=$?
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1 || echo 'cov: ?')
+  if ((rc != 0)); then
+    status=1
+    summary+=("$(printf '%-20s FAILED (exit %d) %s execs, %s/s, %s; see %s and %s' "$h" "$rc" "$execs" "$rate" "$cov" "$log" "$findings")")
+    grep -m1 -E 'ERROR: |runtime error|contract violated|out-of-memory|timeout' "$log" || true
+  else
+    summary+=("$(printf '%-20s ok  %9s execs  %6s exec/s  %s' "$h" "$execs" "$rate" "$cov")")
+  fi
+done
+echo
+printf '%s\n' "${summary[@]}"
+if ((status)); then
+  echo "fuzz: findings above; keep each crashing input under tests/fuzz/findings/<harness>/ until it is fixed," \
+       "then move it into tests/fuzz/corpus/<harness>/ as a regression seed"
+fi
+exit $status

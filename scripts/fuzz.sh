@@ -49,8 +49,8 @@ for h in "${harnesses[@]}"; do
   echo "fuzz: $h for ${seconds}s (log $log)"
   rc=0
   "${unwind[@]}" "$build/tests/fuzz/$h" "${args[@]}" "$work" "$root/tests/fuzz/corpus/$h" >"$log" 2>&1 || rc=$?
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1 || echo 'cov: ?')
   if ((rc != 0)); then
     status=1

@@ -45,3 +45,17 @@ function(attnscope_add_gui_test name)
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES}")
   endif()
 endfunction()
+
+# Builds one libFuzzer harness tests/fuzz/<name>.cpp and registers the replay of its committed seed corpus
+# tests/fuzz/corpus/<name> as a ctest with the label fuzz: attnscope_add_fuzzer(fuzz_name LIBS ...).
+# -runs=0 executes every corpus file once and stops, so the replay is a regression test, not a fuzzing run.
+function(attnscope_add_fuzzer name)
+  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
+  add_executable(${name} ${CMAKE_CURRENT_SOURCE_DIR}/${name}.cpp)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS})
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  attnscope_warnings(${name})
+  add_test(NAME ${name}_replay COMMAND ${name} -runs=0 -rss_limit_mb=2048 -malloc_limit_mb=256
+           ${CMAKE_CURRENT_SOURCE_DIR}/corpus/${name})
+  set_tests_properties(${name}_replay PROPERTIES LABELS fuzz)
+endfunction()

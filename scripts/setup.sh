@@ -17,6 +17,9 @@ packages=(
   libgtest-dev libgmock-dev python3 python3-torch python3-numpy python3-h5py
   # real English text (tokenizer benchmark, training text)
   fortunes
+  # sanitized builds and fuzzers (scripts/test.sh --sanitize [--clang], scripts/fuzz.sh): clang 14, its ASan/UBSan
+  # and libFuzzer runtimes, llvm-symbolizer for readable stacks (gcc's runtimes come with g++)
+  clang-14 libclang-rt-14-dev llvm-14
 )
 # Tokenizer tests compare with JavaScript tokenizers from npm. A nodejs that bundles npm may already be installed;
 # Debian's separate "npm" package conflicts with it, so only ask for both when either is missing.

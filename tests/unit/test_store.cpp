@@ -821,6 +821,7 @@ TEST(Store, WriterKilledBeforeEachFileCallLeavesEarlierRunsIntact) {
   const int64_t n = 300, block = 30;
   TempPath pristine("pristine.h5");
   const RunData a = writeRunA(pristine.str(), n);
+  // b is captured below through an init-capture: lambdas may capture structured bindings only from C++20.
   const auto [b, calls] = completeRunB(pristine.str(), n, block);
   const std::vector<float> map_b = causalMap(n, false, 20);
   ASSERT_GT(calls.finishing, calls.begun + 10);
@@ -850,7 +851,7 @@ TEST(Store, WriterKilledBeforeEachFileCallLeavesEarlierRunsIntact) {
     TempPath work("work.h5");
     fs::copy_file(path, work.str());
     try {
-      ++counts[static_cast<int>(checkKilledFile(work.str(), n, a, [&] { return b; }))];
+      ++counts[static_cast<int>(checkKilledFile(work.str(), n, a, [&run_b = b] { return run_b; }))];
     } catch (const StoreError& e) {
       ADD_FAILURE() << "killed before file call " << k << " of " << n_calls << ": " << e.what();
     }

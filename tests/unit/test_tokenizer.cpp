@@ -193,8 +193,10 @@ TEST(Tokenizer, RejectsInvalidUtf8WithItsOffset) {
       {"\xF4\x90\x80\x80", 0},  // above U+10FFFF
       {"\xE2\x82\xAC\x80", 3},  // stray continuation after a valid euro sign
       {"abc\xF0\x9F\x98", 3}};  // emoji cut short
-  for (const auto& [text, offset] : cases) {
-    const std::string expected = "input is not valid UTF-8 at byte " + std::to_string(offset);
+  for (const auto& test_case : cases) {
+    // A plain variable, not a structured binding: lambdas may capture bindings only from C++20 (clang refuses).
+    const std::string& text = test_case.first;
+    const std::string expected = "input is not valid UTF-8 at byte " + std::to_string(test_case.second);
     EXPECT_EQ(errorOf([&] { bytes->encode(text); }), expected) << escaped(text);
     EXPECT_EQ(errorOf([&] { bpe->encode(text); }), expected) << escaped(text);
   }

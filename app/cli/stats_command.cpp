@@ -7,10 +7,12 @@
 #include <iterator>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attnscope/analysis.h"
 #include "attnscope/store.h"
+#include "attnscope/untrusted_text.h"
 #include "commands.h"
 
 namespace attnscope::cli {
@@ -70,25 +72,28 @@ int64_t writeTheory(std::ostream& csv, int64_t n_max, double s) {
   return rows;
 }
 
+/// Text from the file for the summary, escaped but not cut: a long model path is worth reading in full.
+std::string shown(const std::string& text) {
+  return escapeForMessage(text, std::string_view::npos);
+}
+
 }  // namespace
 
 int runStats(const StatsOptions& options) {
   auto file = CaptureFile::open(options.file);
   auto runs = file->runs();
   std::printf("%s: %lld tokens, %zu run(s), model %s\n", options.file.c_str(),
-              static_cast<long long>(file->nTokens()), runs.size(),
-              escapeCaptureText(file->model().path).c_str());
+              static_cast<long long>(file->nTokens()), runs.size(), shown(file->model().path).c_str());
   for (const RunInfo& run : runs) {
     // Names and paths come from the file: escaped, so they cannot drive the terminal.
     std::printf("\nrun %s  normalizer %s  %s  (%lld layers x %lld heads, %zu maps)\n",
-                escapeCaptureText(run.name).c_str(), escapeCaptureText(run.normalizer).c_str(),
+                shown(run.name).c_str(), shown(run.normalizer).c_str(),
                 run.complete ? "complete" : "INCOMPLETE", static_cast<long long>(run.n_layer),
                 static_cast<long long>(run.n_head), run.maps.size());
     if (run.model)
-      std::printf("  model %s (other weights than the file's model)\n",
-                  escapeCaptureText(run.model->path).c_str());
+      std::printf("  model %s (other weights than the file's model)\n", shown(run.model->path).c_str());
     if (!run.compute_dtype.empty())
-      std::printf("  linear layers computed in %s\n", escapeCaptureText(run.compute_dtype).c_str());
+      std::printf("  linear layers computed in %s\n", shown(run.compute_dtype).c_str());
     if (!run.complete) continue;
     std::printf("  last 10%% of queries, mean over heads:\n  %5s %10s %10s %10s", "layer", "max_prob", "entropy",
                 "sink_mass");

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/untrusted_text.h"
 #include "json_parse.h"
-#include "untrusted_text.h"
 
 namespace attnscope {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "untrusted_text.h"
+#include "attnscope/untrusted_text.h"
 
 namespace attnscope {
 

@@ -20,8 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/untrusted_text.h"
 #include "json_parse.h"
-#include "untrusted_text.h"
 
 namespace attnscope {
 namespace {
@@ -47,11 +47,6 @@ constexpr DtypeInfo kDtypes[] = {{DType::F64, "F64", 8},   {DType::F32, "F32", 4
 
 std::string errnoText() {
   return std::strerror(errno);
-}
-
-/// Quotes a name from the file for an error message (escaped, and cut so that the message stays one line).
-std::string quote(const std::string& name) {
-  return "'" + escapeForMessage(name) + "'";
 }
 
 /// A JSON value for an error message, cut short so that a huge array cannot flood it. ASCII only: strings in
@@ -104,8 +99,8 @@ void requireInsideModelDir(const fs::path& dir, const std::string& file) {
   if (real_dir.parent_path().filename() == "snapshots" &&
       isWithin(real_file, real_dir.parent_path().parent_path() / "blobs"))
     return;
-  fail(file, "resolves to " + quote(real_file.string()) + ", outside the model directory " +
-                 quote(real_dir.string()));
+  fail(file, "resolves to " + quoteForMessage(real_file.string()) + ", outside the model directory " +
+                 quoteForMessage(real_dir.string()));
 }
 
 bool parseDtype(const std::string& text, DType& out) {
@@ -134,14 +129,14 @@ json parseHeader(const std::string& path, const char* begin, const char* end) {
     throw CheckpointError(e.what());
   }
   if (!header.is_object()) fail(path, "header is not a JSON object");
-  if (has_duplicate) fail(path, "header lists " + quote(duplicate) + " twice");
+  if (has_duplicate) fail(path, "header lists " + quoteForMessage(duplicate) + " twice");
   return header;
 }
 
 /// Validates one tensor entry of the header against the data region [data, data + data_size).
 TensorView parseEntry(const std::string& path, const std::string& name, const json& entry,
                       const std::byte* data, uint64_t data_size) {
-  const std::string where = path + ": tensor " + quote(name);
+  const std::string where = path + ": tensor " + quoteForMessage(name);
   if (!entry.is_object()) fail(where, "entry is not a JSON object");
   for (const char* key : {"dtype", "shape", "data_offsets"})
     if (!entry.contains(key)) fail(where, std::string("missing ") + key);
@@ -152,7 +147,7 @@ TensorView parseEntry(const std::string& path, const std::string& name, const js
   const json& dtype = entry.at("dtype");
   if (!dtype.is_string()) fail(where, "dtype is not a string");
   if (!parseDtype(dtype.get<std::string>(), view.dtype))
-    fail(where, "unknown dtype " + quote(dtype.get<std::string>()) +
+    fail(where, "unknown dtype " + quoteForMessage(dtype.get<std::string>()) +
                     " (expected F64, F32, F16, BF16, I64, I32, I16, I8, U8 or BOOL)");
 
   const json& shape = entry.at("shape");
@@ -251,7 +246,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : m_path(path) {
         if (!entry.is_object()) fail(path, "__metadata__ is not a JSON object");
         for (const auto& meta : entry.items()) {
           if (!meta.value().is_string())
-            fail(path, "__metadata__ value " + quote(meta.key()) + " is not a string");
+            fail(path, "__metadata__ value " + quoteForMessage(meta.key()) + " is not a string");
           m_metadata[meta.key()] = meta.value().get<std::string>();
         }
         continue;
@@ -268,8 +263,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : m_path(path) {
     const std::string* furthest_name = nullptr;
     for (const auto& [begin, end, name] : ranges) {
       if (furthest_name && begin < furthest)
-        fail(path,
-             "tensors " + quote(*furthest_name) + " and " + quote(name) + " have overlapping data_offsets");
+        fail(path, "tensors " + quoteForMessage(*furthest_name) + " and " + quoteForMessage(name) +
+                       " have overlapping data_offsets");
       if (end > furthest) furthest = end, furthest_name = &name;
     }
   } catch (...) {
@@ -284,7 +279,7 @@ SafetensorsFile::~SafetensorsFile() {
 
 const TensorView& SafetensorsFile::at(const std::string& name) const {
   auto it = m_tensors.find(name);
-  if (it == m_tensors.end()) throw CheckpointError("no tensor " + quote(name) + " in " + m_path);
+  if (it == m_tensors.end()) throw CheckpointError("no tensor " + quoteForMessage(name) + " in " + m_path);
   return it->second;
 }
 
@@ -323,17 +318,17 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
   std::map<std::string, std::shared_ptr<SafetensorsFile>> shards;
   for (const auto& item : weight_map.items()) {
     if (!item.value().is_string())
-      fail(index_path, "weight_map entry " + quote(item.key()) + " is not a string");
+      fail(index_path, "weight_map entry " + quoteForMessage(item.key()) + " is not a string");
     const std::string shard = item.value().get<std::string>();
     if (shard.empty() || shard.find('/') != std::string::npos || shard.find("..") != std::string::npos ||
         shard.find('\0') != std::string::npos)
-      fail(index_path, "tensor " + quote(item.key()) + " names shard " + quote(shard) +
+      fail(index_path, "tensor " + quoteForMessage(item.key()) + " names shard " + quoteForMessage(shard) +
                            ", which is not a plain file name in the model directory");
     shards.emplace(shard, nullptr);
   }
   for (auto& [shard, file] : shards) {
     const std::string shard_path = (dir / shard).string();
-    if (!pathExists(shard_path)) fail(index_path, "shard " + quote(shard) + " does not exist");
+    if (!pathExists(shard_path)) fail(index_path, "shard " + quoteForMessage(shard) + " does not exist");
     requireInsideModelDir(dir, shard_path);
     file = std::make_shared<SafetensorsFile>(shard_path);
     checkpoint.m_files.push_back(file);
@@ -341,16 +336,16 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
   for (const auto& item : weight_map.items()) {
     const std::string shard = item.value().get<std::string>();
     if (!shards.at(shard)->contains(item.key()))
-      fail(index_path, "tensor " + quote(item.key()) + " is mapped to shard " + quote(shard) +
-                           ", which does not contain it");
+      fail(index_path, "tensor " + quoteForMessage(item.key()) + " is mapped to shard " +
+                           quoteForMessage(shard) + ", which does not contain it");
   }
   for (const auto& [shard, file] : shards) {
     for (const auto& [name, view] : file->tensors()) {
       auto [it, inserted] = checkpoint.m_tensors.emplace(name, view);
       if (!inserted)
-        fail(model_dir, "tensor " + quote(name) + " appears in both shard " +
-                            quote(fs::path(it->second.file).filename().string()) + " and shard " +
-                            quote(shard));
+        fail(model_dir, "tensor " + quoteForMessage(name) + " appears in both shard " +
+                            quoteForMessage(fs::path(it->second.file).filename().string()) + " and shard " +
+                            quoteForMessage(shard));
     }
   }
   return checkpoint;
@@ -363,7 +358,7 @@ const TensorView& Checkpoint::at(const std::string& name) const {
   std::string where = m_files.empty()       ? "checkpoint"
                       : m_files.size() == 1 ? m_files[0]->path()
                                             : fs::path(m_files[0]->path()).parent_path().string();
-  throw CheckpointError("no tensor " + quote(name) + " in " + where);
+  throw CheckpointError("no tensor " + quoteForMessage(name) + " in " + where);
 }
 
 uint64_t Checkpoint::tensorBytes() const {
@@ -384,7 +379,7 @@ void writeSafetensors(const std::string& path, const std::vector<TensorToWrite>&
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const TensorToWrite& t : tensors) {
-    const std::string where = "writeSafetensors: tensor " + quote(t.name);
+    const std::string where = "writeSafetensors: tensor " + quoteForMessage(t.name);
     if (t.name == "__metadata__" || header.contains(t.name))
       throw std::invalid_argument(where + " is reserved or given twice");
     uint64_t needed = dtypeSize(t.dtype);

@@ -1,6 +1,6 @@
 // Capture files: what the reader (store_reader.cpp) and the writer (store_writer.cpp) share — opening the
-// file and checking its root, the write lock, escaping text from the file for messages — and the weights
-// hash.
+// file and checking its root, the write lock — and the weights hash. Text from the file is quoted in
+// messages with quoteForMessage (attnscope/untrusted_text.h).
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,54 +16,7 @@
 
 namespace attnscope {
 
-size_t store::utf8Sequence(const std::string& text, size_t i, uint32_t* code) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned c = byte(i);
-  const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-  if (n == 0 || i + n > text.size()) return 0;
-  uint32_t value = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
-  for (size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    value = (value << 6) | (byte(i + k) & 0x3f);
-  }
-  static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};  // shorter encodings are overlong
-  if (value < kMin[n] || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff)) return 0;
-  *code = value;
-  return n;
-}
-
-std::string escapeCaptureText(const std::string& text) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  const auto escape = [&](unsigned char byte) {
-    out += "\\x";
-    out += kHex[byte >> 4];
-    out += kHex[byte & 0xf];
-  };
-  for (size_t i = 0; i < text.size();) {
-    uint32_t code = 0;
-    const size_t n = store::utf8Sequence(text, i, &code);
-    if (n == 0) {
-      escape(static_cast<unsigned char>(text[i++]));
-      continue;
-    }
-    // C1 controls too: a terminal takes U+009B as the start of an escape sequence.
-    if (code < 0x20 || code == 0x7f || (code >= 0x80 && code < 0xa0) || code == '\\')
-      for (size_t k = 0; k < n; ++k) escape(static_cast<unsigned char>(text[i + k]));
-    else
-      out.append(text, i, n);
-    i += n;
-  }
-  return out;
-}
-
 namespace store {
-
-std::string quote(const std::string& text) {
-  constexpr size_t kShown = 200;
-  return "'" + escapeCaptureText(text.substr(0, kShown)) + (text.size() > kShown ? "...'" : "'");
-}
 
 WriteLock::~WriteLock() {
   if (m_fd >= 0) ::close(m_fd);

@@ -26,8 +26,8 @@ std::string hdf5Detail() {
   // Walking downward visits the API call first and the lowest-level cause last: keep the last description.
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collectDescription, &innermost);
   H5Eclear2(H5E_DEFAULT);
-  // HDF5's messages may quote object names from the file.
-  return escapeCaptureText(innermost);
+  // HDF5's messages may quote object names from the file; escaped, but whole, as before.
+  return escapeForMessage(innermost, std::string_view::npos);
 }
 
 void fail(const std::string& where, const std::string& what) {
@@ -230,9 +230,9 @@ bool pathExists(hid_t loc, const std::string& path, const std::string& where) {
     // link, and an external link names any file on the machine.
     H5L_info_t info = {};
     if (H5Lget_info(loc, prefix.c_str(), &info, H5P_DEFAULT) < 0)
-      fail(where, "cannot read link " + quote(prefix) + " (" + hdf5Detail() + ")");
+      fail(where, "cannot read link " + quoteForMessage(prefix) + " (" + hdf5Detail() + ")");
     if (info.type != H5L_TYPE_HARD)
-      refuse(where, quote(prefix) + " is " +
+      refuse(where, quoteForMessage(prefix) + " is " +
                         (info.type == H5L_TYPE_SOFT       ? "a soft"
                          : info.type == H5L_TYPE_EXTERNAL ? "an external"
                                                           : "a user-defined") +
@@ -251,11 +251,12 @@ std::vector<hsize_t> datasetDims(hid_t dataset, const std::string& where) {
 }
 
 void checkStoredInFile(hid_t dataset, const std::string& path, const std::string& where) {
-  PlistHandle dcpl(check(H5Dget_create_plist(dataset), where, "cannot read the layout of " + quote(path)));
+  PlistHandle dcpl(
+      check(H5Dget_create_plist(dataset), where, "cannot read the layout of " + quoteForMessage(path)));
   const H5D_layout_t layout = H5Pget_layout(dcpl);
   const int external = H5Pget_external_count(dcpl);
   if (layout == H5D_VIRTUAL || external != 0)
-    refuse(where, "dataset " + quote(path) + " is " +
+    refuse(where, "dataset " + quoteForMessage(path) + " is " +
                       (layout == H5D_VIRTUAL ? "virtual" : "stored in external files") +
                       "; captures are read from their own file only");
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "attnscope/store.h"
+#include "attnscope/untrusted_text.h"
 
 namespace attnscope::store {
 
@@ -72,10 +73,6 @@ class RefusedCapture : public StoreError {
 };
 /// Throws RefusedCapture "<where>: <what>".
 [[noreturn]] void refuse(const std::string& where, const std::string& what);
-/// A name or value from the file, escaped (escapeCaptureText), cut at 200 bytes and in single quotes.
-std::string quote(const std::string& text);
-/// Length of the valid UTF-8 sequence at text[i] and its code point, or 0 when the byte there starts none.
-size_t utf8Sequence(const std::string& text, size_t i, uint32_t* code);
 
 // IEEE 754 binary16 <-> binary32. Every NaN is stored as the one positive quiet NaN 0x7e00, so that the
 // pyramid's integer max (see halfKey) propagates NaN instead of dropping it.

@@ -38,8 +38,9 @@ namespace {
 
 void checkFloatInFile(hid_t dataset, const std::string& path, const std::string& where) {
   checkStoredInFile(dataset, path, where);
-  TypeHandle type(check(H5Dget_type(dataset), where, "cannot read the type of " + quote(path)));
-  if (H5Tget_class(type) != H5T_FLOAT) refuse(where, "dataset " + quote(path) + " is not floating point");
+  TypeHandle type(check(H5Dget_type(dataset), where, "cannot read the type of " + quoteForMessage(path)));
+  if (H5Tget_class(type) != H5T_FLOAT)
+    refuse(where, "dataset " + quoteForMessage(path) + " is not floating point");
 }
 
 }  // namespace
@@ -51,7 +52,7 @@ void checkStatDataset(hid_t dataset, const RunShape& shape, const std::string& p
                                          static_cast<hsize_t>(shape.n_head),
                                          static_cast<hsize_t>(shape.n_tokens)};
   if (dims != expected)
-    refuse(where, "dataset " + quote(path) + " is " + dimsText(dims) +
+    refuse(where, "dataset " + quoteForMessage(path) + " is " + dimsText(dims) +
                       " but the run's n_layer, n_head, n_tokens say " + dimsText(expected));
   checkFloatInFile(dataset, path, where);
 }
@@ -61,9 +62,9 @@ void checkLevelDataset(hid_t dataset, int64_t n_tokens, int64_t level, const std
   const std::vector<hsize_t> dims = datasetDims(dataset, where);
   const hsize_t side = static_cast<hsize_t>(levelSide(n_tokens, level));
   if (dims != std::vector<hsize_t>{side, side})
-    refuse(where, "dataset " + quote(path) + " is " + dimsText(dims) + " but level " + std::to_string(level) +
-                      " of the run's n_tokens = " + std::to_string(n_tokens) + " is " +
-                      dimsText({side, side}));
+    refuse(where, "dataset " + quoteForMessage(path) + " is " + dimsText(dims) + " but level " +
+                      std::to_string(level) + " of the run's n_tokens = " + std::to_string(n_tokens) +
+                      " is " + dimsText({side, side}));
   checkFloatInFile(dataset, path, where);
 }
 
@@ -78,22 +79,22 @@ DatasetHandle CaptureFile::Impl::dataset(const std::string& path, const std::str
 std::string CaptureFile::Impl::runPath(const std::string& run) const {
   if (run.empty() || run.find('/') != std::string::npos ||
       !pathExists(state->file, "runs/" + run, state->path))
-    fail(state->path, "no run " + quote(run));
+    fail(state->path, "no run " + quoteForMessage(run));
   return "runs/" + run;
 }
 
 std::string CaptureFile::Impl::runWhere(const std::string& run) const {
-  return state->path + ": run " + quote(run);
+  return state->path + ": run " + quoteForMessage(run);
 }
 
 std::string CaptureFile::Impl::headPath(const std::string& run, const std::string& hook, int64_t head) const {
   const std::string maps = runPath(run) + "/maps/" + hook;
   if (hook.empty() || hook.find('/') != std::string::npos || !pathExists(state->file, maps, state->path))
-    fail(state->path, "run " + quote(run) + " has no map of hook " + quote(hook));
+    fail(state->path, "run " + quoteForMessage(run) + " has no map of hook " + quoteForMessage(hook));
   const std::string path = maps + "/head_" + std::to_string(head);
   if (!pathExists(state->file, path, state->path))
-    fail(state->path,
-         "run " + quote(run) + " has no map of hook " + quote(hook) + " head " + std::to_string(head));
+    fail(state->path, "run " + quoteForMessage(run) + " has no map of hook " + quoteForMessage(hook) +
+                          " head " + std::to_string(head));
   return path;
 }
 
@@ -146,14 +147,14 @@ namespace {
 DatasetHandle openDataset(hid_t loc, const std::string& name, const std::string& path,
                           const std::string& where) {
   const hid_t id = H5Dopen2(loc, name.c_str(), H5P_DEFAULT);
-  if (id < 0) refuse(where, quote(path) + " is not a dataset (" + hdf5Detail() + ")");
+  if (id < 0) refuse(where, quoteForMessage(path) + " is not a dataset (" + hdf5Detail() + ")");
   return DatasetHandle(id);
 }
 
 GroupHandle openGroupIn(hid_t loc, const std::string& name, const std::string& path,
                         const std::string& where) {
   const hid_t id = H5Gopen2(loc, name.c_str(), H5P_DEFAULT);
-  if (id < 0) refuse(where, quote(path) + " is not a group (" + hdf5Detail() + ")");
+  if (id < 0) refuse(where, quoteForMessage(path) + " is not a group (" + hdf5Detail() + ")");
   return GroupHandle(id);
 }
 
@@ -216,13 +217,13 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
     else if (hook.rfind("blocks.", 0) == 0)
       map.layer = std::strtoll(hook.c_str() + 7, nullptr, 10);  // files from other writers: the hook says it
     if (map.layer < 0 || map.layer >= shape.n_layer)
-      refuse(where, "map " + quote(hook) + " is of layer " + std::to_string(map.layer) +
+      refuse(where, "map " + quoteForMessage(hook) + " is of layer " + std::to_string(map.layer) +
                         ", outside the run's " + std::to_string(shape.n_layer) + " layers");
     for (const std::string& head_name : linkNames(hook_group, where)) {
       if (head_name.rfind("head_", 0) != 0) continue;  // not ours: never read
       const int64_t head = parseHeadName(head_name);
       if (head < 0 || head >= shape.n_head)
-        refuse(where, "map " + quote(hook) + " has group " + quote(head_name) +
+        refuse(where, "map " + quoteForMessage(hook) + " has group " + quoteForMessage(head_name) +
                           ", not head_<h> for one of the run's " + std::to_string(shape.n_head) + " heads");
       const std::string head_path = path + "/maps/" + hook + "/" + head_name;
       pathExists(state->file, head_path, where);
@@ -232,13 +233,14 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
         const std::string level_name = "level_" + std::to_string(level);
         if (!pathExists(state->file, head_path + "/" + level_name, where)) break;
         if (level == n_levels)
-          refuse(where, "map " + quote("/" + head_path) + " has more than the " + std::to_string(n_levels) +
-                            " pyramid levels of " + std::to_string(shape.n_tokens) + " tokens");
+          refuse(where, "map " + quoteForMessage("/" + head_path) + " has more than the " +
+                            std::to_string(n_levels) + " pyramid levels of " +
+                            std::to_string(shape.n_tokens) + " tokens");
         DatasetHandle dataset =
             openDataset(head_group, level_name, "/" + head_path + "/" + level_name, where);
         checkLevelDataset(dataset, shape.n_tokens, level, "/" + head_path + "/" + level_name, where);
       }
-      if (level == 0) refuse(where, "map " + quote("/" + head_path) + " has no level_0");
+      if (level == 0) refuse(where, "map " + quoteForMessage("/" + head_path) + " has no level_0");
       map.heads.push_back(head);
     }
     std::sort(map.heads.begin(), map.heads.end());
@@ -283,14 +285,16 @@ std::vector<float> CaptureFile::readStat(const std::string& run, const std::stri
   const std::string where = m_impl->runWhere(run);
   const RunShape shape = m_impl->runShape(run);
   const std::string path = m_impl->runPath(run) + "/stats/" + stat;
-  if (stat.empty() || stat.find('/') != std::string::npos) fail(where, "has no stat " + quote(stat));
-  DatasetHandle dataset = m_impl->dataset(path, "run " + quote(run) + " has no stat " + quote(stat));
+  if (stat.empty() || stat.find('/') != std::string::npos)
+    fail(where, "has no stat " + quoteForMessage(stat));
+  DatasetHandle dataset =
+      m_impl->dataset(path, "run " + quoteForMessage(run) + " has no stat " + quoteForMessage(stat));
   // Checked here too: the size below comes from the (bounded) attributes only once the dataset agrees.
   checkStatDataset(dataset, shape, "/" + path, where);
   if (layer < 0 || layer >= shape.n_layer)
-    fail(where, "layer " + std::to_string(layer) + " out of range for stat " + quote(stat));
+    fail(where, "layer " + std::to_string(layer) + " out of range for stat " + quoteForMessage(stat));
   if (head >= shape.n_head)
-    fail(where, "head " + std::to_string(head) + " out of range for stat " + quote(stat));
+    fail(where, "head " + std::to_string(head) + " out of range for stat " + quoteForMessage(stat));
   const hsize_t start[3] = {static_cast<hsize_t>(layer), head < 0 ? 0 : static_cast<hsize_t>(head), 0};
   const hsize_t count[3] = {1, head < 0 ? static_cast<hsize_t>(shape.n_head) : 1,
                             static_cast<hsize_t>(shape.n_tokens)};
@@ -299,7 +303,7 @@ std::vector<float> CaptureFile::readStat(const std::string& run, const std::stri
   SpaceHandle memory(check(H5Screate_simple(3, count, nullptr), where, "cannot create dataspace"));
   if (H5Sselect_hyperslab(file, H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
       (!values.empty() && H5Dread(dataset, H5T_NATIVE_FLOAT, memory, file, H5P_DEFAULT, values.data()) < 0))
-    fail(where, "cannot read stat " + quote(stat) + " (" + hdf5Detail() + ")");
+    fail(where, "cannot read stat " + quoteForMessage(stat) + " (" + hdf5Detail() + ")");
   return values;
 }
 
@@ -320,8 +324,8 @@ std::vector<float> CaptureFile::readMapTile(const std::string& run, const std::s
   const std::string where = m_impl->runWhere(run);
   const RunShape shape = m_impl->runShape(run);
   const std::string path = m_impl->headPath(run, hook, head) + "/level_" + std::to_string(level);
-  const std::string missing = "map " + quote(hook) + " head " + std::to_string(head) + " has no level " +
-                              std::to_string(level) + " (it has " +
+  const std::string missing = "map " + quoteForMessage(hook) + " head " + std::to_string(head) +
+                              " has no level " + std::to_string(level) + " (it has " +
                               std::to_string(mapLevels(run, hook, head)) + ")";
   if (level < 0 || level >= pyramidLevels(shape.n_tokens)) fail(m_impl->state->path, missing);
   DatasetHandle dataset = m_impl->dataset(path, missing);

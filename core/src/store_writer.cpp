@@ -42,21 +42,20 @@ constexpr unsigned kRunsInHeader = 64, kRunNameLength = 32;
 void checkName(const std::string& where, const char* what, const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
       name.find('\0') != std::string::npos)
-    fail(where, std::string("invalid ") + what + " name " + quote(name));
+    fail(where, std::string("invalid ") + what + " name " + quoteForMessage(name));
 }
 
 /// Replaces invalid UTF-8 with U+FFFD and NUL with U+2400, so h5py can decode every display string.
 std::string sanitizeUtf8(const std::string& text) {
   std::string out;
   for (size_t i = 0; i < text.size();) {
-    uint32_t code = 0;
-    const size_t n = utf8Sequence(text, i, &code);
+    const size_t n = utf8CharLength(text, i);
     if (n == 0) {
       out += "\xef\xbf\xbd";
       ++i;
       continue;
     }
-    if (code == 0)
+    if (text[i] == '\0')
       out += "\xe2\x90\x80";
     else
       out.append(text, i, n);
@@ -199,9 +198,9 @@ void RunWriter::writeStat(const std::string& stat, int64_t layer, int64_t q0, in
   Impl& impl = *m_impl;
   impl.checkOpen();
   auto it = impl.stats.find(stat);
-  if (it == impl.stats.end()) fail(impl.where, "no stat " + quote(stat) + " in this run");
+  if (it == impl.stats.end()) fail(impl.where, "no stat " + quoteForMessage(stat) + " in this run");
   if (layer < 0 || layer >= impl.spec.n_layer || q0 < 0 || q1 > impl.spec.n_tokens || q0 > q1)
-    fail(impl.where, "stat " + quote(stat) + ": layer " + std::to_string(layer) + " queries [" +
+    fail(impl.where, "stat " + quoteForMessage(stat) + ": layer " + std::to_string(layer) + " queries [" +
                          std::to_string(q0) + ", " + std::to_string(q1) + ") out of range");
   if (q0 == q1) return;
   const hsize_t start[3] = {static_cast<hsize_t>(layer), 0, static_cast<hsize_t>(q0)};
@@ -210,7 +209,7 @@ void RunWriter::writeStat(const std::string& stat, int64_t layer, int64_t q0, in
   SpaceHandle memory(check(H5Screate_simple(3, count, nullptr), impl.where, "cannot create dataspace"));
   if (H5Sselect_hyperslab(file, H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
       H5Dwrite(it->second, H5T_NATIVE_FLOAT, memory, file, H5P_DEFAULT, values) < 0)
-    fail(impl.where, "cannot write stat " + quote(stat) + " (" + hdf5Detail() + ")");
+    fail(impl.where, "cannot write stat " + quoteForMessage(stat) + " (" + hdf5Detail() + ")");
 }
 
 void RunWriter::writeMapBlock(const std::string& hook, int64_t head, int64_t q0, int64_t q1, int64_t k0,
@@ -219,7 +218,8 @@ void RunWriter::writeMapBlock(const std::string& hook, int64_t head, int64_t q0,
   m_impl->checkOpen();
   auto it = m_impl->maps.find({hook, head});
   if (it == m_impl->maps.end())
-    fail(m_impl->where, "no map of hook " + quote(hook) + " head " + std::to_string(head) + " in this run");
+    fail(m_impl->where,
+         "no map of hook " + quoteForMessage(hook) + " head " + std::to_string(head) + " in this run");
   it->second->write(q0, q1, k0, k1, values);
 }
 
@@ -248,11 +248,11 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
   quietHdf5();
   const std::shared_ptr<FileState>& state = m_impl->state;
   const std::string& path = state->path;
-  if (!state->writable) fail(path, "opened read-only; cannot add run " + quote(spec.name));
+  if (!state->writable) fail(path, "opened read-only; cannot add run " + quoteForMessage(spec.name));
   checkName(path, "run", spec.name);
   auto impl = std::make_unique<RunWriter::Impl>();
   impl->state = state;
-  impl->where = path + ": run " + quote(spec.name);
+  impl->where = path + ": run " + quoteForMessage(spec.name);
   impl->spec = spec;
   const std::string& where = impl->where;
   if (spec.n_layer <= 0 || spec.n_head <= 0 || spec.n_tokens <= 0 || spec.n_tokens > state->n_tokens)
@@ -270,18 +270,18 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
   std::set<std::string> seen;
   for (const std::string& stat : spec.stats) {
     checkName(where, "stat", stat);
-    if (!seen.insert(stat).second) fail(where, "stat " + quote(stat) + " requested twice");
+    if (!seen.insert(stat).second) fail(where, "stat " + quoteForMessage(stat) + " requested twice");
   }
   seen.clear();
   for (const MapRequest& map : spec.maps) {
     checkName(where, "hook", map.hook);
-    if (!seen.insert(map.hook).second) fail(where, "hook " + quote(map.hook) + " requested twice");
+    if (!seen.insert(map.hook).second) fail(where, "hook " + quoteForMessage(map.hook) + " requested twice");
     if (map.layer < 0 || map.layer >= spec.n_layer)
-      fail(where, "map " + quote(map.hook) + ": layer out of range");
+      fail(where, "map " + quoteForMessage(map.hook) + ": layer out of range");
     for (int64_t head : map.heads)
       if (head < 0 || head >= spec.n_head || std::count(map.heads.begin(), map.heads.end(), head) > 1)
-        fail(where,
-             "map " + quote(map.hook) + ": head " + std::to_string(head) + " out of range or repeated");
+        fail(where, "map " + quoteForMessage(map.hook) + ": head " + std::to_string(head) +
+                        " out of range or repeated");
   }
   if (pathExists(state->file, "runs/" + spec.name, path)) {
     bool complete = false;
@@ -289,7 +289,7 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
       complete = run(spec.name).complete;
     } catch (const StoreError&) {
     }
-    fail(path, "run " + quote(spec.name) + " already exists" +
+    fail(path, "run " + quoteForMessage(spec.name) + " already exists" +
                    (complete ? "" : " (incomplete: an interrupted capture); choose another run name"));
   }
 
@@ -327,7 +327,7 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
     impl->stats.emplace(
         stat,
         DatasetHandle(check(H5Dcreate2(stats, stat.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, dapl),
-                            where, "cannot create stat " + quote(stat))));
+                            where, "cannot create stat " + quoteForMessage(stat))));
 
   GroupHandle maps = createGroup(group, "maps", where);
   for (const MapRequest& map : spec.maps) {
@@ -340,7 +340,7 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
       impl->maps.emplace(std::make_pair(map.hook, head),
                          std::make_unique<MapWriter>(
                              head_group, state->half, spec.n_tokens, scores ? kHalfMinusInf : kHalfZero,
-                             where + " map " + quote(map.hook) + " head " + std::to_string(head)));
+                             where + " map " + quoteForMessage(map.hook) + " head " + std::to_string(head)));
     }
   }
   state->flush();

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 #include "tokenizer_internal.h"
-#include "untrusted_text.h"
 
 namespace attnscope {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "attnscope/tokenizer.h"
-#include "untrusted_text.h"
+#include "attnscope/untrusted_text.h"
 
 namespace attnscope {
 namespace tokenizer_detail {
@@ -27,7 +27,8 @@ constexpr std::size_t kValidUtf8 = static_cast<std::size_t>(-1);
 /// Returns the offset where the first invalid sequence starts (bad lead byte, overlong, surrogate, >
 /// U+10FFFF, truncated), or kValidUtf8.
 std::size_t findInvalidUtf8(std::string_view text);
-using attnscope::utf8CharLength;  // untrusted_text.h
+using attnscope::utf8CharLength;  // attnscope/untrusted_text.h
+using attnscope::utf8CodePoint;
 /// Appends the UTF-8 encoding of a code point.
 void appendUtf8(uint32_t code_point, std::string& out);
 /// Returns GPT-2's printable character (UTF-8) that stands for each byte.

@@ -53,22 +53,6 @@ void appendUtf8(uint32_t cp, std::string& out) {
 
 namespace {
 
-uint32_t decodeChar(std::string_view text, std::size_t i, std::size_t len) {
-  const auto b = [&](std::size_t k) {
-    return static_cast<uint32_t>(static_cast<unsigned char>(text[i + k]));
-  };
-  switch (len) {
-    case 1:
-      return b(0);
-    case 2:
-      return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-    case 3:
-      return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-    default:
-      return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
-  }
-}
-
 // GPT-2 maps the 188 printable bytes to themselves and the rest, in order, to U+0100 onwards, so that every
 // byte has a visible, non-space character (encoder.py's bytes_to_unicode).
 struct ByteLevelTable {
@@ -110,7 +94,7 @@ bool byteLevelToBytes(std::string_view token, std::string& out) {
   for (std::size_t i = 0; i < token.size();) {
     const std::size_t len = utf8CharLength(token, i);
     if (len == 0) return false;
-    const uint32_t cp = decodeChar(token, i, len);
+    const uint32_t cp = utf8CodePoint(token, i, len);
     if (cp >= table.byte_of.size() || table.byte_of[cp] < 0) return false;
     bytes += static_cast<char>(table.byte_of[cp]);
     i += len;
@@ -128,7 +112,7 @@ std::string displayBytes(std::string_view bytes, bool metaspace) {
       ++i;
       continue;
     }
-    const uint32_t cp = decodeChar(bytes, i, len);
+    const uint32_t cp = utf8CodePoint(bytes, i, len);
     if (cp == ' ' || (metaspace && cp == 0x2581)) {  // sentencepiece's "▁" stands for a space
       out += "\u2423";
     } else if (cp == '\n') {

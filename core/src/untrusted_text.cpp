@@ -1,27 +1,22 @@
-#include "untrusted_text.h"
-
-#include <cstdint>
-#include <cstdio>
+#include "attnscope/untrusted_text.h"
 
 namespace attnscope {
 namespace {
 
-/// Returns the code point of a valid UTF-8 character of `len` bytes at text[i].
-uint32_t codePoint(std::string_view text, std::size_t i, std::size_t len) {
-  const auto b = [&](std::size_t k) {
-    return static_cast<uint32_t>(static_cast<unsigned char>(text[i + k]));
-  };
-  if (len == 1) return b(0);
-  if (len == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-  if (len == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-  return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+/// True for characters that would break the line, drive or reorder the terminal, or make an escape ambiguous:
+/// C0 and C1 controls (a terminal takes U+009B as the start of an escape sequence), DEL, the backslash (so
+/// that a literal "\x1B" in the file cannot pass for an escaped ESC), the Unicode line and paragraph
+/// separators, and the bidirectional embeddings, overrides and isolates.
+bool isUnprintable(uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == '\\' || cp == 0x2028 || cp == 0x2029 ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/// True for characters that would break the line or reorder the text on a terminal: C0 and C1 controls, DEL,
-/// the Unicode line and paragraph separators, and the bidirectional overrides and isolates.
-bool isUnprintable(uint32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
-         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+void appendHexByte(unsigned char byte, std::string& out) {
+  static const char kHex[] = "0123456789ABCDEF";
+  out += "\\x";
+  out += kHex[byte >> 4];
+  out += kHex[byte & 0xF];
 }
 
 }  // namespace
@@ -54,18 +49,25 @@ std::size_t utf8CharLength(std::string_view text, std::size_t i) {
   return 0;
 }
 
+uint32_t utf8CodePoint(std::string_view text, std::size_t i, std::size_t len) {
+  const auto b = [&](std::size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(text[i + k]));
+  };
+  if (len == 1) return b(0);
+  if (len == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+  if (len == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+  return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+}
+
 std::string escapeForMessage(std::string_view bytes, std::size_t max_bytes) {
   std::string out;
   std::size_t i = 0;
   while (i < bytes.size() && i < max_bytes) {
     const std::size_t len = utf8CharLength(bytes, i);
-    if (len == 0 || isUnprintable(codePoint(bytes, i, len))) {
+    if (len == 0 || isUnprintable(utf8CodePoint(bytes, i, len))) {
       // Escape every byte of the character, so that the message shows exactly what the file holds.
-      for (std::size_t k = 0; k < (len ? len : 1); ++k) {
-        char hex[5];
-        std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(bytes[i + k]));
-        out += hex;
-      }
+      for (std::size_t k = 0; k < (len ? len : 1); ++k)
+        appendHexByte(static_cast<unsigned char>(bytes[i + k]), out);
     } else {
       out.append(bytes.substr(i, len));
     }
@@ -73,6 +75,10 @@ std::string escapeForMessage(std::string_view bytes, std::size_t max_bytes) {
   }
   if (i < bytes.size()) out += "...";
   return out;
+}
+
+std::string quoteForMessage(std::string_view bytes, std::size_t max_bytes) {
+  return "'" + escapeForMessage(bytes, max_bytes) + "'";
 }
 
 }  // namespace attnscope

@@ -131,7 +131,7 @@ with h5py.File(sys.argv[1], 'r+') as f:
   lie soft "f['runs/alias'] = h5py.SoftLink('/runs/softmax')"
   expect lie_soft_link 1 "soft.h5: 'runs/alias' is a soft link; captures are read through hard links only$" -- stats "$work/soft.h5"
   lie escaped "f['runs'][b'evil\\x1b[2J\\xff'] = h5py.SoftLink('/runs/softmax')"
-  expect lie_escaped 1 "'runs/evil\\\\x1b\[2J\\\\xff' is a soft link" -- stats "$work/escaped.h5"
+  expect lie_escaped 1 "'runs/evil\\\\x1B\[2J\\\\xFF' is a soft link" -- stats "$work/escaped.h5"
   lie tokens_2e40 "del f['tokens/ids']; f.create_dataset('tokens/ids', shape=(2**40,), dtype='i8', chunks=(4096,))"
   expect lie_theory_2e40 1 "tokens_2e40.h5: dataset /tokens/ids holds 1099511627776 tokens, outside \[1, 16777216\]$" -- stats "$work/tokens_2e40.h5" --csv "$work/t.csv" --theory 0.43
   if [[ -x "$(dirname "$cli")/attnscope" ]]; then

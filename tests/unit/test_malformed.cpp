@@ -15,9 +15,9 @@
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
 #include "attnscope/tokenizer.h"
+#include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 #include "tokenizer_internal.h"
-#include "untrusted_text.h"
 
 namespace attnscope {
 namespace {
@@ -268,6 +268,14 @@ TEST(EscapeForMessage, UnprintableBytes) {
   EXPECT_EQ(escapeForMessage("a\nb\x1b[0m\xff\x7f"), "a\\x0Ab\\x1B[0m\\xFF\\x7F");  // controls, broken UTF-8
   EXPECT_EQ(escapeForMessage("\xe2\x80\xae"), "\\xE2\\x80\\xAE");                   // right-to-left override
   EXPECT_EQ(escapeForMessage(std::string(300, 'x')), std::string(200, 'x') + "...");
+  // Rules that came from the capture store's former escaper (backslash), and the rest of the union.
+  EXPECT_EQ(escapeForMessage("a\\x1B"), "a\\x5Cx1B");  // backslash: no fake escapes
+  EXPECT_EQ(escapeForMessage("\xe2\x80\xa8\xe2\x81\xa6"), "\\xE2\\x80\\xA8\\xE2\\x81\\xA6");  // U+2028, LRI
+  EXPECT_EQ(escapeForMessage("\xed\xa0\x80"), "\\xED\\xA0\\x80");                             // surrogate
+  EXPECT_EQ(escapeForMessage("\xf4\x90\x80\x80 \xf0\x9f\x99\x82"),
+            "\\xF4\\x90\\x80\\x80 \xf0\x9f\x99\x82");  // > U+10FFFF
+  EXPECT_EQ(escapeForMessage(std::string(300, 'x'), std::string_view::npos), std::string(300, 'x'));
+  EXPECT_EQ(quoteForMessage("a\nb"), "'a\\x0Ab'");
 }
 
 TEST_F(MalformedTest, SafetensorsNamesAreEscaped) {

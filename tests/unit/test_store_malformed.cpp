@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "attnscope/store.h"
+#include "attnscope/untrusted_text.h"
 
 namespace attnscope {
 namespace {
@@ -279,7 +280,7 @@ TEST_F(MalformedCapture, NamesFromTheFileAreEscapedInMessages) {
   editCapture(path(), [](hid_t file) {
     ASSERT_GE(H5Lcreate_soft("/runs/r", file, "runs/bad\x1b[2J\xff\\", H5P_DEFAULT, H5P_DEFAULT), 0);
   });
-  expectRefused(path(), path() + ": 'runs/bad\\x1b[2J\\xff\\x5c' is a soft" + kLinksOnly);
+  expectRefused(path(), path() + ": 'runs/bad\\x1B[2J\\xFF\\x5C' is a soft" + kLinksOnly);
 }
 
 TEST_F(MalformedCapture, TokensBeyondTheBound) {
@@ -292,13 +293,13 @@ TEST_F(MalformedCapture, TokensBeyondTheBound) {
 }
 
 TEST(CaptureText, EscapesControlsBackslashesAndInvalidUtf8) {
-  EXPECT_EQ(escapeCaptureText("plain é ∑ 🙂"), "plain é ∑ 🙂");
-  EXPECT_EQ(escapeCaptureText("a\x1b[31m\n\t\x7f"), "a\\x1b[31m\\x0a\\x09\\x7f");
-  EXPECT_EQ(escapeCaptureText("\\"), "\\x5c");
-  EXPECT_EQ(escapeCaptureText("\xc2\x9b"), "\\xc2\\x9b");                      // C1 CSI
-  EXPECT_EQ(escapeCaptureText("\xff\xc3(\xe2\x82"), "\\xff\\xc3(\\xe2\\x82");  // invalid and truncated
-  EXPECT_EQ(escapeCaptureText("\xc0\xaf"), "\\xc0\\xaf");                      // overlong '/'
-  EXPECT_EQ(escapeCaptureText(std::string("a\0b", 3)), "a\\x00b");
+  EXPECT_EQ(escapeForMessage("plain é ∑ 🙂"), "plain é ∑ 🙂");
+  EXPECT_EQ(escapeForMessage("a\x1b[31m\n\t\x7f"), "a\\x1B[31m\\x0A\\x09\\x7F");
+  EXPECT_EQ(escapeForMessage("\\"), "\\x5C");
+  EXPECT_EQ(escapeForMessage("\xc2\x9b"), "\\xC2\\x9B");                      // C1 CSI
+  EXPECT_EQ(escapeForMessage("\xff\xc3(\xe2\x82"), "\\xFF\\xC3(\\xE2\\x82");  // invalid and truncated
+  EXPECT_EQ(escapeForMessage("\xc0\xaf"), "\\xC0\\xAF");                      // overlong '/'
+  EXPECT_EQ(escapeForMessage(std::string("a\0b", 3)), "a\\x00b");
 }
 
 }  // namespace

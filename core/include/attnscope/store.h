@@ -26,8 +26,8 @@
 // Files from anywhere: the reader trusts no attribute. open() checks the root (schema, /tokens within the
 // bounds below); runs() and run() check every dataset's rank and shape against the run's attributes; every
 // read checks its sizes again before allocating. Only hard links are followed (soft and external links are
-// refused), and text from the file is quoted escaped (escapeCaptureText) in messages. A mismatch is a
-// one-line StoreError.
+// refused), and text from the file is quoted escaped (escapeForMessage, attnscope/untrusted_text.h) in
+// messages. A mismatch is a one-line StoreError.
 
 #include <cstdint>
 #include <memory>
@@ -58,10 +58,6 @@ constexpr int64_t kMaxMapTileCells = int64_t{1} << 28;        // cells of one re
 constexpr int64_t kMaxTargetRanges = 1 << 16;                 // rows of the targets attribute
 constexpr int64_t kMaxCaptureStringBytes = int64_t{1} << 24;  // one fixed-length string attribute
 constexpr int64_t kMaxTokenTextBytes = int64_t{1} << 30;      // a fixed-length /tokens/text, all of it
-
-/// Returns text with control characters (C0, DEL, C1), backslashes and bytes of invalid UTF-8 as \xNN, for
-/// messages that quote names or values read from a capture file.
-std::string escapeCaptureText(const std::string& text);
 
 struct CaptureModel {
   std::string config_json;

@@ -69,6 +69,8 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   const bool want_z = ctx.hooks.listens(names.z);
 
   const int64_t block = std::min(T, queryBlockSize(B, H, T, ctx.options));
+  const auto value_type = ctx.matrix_dtype;
+  const torch::Tensor values = v.to(value_type);
   std::vector<torch::Tensor> outputs;
   outputs.reserve((T + block - 1) / block);
   for (int64_t q0 = 0; q0 < T; q0 += block) {
@@ -78,7 +80,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
     // Grouped-query attention without copying K/V: query heads h = kv·group + j share kv head kv.
     auto qb = q.narrow(2, q0, nq).reshape({B, Hkv, group * nq, d});
     auto kb = k.narrow(2, k0, nk);
-    auto vb = v.narrow(2, k0, nk);
+    auto vb = values.narrow(2, k0, nk);
     auto z = torch::matmul(qb, kb.transpose(-1, -2)).mul_(scale).view({B, H, nq, nk});
     auto hidden = hiddenKeys(q0, q1, k0, k1, layer.window);
     const float neg_inf = -std::numeric_limits<float>::infinity();
@@ -97,7 +99,8 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
     if (want_logits) ctx.hooks.fire({names.logits, layer.layer, q0, q1, k0, k1, logits});
     auto pattern = torch::softmax(logits, -1);
     if (want_pattern) ctx.hooks.fire({names.pattern, layer.layer, q0, q1, k0, k1, pattern});
-    auto out = torch::matmul(pattern.view({B, Hkv, group * nq, nk}), vb).view({B, H, nq, d});
+    auto out = torch::matmul(pattern.view({B, Hkv, group * nq, nk}).to(value_type), vb).view({B, H, nq, d});
+    if (value_type != torch::kFloat32) out = out.to(torch::kFloat32);
     if (want_z) ctx.hooks.fire({names.z, layer.layer, q0, q1, k0, k1, out});
     outputs.push_back(out);
   }

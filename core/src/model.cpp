@@ -109,7 +109,8 @@ at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
                                   " is outside the vocabulary (vocab_size " + std::to_string(m_config.vocab_size) +
                                   ")");
   }
-  ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names};
+  ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names,
+                     m_dtype == ComputeDtype::BFloat16 ? torch::kBFloat16 : torch::kFloat32};
   auto x = m_impl->hidden(ids, ctx);  // [B, T, d_model]
   if (m_hooks.listens(kFinalNormHook)) m_hooks.fire({kFinalNormHook, -1, 0, T, 0, T, x});
   if (!logits.every && positions.empty()) return {};

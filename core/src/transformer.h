@@ -19,6 +19,9 @@ struct ForwardContext {
   const NormalizerSpec& normalizer;
   const AttentionOptions& options;
   const std::vector<BlockHookNames>& names;
+  /// dtype of the weight matrices: bfloat16 also runs the attention's probability-weighted sum of values in
+  /// bfloat16 (its result only feeds the bfloat16 output projection); scores and probabilities stay float32.
+  torch::ScalarType matrix_dtype = torch::kFloat32;
 };
 
 class TransformerImpl : public torch::nn::Module {

@@ -17,12 +17,12 @@
 #include "attnscope/capture.h"
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
+#include "bench_common.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+using bench::captureSeconds;
+using bench::forwardSeconds;
 
 std::string benchConfig() {
   return R"({"model_type": "llama", "vocab_size": 256, "hidden_size": 256, "intermediate_size": 688,
@@ -42,24 +42,6 @@ double peakRssMiB() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-double captureSeconds(attnscope::Model& model, const std::vector<int64_t>& ids, const std::string& path) {
-  std::filesystem::remove(path);
-  auto file = attnscope::CaptureFile::create(path, {model.config().json, "bench", "0"}, {ids, {}});
-  attnscope::CaptureParams params;
-  params.normalizers = {"softmax"};
-  auto start = Clock::now();
-  attnscope::captureRuns(model, ids, *file, params);
-  return seconds(start);
-}
-
-double forwardSeconds(attnscope::Model& model, const std::vector<int64_t>& ids) {
-  torch::NoGradGuard no_grad;
-  auto input = torch::tensor(ids, torch::kInt64).view({1, static_cast<int64_t>(ids.size())});
-  auto start = Clock::now();
-  model.forward(input, attnscope::LogitPositions::none());
-  return seconds(start);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,7 +59,7 @@ int main(int argc, char** argv) {
   if (mode == "rss" && argc > 2) {
     const int64_t T = std::atoll(argv[2]);
     double before = peakRssMiB();
-    double s = captureSeconds(model, promptIds(T), path);
+    double s = captureSeconds(model, promptIds(T), path, "bench", /*keep_file=*/true);
     std::printf("T %lld: statistics capture %.1f s, peak RSS %.0f MiB (%.0f MiB before the capture), file %.1f MiB\n",
                 static_cast<long long>(T), s, peakRssMiB(), before,
                 static_cast<double>(std::filesystem::file_size(path)) / (1 << 20));

@@ -36,16 +36,16 @@
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
 #include "attnscope/safetensors.h"
+#include "bench_common.h"
 
 extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using attnscope::ComputeDtype;
-
-double seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+using bench::Clock;
+using bench::seconds;
 
 struct Shape {
   std::string name, model_type;
@@ -204,28 +204,6 @@ std::vector<int64_t> randomIds(int64_t n, int64_t vocab) {
   return ids;
 }
 
-double forwardSeconds(attnscope::Model& model, const std::vector<int64_t>& ids) {
-  torch::NoGradGuard no_grad;
-  auto input = torch::tensor(ids, torch::kInt64).view({1, static_cast<int64_t>(ids.size())});
-  auto start = Clock::now();
-  model.forward(input, attnscope::LogitPositions::none());
-  return seconds(start);
-}
-
-double captureSeconds(attnscope::Model& model, const std::vector<int64_t>& ids, const std::string& model_dir) {
-  const fs::path path = fs::temp_directory_path() / ("attnscope_bench_scale_" + std::to_string(::getpid()) + ".h5");
-  fs::remove(path);
-  auto file = attnscope::CaptureFile::create(path.string(), {model.config().json, model_dir, "0"}, {ids, {}});
-  attnscope::CaptureParams params;
-  params.normalizers = {"softmax"};
-  auto start = Clock::now();
-  attnscope::captureRuns(model, ids, *file, params);
-  double s = seconds(start);
-  file.reset();
-  fs::remove(path);
-  return s;
-}
-
 int runTask(const std::vector<std::string>& a) {
   const std::string& task = a.at(0);
   if (task == "matmul") {  // matmul DTYPE M K N: best of 5 of x[M,K] · W[N,K]ᵀ, as a linear layer runs it
@@ -248,13 +226,15 @@ int runTask(const std::vector<std::string>& a) {
   auto model = attnscope::loadModel(dir, attnscope::LoadOptions{attnscope::parseComputeDtype(a.at(2))});
   std::printf("load_s %.3f\n", seconds(start));
   const auto ids = randomIds(std::stoll(a.at(3)), model->config().vocab_size);
-  if (task == "forward") std::printf("forward_s %.3f\n", forwardSeconds(*model, ids));
-  if (task == "capture") std::printf("capture_s %.3f\n", captureSeconds(*model, ids, dir));
+  const std::string capture_path =
+      (fs::temp_directory_path() / ("attnscope_bench_scale_" + std::to_string(::getpid()) + ".h5")).string();
+  if (task == "forward") std::printf("forward_s %.3f\n", bench::forwardSeconds(*model, ids));
+  if (task == "capture") std::printf("capture_s %.3f\n", bench::captureSeconds(*model, ids, capture_path, dir));
   if (task == "overhead") {  // interleaved, best of 2: both see the same machine state
     double forward = 1e30, capture = 1e30;
     for (int r = 0; r < 2; ++r) {
-      forward = std::min(forward, forwardSeconds(*model, ids));
-      capture = std::min(capture, captureSeconds(*model, ids, dir));
+      forward = std::min(forward, bench::forwardSeconds(*model, ids));
+      capture = std::min(capture, bench::captureSeconds(*model, ids, capture_path, dir));
     }
     std::printf("forward_s %.3f\ncapture_s %.3f\n", forward, capture);
   }

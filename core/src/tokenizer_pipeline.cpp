@@ -23,15 +23,8 @@ bool isWhitespace(uint32_t cp) {
 }
 
 uint32_t codePointAt(std::string_view text, std::size_t i, std::size_t* length) {
-  const std::size_t len = std::max<std::size_t>(1, utf8CharLength(text, i));
-  *length = len;
-  const auto b = [&](std::size_t k) {
-    return static_cast<uint32_t>(static_cast<unsigned char>(text[i + k]));
-  };
-  if (len == 1) return b(0);
-  if (len == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-  if (len == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-  return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+  *length = std::max<std::size_t>(1, utf8CharLength(text, i));
+  return utf8CodePoint(text, i, *length);
 }
 
 /// Start of the character that ends at `end` (exclusive).

@@ -117,11 +117,14 @@ CaptureTokens CaptureFile::tokens() const {
   if (H5Tis_variable_str(type) > 0) {
     TypeHandle memory = makeUtf8StringType();
     std::vector<char*> pointers(static_cast<size_t>(state.n_tokens), nullptr);
-    if (H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
-      fail(state.path, "cannot read /tokens/text (" + hdf5Detail() + ")");
-    for (char* p : pointers) tokens.text.emplace_back(p ? p : "");
+    const bool read = H5Dread(dataset, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) >= 0;
+    const std::string problem = read ? std::string() : hdf5Detail();
+    if (read)
+      for (char* p : pointers) tokens.text.emplace_back(p ? p : "");
+    // A failed read may have allocated some strings already: reclaim them either way.
     SpaceHandle space(check(H5Dget_space(dataset), state.path, "cannot read /tokens/text"));
     H5Dvlen_reclaim(memory, space, H5P_DEFAULT, pointers.data());
+    if (!read) fail(state.path, "cannot read /tokens/text (" + problem + ")");
   } else {
     const size_t size = H5Tget_size(type);
     if (size == 0 || size > static_cast<size_t>(kMaxTokenTextBytes / state.n_tokens))

@@ -157,8 +157,14 @@ struct Child {
   std::map<std::string, double> values;  // "key value" lines the child printed
 };
 
-/// Runs a program, collecting its "key value" output lines, wall time and peak RSS (wait4).
-Child runChild(const std::vector<std::string>& args, bool quiet = false) {
+/// Runs a program, collecting its "key value" output lines, wall time and peak RSS. The peak comes from GNU time
+/// (/usr/bin/time, Debian package "time") when it is there: a child's own ru_maxrss starts at this process's RSS,
+/// because exec records the RSS of the memory it replaces, which would hide a small child behind a large parent.
+Child runChild(std::vector<std::string> args, bool quiet = false) {
+  std::string what;
+  for (const std::string& a : args) what += (what.empty() ? "" : " ") + a;
+  static const bool have_time = ::access("/usr/bin/time", X_OK) == 0;
+  if (have_time) args.insert(args.begin(), {"/usr/bin/time", "-f", "maxrss_kb %M", "-o", "/dev/stdout"});
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;
@@ -189,9 +195,9 @@ Child runChild(const std::vector<std::string>& args, bool quiet = false) {
     if (lines >> value) child.values[key] = value;
     else lines.clear(), lines.ignore(1 << 20, '\n');
   }
+  if (child.values.count("maxrss_kb")) child.peak_rss_mb = child.values["maxrss_kb"] * 1024.0 / 1e6;
   if (!quiet && (!WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0))
-    std::printf("  (child %s failed with status %d)\n", args.size() > 2 ? args[2].c_str() : args[0].c_str(),
-                child.status);
+    std::printf("  (failed with status %d: %s)\n", child.status, what.c_str());
   return child;
 }
 

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -45,6 +45,18 @@ const char* promisedDtype(const std::string& torch_dtype) {
   return nullptr;
 }
 
+/// The torch dtype of a model's weight matrices.
+torch::ScalarType matrixType(ComputeDtype dtype) {
+  return dtype == ComputeDtype::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
+}
+
+/// The prefix the checkpoint puts before the model's parameter names.
+std::string weightPrefix(const TransformerImpl& impl, const Checkpoint& checkpoint) {
+  std::set<std::string> names;
+  for (const auto& item : checkpoint.tensors()) names.insert(item.first);
+  return impl.checkpointPrefix(names);
+}
+
 }  // namespace
 
 double defaultSsmaxS(int64_t n_ctx) {
@@ -66,7 +78,7 @@ Model::Model(const ModelConfig& config, WeightInit init, ComputeDtype dtype) : m
   for (int64_t i = 0; i < config.n_layer; ++i) m_names.emplace_back(i);
   ParamInit params;
   params.allocate = init == WeightInit::Random;
-  params.matrix_dtype = m_dtype == ComputeDtype::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
+  params.matrix_dtype = matrixType(m_dtype);
   m_impl = config.arch == Architecture::Gpt2 ? makeGpt2(config, params) : makeLlama(config, params);
   if (init != WeightInit::Random) return;
   torch::NoGradGuard no_grad;
@@ -109,8 +121,7 @@ at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
                                   " is outside the vocabulary (vocab_size " + std::to_string(m_config.vocab_size) +
                                   ")");
   }
-  ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names,
-                     m_dtype == ComputeDtype::BFloat16 ? torch::kBFloat16 : torch::kFloat32};
+  ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names, matrixType(m_dtype)};
   auto x = m_impl->hidden(ids, ctx);  // [B, T, d_model]
   if (m_hooks.listens(kFinalNormHook)) m_hooks.fire({kFinalNormHook, -1, 0, T, 0, T, x});
   if (!logits.every && positions.empty()) return {};
@@ -132,9 +143,7 @@ at::Tensor Model::ssmaxS(int64_t layer) const { return m_impl->ssmaxS(layer); }
 at::Tensor Model::ssmaxB(int64_t layer) const { return m_impl->ssmaxB(layer); }
 
 void Model::checkWeights(const Checkpoint& checkpoint) const {
-  std::set<std::string> names;
-  for (const auto& item : checkpoint.tensors()) names.insert(item.first);
-  const std::string prefix = m_impl->checkpointPrefix(names);
+  const std::string prefix = weightPrefix(*m_impl, checkpoint);
   const char* promised = promisedDtype(m_config.torch_dtype);
   std::set<std::string> used;
   for (const auto& item : m_impl->named_parameters()) {
@@ -156,7 +165,8 @@ void Model::checkWeights(const Checkpoint& checkpoint) const {
                             " but config.json implies " + shapeText(item.value().sizes()));
     used.insert(name);
   }
-  for (const std::string& name : names) {
+  for (const auto& item : checkpoint.tensors()) {
+    const std::string& name = item.first;
     if (used.count(name)) continue;
     std::string bare = name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name;
     if (!m_impl->ignorable(bare))
@@ -168,9 +178,7 @@ void Model::checkWeights(const Checkpoint& checkpoint) const {
 void Model::loadWeights(const Checkpoint& checkpoint) {
   // Validate everything before taking anything, so a bad checkpoint leaves the model untouched.
   checkWeights(checkpoint);
-  std::set<std::string> names;
-  for (const auto& item : checkpoint.tensors()) names.insert(item.first);
-  const std::string prefix = m_impl->checkpointPrefix(names);
+  const std::string prefix = weightPrefix(*m_impl, checkpoint);
   torch::NoGradGuard no_grad;
   bool mapped = false;
   for (auto& item : m_impl->named_parameters()) {

@@ -14,15 +14,6 @@
 namespace attnscope::cli {
 namespace {
 
-std::string withThousands(int64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string ropeText(const ModelConfig& c) {
   if (c.arch == Architecture::Gpt2) return "learned positions";
   char buf[160];
@@ -71,7 +62,7 @@ int info(const InfoOptions& options) {
 
   std::printf("model        %s (%s architecture)\n", c.model_type.c_str(),
               c.arch == Architecture::Gpt2 ? "GPT-2" : "Llama");
-  std::printf("parameters   %s\n", withThousands(model.parameterCount()).c_str());
+  std::printf("parameters   %s\n", withCommas(static_cast<uint64_t>(model.parameterCount())).c_str());
   std::printf("layers       %lld\n", static_cast<long long>(c.n_layer));
   std::printf("heads        %lld (kv heads %lld, head dim %lld)\n", static_cast<long long>(c.n_head),
               static_cast<long long>(c.n_kv_head), static_cast<long long>(c.d_head));

@@ -53,16 +53,6 @@ int64_t saturatingAdd(int64_t a, int64_t b) {
   return __builtin_add_overflow(a, b, &out) ? INT64_MAX : out;
 }
 
-/// Formats a count with thousands separators, for messages about sizes.
-std::string withCommas(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 double optionalNumber(const json& j, const char* key, double fallback) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
@@ -273,6 +263,15 @@ ModelConfig withRopeTheta(const ModelConfig& config, double rope_theta) {
   json j = parseJsonOr<ConfigError>(config.json, "config.json");
   j["rope_theta"] = rope_theta;
   return parseConfig(j.dump(2));
+}
+
+std::string withCommas(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 }  // namespace attnscope

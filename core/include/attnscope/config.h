@@ -67,6 +67,9 @@ struct ModelConfig {
   }
 };
 
+/// Formats a count with thousands separators ("494,032,768"), for sizes in messages and summaries.
+std::string withCommas(uint64_t n);
+
 /// Parses a config.json text; throws ConfigError with a one-line message naming the key at fault.
 ModelConfig parseConfig(const std::string& json_text);
 /// Reads and parses <model_dir>/config.json.

@@ -20,6 +20,8 @@ packages=(
   # sanitized builds and fuzzers (scripts/test.sh --sanitize [--clang], scripts/fuzz.sh): clang 14, its ASan/UBSan
   # and libFuzzer runtimes, llvm-symbolizer for readable stacks (gcc's runtimes come with g++)
   clang-14 libclang-rt-14-dev llvm-14
+  # the formatting check (scripts/format.sh --check, run by CI)
+  clang-format-14
 )
 # Tokenizer tests compare with JavaScript tokenizers from npm. A nodejs that bundles npm may already be installed;
 # Debian's separate "npm" package conflicts with it, so only ask for both when either is missing.

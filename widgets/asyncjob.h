@@ -1,6 +1,6 @@
 #pragma once
-// Runs work off the GUI thread and hands the result back on the receiver's thread. Views use it for every read
-// that may be larger than one screen tile, so the window never freezes on a big capture.
+// Runs work off the GUI thread and hands the result back on the receiver's thread. Views use it for every
+// read that may be larger than one screen tile, so the window never freezes on a big capture.
 
 #include <QFutureWatcher>
 #include <QObject>

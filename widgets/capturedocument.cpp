@@ -56,7 +56,8 @@ QStringList CaptureDocument::runNames() const {
 
 const RunInfo* CaptureDocument::runInfo(const QString& name) const {
   const std::string wanted = name.toStdString();
-  auto it = std::find_if(m_runs.begin(), m_runs.end(), [&](const RunInfo& run) { return run.name == wanted; });
+  auto it =
+      std::find_if(m_runs.begin(), m_runs.end(), [&](const RunInfo& run) { return run.name == wanted; });
   return it == m_runs.end() ? nullptr : &*it;
 }
 

@@ -8,9 +8,11 @@ namespace attnscope::gui {
 QCPColorGradient viridisGradient() {
   QCPColorGradient gradient;
   gradient.clearColorStops();
-  // Eleven evenly spaced samples of matplotlib's viridis; linear RGB interpolation between them is close enough.
-  static const std::array<const char*, 11> stops = {"#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
-                                                    "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725"};
+  // Eleven evenly spaced samples of matplotlib's viridis; linear RGB interpolation between them is close
+  // enough.
+  static const std::array<const char*, 11> stops = {"#440154", "#482475", "#414487", "#355f8d",
+                                                    "#2a788e", "#21918c", "#22a884", "#44bf70",
+                                                    "#7ad151", "#bddf26", "#fde725"};
   for (std::size_t i = 0; i < stops.size(); ++i)
     gradient.setColorStopAt(static_cast<double>(i) / (stops.size() - 1), QColor(stops[i]));
   gradient.setColorInterpolation(QCPColorGradient::ciRGB);
@@ -32,7 +34,8 @@ QCPColorGradient divergingGradient() {
 }
 
 QColor viridisColor(double t) {
-  // color() fills the gradient's lookup table on first use, hence not const; views call this on the GUI thread.
+  // color() fills the gradient's lookup table on first use, hence not const; views call this on the GUI
+  // thread.
   static QCPColorGradient gradient = viridisGradient();
   return QColor::fromRgb(gradient.color(std::clamp(t, 0.0, 1.0), QCPRange(0, 1)));
 }
@@ -43,13 +46,15 @@ QColor divergingColor(double t) {
 }
 
 QColor textColorOn(const QColor& background) {
-  const double luminance = 0.299 * background.redF() + 0.587 * background.greenF() + 0.114 * background.blueF();
+  const double luminance =
+      0.299 * background.redF() + 0.587 * background.greenF() + 0.114 * background.blueF();
   return luminance > 0.55 ? QColor(Qt::black) : QColor(Qt::white);
 }
 
 QColor seriesColor(int index) {
   // Okabe–Ito: blue, vermillion, bluish green, reddish purple, orange, sky blue.
-  static const std::array<const char*, 6> colors = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"};
+  static const std::array<const char*, 6> colors = {"#0072b2", "#d55e00", "#009e73",
+                                                    "#cc79a7", "#e69f00", "#56b4e9"};
   return QColor(colors[static_cast<std::size_t>(std::max(0, index)) % colors.size()]);
 }
 

@@ -14,8 +14,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// Mean of the stat over queries [q0, T) per head of every layer: [n_layer · n_head], NaN if the run lacks it.
-std::vector<double> tailMeans(const CaptureFile& file, const RunInfo& run, const std::string& stat, int64_t q0) {
+/// Mean of the stat over queries [q0, T) per head of every layer: [n_layer · n_head], NaN if the run lacks
+/// it.
+std::vector<double> tailMeans(const CaptureFile& file, const RunInfo& run, const std::string& stat,
+                              int64_t q0) {
   std::vector<double> means(static_cast<std::size_t>(run.n_layer * run.n_head), kNaN);
   if (std::find(run.stats.begin(), run.stats.end(), stat) == run.stats.end()) return means;
   for (int64_t layer = 0; layer < run.n_layer; ++layer) {
@@ -27,18 +29,22 @@ std::vector<double> tailMeans(const CaptureFile& file, const RunInfo& run, const
         const float v = values[static_cast<std::size_t>(head * run.n_tokens + q)];
         if (std::isfinite(v)) sum += v, ++count;
       }
-      if (count > 0) means[static_cast<std::size_t>(layer * run.n_head + head)] = sum / static_cast<double>(count);
+      if (count > 0)
+        means[static_cast<std::size_t>(layer * run.n_head + head)] = sum / static_cast<double>(count);
     }
   }
   return means;
 }
 
-QString formatValue(double v) { return std::isfinite(v) ? QString::number(v, 'f', 4) : QStringLiteral("–"); }
+QString formatValue(double v) {
+  return std::isfinite(v) ? QString::number(v, 'f', 4) : QStringLiteral("–");
+}
 
 }  // namespace
 
 int64_t tailBegin(int64_t n_tokens, double fraction) {
-  const auto n_tail = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n_tokens))));
+  const auto n_tail =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n_tokens))));
   return std::max<int64_t>(0, n_tokens - n_tail);
 }
 
@@ -51,7 +57,8 @@ CompareSummary computeCompareSummary(const CaptureFile& file, const CompareSumma
   summary.n_tokens = a.n_tokens;
   summary.q0 = tailBegin(a.n_tokens, request.tailFraction);
   const std::string stat = request.stat.toStdString();
-  const std::vector<double> meansA = tailMeans(file, a, stat, summary.q0), meansB = tailMeans(file, b, stat, summary.q0);
+  const std::vector<double> meansA = tailMeans(file, a, stat, summary.q0),
+                            meansB = tailMeans(file, b, stat, summary.q0);
   for (int64_t layer = 0; layer < a.n_layer; ++layer)
     for (int64_t head = 0; head < a.n_head; ++head) {
       const auto i = static_cast<std::size_t>(layer * a.n_head + head);
@@ -67,22 +74,28 @@ void CompareSummaryModel::setSummary(const CompareSummary& summary) {
   m_summary = summary;
   m_largestChange = 0;
   for (const HeadChange& change : m_summary.heads)
-    if (std::isfinite(change.difference())) m_largestChange = std::max(m_largestChange, std::abs(change.difference()));
+    if (std::isfinite(change.difference()))
+      m_largestChange = std::max(m_largestChange, std::abs(change.difference()));
   endResetModel();
 }
 
-void CompareSummaryModel::clear() { setSummary({}); }
+void CompareSummaryModel::clear() {
+  setSummary({});
+}
 
 int CompareSummaryModel::rowCount(const QModelIndex& parent) const {
   return parent.isValid() ? 0 : static_cast<int>(m_summary.heads.size());
 }
 
-int CompareSummaryModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int CompareSummaryModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : ColumnCount;
+}
 
 QVariant CompareSummaryModel::data(const QModelIndex& index, int role) const {
   if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
   const HeadChange& change = m_summary.heads[static_cast<std::size_t>(index.row())];
-  const double values[] = {double(change.layer), double(change.head), change.a, change.b, change.difference()};
+  const double values[] = {double(change.layer), double(change.head), change.a, change.b,
+                           change.difference()};
   const double v = values[index.column()];
   switch (role) {
     case Qt::DisplayRole:
@@ -90,14 +103,16 @@ QVariant CompareSummaryModel::data(const QModelIndex& index, int role) const {
     case ValueRole:
       if (index.column() <= HeadColumn) return static_cast<int>(v);
       return v;
-    case Qt::TextAlignmentRole: return int(Qt::AlignRight | Qt::AlignVCenter);
+    case Qt::TextAlignmentRole:
+      return int(Qt::AlignRight | Qt::AlignVCenter);
     case Qt::BackgroundRole:
       if (index.column() != DifferenceColumn || !std::isfinite(v) || m_largestChange <= 0) return {};
       return QBrush(divergingColor(v / m_largestChange));
     case Qt::ForegroundRole:
       if (index.column() != DifferenceColumn || !std::isfinite(v) || m_largestChange <= 0) return {};
       return QBrush(textColorOn(divergingColor(v / m_largestChange)));
-    default: return {};
+    default:
+      return {};
   }
 }
 
@@ -107,11 +122,16 @@ QVariant CompareSummaryModel::headerData(int section, Qt::Orientation orientatio
   const QString b = m_summary.request.runB.isEmpty() ? tr("run B") : m_summary.request.runB;
   if (role == Qt::DisplayRole) {
     switch (section) {
-      case LayerColumn: return tr("Layer");
-      case HeadColumn: return tr("Head");
-      case RunAColumn: return a;
-      case RunBColumn: return b;
-      case DifferenceColumn: return tr("A − B");
+      case LayerColumn:
+        return tr("Layer");
+      case HeadColumn:
+        return tr("Head");
+      case RunAColumn:
+        return a;
+      case RunBColumn:
+        return b;
+      case DifferenceColumn:
+        return tr("A − B");
     }
   }
   if (role == Qt::ToolTipRole && section >= RunAColumn)

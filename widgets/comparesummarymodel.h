@@ -1,7 +1,8 @@
 #pragma once
-// How each head changed between two runs of the same prompt: one row per (layer, head) with a statistic averaged
-// over the last queries (the longest contexts) in run A, in run B, and A − B. Computed off the GUI thread by
-// computeCompareSummary() and handed to the model as one value struct; sort it through a proxy on ValueRole.
+// How each head changed between two runs of the same prompt: one row per (layer, head) with a statistic
+// averaged over the last queries (the longest contexts) in run A, in run B, and A − B. Computed off the GUI
+// thread by computeCompareSummary() and handed to the model as one value struct; sort it through a proxy on
+// ValueRole.
 
 #include <QAbstractTableModel>
 #include <QString>
@@ -36,7 +37,8 @@ struct CompareSummary {
 /// The first query of the tail: n_tokens − max(1, ceil(fraction · n_tokens)).
 int64_t tailBegin(int64_t n_tokens, double fraction);
 
-/// Reads both runs' statistic and averages it over the tail per head. Throws StoreError. Safe off the GUI thread.
+/// Reads both runs' statistic and averages it over the tail per head. Throws StoreError. Safe off the GUI
+/// thread.
 CompareSummary computeCompareSummary(const CaptureFile& file, const CompareSummaryRequest& request);
 
 class CompareSummaryModel : public QAbstractTableModel {

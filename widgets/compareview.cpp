@@ -75,7 +75,8 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
 
   for (HeatmapWidget* map : m_maps)
     for (QCPAxis* axis : {map->plot()->xAxis, map->plot()->yAxis})
-      connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this, map] { syncRangesFrom(map); });
+      connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+              [this, map] { syncRangesFrom(map); });
   connect(m_stat, &QComboBox::currentIndexChanged, this, &CompareView::reload);
   connect(m_document, &CaptureDocument::documentChanged, this, &CompareView::reload);
   connect(m_document, &CaptureDocument::selectionChanged, this, &CompareView::reload);
@@ -87,7 +88,9 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
   reload();
 }
 
-void CompareView::setStat(const QString& stat) { m_stat->setCurrentIndex(std::max(0, m_stat->findData(stat))); }
+void CompareView::setStat(const QString& stat) {
+  m_stat->setCurrentIndex(std::max(0, m_stat->findData(stat)));
+}
 
 void CompareView::syncRangesFrom(HeatmapWidget* source) {
   if (m_syncing) return;
@@ -103,7 +106,8 @@ void CompareView::syncRangesFrom(HeatmapWidget* source) {
 
 void CompareView::reload() {
   const Selection& selection = m_document->selection();
-  m_head->setText(m_document->isOpen() ? tr("Layer %1 · head %2").arg(selection.layer).arg(selection.head) : QString());
+  m_head->setText(m_document->isOpen() ? tr("Layer %1 · head %2").arg(selection.layer).arg(selection.head)
+                                       : QString());
   CompareSummaryRequest request;
   request.runA = selection.run;
   request.runB = selection.compareRun;

@@ -1,7 +1,7 @@
 #pragma once
-// Compare: the run and the compare run of the selected head side by side with their difference (run − compare run,
-// diverging colours), zoom and pan synchronised across the three maps, and a sortable per-head summary of how each
-// head changed. Clicking a row selects that head.
+// Compare: the run and the compare run of the selected head side by side with their difference (run − compare
+// run, diverging colours), zoom and pan synchronised across the three maps, and a sortable per-head summary
+// of how each head changed. Clicking a row selects that head.
 
 #include <QWidget>
 

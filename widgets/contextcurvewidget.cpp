@@ -17,7 +17,9 @@
 namespace attnscope::gui {
 namespace {
 
-bool isProbability(const QString& stat) { return stat != QLatin1String("entropy"); }
+bool isProbability(const QString& stat) {
+  return stat != QLatin1String("entropy");
+}
 
 }  // namespace
 
@@ -35,12 +37,14 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
   m_scope->addItem(tr("Selected head"), static_cast<int>(CurveScope::Head));
   m_scope->addItem(tr("Selected layer, all heads"), static_cast<int>(CurveScope::Layer));
   m_scope->addItem(tr("All layers and heads"), static_cast<int>(CurveScope::AllLayers));
-  m_theory->setToolTip(tr("The paper's Figure 1 closed forms: logits all −2 except one +3.\n"
-                          "Softmax, and SSMax with the s of each run that fixes one."));
+  m_theory->setToolTip(
+      tr("The paper's Figure 1 closed forms: logits all −2 except one +3.\n"
+         "Softmax, and SSMax with the s of each run that fixes one."));
   m_theory->setChecked(true);
 
   m_plot->setMinimumSize(280, 200);
-  m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
+  m_title =
+      new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
   m_plot->plotLayout()->insertRow(0);
   m_plot->plotLayout()->addElement(0, 0, m_title);
   m_plot->xAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -80,13 +84,17 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
   reload();
 }
 
-void ContextCurveWidget::setStat(const QString& stat) { m_stat->setCurrentIndex(m_stat->findData(stat)); }
+void ContextCurveWidget::setStat(const QString& stat) {
+  m_stat->setCurrentIndex(m_stat->findData(stat));
+}
 
 void ContextCurveWidget::setScope(CurveScope scope) {
   m_scope->setCurrentIndex(m_scope->findData(static_cast<int>(scope)));
 }
 
-void ContextCurveWidget::setTheoryVisible(bool visible) { m_theory->setChecked(visible); }
+void ContextCurveWidget::setTheoryVisible(bool visible) {
+  m_theory->setChecked(visible);
+}
 
 CurveRequest ContextCurveWidget::currentRequest() const {
   CurveRequest request;
@@ -181,18 +189,26 @@ void ContextCurveWidget::rebuild() {
       const double s = ssmaxScale(m_curves.normalizers.value(static_cast<int>(i)));
       const QString run = QString::fromStdString(m_curves.curves[i].run);
       if (!std::isnan(s))
-        addTheory(s, seriesColor(allRuns.indexOf(run)).darker(130), tr("theory: SSMax s=%1").arg(s, 0, 'g', 3));
+        addTheory(s, seriesColor(allRuns.indexOf(run)).darker(130),
+                  tr("theory: SSMax s=%1").arg(s, 0, 'g', 3));
     }
   }
   QString scope;
   switch (request.scope) {
-    case CurveScope::Head: scope = tr("layer %1 · head %2").arg(request.layer).arg(request.head); break;
-    case CurveScope::Layer: scope = tr("layer %1 · all heads").arg(request.layer); break;
-    case CurveScope::AllLayers: scope = tr("all layers and heads"); break;
+    case CurveScope::Head:
+      scope = tr("layer %1 · head %2").arg(request.layer).arg(request.head);
+      break;
+    case CurveScope::Layer:
+      scope = tr("layer %1 · all heads").arg(request.layer);
+      break;
+    case CurveScope::AllLayers:
+      scope = tr("all layers and heads");
+      break;
   }
   QString title = m_document->isOpen() ? tr("%1 vs context size · %2").arg(statLabel(request.stat), scope)
                                        : tr("Open a capture file to see attention against context size");
-  if (!m_curves.missing.isEmpty()) title += tr("  (not captured in %1)").arg(m_curves.missing.join(QStringLiteral(", ")));
+  if (!m_curves.missing.isEmpty())
+    title += tr("  (not captured in %1)").arg(m_curves.missing.join(QStringLiteral(", ")));
   m_title->setText(title);
   m_plot->yAxis->setLabel(statLabel(request.stat));
   m_plot->xAxis->setRange(1, n_max);

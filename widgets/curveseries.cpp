@@ -58,18 +58,24 @@ std::vector<std::pair<double, double>> theoryCurve(double n_max, double s, int p
 
 CsvTable curvesTable(const CurveSet& set) {
   CsvTable table;
-  table.header = QStringList{"run", "normalizer", "stat", "layer", "head", "n_lo", "n_hi", "n_center",
-                             "mean", "median", "q10", "q90", "count"};
+  table.header = QStringList{"run",      "normalizer", "stat",   "layer", "head", "n_lo", "n_hi",
+                             "n_center", "mean",       "median", "q10",   "q90",  "count"};
   for (std::size_t i = 0; i < set.curves.size(); ++i) {
     const Curve& curve = set.curves[i];
     for (const CurvePoint& p : curve.points) {
-      table.rows << QStringList{QString::fromStdString(curve.run), set.normalizers.value(static_cast<int>(i)),
+      table.rows << QStringList{QString::fromStdString(curve.run),
+                                set.normalizers.value(static_cast<int>(i)),
                                 QString::fromStdString(curve.stat),
                                 curve.layer < 0 ? QStringLiteral("all") : QString::number(curve.layer),
                                 curve.head < 0 ? QStringLiteral("all") : QString::number(curve.head),
-                                QString::number(p.n_lo), QString::number(p.n_hi), QString::number(p.n_center),
-                                QString::number(p.mean), QString::number(p.median), QString::number(p.q10),
-                                QString::number(p.q90), QString::number(p.count)};
+                                QString::number(p.n_lo),
+                                QString::number(p.n_hi),
+                                QString::number(p.n_center),
+                                QString::number(p.mean),
+                                QString::number(p.median),
+                                QString::number(p.q10),
+                                QString::number(p.q90),
+                                QString::number(p.count)};
     }
   }
   return table;

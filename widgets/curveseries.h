@@ -1,6 +1,6 @@
 #pragma once
-// The data behind the context-size figure: one binned curve per run (statistic vs n) for a head, a layer or the
-// whole model, plus the paper's theory curves. Computed off the GUI thread.
+// The data behind the context-size figure: one binned curve per run (statistic vs n) for a head, a layer or
+// the whole model, plus the paper's theory curves. Computed off the GUI thread.
 
 #include <QString>
 #include <QStringList>
@@ -16,7 +16,7 @@ namespace attnscope::gui {
 enum class CurveScope { Head, Layer, AllLayers };
 
 struct CurveRequest {
-  QStringList runs;         // overlaid, in this order
+  QStringList runs;  // overlaid, in this order
   QString stat = QStringLiteral("max_prob");
   CurveScope scope = CurveScope::Head;
   int layer = 0, head = 0;  // the head (Head) or layer (Layer) to summarise
@@ -24,9 +24,9 @@ struct CurveRequest {
 
 struct CurveSet {
   CurveRequest request;
-  std::vector<Curve> curves;     // one per run that has the statistic
-  QStringList normalizers;       // spec of each curve's run
-  QStringList missing;           // runs without the statistic
+  std::vector<Curve> curves;  // one per run that has the statistic
+  QStringList normalizers;    // spec of each curve's run
+  QStringList missing;        // runs without the statistic
 };
 
 /// Reads and bins the statistic of every requested run. Throws StoreError. Safe off the GUI thread.
@@ -39,7 +39,8 @@ double ssmaxScale(const QString& normalizer);
 /// Points of a theory curve at log-spaced n in [1, n_max]: softmax (s = NaN) or SSMax with scale s.
 std::vector<std::pair<double, double>> theoryCurve(double n_max, double s, int points = 64);
 
-/// One row per run and bin: run, normalizer, stat, layer, head, n_lo, n_hi, n_center, mean, median, q10, q90, count.
+/// One row per run and bin: run, normalizer, stat, layer, head, n_lo, n_hi, n_center, mean, median, q10, q90,
+/// count.
 CsvTable curvesTable(const CurveSet& set);
 
 /// The axis label of a statistic ("max attention probability", ...).

@@ -16,9 +16,12 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 const char* statName(HeadStatistic statistic) {
   switch (statistic) {
-    case HeadStatistic::MaxAtLastQuery: return "max_prob";
-    case HeadStatistic::MeanEntropy: return "entropy";
-    case HeadStatistic::MeanTargetMass: return "target_mass";
+    case HeadStatistic::MaxAtLastQuery:
+      return "max_prob";
+    case HeadStatistic::MeanEntropy:
+      return "entropy";
+    case HeadStatistic::MeanTargetMass:
+      return "target_mass";
   }
   return "max_prob";
 }
@@ -54,9 +57,12 @@ std::vector<double> reduceRun(const CaptureFile& file, const std::string& run, H
 
 QString headStatisticName(HeadStatistic statistic) {
   switch (statistic) {
-    case HeadStatistic::MaxAtLastQuery: return QObject::tr("Max attention, last query");
-    case HeadStatistic::MeanEntropy: return QObject::tr("Mean entropy");
-    case HeadStatistic::MeanTargetMass: return QObject::tr("Mean target mass");
+    case HeadStatistic::MaxAtLastQuery:
+      return QObject::tr("Max attention, last query");
+    case HeadStatistic::MeanEntropy:
+      return QObject::tr("Mean entropy");
+    case HeadStatistic::MeanTargetMass:
+      return QObject::tr("Mean target mass");
   }
   return {};
 }
@@ -98,26 +104,37 @@ void HeadGridModel::setValues(const HeadGridValues& values) {
   endResetModel();
 }
 
-void HeadGridModel::clear() { setValues({}); }
+void HeadGridModel::clear() {
+  setValues({});
+}
 
 double HeadGridModel::value(int layer, int head) const {
   if (layer < 0 || layer >= m_values.n_layer || head < 0 || head >= m_values.n_head) return kNaN;
   return m_values.values[static_cast<std::size_t>(layer * m_values.n_head + head)];
 }
 
-int HeadGridModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : m_values.n_layer; }
+int HeadGridModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : m_values.n_layer;
+}
 
-int HeadGridModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : m_values.n_head; }
+int HeadGridModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : m_values.n_head;
+}
 
 QVariant HeadGridModel::data(const QModelIndex& index, int role) const {
   if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
   const double v = value(index.row(), index.column());
   switch (role) {
-    case Qt::DisplayRole: return std::isfinite(v) ? QString::number(v, 'f', 2) : QStringLiteral("–");
-    case ValueRole: return v;
-    case Qt::BackgroundRole: return QBrush(cellColor(v));
-    case Qt::ForegroundRole: return QBrush(textColorOn(cellColor(v)));
-    case Qt::TextAlignmentRole: return int(Qt::AlignCenter);
+    case Qt::DisplayRole:
+      return std::isfinite(v) ? QString::number(v, 'f', 2) : QStringLiteral("–");
+    case ValueRole:
+      return v;
+    case Qt::BackgroundRole:
+      return QBrush(cellColor(v));
+    case Qt::ForegroundRole:
+      return QBrush(textColorOn(cellColor(v)));
+    case Qt::TextAlignmentRole:
+      return int(Qt::AlignCenter);
     case Qt::ToolTipRole: {
       QString what = headStatisticName(m_values.request.statistic);
       if (m_values.request.difference)
@@ -127,13 +144,16 @@ QVariant HeadGridModel::data(const QModelIndex& index, int role) const {
           .arg(index.column())
           .arg(what, std::isfinite(v) ? QString::number(v, 'g', 4) : tr("not captured"));
     }
-    default: return {};
+    default:
+      return {};
   }
 }
 
 QVariant HeadGridModel::headerData(int section, Qt::Orientation orientation, int role) const {
-  if (role == Qt::DisplayRole) return orientation == Qt::Horizontal ? tr("H%1").arg(section) : tr("L%1").arg(section);
-  if (role == Qt::ToolTipRole) return orientation == Qt::Horizontal ? tr("head %1").arg(section) : tr("layer %1").arg(section);
+  if (role == Qt::DisplayRole)
+    return orientation == Qt::Horizontal ? tr("H%1").arg(section) : tr("L%1").arg(section);
+  if (role == Qt::ToolTipRole)
+    return orientation == Qt::Horizontal ? tr("head %1").arg(section) : tr("layer %1").arg(section);
   return {};
 }
 

@@ -17,8 +17,8 @@
 namespace attnscope::gui {
 namespace {
 
-/// Paints each cell in its statistic's colour even when selected (the style's highlight would hide the value),
-/// and marks the selected head with a thick outline instead.
+/// Paints each cell in its statistic's colour even when selected (the style's highlight would hide the
+/// value), and marks the selected head with a thick outline instead.
 class HeadCellDelegate : public QStyledItemDelegate {
  public:
   using QStyledItemDelegate::QStyledItemDelegate;
@@ -47,7 +47,8 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
       m_difference(new QCheckBox(tr("Δ vs compare run"), this)),
       m_table(new QTableView(this)),
       m_status(new QLabel(this)) {
-  for (HeadStatistic s : {HeadStatistic::MaxAtLastQuery, HeadStatistic::MeanEntropy, HeadStatistic::MeanTargetMass})
+  for (HeadStatistic s :
+       {HeadStatistic::MaxAtLastQuery, HeadStatistic::MeanEntropy, HeadStatistic::MeanTargetMass})
     m_statistic->addItem(headStatisticName(s), static_cast<int>(s));
   m_difference->setToolTip(tr("Colour each head by the selected run's value minus the compare run's"));
 
@@ -87,7 +88,9 @@ void HeadGridView::setStatistic(HeadStatistic statistic) {
   m_statistic->setCurrentIndex(m_statistic->findData(static_cast<int>(statistic)));
 }
 
-void HeadGridView::setDifference(bool difference) { m_difference->setChecked(difference); }
+void HeadGridView::setDifference(bool difference) {
+  m_difference->setChecked(difference);
+}
 
 void HeadGridView::onSelectionChanged(const Selection& selection) {
   m_difference->setEnabled(!selection.compareRun.isEmpty());

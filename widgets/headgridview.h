@@ -1,6 +1,6 @@
 #pragma once
-// The head grid: a statistic chooser above a layers × heads table of coloured cells. Clicking a cell or moving
-// with the arrow keys selects that head in the document.
+// The head grid: a statistic chooser above a layers × heads table of coloured cells. Clicking a cell or
+// moving with the arrow keys selects that head in the document.
 
 #include <QWidget>
 

@@ -20,7 +20,9 @@ namespace {
 
 constexpr double kLogFloor = 1e-4;  // lowest probability the log scale shows; smaller values clamp to it
 
-QString shortToken(const QString& text) { return text.size() > 12 ? text.left(11) + QChar(0x2026) : text; }
+QString shortToken(const QString& text) {
+  return text.size() > 12 ? text.left(11) + QChar(0x2026) : text;
+}
 
 }  // namespace
 
@@ -37,7 +39,8 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_plot->yAxis->setLabel(tr("query position"));
   m_plot->yAxis->setRangeReversed(true);  // query 0 at the top, like a matrix
 
-  m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
+  m_title =
+      new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
   m_plot->plotLayout()->insertRow(0);
   m_plot->plotLayout()->addElement(0, 0, m_title);
 
@@ -49,7 +52,7 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_scale->setType(QCPAxis::atRight);
   m_scale->setBarWidth(14);
   m_scale->axis()->setLabel(role == HeatmapRole::Difference ? tr("probability difference")
-                                                             : tr("attention probability"));
+                                                            : tr("attention probability"));
   m_plot->plotLayout()->addElement(1, 1, m_scale);
   m_map->setColorScale(m_scale);
   // A linked colour scale's gradient overrides the map's.
@@ -115,11 +118,17 @@ void HeatmapWidget::setCompactTitle(bool compact) {
   onSelectionChanged(m_document->selection());
 }
 
-bool HeatmapWidget::logScale() const { return m_log->isChecked(); }
+bool HeatmapWidget::logScale() const {
+  return m_log->isChecked();
+}
 
-void HeatmapWidget::setLogScale(bool log) { m_log->setChecked(log); }
+void HeatmapWidget::setLogScale(bool log) {
+  m_log->setChecked(log);
+}
 
-bool HeatmapWidget::isLoading() const { return m_loading || m_reload->isActive(); }
+bool HeatmapWidget::isLoading() const {
+  return m_loading || m_reload->isActive();
+}
 
 void HeatmapWidget::resetView() {
   const double n = std::max(1, m_document->nTokens());
@@ -136,9 +145,10 @@ void HeatmapWidget::onDocumentChanged() {
 }
 
 void HeatmapWidget::onSelectionChanged(const Selection& selection) {
-  const QString key =
-      QStringLiteral("%1/%2/%3/%4")
-          .arg(selection.run, m_role == HeatmapRole::Run ? QString() : selection.compareRun).arg(selection.layer).arg(selection.head);
+  const QString key = QStringLiteral("%1/%2/%3/%4")
+                          .arg(selection.run, m_role == HeatmapRole::Run ? QString() : selection.compareRun)
+                          .arg(selection.layer)
+                          .arg(selection.head);
   if (key != m_headKey) {
     m_headKey = key;
     ++m_job;  // results for the previous head are stale
@@ -149,8 +159,9 @@ void HeatmapWidget::onSelectionChanged(const Selection& selection) {
                              ? tr("%1 − %2").arg(selection.run, selection.compareRun)
                              : shownRun(selection);
     m_title->setText(!m_document->isOpen() || runs.isEmpty() ? QString()
-                     : m_compactTitle ? runs
-                                      : tr("%1 · layer %2 · head %3").arg(runs).arg(selection.layer).arg(selection.head));
+                     : m_compactTitle
+                         ? runs
+                         : tr("%1 · layer %2 · head %3").arg(runs).arg(selection.layer).arg(selection.head));
     QString why;
     if (!canShow(selection, &why)) {
       showMessage(why);
@@ -198,15 +209,20 @@ void HeatmapWidget::clampRanges() {
     if (range.lower < -0.5) range.lower = -0.5;
     if (range.lower + size > n - 0.5) range.lower = n - 0.5 - size;
     range.upper = range.lower + size;
-    if (std::abs(range.lower - axis->range().lower) > 1e-9 || std::abs(range.upper - axis->range().upper) > 1e-9)
+    if (std::abs(range.lower - axis->range().lower) > 1e-9 ||
+        std::abs(range.upper - axis->range().upper) > 1e-9)
       axis->setRange(range);  // re-enters through rangeChanged, then is a no-op
   }
 }
 
 TokenWindow HeatmapWidget::visibleWindow() const {
   const int64_t n = m_document->nTokens();
-  const auto lo = [n](double x) { return std::clamp<int64_t>(static_cast<int64_t>(std::floor(x + 0.5)), 0, n); };
-  const auto hi = [n](double x) { return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(x + 0.5)), 0, n); };
+  const auto lo = [n](double x) {
+    return std::clamp<int64_t>(static_cast<int64_t>(std::floor(x + 0.5)), 0, n);
+  };
+  const auto hi = [n](double x) {
+    return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(x + 0.5)), 0, n);
+  };
   const QCPRange x = m_plot->xAxis->range(), y = m_plot->yAxis->range();
   return {lo(y.lower), hi(y.upper), lo(x.lower), hi(x.upper)};
 }
@@ -216,8 +232,10 @@ void HeatmapWidget::loadVisibleTile() {
   auto file = m_document->file();
   QString why;
   if (!file || !canShow(selection, &why)) return;
-  const std::string run = shownRun(selection).toStdString(), hook = CaptureDocument::patternHook(selection.layer);
-  const std::string other = m_role == HeatmapRole::Difference ? selection.compareRun.toStdString() : std::string();
+  const std::string run = shownRun(selection).toStdString(),
+                    hook = CaptureDocument::patternHook(selection.layer);
+  const std::string other =
+      m_role == HeatmapRole::Difference ? selection.compareRun.toStdString() : std::string();
   const TokenWindow visible = visibleWindow();
   const int64_t n = m_document->nTokens();
   int levels = 0;
@@ -295,7 +313,9 @@ void HeatmapWidget::applyScale() {
       }
     }
   }
-  m_map->setDataRange(difference ? QCPRange(-largest, largest) : log ? QCPRange(kLogFloor, 1) : QCPRange(0, 1));
+  m_map->setDataRange(difference ? QCPRange(-largest, largest)
+                      : log      ? QCPRange(kLogFloor, 1)
+                                 : QCPRange(0, 1));
   m_map->setVisible(!m_tile.empty());
   updateQueryMarker();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
@@ -306,7 +326,8 @@ void HeatmapWidget::updateTickers() {
   const QRect rect = m_plot->axisRect()->rect();
   const auto setTicker = [this](QCPAxis* axis, int64_t t0, int64_t t1, bool tokens) {
     if (!tokens) {
-      if (axis->ticker().dynamicCast<QCPAxisTickerText>()) axis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+      if (axis->ticker().dynamicCast<QCPAxisTickerText>())
+        axis->setTicker(QSharedPointer<QCPAxisTicker>::create());
       // About one number per 90 px, so narrow maps (Compare view) keep their labels apart.
       const int length = axis == m_plot->xAxis ? m_plot->axisRect()->width() : m_plot->axisRect()->height();
       axis->ticker()->setTickCount(std::clamp(length / 90, 2, 6));
@@ -314,7 +335,8 @@ void HeatmapWidget::updateTickers() {
       return;
     }
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
-    for (int64_t i = t0; i < t1; ++i) ticker->addTick(static_cast<double>(i), shortToken(m_document->displayToken(i)));
+    for (int64_t i = t0; i < t1; ++i)
+      ticker->addTick(static_cast<double>(i), shortToken(m_document->displayToken(i)));
     axis->setTicker(ticker);
     axis->setTickLabelRotation(axis == m_plot->xAxis ? -60 : 0);
   };
@@ -343,7 +365,8 @@ QString HeatmapWidget::describeCell(int64_t query, int64_t key) const {
                      .arg(key)
                      .arg(m_document->displayToken(static_cast<int>(key)));
   if (std::isnan(value)) return text;
-  text += (m_role == HeatmapRole::Difference ? tr("\nΔp = %1") : tr("\np = %1")).arg(static_cast<double>(value), 0, 'g', 4);
+  text += (m_role == HeatmapRole::Difference ? tr("\nΔp = %1") : tr("\np = %1"))
+              .arg(static_cast<double>(value), 0, 'g', 4);
   if (m_tile.request.level > 0) {
     const int64_t s = m_tile.request.span();
     text += tr("  (largest in queries %1–%2 × keys %3–%4; zoom in for single tokens)")
@@ -375,7 +398,9 @@ void HeatmapWidget::onMouseRelease(QMouseEvent* event) {
   m_document->setQuery(query);  // clicking a row makes that query the one the tokens view shows
 }
 
-QWidget* HeatmapWidget::exportWidget() const { return m_plot; }
+QWidget* HeatmapWidget::exportWidget() const {
+  return m_plot;
+}
 
 CsvTable HeatmapWidget::exportTable() const {
   CsvTable table;

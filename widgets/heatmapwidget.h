@@ -1,7 +1,8 @@
 #pragma once
 // Query × key attention map of the selected head, drawn from the capture's max-pooled pyramid: the level that
 // fits the visible range is read (off the GUI thread), so a huge map draws whole and zooms to single tokens.
-// The same widget shows the compare run, or the difference run − compare run on a diverging scale (Compare view).
+// The same widget shows the compare run, or the difference run − compare run on a diverging scale (Compare
+// view).
 
 #include <QWidget>
 

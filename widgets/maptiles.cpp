@@ -9,7 +9,9 @@
 namespace attnscope::gui {
 namespace {
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceilDiv(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 }  // namespace
 
@@ -23,7 +25,8 @@ float MapTile::at(int64_t query, int64_t key) const {
   const int64_t s = request.span();
   if (query < 0 || key < 0) return std::numeric_limits<float>::quiet_NaN();
   const int64_t r = query / s - request.r0, c = key / s - request.c0;
-  if (r < 0 || r >= rows() || c < 0 || c >= columns() || empty()) return std::numeric_limits<float>::quiet_NaN();
+  if (r < 0 || r >= rows() || c < 0 || c >= columns() || empty())
+    return std::numeric_limits<float>::quiet_NaN();
   return values[static_cast<std::size_t>(r * columns() + c)];
 }
 
@@ -42,7 +45,8 @@ TileRequest planTile(const TokenWindow& visible, int level, int64_t n_tokens, do
     const int64_t extra = static_cast<int64_t>(std::ceil((t1 - t0) * margin));
     *out0 = std::clamp<int64_t>((t0 - extra) / s, 0, cells);
     *out1 = std::clamp<int64_t>(ceilDiv(std::max<int64_t>(t1 + extra, 0), s), *out0, cells);
-    // At least two cells per side when the level has them: QCPColorMap needs a non-empty range to place cells.
+    // At least two cells per side when the level has them: QCPColorMap needs a non-empty range to place
+    // cells.
     if (*out1 - *out0 < 2) *out1 = std::min(cells, *out0 + 2), *out0 = std::max<int64_t>(0, *out1 - 2);
   };
   widen(visible.q0, visible.q1, &request.r0, &request.r1);
@@ -60,8 +64,8 @@ bool tileCovers(const MapTile& tile, const TokenWindow& visible, int level, int6
 MapTile readTile(const CaptureFile& file, const TileRequest& request) {
   MapTile tile;
   tile.request = request;
-  tile.values = file.readMapTile(request.run, request.hook, request.head, request.level, request.r0, request.r1,
-                                 request.c0, request.c1);
+  tile.values = file.readMapTile(request.run, request.hook, request.head, request.level, request.r0,
+                                 request.r1, request.c0, request.c1);
   return tile;
 }
 

@@ -20,7 +20,7 @@ struct TokenWindow {
 struct TileRequest {
   std::string run, hook;
   int64_t head = 0;
-  int level = 0;                    // pyramid level: one cell covers 2^level × 2^level tokens
+  int level = 0;                           // pyramid level: one cell covers 2^level × 2^level tokens
   int64_t r0 = 0, r1 = 0, c0 = 0, c1 = 0;  // cell ranges [r0, r1) × [c0, c1) in that level
 
   int64_t span() const { return int64_t{1} << level; }

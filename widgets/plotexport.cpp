@@ -17,7 +17,8 @@ namespace attnscope::gui {
 namespace {
 
 QString csvField(const QString& field) {
-  if (!field.contains(QLatin1Char(',')) && !field.contains(QLatin1Char('"')) && !field.contains(QLatin1Char('\n')))
+  if (!field.contains(QLatin1Char(',')) && !field.contains(QLatin1Char('"')) &&
+      !field.contains(QLatin1Char('\n')))
     return field;
   QString quoted = field;
   quoted.replace(QLatin1Char('"'), QStringLiteral("\"\""));
@@ -25,7 +26,8 @@ QString csvField(const QString& field) {
 }
 
 QSize outputSize(const QWidget* widget, const ExportOptions& options) {
-  return {options.width > 0 ? options.width : widget->width(), options.height > 0 ? options.height : widget->height()};
+  return {options.width > 0 ? options.width : widget->width(),
+          options.height > 0 ? options.height : widget->height()};
 }
 
 bool failed(QString* error, const QString& message) {
@@ -49,7 +51,8 @@ bool exportPlot(QCustomPlot* plot, const QString& path, const ExportOptions& opt
   bool ok = false;
   switch (exportFormatForPath(path)) {
     case ExportFormat::Png:
-      ok = plot->savePng(path, size.width(), size.height(), options.scale, -1, options.dpi, QCP::ruDotsPerInch);
+      ok = plot->savePng(path, size.width(), size.height(), options.scale, -1, options.dpi,
+                         QCP::ruDotsPerInch);
       break;
     case ExportFormat::Pdf:
       ok = plot->savePdf(path, size.width(), size.height(), QCP::epNoCosmetic, QStringLiteral("attnscope"),
@@ -70,7 +73,8 @@ bool exportPlot(QCustomPlot* plot, const QString& path, const ExportOptions& opt
       ok = painter.end();
       break;
     }
-    default: return failed(error, QObject::tr("unknown figure format: %1 (use .png, .pdf or .svg)").arg(path));
+    default:
+      return failed(error, QObject::tr("unknown figure format: %1 (use .png, .pdf or .svg)").arg(path));
   }
   return ok || failed(error, QObject::tr("cannot write %1").arg(path));
 }
@@ -110,7 +114,8 @@ bool exportWidget(QWidget* widget, const QString& path, const ExportOptions& opt
       widget->render(&painter);
       return painter.end() || failed(error, QObject::tr("cannot write %1").arg(path));
     }
-    default: return failed(error, QObject::tr("unknown figure format: %1 (use .png, .pdf or .svg)").arg(path));
+    default:
+      return failed(error, QObject::tr("unknown figure format: %1 (use .png, .pdf or .svg)").arg(path));
   }
 }
 
@@ -130,10 +135,12 @@ bool writeCsv(const CsvTable& table, const QString& path, QString* error) {
   return file.commit() || failed(error, QObject::tr("cannot write %1: %2").arg(path, file.errorString()));
 }
 
-bool exportSource(const ExportSource& source, const QString& path, const ExportOptions& options, QString* error) {
+bool exportSource(const ExportSource& source, const QString& path, const ExportOptions& options,
+                  QString* error) {
   if (exportFormatForPath(path) == ExportFormat::Csv) {
     const CsvTable table = source.exportTable();
-    if (table.empty()) return failed(error, QObject::tr("the %1 view has no series to write as CSV").arg(source.exportName()));
+    if (table.empty())
+      return failed(error, QObject::tr("the %1 view has no series to write as CSV").arg(source.exportName()));
     return writeCsv(table, path, error);
   }
   if (QCustomPlot* plot = source.exportPlot()) return exportPlot(plot, path, options, error);

@@ -1,6 +1,7 @@
 #pragma once
-// Exports of what a view shows: QCustomPlot figures as PNG (chosen size and scale), PDF and SVG; any other widget
-// as a grab; plotted series as CSV. Shared by the Export dialog and the headless --export of the application.
+// Exports of what a view shows: QCustomPlot figures as PNG (chosen size and scale), PDF and SVG; any other
+// widget as a grab; plotted series as CSV. Shared by the Export dialog and the headless --export of the
+// application.
 
 #include <QList>
 #include <QString>
@@ -51,6 +52,7 @@ class ExportSource {
 };
 
 /// Exports source to path by extension: CSV writes its table, other formats its plot or widget.
-bool exportSource(const ExportSource& source, const QString& path, const ExportOptions& options, QString* error);
+bool exportSource(const ExportSource& source, const QString& path, const ExportOptions& options,
+                  QString* error);
 
 }  // namespace attnscope::gui

@@ -16,7 +16,7 @@ namespace attnscope::gui {
 namespace {
 
 constexpr int kMargin = 6, kPadding = 3, kLineGap = 3;
-const QColor kShade(230, 85, 13);      // attention received
+const QColor kShade(230, 85, 13);  // attention received
 const QColor kQueryBorder(255, 42, 109);
 
 QString visibleText(QString text) {
@@ -64,8 +64,11 @@ void TokensView::relayout() {
 }
 
 void TokensView::onSelectionChanged(const Selection& selection) {
-  const QString key =
-      QStringLiteral("%1/%2/%3/%4").arg(selection.run).arg(selection.layer).arg(selection.head).arg(selection.query);
+  const QString key = QStringLiteral("%1/%2/%3/%4")
+                          .arg(selection.run)
+                          .arg(selection.layer)
+                          .arg(selection.head)
+                          .arg(selection.query);
   if (key == m_rowKey) return;
   m_rowKey = key;
   reloadWeights();
@@ -87,7 +90,10 @@ void TokensView::reloadWeights() {
   const std::string run = selection.run.toStdString(), hook = CaptureDocument::patternHook(selection.layer);
   const int64_t head = selection.head, query = selection.query, n = m_document->nTokens();
   runAsync(
-      this, [file, run, hook, head, query, n] { return file->readMapTile(run, hook, head, 0, query, query + 1, 0, n); },
+      this,
+      [file, run, hook, head, query, n] {
+        return file->readMapTile(run, hook, head, 0, query, query + 1, 0, n);
+      },
       [this, job](std::vector<float> row) {
         if (job != m_job) return;
         m_weights = std::move(row);
@@ -158,14 +164,16 @@ void TokensView::paintEvent(QPaintEvent*) {
       painter.drawRect(it->adjusted(1, 1, -1, -1));
     }
     painter.setPen(seen ? palette().color(QPalette::Text) : palette().color(QPalette::PlaceholderText));
-    painter.drawText(it->adjusted(kPadding, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft, visibleText(tokens[i]));
+    painter.drawText(it->adjusted(kPadding, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft,
+                     visibleText(tokens[i]));
   }
 }
 
 void TokensView::resizeEvent(QResizeEvent* event) {
   QAbstractScrollArea::resizeEvent(event);
   const QRect frame = contentsRect();
-  m_caption->setGeometry(frame.left(), frame.top(), frame.width(), viewport()->geometry().top() - frame.top());
+  m_caption->setGeometry(frame.left(), frame.top(), frame.width(),
+                         viewport()->geometry().top() - frame.top());
   relayout();
 }
 
@@ -197,7 +205,8 @@ void TokensView::ensureVisible(int token) {
   const QRect rect = tokenRect(token);
   if (rect.isNull()) return;
   if (rect.top() < 0 || rect.bottom() > viewport()->height())
-    verticalScrollBar()->setValue(verticalScrollBar()->value() + rect.center().y() - viewport()->height() / 2);
+    verticalScrollBar()->setValue(verticalScrollBar()->value() + rect.center().y() -
+                                  viewport()->height() / 2);
 }
 
 CsvTable TokensView::exportTable() const {

@@ -1,7 +1,7 @@
 #pragma once
 // The prompt as running text, each token shaded by the attention it receives from the selected query (the
-// query's row of the level-0 map). Thousands of tokens: layout is computed once per width, painting touches only
-// the visible lines. Click a token to make it the query.
+// query's row of the level-0 map). Thousands of tokens: layout is computed once per width, painting touches
+// only the visible lines. Click a token to make it the query.
 
 #include <QAbstractScrollArea>
 
@@ -57,8 +57,8 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   std::vector<float> m_weights;
   float m_maxWeight = 0;
   int m_contentHeight = 0;
-  QString m_rowKey;  // run/layer/head/query the weights belong to
-  QString m_note;    // why there are no weights
+  QString m_rowKey;   // run/layer/head/query the weights belong to
+  QString m_note;     // why there are no weights
   QLabel* m_caption;  // above the viewport, so it stays while the text scrolls
   int m_job = 0;
 };

@@ -31,9 +31,9 @@ int capture(const CaptureOptions& options) {
     // A live counter on a terminal; one line per finished run in logs.
     if (terminal || layer + 1 == n_layer)
       std::fprintf(stderr, "%srun %lld/%zu (%s): layer %lld/%lld%s", terminal ? "\r" : "",
-                   static_cast<long long>(run + 1), options.normalizers.size(), options.normalizers[run].c_str(),
-                   static_cast<long long>(layer + 1), static_cast<long long>(n_layer),
-                   layer + 1 == n_layer ? "\n" : "");
+                   static_cast<long long>(run + 1), options.normalizers.size(),
+                   options.normalizers[run].c_str(), static_cast<long long>(layer + 1),
+                   static_cast<long long>(n_layer), layer + 1 == n_layer ? "\n" : "");
     return true;
   };
 

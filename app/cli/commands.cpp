@@ -37,8 +37,8 @@ void printSsmax(const Model& model) {
   std::printf("ssmax        learned s per head%s\n", c.ssmax_bias ? " and bias b" : "");
   for (int64_t l = 0; l < c.n_layer; ++l) {
     auto s = model.ssmaxS(l);
-    std::printf("  layer %-3lld s: min %.4f mean %.4f max %.4f", static_cast<long long>(l), s.min().item<float>(),
-                s.mean().item<float>(), s.max().item<float>());
+    std::printf("  layer %-3lld s: min %.4f mean %.4f max %.4f", static_cast<long long>(l),
+                s.min().item<float>(), s.mean().item<float>(), s.max().item<float>());
     if (auto b = model.ssmaxB(l); b.defined())
       std::printf("   b: min %.4f mean %.4f max %.4f", b.min().item<float>(), b.mean().item<float>(),
                   b.max().item<float>());
@@ -56,7 +56,8 @@ int info(const InfoOptions& options) {
   model.loadWeights(checkpoint);
 
   std::map<std::string, int64_t> dtype_counts;
-  for (const auto& item : checkpoint.tensors()) dtype_counts[dtypeName(item.second.dtype)] += item.second.numel();
+  for (const auto& item : checkpoint.tensors())
+    dtype_counts[dtypeName(item.second.dtype)] += item.second.numel();
   std::string dtypes;
   for (const auto& [name, count] : dtype_counts) dtypes += (dtypes.empty() ? "" : ", ") + name;
 
@@ -114,7 +115,8 @@ int forward(const RunOptions& options) {
   std::printf("top next tokens:\n");
   auto top = probs.topk(std::min<int64_t>(options.top, c.vocab_size));
   for (int64_t i = 0; i < std::get<0>(top).size(0); ++i)
-    std::printf("  id %-8lld p %.6f  logit %.4f\n", static_cast<long long>(std::get<1>(top)[i].item<int64_t>()),
+    std::printf("  id %-8lld p %.6f  logit %.4f\n",
+                static_cast<long long>(std::get<1>(top)[i].item<int64_t>()),
                 std::get<0>(top)[i].item<float>(), logits[std::get<1>(top)[i]].item<float>());
 
   std::printf("attention of the last query, layer %lld head %d (key position, token id, probability):\n",
@@ -123,8 +125,9 @@ int forward(const RunOptions& options) {
   std::iota(order.begin(), order.end(), 0);
   const bool all = order.size() <= 64;
   if (!all) {
-    std::partial_sort(order.begin(), order.begin() + 20, order.end(),
-                      [&](int64_t a, int64_t b) { return last_row[a].item<float>() > last_row[b].item<float>(); });
+    std::partial_sort(order.begin(), order.begin() + 20, order.end(), [&](int64_t a, int64_t b) {
+      return last_row[a].item<float>() > last_row[b].item<float>();
+    });
     order.resize(20);
     std::printf("  (the 20 largest of %lld keys)\n", static_cast<long long>(last_row.size(0)));
   }

@@ -77,7 +77,7 @@ struct EvalOptions {
   std::string model_dir;
   EvalParams params;
   std::string dtype = "auto";  // compute dtype (computeDtypeNames())
-  std::string csv;  // write every number here when set
+  std::string csv;             // write every number here when set
 };
 
 struct NeedleOptions {
@@ -103,7 +103,8 @@ int runForward(const RunOptions& options);
 int runTrain(const TrainOptions& options);
 int runEval(const EvalOptions& options);
 int runNeedle(const NeedleOptions& options);
-/// Replaces the process with the attnscope binary beside this one (`attnscope --export ARGS`); returns only on error.
+/// Replaces the process with the attnscope binary beside this one (`attnscope --export ARGS`); returns only
+/// on error.
 int runExport(const ExportCommandOptions& options);
 
 }  // namespace attnscope::cli

@@ -25,21 +25,24 @@ int main(int argc, char** argv) {
     auto* group = cmd->add_option_group("prompt", "Exactly one of --ids, --text, --prompt-file");
     group->add_option("--ids", prompt.ids, "Token ids, comma-separated")->delimiter(',');
     group->add_option("--text", prompt.text, "Prompt text (tokenized with the model's tokenizer)");
-    group->add_option("--prompt-file", prompt.prompt_file, "File holding the prompt text")->check(CLI::ExistingFile);
+    group->add_option("--prompt-file", prompt.prompt_file, "File holding the prompt text")
+        ->check(CLI::ExistingFile);
     group->require_option(1);
   };
 
   // Adds --dtype to a subcommand that runs a model.
   auto addDtype = [](CLI::App* cmd, std::string& dtype) {
     cmd->add_option("--dtype", dtype,
-                    "Precision of the linear layers: auto (the checkpoint's: bfloat16 for BF16/F16 weights, float32 for "
+                    "Precision of the linear layers: auto (the checkpoint's: bfloat16 for BF16/F16 weights, "
+                    "float32 for "
                     "F32), float32, bfloat16; attention, softmax and statistics are float32 always")
         ->check(CLI::IsMember(attnscope::computeDtypeNames()))
         ->capture_default_str();
   };
 
   InfoOptions info;
-  auto* info_cmd = app.add_subcommand("info", "Describe a model directory: architecture, sizes, SSMax parameters");
+  auto* info_cmd =
+      app.add_subcommand("info", "Describe a model directory: architecture, sizes, SSMax parameters");
   info_cmd->add_option("model_dir", info.model_dir, "Hugging Face model directory")->required();
 
   RunOptions run;
@@ -48,10 +51,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("model_dir", run.model_dir, "Hugging Face model directory")->required();
   addPrompt(run_cmd, run.prompt);
   addDtype(run_cmd, run.dtype);
-  run_cmd->add_option("--normalizer,-n", run.normalizer,
-                      "softmax | ssmax | ssmax:s=0.3[,b=0.1] | ssmax:ctx=N | logn:L=N | temperature:floor=F,scale=S")
+  run_cmd
+      ->add_option(
+          "--normalizer,-n", run.normalizer,
+          "softmax | ssmax | ssmax:s=0.3[,b=0.1] | ssmax:ctx=N | logn:L=N | temperature:floor=F,scale=S")
       ->capture_default_str();
-  run_cmd->add_option("--layer", run.layer, "Layer whose attention row to print (-1: last)")->capture_default_str();
+  run_cmd->add_option("--layer", run.layer, "Layer whose attention row to print (-1: last)")
+      ->capture_default_str();
   run_cmd->add_option("--head", run.head, "Head whose attention row to print")->capture_default_str();
   run_cmd->add_option("--top", run.top, "How many next-token candidates to print")
       ->check(CLI::Range(1, 100))
@@ -64,22 +70,27 @@ int main(int argc, char** argv) {
 
   CaptureOptions capture;
   auto* capture_cmd = app.add_subcommand(
-      "capture", "Capture per-head attention statistics (and maps) of one prompt into an HDF5 file, one run per "
-                 "normalizer; runs are appended to an existing file of the same prompt and model");
+      "capture",
+      "Capture per-head attention statistics (and maps) of one prompt into an HDF5 file, one run per "
+      "normalizer; runs are appended to an existing file of the same prompt and model");
   capture_cmd->add_option("model_dir", capture.model_dir, "Hugging Face model directory")->required();
   addPrompt(capture_cmd, capture.prompt);
   addDtype(capture_cmd, capture.dtype);
-  capture_cmd->add_option("--normalizer,-n", capture.normalizers, "Normalizer of a run (repeat for more runs)")
+  capture_cmd
+      ->add_option("--normalizer,-n", capture.normalizers, "Normalizer of a run (repeat for more runs)")
       ->required();
   capture_cmd->add_option("--out,-o", capture.out, "Capture file (.h5)")->required();
-  capture_cmd->add_option("--maps", capture.maps,
-                          "Attention maps to store: none | all | L.H,L.*,... (prefix scores: for pre-softmax)")
+  capture_cmd
+      ->add_option("--maps", capture.maps,
+                   "Attention maps to store: none | all | L.H,L.*,... (prefix scores: for pre-softmax)")
       ->capture_default_str();
   capture_cmd->add_option("--name", capture.run_names, "Run name (repeat: one per --normalizer)");
-  capture_cmd->add_flag("--other-weights", capture.other_weights,
-                        "Append to a capture of other weights on the same tokens (e.g. compare a softmax- and an "
-                        "SSMax-trained model); the runs record their own model");
-  capture_cmd->add_option("--targets", capture.targets, "Target token ranges for target_mass, e.g. 10:20,40:45");
+  capture_cmd->add_flag(
+      "--other-weights", capture.other_weights,
+      "Append to a capture of other weights on the same tokens (e.g. compare a softmax- and an "
+      "SSMax-trained model); the runs record their own model");
+  capture_cmd->add_option("--targets", capture.targets,
+                          "Target token ranges for target_mass, e.g. 10:20,40:45");
   capture_cmd->add_option("--topk", capture.topk, "k of the top-k mass statistic")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
@@ -87,12 +98,14 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
 
   StatsOptions stats;
-  auto* stats_cmd = app.add_subcommand("stats", "Summarise the runs of a capture file; --csv writes the curves");
+  auto* stats_cmd =
+      app.add_subcommand("stats", "Summarise the runs of a capture file; --csv writes the curves");
   stats_cmd->add_option("file", stats.file, "Capture file (.h5)")->required();
   stats_cmd->add_option("--csv", stats.csv, "Write max attention, entropy, ... against n as CSV");
-  stats_cmd->add_option("--theory", stats.theory_s,
-                        "Add theory curves to the CSV (run theory_fig1: the paper's Figure 1 closed forms; "
-                        "theory_gaussian: Monte Carlo, N(0,1) logits) for softmax and SSMax with this s")
+  stats_cmd
+      ->add_option("--theory", stats.theory_s,
+                   "Add theory curves to the CSV (run theory_fig1: the paper's Figure 1 closed forms; "
+                   "theory_gaussian: Monte Carlo, N(0,1) logits) for softmax and SSMax with this s")
       ->check(CLI::PositiveNumber)
       ->needs("--csv");
   stats_cmd->add_option("--bins-per-octave", stats.bins_per_octave, "Resolution of the n axis")
@@ -102,19 +115,27 @@ int main(int argc, char** argv) {
   TrainOptions train;
   attnscope::TrainParams& tp = train.params;
   auto* train_cmd = app.add_subcommand(
-      "train", "Train a small byte-level Llama model (softmax or SSMax) on fortunes text with the needle task");
-  train_cmd->add_option("out_dir", train.out_dir, "Output model directory (checkpoint/ inside while training)")
+      "train",
+      "Train a small byte-level Llama model (softmax or SSMax) on fortunes text with the needle task");
+  train_cmd
+      ->add_option("out_dir", train.out_dir, "Output model directory (checkpoint/ inside while training)")
       ->required();
   train_cmd->add_option("--normalizer,-n", tp.normalizer, "Attention normalizer trained with")
       ->check(CLI::IsMember({"softmax", "ssmax"}))
       ->capture_default_str();
   train_cmd->add_flag("--ssmax-bias", tp.ssmax_bias, "SSMax: also learn the bias b in (s ln n + b) z");
-  train_cmd->add_option("--steps", tp.n_steps, "Optimizer steps")->check(CLI::PositiveNumber)->capture_default_str();
-  train_cmd->add_option("--batch", tp.batch_size, "Sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--steps", tp.n_steps, "Optimizer steps")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--batch", tp.batch_size, "Sequences per step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   train_cmd->add_option("--context", tp.n_ctx, "Training context in tokens (bytes)")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))
       ->capture_default_str();
-  train_cmd->add_option("--lr", tp.lr, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  train_cmd->add_option("--lr", tp.lr, "Peak learning rate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   train_cmd->add_option("--min-lr-ratio", tp.min_lr_ratio, "Final lr as a fraction of the peak")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
@@ -127,7 +148,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--grad-clip", tp.grad_clip, "Gradient-norm bound (0: off)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  train_cmd->add_option("--seed", tp.seed, "Seed of the initial weights and the data order")->capture_default_str();
+  train_cmd->add_option("--seed", tp.seed, "Seed of the initial weights and the data order")
+      ->capture_default_str();
   train_cmd->add_option("--needle-share", tp.needle_share, "Fraction of sequences with a needle")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
@@ -135,36 +157,51 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   train_cmd->add_option("--layers", tp.n_layer, "Layers")->check(CLI::PositiveNumber)->capture_default_str();
-  train_cmd->add_option("--heads", tp.n_head, "Attention heads")->check(CLI::PositiveNumber)->capture_default_str();
-  train_cmd->add_option("--d-model", tp.d_model, "Model width")->check(CLI::PositiveNumber)->capture_default_str();
-  train_cmd->add_option("--d-ff", tp.d_ff, "SwiGLU hidden width")->check(CLI::PositiveNumber)->capture_default_str();
-  train_cmd->add_option("--rope-theta", tp.rope_theta, "RoPE base")->check(CLI::Range(1.0001, 1e12))->capture_default_str();
+  train_cmd->add_option("--heads", tp.n_head, "Attention heads")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--d-model", tp.d_model, "Model width")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--d-ff", tp.d_ff, "SwiGLU hidden width")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--rope-theta", tp.rope_theta, "RoPE base")
+      ->check(CLI::Range(1.0001, 1e12))
+      ->capture_default_str();
   train_cmd->add_option("--text-dir", tp.corpus.dir, "Directory of fortune files")->capture_default_str();
-  train_cmd->add_option("--checkpoint-every", tp.checkpoint_every, "Steps between checkpoints (0: on stop only)")
+  train_cmd
+      ->add_option("--checkpoint-every", tp.checkpoint_every, "Steps between checkpoints (0: on stop only)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   train_cmd->add_option("--log-every", train.log_every, "Steps between progress lines")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "Continue from OUT_DIR/checkpoint (same arguments)");
-  train_cmd->add_option("--init-from", tp.init_from,
-                        "Start from this model's weights (same architecture), with a fresh optimizer and schedule");
+  train_cmd->add_option(
+      "--init-from", tp.init_from,
+      "Start from this model's weights (same architecture), with a fresh optimizer and schedule");
 
   EvalOptions eval;
   attnscope::EvalParams& ep = eval.params;
   auto* eval_cmd = app.add_subcommand(
-      "eval", "Evaluate a byte-level model: loss by position, needle retrieval against length and depth, needle "
-              "score per head");
+      "eval",
+      "Evaluate a byte-level model: loss by position, needle retrieval against length and depth, needle "
+      "score per head");
   eval_cmd->add_option("model_dir", eval.model_dir, "Model directory made by train")->required();
   addDtype(eval_cmd, eval.dtype);
-  eval_cmd->add_option("--normalizer,-n", ep.normalizer,
-                       "softmax | ssmax (learned) | ssmax:ctx=N | ssmax:s=..[,b=..] | logn:L=N | temperature:...")
+  eval_cmd
+      ->add_option("--normalizer,-n", ep.normalizer,
+                   "softmax | ssmax (learned) | ssmax:ctx=N | ssmax:s=..[,b=..] | logn:L=N | temperature:...")
       ->capture_default_str();
-  eval_cmd->add_option("--rope-theta-scale", ep.rope_theta_scale, "Multiply rope_theta at evaluation (e.g. 50)")
+  eval_cmd
+      ->add_option("--rope-theta-scale", ep.rope_theta_scale, "Multiply rope_theta at evaluation (e.g. 50)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  eval_cmd->add_option("--lengths", ep.lengths, "Needle prompt lengths; the loss runs to the largest "
-                                                "(default: 1, 2, 4, 8, 16 x context)")
+  eval_cmd
+      ->add_option("--lengths", ep.lengths,
+                   "Needle prompt lengths; the loss runs to the largest "
+                   "(default: 1, 2, 4, 8, 16 x context)")
       ->delimiter(',');
   eval_cmd->add_option("--depths", ep.depths, "Needle depths in [0, 1]")
       ->delimiter(',')
@@ -182,22 +219,26 @@ int main(int argc, char** argv) {
 
   NeedleOptions needle;
   auto* needle_cmd = app.add_subcommand(
-      "needle", "Write a needle-in-a-haystack prompt from held-out fortunes text; print the needle's token range");
+      "needle",
+      "Write a needle-in-a-haystack prompt from held-out fortunes text; print the needle's token range");
   needle_cmd->add_option("out", needle.out, "Prompt file to write")->required();
   needle_cmd->add_option("--length", needle.length, "Prompt length in bytes")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24))
       ->capture_default_str();
-  needle_cmd->add_option("--depth", needle.depth, "Needle depth in [0, 1]")->check(CLI::Range(0.0, 1.0))
+  needle_cmd->add_option("--depth", needle.depth, "Needle depth in [0, 1]")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  needle_cmd->add_option("--seed", needle.seed, "Seed of the needle and the haystack offset")->capture_default_str();
+  needle_cmd->add_option("--seed", needle.seed, "Seed of the needle and the haystack offset")
+      ->capture_default_str();
   needle_cmd->add_option("--text-dir", needle.text_dir, "Directory of fortune files")->capture_default_str();
 
   ExportCommandOptions exporting;
   auto* export_cmd = app.add_subcommand(
-      "export", "Write a figure of a capture without a display: runs `attnscope --export ARGS` (the GUI binary "
-                "beside this one), e.g. export FILE.h5 --figure heads --out heads.png; see attnscope --help");
-  // Unknown options stay with export (no fallthrough to the top level), and from the first positional argument
-  // (the capture file) on everything goes to attnscope unparsed.
+      "export",
+      "Write a figure of a capture without a display: runs `attnscope --export ARGS` (the GUI binary "
+      "beside this one), e.g. export FILE.h5 --figure heads --out heads.png; see attnscope --help");
+  // Unknown options stay with export (no fallthrough to the top level), and from the first positional
+  // argument (the capture file) on everything goes to attnscope unparsed.
   export_cmd->fallthrough(false)->prefix_command();
 
   try {
@@ -220,7 +261,8 @@ int main(int argc, char** argv) {
     if (*export_cmd) {
       exporting.args = export_cmd->remaining();
       if (exporting.args.empty()) {
-        std::fprintf(stderr, "attnscope-cli: export needs a capture file and --figure/--out (see attnscope --help)\n");
+        std::fprintf(
+            stderr, "attnscope-cli: export needs a capture file and --figure/--out (see attnscope --help)\n");
         return 2;
       }
       return runExport(exporting);

@@ -1,4 +1,5 @@
-// Prompts for the CLI: token ids given directly, or text (inline or from a file) through the model's tokenizer.
+// Prompts for the CLI: token ids given directly, or text (inline or from a file) through the model's
+// tokenizer.
 
 #include <cstdio>
 #include <utility>

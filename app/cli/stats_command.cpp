@@ -52,13 +52,14 @@ int64_t writeTheory(std::ostream& csv, int64_t n_max, double s) {
                [](int64_t n) { return n <= kMaxMonteCarloKeys; });
   const int samples = 200;
   const auto ssmax_multiplier = [s](int64_t n) { return s * std::log(static_cast<double>(n)); };
-  auto mc_softmax = monteCarloMax(sampled, 1.0, [](int64_t) { return 1.0; }, samples);
+  auto mc_softmax = monteCarloMax(
+      sampled, 1.0, [](int64_t) { return 1.0; }, samples);
   auto mc_ssmax = monteCarloMax(sampled, 1.0, ssmax_multiplier, samples);
   const std::string ssmax = "ssmax:s=" + std::to_string(s);
   int64_t rows = 0;
   auto emit = [&](const std::string& run, const std::string& normalizer, int64_t n, double value, int count) {
-    csv << run << ",\"" << normalizer << "\",max_prob,-1,-1," << n << ',' << n << ',' << n << ',' << value << ','
-        << value << ',' << value << ',' << value << ',' << count << '\n';
+    csv << run << ",\"" << normalizer << "\",max_prob,-1,-1," << n << ',' << n << ',' << n << ',' << value
+        << ',' << value << ',' << value << ',' << value << ',' << count << '\n';
     ++rows;
   };
   for (std::size_t i = 0; i < ns.size(); ++i) {
@@ -95,14 +96,15 @@ int runStats(const StatsOptions& options) {
     if (!run.compute_dtype.empty())
       std::printf("  linear layers computed in %s\n", shown(run.compute_dtype).c_str());
     if (!run.complete) continue;
-    std::printf("  last 10%% of queries, mean over heads:\n  %5s %10s %10s %10s", "layer", "max_prob", "entropy",
-                "sink_mass");
+    std::printf("  last 10%% of queries, mean over heads:\n  %5s %10s %10s %10s", "layer", "max_prob",
+                "entropy", "sink_mass");
     const bool targets = hasStat(run, "target_mass");
     if (targets) std::printf(" %11s", "target_mass");
     std::printf("\n");
     for (int64_t l = 0; l < run.n_layer; ++l) {
-      std::printf("  %5lld %10.4f %10.4f %10.4f", static_cast<long long>(l), tailMean(*file, run, "max_prob", l),
-                  tailMean(*file, run, "entropy", l), tailMean(*file, run, "sink_mass", l));
+      std::printf("  %5lld %10.4f %10.4f %10.4f", static_cast<long long>(l),
+                  tailMean(*file, run, "max_prob", l), tailMean(*file, run, "entropy", l),
+                  tailMean(*file, run, "sink_mass", l));
       if (targets) std::printf(" %11.4f", tailMean(*file, run, "target_mass", l));
       std::printf("\n");
     }
@@ -122,9 +124,9 @@ int runStats(const StatsOptions& options) {
       auto emit = [&](int64_t layer, int64_t head) {
         Curve curve = statCurve(*file, run.name, stat, layer, head, curve_options);
         for (const CurvePoint& p : curve.points) {
-          csv << run.name << ',' << '"' << run.normalizer << '"' << ',' << stat << ',' << layer << ',' << head << ','
-              << p.n_lo << ',' << p.n_hi << ',' << p.n_center << ',' << p.mean << ',' << p.median << ',' << p.q10
-              << ',' << p.q90 << ',' << p.count << '\n';
+          csv << run.name << ',' << '"' << run.normalizer << '"' << ',' << stat << ',' << layer << ',' << head
+              << ',' << p.n_lo << ',' << p.n_hi << ',' << p.n_center << ',' << p.mean << ',' << p.median
+              << ',' << p.q10 << ',' << p.q90 << ',' << p.count << '\n';
           ++rows;
         }
       };

@@ -29,7 +29,8 @@ CaptureProgressWidget::CaptureProgressWidget(QWidget* parent)
   m_bar->setRange(0, 1000);
   m_bar->setTextVisible(true);
   m_bar->setFixedWidth(220);
-  m_cancel->setToolTip(tr("Stop after the current layer; the interrupted run stays in the file, marked incomplete"));
+  m_cancel->setToolTip(
+      tr("Stop after the current layer; the interrupted run stays in the file, marked incomplete"));
   auto* layout = new QHBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(m_label);
@@ -80,6 +81,8 @@ void CaptureProgressWidget::setProgress(const CaptureProgress& progress) {
   m_eta->setText(m_etaText);
 }
 
-void CaptureProgressWidget::end() { hide(); }
+void CaptureProgressWidget::end() {
+  hide();
+}
 
 }  // namespace attnscope::gui

@@ -1,5 +1,6 @@
 #pragma once
-// The status-bar strip of a capture running from the window: what runs, a progress bar, the time left, Cancel.
+// The status-bar strip of a capture running from the window: what runs, a progress bar, the time left,
+// Cancel.
 
 #include <QElapsedTimer>
 #include <QWidget>

@@ -53,7 +53,9 @@ bool CaptureWorker::start(const CaptureJob& job) {
   return true;
 }
 
-void CaptureWorker::cancel() { m_cancel = true; }
+void CaptureWorker::cancel() {
+  m_cancel = true;
+}
 
 void CaptureWorker::onThreadFinished() {
   m_thread->wait();
@@ -77,7 +79,8 @@ void CaptureWorker::run(const CaptureJob& job) {
     PromptSource source{job.ids, job.promptText.toStdString(), job.promptFile.toStdString()};
     PromptTokens prompt = promptTokens(source, model_dir);
     m_outcome.n_tokens = static_cast<int>(prompt.ids.size());
-    std::unique_ptr<Model> model = loadModel(model_dir, LoadOptions{parseComputeDtype(job.dtype.toStdString())});
+    std::unique_ptr<Model> model =
+        loadModel(model_dir, LoadOptions{parseComputeDtype(job.dtype.toStdString())});
     const ModelConfig& config = model->config();
     if (job.normalizers.isEmpty()) throw std::invalid_argument("choose at least one normalizer");
     CaptureParams params;
@@ -87,7 +90,8 @@ void CaptureWorker::run(const CaptureJob& job) {
       validateNormalizer(parseNormalizer(params.normalizers.back()), config);  // before the file is created
     }
     params.maps = parseMapSpec(job.maps.trimmed().toStdString(), config.n_layer, config.n_head);
-    params.targets = parseTargetRanges(job.targets.trimmed().toStdString(), static_cast<int64_t>(prompt.ids.size()));
+    params.targets =
+        parseTargetRanges(job.targets.trimmed().toStdString(), static_cast<int64_t>(prompt.ids.size()));
     params.progress = [&](int64_t run, int64_t layer, int64_t n_layer) {
       progress.loading = false;
       progress.run = static_cast<int>(run);

@@ -1,7 +1,8 @@
 #pragma once
-// Runs a model from the window: tokenizes a prompt, loads a model directory and captures one run per normalizer
-// into a capture file, on a worker thread, with progress and cancel. Only captureworker.cpp touches torch; it
-// includes the attnscope core headers before any Qt header (Qt's `slots` macro breaks ATen headers).
+// Runs a model from the window: tokenizes a prompt, loads a model directory and captures one run per
+// normalizer into a capture file, on a worker thread, with progress and cancel. Only captureworker.cpp
+// touches torch; it includes the attnscope core headers before any Qt header (Qt's `slots` macro breaks ATen
+// headers).
 
 #include <QMetaType>
 #include <QObject>
@@ -16,7 +17,8 @@ class QThread;
 
 namespace attnscope::gui {
 
-/// What to run: a model directory, a prompt (exactly one of text, file or ids), normalizers and what to store.
+/// What to run: a model directory, a prompt (exactly one of text, file or ids), normalizers and what to
+/// store.
 struct CaptureJob {
   QString modelDir;
   QString promptText;
@@ -26,8 +28,9 @@ struct CaptureJob {
   QString maps = QStringLiteral("none");  // "all", "none" or "L.H,..." as for attnscope-cli capture --maps
   QString targets;                        // token ranges "10:20,40:45" for target_mass
   QString out;                            // capture file to create (or append to, same prompt and model)
-  QString dtype = QStringLiteral("auto");   // compute dtype: "auto", "float32" or "bfloat16" (computeDtypeNames)
-  int threads = 0;                        // compute threads; 0: one per core
+  QString dtype =
+      QStringLiteral("auto");  // compute dtype: "auto", "float32" or "bfloat16" (computeDtypeNames)
+  int threads = 0;             // compute threads; 0: one per core
 };
 
 struct CaptureProgress {
@@ -62,7 +65,8 @@ class CaptureWorker : public QObject {
   /// Emitted on the worker thread (connect with the default connection to update widgets; a direct connection
   /// may call cancel()).
   void progressChanged(const attnscope::gui::CaptureProgress& progress);
-  /// The job ended (completed or cancelled); emitted on the worker object's thread after the job's thread ended.
+  /// The job ended (completed or cancelled); emitted on the worker object's thread after the job's thread
+  /// ended.
   void finished(const attnscope::gui::CaptureOutcome& outcome);
   /// The job failed; message is one line. Emitted like finished().
   void failed(const QString& message);

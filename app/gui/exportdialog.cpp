@@ -17,8 +17,8 @@
 
 namespace attnscope::gui {
 
-ExportDialog::ExportDialog(const QList<ExportSource*>& sources, ExportSource* current, const QString& directory,
-                           QWidget* parent)
+ExportDialog::ExportDialog(const QList<ExportSource*>& sources, ExportSource* current,
+                           const QString& directory, QWidget* parent)
     : QDialog(parent),
       m_sources(sources),
       m_directory(directory),
@@ -65,9 +65,13 @@ ExportDialog::ExportDialog(const QList<ExportSource*>& sources, ExportSource* cu
   onSourceChanged();
 }
 
-ExportSource* ExportDialog::source() const { return m_sources.value(m_view->currentIndex()); }
+ExportSource* ExportDialog::source() const {
+  return m_sources.value(m_view->currentIndex());
+}
 
-QString ExportDialog::path() const { return m_path->text().trimmed(); }
+QString ExportDialog::path() const {
+  return m_path->text().trimmed();
+}
 
 ExportOptions ExportDialog::options() const {
   ExportOptions options;
@@ -85,8 +89,9 @@ void ExportDialog::onSourceChanged() {
   m_width->setValue(std::max(100, widget->width()));
   m_height->setValue(std::max(100, widget->height()));
   const QString suffix = QFileInfo(m_path->text()).suffix();
-  m_path->setText(QDir(m_directory).filePath(current->exportName() + QLatin1Char('.') +
-                                             (suffix.isEmpty() ? QStringLiteral("png") : suffix)));
+  m_path->setText(QDir(m_directory)
+                      .filePath(current->exportName() + QLatin1Char('.') +
+                                (suffix.isEmpty() ? QStringLiteral("png") : suffix)));
 }
 
 void ExportDialog::chooseFile() {

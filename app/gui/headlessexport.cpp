@@ -48,7 +48,8 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
     return fail(QStringLiteral("--out must end in .png, .pdf, .svg or .csv: %1").arg(options.out));
   CaptureDocument document;
   QString error;
-  QObject::connect(&document, &CaptureDocument::errorOccurred, [&error](const QString& message) { error = message; });
+  QObject::connect(&document, &CaptureDocument::errorOccurred,
+                   [&error](const QString& message) { error = message; });
   if (!document.open(options.capture)) return fail(error);
   Selection selection = document.selection();
   if (!options.run.isEmpty()) {
@@ -105,7 +106,8 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
     const RunInfo* run = document.currentRun();
     const int n_layer = static_cast<int>(run->n_layer), n_head = static_cast<int>(run->n_head);
     const QSize fitted = headsFigureSize(n_layer, n_head);
-    size = QSize(options.width > 0 ? options.width : fitted.width(), options.height > 0 ? options.height : fitted.height());
+    size = QSize(options.width > 0 ? options.width : fitted.width(),
+                 options.height > 0 ? options.height : fitted.height());
     heads->resize(size);
     heads->setLogScale(options.logScale);
     // PDF and SVG embed each map as an image that viewers scale: give them the detail of a 4x PNG.
@@ -113,8 +115,8 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
     heads->setCellPixels(headsFigureCellPixels(size, pixels, n_layer, n_head));
     ok = waitForContent(heads, [heads] { return !heads->isLoading(); });
   } else {
-    return fail(
-        QStringLiteral("unknown figure %1 (heatmap, context-curve, head-grid, tokens, heads)").arg(options.figure));
+    return fail(QStringLiteral("unknown figure %1 (heatmap, context-curve, head-grid, tokens, heads)")
+                    .arg(options.figure));
   }
   if (!ok) return fail(QStringLiteral("timed out reading %1").arg(options.capture));
   ExportOptions exportOptions;

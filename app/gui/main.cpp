@@ -39,12 +39,13 @@ int main(int argc, char** argv) {
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addPositionalArgument(QStringLiteral("capture"), QStringLiteral("A capture file (.h5) to open."));
-  const QCommandLineOption exportOption(QStringLiteral("export"), QStringLiteral("Write one figure and exit."));
-  const QCommandLineOption figure(QStringLiteral("figure"),
-                                  QStringLiteral("heatmap, context-curve, head-grid, tokens, or heads (every head's map as\n"
-                                                 "small multiples: one shared colour scale, 'no map' where none is stored)."),
-                                  QStringLiteral("name"),
-                                  QStringLiteral("context-curve"));
+  const QCommandLineOption exportOption(QStringLiteral("export"),
+                                        QStringLiteral("Write one figure and exit."));
+  const QCommandLineOption figure(
+      QStringLiteral("figure"),
+      QStringLiteral("heatmap, context-curve, head-grid, tokens, or heads (every head's map as\n"
+                     "small multiples: one shared colour scale, 'no map' where none is stored)."),
+      QStringLiteral("name"), QStringLiteral("context-curve"));
   const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("Output: .png, .pdf, .svg or .csv."),
                                QStringLiteral("file"));
   const QCommandLineOption run(QStringLiteral("run"), QStringLiteral("Run to show (default: the first)."),
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
                                 QStringLiteral("name"), QStringLiteral("max_prob"));
   const QCommandLineOption scope(QStringLiteral("scope"), QStringLiteral("Curve scope: head, layer or all."),
                                  QStringLiteral("scope"), QStringLiteral("head"));
-  const QCommandLineOption log(QStringLiteral("log"), QStringLiteral("Heatmap, heads: logarithmic colour scale."));
+  const QCommandLineOption log(QStringLiteral("log"),
+                               QStringLiteral("Heatmap, heads: logarithmic colour scale."));
   const QCommandLineOption difference(QStringLiteral("difference"),
                                       QStringLiteral("Head grid: run minus compare run."));
   const QCommandLineOption width(QStringLiteral("width"),
@@ -76,8 +78,8 @@ int main(int argc, char** argv) {
   const QCommandLineOption model(QStringLiteral("model"),
                                  QStringLiteral("Open the Run model dialog for a model directory."),
                                  QStringLiteral("dir"));
-  parser.addOptions({model, exportOption, figure, out, run, compare, layer, head, query, stat, scope, log, difference, width,
-                     height, scale});
+  parser.addOptions({model, exportOption, figure, out, run, compare, layer, head, query, stat, scope, log,
+                     difference, width, height, scale});
   parser.process(app);
 
   if (parser.isSet(exportOption)) {

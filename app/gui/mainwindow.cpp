@@ -19,9 +19,9 @@
 #include <QToolBar>
 
 #include "capturedocument.h"
-#include "compareview.h"
 #include "captureprogresswidget.h"
 #include "captureworker.h"
+#include "compareview.h"
 #include "contextcurvewidget.h"
 #include "exportdialog.h"
 #include "headgridview.h"
@@ -59,7 +59,8 @@ MainWindow::MainWindow(QWidget* parent)
   setAcceptDrops(true);
   m_tabs->addTab(m_heatmap, tr("Heatmap"));
   m_tabs->addTab(m_compare, tr("Compare runs"));
-  m_tabs->setTabToolTip(1, tr("The run and the compare run side by side, their difference, and how each head changed"));
+  m_tabs->setTabToolTip(
+      1, tr("The run and the compare run side by side, their difference, and how each head changed"));
   setCentralWidget(m_tabs);
   createMenus();
   createDocks();
@@ -77,7 +78,8 @@ MainWindow::MainWindow(QWidget* parent)
   restoreState(settings.value("window/state").toByteArray());
   m_tabs->setCurrentIndex(settings.value("window/tab", 0).toInt());
   onDocumentChanged();
-  statusBar()->showMessage(tr("Open a capture file (Ctrl+O), drop one on the window, or run a model (Ctrl+M)"));
+  statusBar()->showMessage(
+      tr("Open a capture file (Ctrl+O), drop one on the window, or run a model (Ctrl+M)"));
 }
 
 MainWindow::~MainWindow() = default;
@@ -96,7 +98,8 @@ void MainWindow::createMenus() {
   m_exportAction->setShortcut(QKeySequence(tr("Ctrl+E")));
   m_exportHeadsAction = file->addAction(tr("Export all &heads…"), this, &MainWindow::showExportHeadsDialog);
   m_exportHeadsAction->setObjectName(QStringLiteral("exportHeadsAction"));
-  m_exportHeadsAction->setToolTip(tr("One figure with every head's attention map of the run as small multiples"));
+  m_exportHeadsAction->setToolTip(
+      tr("One figure with every head's attention map of the run as small multiples"));
   file->addSeparator();
   m_closeAction = file->addAction(tr("&Close"), m_document, &CaptureDocument::close);
   m_closeAction->setShortcut(QKeySequence::Close);
@@ -120,7 +123,8 @@ void MainWindow::createMenus() {
 }
 
 void MainWindow::createDocks() {
-  const auto addDock = [this](QWidget* widget, const QString& title, const QString& name, Qt::DockWidgetArea area) {
+  const auto addDock = [this](QWidget* widget, const QString& title, const QString& name,
+                              Qt::DockWidgetArea area) {
     auto* dock = new QDockWidget(title, this);
     dock->setObjectName(name);
     dock->setWidget(widget);
@@ -128,9 +132,10 @@ void MainWindow::createDocks() {
     return dock;
   };
   QDockWidget* grid = addDock(m_grid, tr("Heads"), QStringLiteral("headsDock"), Qt::LeftDockWidgetArea);
-  QDockWidget* curve = addDock(m_curve, tr("Attention vs context size"), QStringLiteral("curveDock"),
-                               Qt::RightDockWidgetArea);
-  QDockWidget* tokens = addDock(m_tokens, tr("Tokens"), QStringLiteral("tokensDock"), Qt::BottomDockWidgetArea);
+  QDockWidget* curve =
+      addDock(m_curve, tr("Attention vs context size"), QStringLiteral("curveDock"), Qt::RightDockWidgetArea);
+  QDockWidget* tokens =
+      addDock(m_tokens, tr("Tokens"), QStringLiteral("tokensDock"), Qt::BottomDockWidgetArea);
   resizeDocks({grid, curve}, {330, 560}, Qt::Horizontal);
   resizeDocks({tokens}, {230}, Qt::Vertical);
   QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -148,14 +153,15 @@ bool MainWindow::openFile(const QString& path) {
 }
 
 void MainWindow::showOpenDialog() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Open capture"), QSettings().value("lastDirectory").toString(),
-                                                    tr("attnscope captures (*.h5 *.hdf5);;All files (*)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Open capture"), QSettings().value("lastDirectory").toString(),
+                                   tr("attnscope captures (*.h5 *.hdf5);;All files (*)"));
   if (!path.isEmpty()) openFile(path);
 }
 
 void MainWindow::showRunDialog(const QString& modelDir) {
-  RunModelDialog dialog(modelDir.isEmpty() ? QSettings().value(QStringLiteral("run/modelDir")).toString() : modelDir,
-                        this);
+  RunModelDialog dialog(
+      modelDir.isEmpty() ? QSettings().value(QStringLiteral("run/modelDir")).toString() : modelDir, this);
   if (dialog.exec() == QDialog::Accepted) runCapture(dialog.job());
 }
 
@@ -172,14 +178,17 @@ void MainWindow::onCaptureFinished(const CaptureOutcome& outcome) {
   m_runAction->setEnabled(true);
   if (!outcome.path.isEmpty() && !openFile(outcome.path)) return;
   if (outcome.cancelled) {
-    statusBar()->showMessage(tr("Capture cancelled: %1 of %2 runs complete; the interrupted run is marked incomplete")
-                                 .arg(outcome.n_completed)
-                                 .arg(outcome.n_requested),
-                             15000);
-  } else {
     statusBar()->showMessage(
-        tr("Captured %1 run(s) of %2 tokens into %3").arg(outcome.n_completed).arg(outcome.n_tokens).arg(outcome.path),
+        tr("Capture cancelled: %1 of %2 runs complete; the interrupted run is marked incomplete")
+            .arg(outcome.n_completed)
+            .arg(outcome.n_requested),
         15000);
+  } else {
+    statusBar()->showMessage(tr("Captured %1 run(s) of %2 tokens into %3")
+                                 .arg(outcome.n_completed)
+                                 .arg(outcome.n_tokens)
+                                 .arg(outcome.path),
+                             15000);
   }
 }
 
@@ -189,7 +198,9 @@ void MainWindow::onCaptureFailed(const QString& message) {
   showError(tr("Running the model failed: %1").arg(message));
 }
 
-QList<ExportSource*> MainWindow::exportSources() const { return {m_heatmap, m_curve, m_grid, m_tokens}; }
+QList<ExportSource*> MainWindow::exportSources() const {
+  return {m_heatmap, m_curve, m_grid, m_tokens};
+}
 
 ExportSource* MainWindow::focusedSource() const {
   for (QWidget* w = QApplication::focusWidget(); w; w = w->parentWidget())
@@ -199,8 +210,8 @@ ExportSource* MainWindow::focusedSource() const {
 
 void MainWindow::showExportDialog() {
   QSettings settings;
-  ExportDialog dialog(exportSources(), focusedSource(), settings.value("exportDirectory", QDir::homePath()).toString(),
-                      this);
+  ExportDialog dialog(exportSources(), focusedSource(),
+                      settings.value("exportDirectory", QDir::homePath()).toString(), this);
   if (dialog.exec() == QDialog::Accepted) writeExport(*dialog.source(), dialog.path(), dialog.options());
 }
 
@@ -213,7 +224,8 @@ void MainWindow::showExportHeadsDialog() {
   figure.setAttribute(Qt::WA_DontShowOnScreen);
   figure.resize(headsFigureSize(n_layer, n_head));
   figure.show();
-  ExportDialog dialog({&figure}, &figure, QSettings().value("exportDirectory", QDir::homePath()).toString(), this);
+  ExportDialog dialog({&figure}, &figure, QSettings().value("exportDirectory", QDir::homePath()).toString(),
+                      this);
   dialog.setWindowTitle(tr("Export all heads"));
   if (dialog.exec() != QDialog::Accepted) return;
   const ExportOptions options = dialog.options();

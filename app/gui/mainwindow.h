@@ -1,8 +1,9 @@
 #pragma once
-// The attnscope window: a capture document and its views (head grid, heatmap, context curve, tokens) in docks,
-// run selectors for comparing runs, File menu with recent files and export, drag and drop of .h5 files, and
-// File → Export all heads… (every head's map as small multiples), and File → Open model…, which runs a model on a worker thread (progress, ETA and Cancel in the status bar) and opens
-// the capture it wrote.
+// The attnscope window: a capture document and its views (head grid, heatmap, context curve, tokens) in
+// docks, run selectors for comparing runs, File menu with recent files and export, drag and drop of .h5
+// files, and File → Export all heads… (every head's map as small multiples), and File → Open model…, which
+// runs a model on a worker thread (progress, ETA and Cancel in the status bar) and opens the capture it
+// wrote.
 
 #include <QList>
 #include <QMainWindow>

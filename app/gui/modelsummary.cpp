@@ -46,10 +46,12 @@ bool readModelSummary(const QString& dir, ModelSummary* summary, QString* error)
   summary->n_layer = intOf(config, {"num_hidden_layers", "n_layer"});
   summary->n_head = intOf(config, {"num_attention_heads", "n_head"});
   summary->n_ctx = intOf(config, {"max_position_embeddings", "n_positions", "n_ctx"});
-  summary->ssmaxLearned = config.value(QLatin1String("attention_normalizer")).toString() == QLatin1String("ssmax");
-  summary->hasTokenizer = model.exists(QStringLiteral("tokenizer.json")) ||
-                          (model.exists(QStringLiteral("vocab.json")) && model.exists(QStringLiteral("merges.txt"))) ||
-                          config.contains(QLatin1String("attnscope_tokenizer"));
+  summary->ssmaxLearned =
+      config.value(QLatin1String("attention_normalizer")).toString() == QLatin1String("ssmax");
+  summary->hasTokenizer =
+      model.exists(QStringLiteral("tokenizer.json")) ||
+      (model.exists(QStringLiteral("vocab.json")) && model.exists(QStringLiteral("merges.txt"))) ||
+      config.contains(QLatin1String("attnscope_tokenizer"));
   return true;
 }
 

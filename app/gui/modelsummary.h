@@ -1,6 +1,7 @@
 #pragma once
-// What the Run model dialog shows about a model directory before anything is loaded: read from config.json with
-// Qt's JSON reader (the window's widgets stay torch-free; the worker validates everything again when it loads).
+// What the Run model dialog shows about a model directory before anything is loaded: read from config.json
+// with Qt's JSON reader (the window's widgets stay torch-free; the worker validates everything again when it
+// loads).
 
 #include <QString>
 

@@ -20,7 +20,9 @@ QSpinBox* tokenSpin(QWidget* parent, int value) {
   return spin;
 }
 
-QString number(double value) { return QString::number(value, 'g', 6); }
+QString number(double value) {
+  return QString::number(value, 'g', 6);
+}
 
 }  // namespace
 
@@ -86,14 +88,18 @@ QStringList NormalizerChooser::specs() const {
   if (m_ssmaxCtx->isChecked()) specs << QStringLiteral("ssmax:ctx=%1").arg(m_ctx->value());
   if (m_logn->isChecked()) specs << QStringLiteral("logn:L=%1").arg(m_lognL->value());
   if (m_temperature->isChecked())
-    specs << QStringLiteral("temperature:floor=%1,scale=%2").arg(m_floor->value()).arg(number(m_scale->value()));
-  for (const QString& spec : m_other->text().split(QRegularExpression(QStringLiteral("[;\\s]+")), Qt::SkipEmptyParts))
+    specs << QStringLiteral("temperature:floor=%1,scale=%2")
+                 .arg(m_floor->value())
+                 .arg(number(m_scale->value()));
+  for (const QString& spec :
+       m_other->text().split(QRegularExpression(QStringLiteral("[;\\s]+")), Qt::SkipEmptyParts))
     if (!specs.contains(spec)) specs << spec;
   return specs;
 }
 
 void NormalizerChooser::setSpecs(const QStringList& specs) {
-  for (QCheckBox* box : {m_softmax, m_learned, m_ssmaxS, m_ssmaxCtx, m_logn, m_temperature}) box->setChecked(false);
+  for (QCheckBox* box : {m_softmax, m_learned, m_ssmaxS, m_ssmaxCtx, m_logn, m_temperature})
+    box->setChecked(false);
   QStringList other;
   const QRegularExpression sPattern(QStringLiteral("^ssmax:s=([0-9.eE+-]+)$"));
   const QRegularExpression ctxPattern(QStringLiteral("^ssmax:ctx=(\\d+)$"));

@@ -1,6 +1,7 @@
 #pragma once
-// The normalizers of a run from the window, one run each: softmax, SSMax with the checkpoint's learned s, with a
-// typed s or with s = 1/ln(ctx), logn, Llama 4 temperature tuning, and free-text specs for anything else.
+// The normalizers of a run from the window, one run each: softmax, SSMax with the checkpoint's learned s,
+// with a typed s or with s = 1/ln(ctx), logn, Llama 4 temperature tuning, and free-text specs for anything
+// else.
 
 #include <QGroupBox>
 #include <QStringList>

@@ -69,11 +69,13 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   m_targets->setPlaceholderText(tr("token ranges for target mass: 10:20, 40:45"));
   for (const std::string& name : computeDtypeNames()) {
     const QString value = QString::fromStdString(name);
-    m_dtype->addItem(value == QLatin1String("auto") ? tr("auto (the checkpoint's: bfloat16 for 16-bit weights)") : value,
-                     value);
+    m_dtype->addItem(
+        value == QLatin1String("auto") ? tr("auto (the checkpoint's: bfloat16 for 16-bit weights)") : value,
+        value);
   }
-  m_dtype->setToolTip(tr("Precision of the linear layers. Attention scores, softmax and every statistic are float32 "
-                         "whatever this is; float32 doubles the memory of a bfloat16 checkpoint."));
+  m_dtype->setToolTip(
+      tr("Precision of the linear layers. Attention scores, softmax and every statistic are float32 "
+         "whatever this is; float32 doubles the memory of a bfloat16 checkpoint."));
 
   auto* browseModel = new QPushButton(tr("Browse…"), this);
   auto* modelRow = new QHBoxLayout;
@@ -145,7 +147,8 @@ void RunModelDialog::setOutput(const QString& path) {
 }
 
 QString RunModelDialog::defaultOutput(const QString& modelDir) {
-  const QString dir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/captures");
+  const QString dir =
+      QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/captures");
   const QString name = QFileInfo(QDir::cleanPath(modelDir)).fileName();
   return QStringLiteral("%1/%2-%3.h5")
       .arg(dir, name.isEmpty() ? QStringLiteral("capture") : name,
@@ -153,13 +156,14 @@ QString RunModelDialog::defaultOutput(const QString& modelDir) {
 }
 
 void RunModelDialog::chooseModel() {
-  const QString dir = QFileDialog::getExistingDirectory(this, tr("Model directory (config.json + safetensors)"),
-                                                        m_model->text());
+  const QString dir = QFileDialog::getExistingDirectory(
+      this, tr("Model directory (config.json + safetensors)"), m_model->text());
   if (!dir.isEmpty()) setModelDir(dir);
 }
 
 void RunModelDialog::loadPromptFile() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Prompt text"), QString(), tr("Text (*.txt);;All files (*)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Prompt text"), QString(), tr("Text (*.txt);;All files (*)"));
   if (path.isEmpty()) return;
   QFile file(path);
   if (!file.open(QIODevice::ReadOnly) || file.size() > kMaxPromptBytes) {
@@ -170,8 +174,8 @@ void RunModelDialog::loadPromptFile() {
 }
 
 void RunModelDialog::chooseOutput() {
-  const QString path = QFileDialog::getSaveFileName(this, tr("Capture file"), m_out->text(),
-                                                    tr("attnscope captures (*.h5)"));
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Capture file"), m_out->text(), tr("attnscope captures (*.h5)"));
   if (!path.isEmpty()) setOutput(path);
 }
 
@@ -192,8 +196,10 @@ void RunModelDialog::updateTokenHint() {
 QString RunModelDialog::validate() const {
   if (!m_modelOk) return tr("Choose a model directory holding config.json and model.safetensors.");
   std::vector<int64_t> ids;
-  if (!parseIds(m_ids->text(), &ids)) return tr("Token ids must be non-negative integers separated by commas.");
-  if (ids.empty() && m_prompt->toPlainText().isEmpty()) return tr("Write a prompt, load a text file or give token ids.");
+  if (!parseIds(m_ids->text(), &ids))
+    return tr("Token ids must be non-negative integers separated by commas.");
+  if (ids.empty() && m_prompt->toPlainText().isEmpty())
+    return tr("Write a prompt, load a text file or give token ids.");
   if (m_normalizers->specs().isEmpty()) return tr("Choose at least one normalizer.");
   if (m_mapsMode->currentData().toString().isEmpty() && m_maps->text().trimmed().isEmpty())
     return tr("List the heads whose maps to store (e.g. 3.5, 7.*), or choose all or none.");
@@ -223,7 +229,8 @@ void RunModelDialog::accept() {
   }
   QSettings settings;
   settings.setValue(QStringLiteral("run/modelDir"), m_model->text());
-  if (m_prompt->toPlainText().size() < 100000) settings.setValue(QStringLiteral("run/prompt"), m_prompt->toPlainText());
+  if (m_prompt->toPlainText().size() < 100000)
+    settings.setValue(QStringLiteral("run/prompt"), m_prompt->toPlainText());
   settings.setValue(QStringLiteral("run/ids"), m_ids->text());
   settings.setValue(QStringLiteral("run/targets"), m_targets->text());
   settings.setValue(QStringLiteral("run/dtype"), m_dtype->currentData());

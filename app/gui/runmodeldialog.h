@@ -1,6 +1,6 @@
 #pragma once
-// File → Open model…: a model directory, a prompt (text, a text file, or token ids), the normalizers to run, the
-// maps and targets to store and the capture file to write. Produces a CaptureJob for the CaptureWorker.
+// File → Open model…: a model directory, a prompt (text, a text file, or token ids), the normalizers to run,
+// the maps and targets to store and the capture file to write. Produces a CaptureJob for the CaptureWorker.
 
 #include <QDialog>
 

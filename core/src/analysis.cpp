@@ -79,9 +79,13 @@ Curve statCurve(const CaptureFile& file, const std::string& run, const std::stri
   return curve;
 }
 
-double theorySoftmaxMax(double n, double gap) { return 1.0 / (1.0 + (n - 1.0) * std::exp(-gap)); }
+double theorySoftmaxMax(double n, double gap) {
+  return 1.0 / (1.0 + (n - 1.0) * std::exp(-gap));
+}
 
-double theorySsmaxMax(double n, double s, double gap) { return 1.0 / (1.0 + (n - 1.0) * std::pow(n, -s * gap)); }
+double theorySsmaxMax(double n, double s, double gap) {
+  return 1.0 / (1.0 + (n - 1.0) * std::pow(n, -s * gap));
+}
 
 std::vector<int64_t> theoryContextSizes(int64_t n_max) {
   std::vector<int64_t> ns{1};
@@ -91,7 +95,8 @@ std::vector<int64_t> theoryContextSizes(int64_t n_max) {
 }
 
 std::vector<double> monteCarloMax(const std::vector<int64_t>& ns, double sigma,
-                                  const std::function<double(int64_t)>& multiplier, int samples, uint64_t seed) {
+                                  const std::function<double(int64_t)>& multiplier, int samples,
+                                  uint64_t seed) {
   for (int64_t n : ns)
     if (n < 1 || n > kMaxMonteCarloKeys)
       throw std::invalid_argument("monteCarloMax: n = " + std::to_string(n) + " is outside [1, " +

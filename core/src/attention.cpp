@@ -8,7 +8,8 @@ namespace {
 
 // Returns the multiplier m [H or 1, q1-q0] the normalizer applies to each query's logits, or an undefined
 // tensor for plain softmax (m = 1, nothing to multiply).
-torch::Tensor queryMultipliers(const LayerAttention& layer, const ForwardContext& ctx, int64_t q0, int64_t q1) {
+torch::Tensor queryMultipliers(const LayerAttention& layer, const ForwardContext& ctx, int64_t q0,
+                               int64_t q1) {
   const NormalizerSpec& spec = ctx.normalizer;
   const int64_t nq = q1 - q0;
   if (spec.kind == NormalizerKind::Softmax) return {};

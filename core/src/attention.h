@@ -9,13 +9,13 @@ namespace attnscope {
 
 struct LayerAttention {
   int64_t layer = 0;
-  int64_t window = 0;      // sliding window, 0 for none
-  torch::Tensor ssmax_s;   // learned [n_head] or undefined
-  torch::Tensor ssmax_b;   // learned [n_head] or undefined
+  int64_t window = 0;     // sliding window, 0 for none
+  torch::Tensor ssmax_s;  // learned [n_head] or undefined
+  torch::Tensor ssmax_b;  // learned [n_head] or undefined
 };
 
-/// Returns the attention output [B, T, H·d_head] for q [B, H, T, d], k and v [B, Hkv, T, d] (causal), computing
-/// queries in blocks and firing the attention hooks of this layer.
+/// Returns the attention output [B, T, H·d_head] for q [B, H, T, d], k and v [B, Hkv, T, d] (causal),
+/// computing queries in blocks and firing the attention hooks of this layer.
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const LayerAttention& layer, const ForwardContext& ctx);
 

@@ -124,7 +124,8 @@ std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, i
     if (item != "all") {
       std::size_t dot = item.find('.');
       if (dot == std::string::npos)
-        throw std::invalid_argument("--maps '" + spec + "': item '" + item + "' is not LAYER.HEAD (e.g. 3.5, 7.*)");
+        throw std::invalid_argument("--maps '" + spec + "': item '" + item +
+                                    "' is not LAYER.HEAD (e.g. 3.5, 7.*)");
       layer_text = item.substr(0, dot);
       head_text = item.substr(dot + 1);
     } else {
@@ -145,7 +146,8 @@ std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, i
       }
     }
   }
-  for (const auto& [key, heads] : wanted) maps.push_back({key.first, key.second, {heads.begin(), heads.end()}});
+  for (const auto& [key, heads] : wanted)
+    maps.push_back({key.first, key.second, {heads.begin(), heads.end()}});
   return maps;
 }
 
@@ -185,7 +187,8 @@ std::string runNameFor(const std::string& normalizer) {
   return name;
 }
 
-int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& file, const CaptureParams& params) {
+int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& file,
+                    const CaptureParams& params) {
   const ModelConfig& c = model.config();
   const int64_t T = static_cast<int64_t>(ids.size());
   if (!params.run_names.empty() && params.run_names.size() != params.normalizers.size())
@@ -233,7 +236,8 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& 
       return m.hook.find("hook_scores") != std::string::npos;
     });
     if (has_score_maps)
-      ids_added.push_back(hooks.add("blocks.*.attn.hook_scores", [&](const HookEvent& e) { recorder.writeMaps(e); }));
+      ids_added.push_back(
+          hooks.add("blocks.*.attn.hook_scores", [&](const HookEvent& e) { recorder.writeMaps(e); }));
 
     bool cancelled = false;
     try {

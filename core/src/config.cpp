@@ -33,7 +33,8 @@ int64_t readInt(const json& value, const char* key, int64_t min) {
 
 int64_t requireInt(const json& j, const char* key) {
   auto it = j.find(key);
-  if (it == j.end() || it->is_null()) throw ConfigError(std::string("config.json: missing key '") + key + "'");
+  if (it == j.end() || it->is_null())
+    throw ConfigError(std::string("config.json: missing key '") + key + "'");
   return readInt(*it, key, 1);
 }
 
@@ -134,8 +135,10 @@ void parseGpt2(const json& j, ModelConfig& c) {
   if (act != "gelu_new" && act != "gelu_pytorch_tanh")
     throw ConfigError("config.json: gpt2 activation_function '" + escapeForMessage(act) +
                       "' is not supported (gelu_new)");
-  if (optionalBool(j, "scale_attn_by_inverse_layer_idx", false) || optionalBool(j, "reorder_and_upcast_attn", false))
-    throw ConfigError("config.json: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
+  if (optionalBool(j, "scale_attn_by_inverse_layer_idx", false) ||
+      optionalBool(j, "reorder_and_upcast_attn", false))
+    throw ConfigError(
+        "config.json: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
   if (!optionalBool(j, "scale_attn_weights", true))
     throw ConfigError("config.json: scale_attn_weights=false is not supported");
   if (c.d_model % c.n_head != 0) throw ConfigError("config.json: n_embd must be divisible by n_head");

@@ -16,7 +16,9 @@ const char* computeDtypeName(ComputeDtype dtype) {
   return "auto";
 }
 
-std::vector<std::string> computeDtypeNames() { return {"auto", "float32", "bfloat16"}; }
+std::vector<std::string> computeDtypeNames() {
+  return {"auto", "float32", "bfloat16"};
+}
 
 ComputeDtype parseComputeDtype(const std::string& name) {
   if (name == "auto") return ComputeDtype::Auto;

@@ -9,8 +9,8 @@
 namespace attnscope {
 namespace {
 
-/// HF's Conv1D: a linear layer whose weight is stored [in, out], y = x W + b; the product runs in the weight's
-/// dtype and comes back as float32.
+/// HF's Conv1D: a linear layer whose weight is stored [in, out], y = x W + b; the product runs in the
+/// weight's dtype and comes back as float32.
 struct Conv1DImpl : torch::nn::Module {
   Conv1DImpl(int64_t n_in, int64_t n_out, const ParamInit& init)
       : weight(register_parameter("weight", init.matrix({n_in, n_out}))),
@@ -87,7 +87,8 @@ class Gpt2 : public TransformerImpl {
     const int64_t T = ids.size(1);
     if (T > ctx.config.n_ctx)
       throw std::invalid_argument("gpt2: " + std::to_string(T) + " tokens exceed n_positions " +
-                                  std::to_string(ctx.config.n_ctx) + " (learned positions cannot extrapolate)");
+                                  std::to_string(ctx.config.n_ctx) +
+                                  " (learned positions cannot extrapolate)");
     auto x = wte(ids) + wpe(torch::arange(T, torch::kInt64));
     const int64_t mlp_block = positionBlock(ids.size(0), ctx.config.d_ff, ctx.options.max_mlp_bytes);
     for (int64_t i = 0; i < static_cast<int64_t>(blocks.size()); ++i) {
@@ -95,7 +96,8 @@ class Gpt2 : public TransformerImpl {
       Gpt2Block& block = blocks[i];
       if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
       x = x + block->attn->forward(block->ln_1(x), i, ctx);
-      x = addPositionwise(x, mlp_block, [&](const torch::Tensor& part) { return block->mlp(block->ln_2(part)); });
+      x = addPositionwise(x, mlp_block,
+                          [&](const torch::Tensor& part) { return block->mlp(block->ln_2(part)); });
       if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
     }
     return ln_f(x);

@@ -11,11 +11,14 @@ HookRegistry::Id HookRegistry::add(std::string pattern, HookCallback callback) {
 }
 
 void HookRegistry::remove(Id id) {
-  m_entries.erase(std::remove_if(m_entries.begin(), m_entries.end(), [id](const Entry& e) { return e.id == id; }),
-                  m_entries.end());
+  m_entries.erase(
+      std::remove_if(m_entries.begin(), m_entries.end(), [id](const Entry& e) { return e.id == id; }),
+      m_entries.end());
 }
 
-void HookRegistry::clear() { m_entries.clear(); }
+void HookRegistry::clear() {
+  m_entries.clear();
+}
 
 bool HookRegistry::listens(const std::string& name) const {
   return std::any_of(m_entries.begin(), m_entries.end(),

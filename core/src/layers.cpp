@@ -20,8 +20,8 @@ torch::Tensor ParamInit::vector(int64_t size, double value) const {
 }
 
 bool isPlaceholder(const torch::Tensor& parameter) {
-  return parameter.numel() > 1 &&
-         parameter.storage().nbytes() < static_cast<std::size_t>(parameter.numel()) * parameter.element_size();
+  return parameter.numel() > 1 && parameter.storage().nbytes() <
+                                      static_cast<std::size_t>(parameter.numel()) * parameter.element_size();
 }
 
 torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
@@ -48,7 +48,9 @@ LayerNormImpl::LayerNormImpl(int64_t dim, double eps, const ParamInit& init)
       dim(dim),
       eps(eps) {}
 
-torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) { return torch::layer_norm(x, {dim}, weight, bias, eps); }
+torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
+  return torch::layer_norm(x, {dim}, weight, bias, eps);
+}
 
 RmsNormImpl::RmsNormImpl(int64_t dim, double eps, const ParamInit& init)
     : weight(register_parameter("weight", init.vector(dim, 1.0))), eps(eps) {}

@@ -1,7 +1,7 @@
 #pragma once
 // Internal: the building blocks every architecture shares (linear, embedding, norms), written so that a model
-// can be built without allocating its weights and then point them at the memory-mapped checkpoint, and so that
-// the weight matrices may be bfloat16 while activations, norms and the residual stream stay float32.
+// can be built without allocating its weights and then point them at the memory-mapped checkpoint, and so
+// that the weight matrices may be bfloat16 while activations, norms and the residual stream stay float32.
 
 #include <torch/torch.h>
 

@@ -1,4 +1,5 @@
-// Llama family (llama, mistral, qwen2): RMSNorm, RoPE, grouped-query attention, SwiGLU, optional sliding window.
+// Llama family (llama, mistral, qwen2): RMSNorm, RoPE, grouped-query attention, SwiGLU, optional sliding
+// window.
 
 #include <regex>
 
@@ -18,11 +19,13 @@ struct LlamaAttentionImpl : torch::nn::Module {
         o_proj(register_module("o_proj", Linear(c.n_head * c.d_head, c.d_model, c.o_proj_bias, init))) {
     registerSsmax(*this, c, ssmax_s, ssmax_b);
   }
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin, int64_t layer,
-                        const ForwardContext& ctx) {
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        int64_t layer, const ForwardContext& ctx) {
     const ModelConfig& c = ctx.config;
     const int64_t B = x.size(0), T = x.size(1);
-    auto heads = [&](const torch::Tensor& t, int64_t n) { return t.view({B, T, n, c.d_head}).transpose(1, 2); };
+    auto heads = [&](const torch::Tensor& t, int64_t n) {
+      return t.view({B, T, n, c.d_head}).transpose(1, 2);
+    };
     auto q = Rope::apply(heads(q_proj(x), c.n_head), cos, sin);     // [B, H, T, d]
     auto k = Rope::apply(heads(k_proj(x), c.n_kv_head), cos, sin);  // [B, Hkv, T, d]
     auto v = heads(v_proj(x), c.n_kv_head);                         // [B, Hkv, T, d]
@@ -81,8 +84,10 @@ TORCH_MODULE(LlamaBody);
 
 class Llama : public TransformerImpl {
  public:
-  Llama(const ModelConfig& c, const ParamInit& init) : model(register_module("model", LlamaBody(c, init))), rope(c) {
-    if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Linear(c.d_model, c.vocab_size, false, init));
+  Llama(const ModelConfig& c, const ParamInit& init)
+      : model(register_module("model", LlamaBody(c, init))), rope(c) {
+    if (!c.tie_word_embeddings)
+      lm_head = register_module("lm_head", Linear(c.d_model, c.vocab_size, false, init));
   }
 
   torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
@@ -107,8 +112,12 @@ class Llama : public TransformerImpl {
     return lm_head ? lm_head(x) : project(x, model->embed_tokens->weight);
   }
 
-  torch::Tensor ssmaxS(int64_t layer) const override { return model->typed_layers.at(layer)->self_attn->ssmax_s; }
-  torch::Tensor ssmaxB(int64_t layer) const override { return model->typed_layers.at(layer)->self_attn->ssmax_b; }
+  torch::Tensor ssmaxS(int64_t layer) const override {
+    return model->typed_layers.at(layer)->self_attn->ssmax_s;
+  }
+  torch::Tensor ssmaxB(int64_t layer) const override {
+    return model->typed_layers.at(layer)->self_attn->ssmax_b;
+  }
 
   bool ignorable(const std::string& name) const override {
     // RoPE frequency buffers of older exports; a tied head some exports write out anyway.

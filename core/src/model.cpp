@@ -118,8 +118,8 @@ at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
     int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
     if (lo < 0 || hi >= m_config.vocab_size)
       throw std::invalid_argument("forward: token id " + std::to_string(lo < 0 ? lo : hi) +
-                                  " is outside the vocabulary (vocab_size " + std::to_string(m_config.vocab_size) +
-                                  ")");
+                                  " is outside the vocabulary (vocab_size " +
+                                  std::to_string(m_config.vocab_size) + ")");
   }
   ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names, matrixType(m_dtype)};
   auto x = m_impl->hidden(ids, ctx);  // [B, T, d_model]
@@ -131,7 +131,9 @@ at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
   return out;
 }
 
-torch::nn::Module& Model::module() { return *m_impl; }
+torch::nn::Module& Model::module() {
+  return *m_impl;
+}
 
 int64_t Model::parameterCount() const {
   int64_t n = 0;
@@ -139,8 +141,12 @@ int64_t Model::parameterCount() const {
   return n;
 }
 
-at::Tensor Model::ssmaxS(int64_t layer) const { return m_impl->ssmaxS(layer); }
-at::Tensor Model::ssmaxB(int64_t layer) const { return m_impl->ssmaxB(layer); }
+at::Tensor Model::ssmaxS(int64_t layer) const {
+  return m_impl->ssmaxS(layer);
+}
+at::Tensor Model::ssmaxB(int64_t layer) const {
+  return m_impl->ssmaxB(layer);
+}
 
 void Model::checkWeights(const Checkpoint& checkpoint) const {
   const std::string prefix = weightPrefix(*m_impl, checkpoint);
@@ -149,8 +155,8 @@ void Model::checkWeights(const Checkpoint& checkpoint) const {
   for (const auto& item : m_impl->named_parameters()) {
     const std::string name = prefix + item.key();
     if (!checkpoint.contains(name)) {
-      std::string why = name.find("ssmax_") != std::string::npos ? " (config.json says attention_normalizer ssmax)"
-                                                                   : "";
+      std::string why =
+          name.find("ssmax_") != std::string::npos ? " (config.json says attention_normalizer ssmax)" : "";
       throw CheckpointError("checkpoint: missing tensor '" + name + "'" + why);
     }
     const TensorView& view = checkpoint.at(name);
@@ -170,8 +176,8 @@ void Model::checkWeights(const Checkpoint& checkpoint) const {
     if (used.count(name)) continue;
     std::string bare = name.compare(0, prefix.size(), prefix) == 0 ? name.substr(prefix.size()) : name;
     if (!m_impl->ignorable(bare))
-      throw CheckpointError("checkpoint: unexpected tensor '" + name + "' (not part of a " + m_config.model_type +
-                            " model with this config.json)");
+      throw CheckpointError("checkpoint: unexpected tensor '" + name + "' (not part of a " +
+                            m_config.model_type + " model with this config.json)");
   }
 }
 
@@ -193,7 +199,8 @@ void Model::loadWeights(const Checkpoint& checkpoint) {
     }
     torch::Tensor weight;
     if (reinterpret_cast<std::uintptr_t>(view.data) % dtypeSize(view.dtype) != 0) {
-      // An element type's alignment is not guaranteed by the format: copy the bytes before any kernel reads them.
+      // An element type's alignment is not guaranteed by the format: copy the bytes before any kernel reads
+      // them.
       weight = torch::empty(view.shape, torch::TensorOptions().dtype(stored_type));
       std::memcpy(weight.data_ptr(), view.data, view.nbytes);
       weight = weight.to(parameter.scalar_type());
@@ -243,11 +250,12 @@ std::unique_ptr<Model> loadModel(const std::string& model_dir, const LoadOptions
   return loadModel(model_dir, loadConfig(model_dir), options);
 }
 
-std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config, const LoadOptions& options) {
+std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config,
+                                 const LoadOptions& options) {
   Checkpoint checkpoint = Checkpoint::open(model_dir);
   requireWeightsFit(config, checkpoint.tensorBytes(), model_dir);  // before building what the config asks
-  auto model =
-      std::make_unique<Model>(config, WeightInit::Uninitialized, resolveComputeDtype(options.dtype, checkpoint));
+  auto model = std::make_unique<Model>(config, WeightInit::Uninitialized,
+                                       resolveComputeDtype(options.dtype, checkpoint));
   model->loadWeights(checkpoint);
   return model;
 }

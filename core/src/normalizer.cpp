@@ -18,7 +18,8 @@ std::vector<double> parseValues(const std::string& key, const std::string& text)
     char* stop = nullptr;
     double v = std::strtod(item.c_str(), &stop);
     if (item.empty() || *stop != '\0' || !std::isfinite(v))
-      throw std::invalid_argument("normalizer: '" + key + "=" + text + "' is not a number or a '/'-separated list");
+      throw std::invalid_argument("normalizer: '" + key + "=" + text +
+                                  "' is not a number or a '/'-separated list");
     out.push_back(v);
     if (end == std::string::npos) break;
     start = end + 1;
@@ -151,7 +152,8 @@ void validateNormalizer(const NormalizerSpec& spec, const ModelConfig& config) {
   if (spec.use_learned) {
     if (!config.ssmax_learned)
       throw std::invalid_argument(
-          "normalizer: this checkpoint has no learned SSMax parameters; give them, e.g. ssmax:s=0.3 or ssmax:ctx=" +
+          "normalizer: this checkpoint has no learned SSMax parameters; give them, e.g. ssmax:s=0.3 or "
+          "ssmax:ctx=" +
           std::to_string(config.n_ctx));
     return;
   }
@@ -160,7 +162,8 @@ void validateNormalizer(const NormalizerSpec& spec, const ModelConfig& config) {
     if (n > 1 && n != config.n_layer && n != config.n_layer * config.n_head)
       throw std::invalid_argument(std::string("normalizer: ssmax ") + what + " has " + std::to_string(n) +
                                   " values; give 1, n_layer (" + std::to_string(config.n_layer) +
-                                  ") or n_layer*n_head (" + std::to_string(config.n_layer * config.n_head) + ")");
+                                  ") or n_layer*n_head (" + std::to_string(config.n_layer * config.n_head) +
+                                  ")");
   };
   check(spec.s, "s");
   check(spec.b, "b");

@@ -34,8 +34,9 @@ PromptTokens promptTokens(const PromptSource& prompt, const std::string& model_d
     }
   }
   for (int64_t id : tokens.ids)
-    tokens.display.push_back(tokenizer && id >= 0 && id < tokenizer->vocabSize() ? tokenizer->displayString(id)
-                                                                                  : std::to_string(id));
+    tokens.display.push_back(tokenizer && id >= 0 && id < tokenizer->vocabSize()
+                                 ? tokenizer->displayString(id)
+                                 : std::to_string(id));
   return tokens;
 }
 

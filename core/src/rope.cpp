@@ -18,8 +18,8 @@ Rope::Rope(const ModelConfig& config) : m_config(config) {
   const RopeScaling& rs = config.rope_scaling;
   m_depends_on_len = rs.type == "dynamic";
   if (rs.type == "yarn")
-    m_attention_factor = rs.attention_factor ? *rs.attention_factor
-                                             : (rs.factor > 1 ? 0.1 * std::log(rs.factor) + 1.0 : 1.0);
+    m_attention_factor =
+        rs.attention_factor ? *rs.attention_factor : (rs.factor > 1 ? 0.1 * std::log(rs.factor) + 1.0 : 1.0);
 }
 
 std::vector<double> Rope::inverseFrequencies(int64_t n_pos) const {
@@ -28,7 +28,8 @@ std::vector<double> Rope::inverseFrequencies(int64_t n_pos) const {
   double base = m_config.rope_theta;
   if (rs.type == "dynamic" && n_pos > m_config.n_ctx) {
     // NTK-aware: grow the base so the longest wavelength stretches over the longer sequence.
-    double ratio = rs.factor * static_cast<double>(n_pos) / static_cast<double>(m_config.n_ctx) - (rs.factor - 1);
+    double ratio =
+        rs.factor * static_cast<double>(n_pos) / static_cast<double>(m_config.n_ctx) - (rs.factor - 1);
     base *= std::pow(ratio, static_cast<double>(dim) / static_cast<double>(dim - 2));
   }
   std::vector<double> inv(dim / 2);

@@ -19,9 +19,9 @@ struct RowScratch {
   std::vector<float> chunk_max, order, candidates;  // order: a heap of chunk maxima
 };
 
-/// Sums the k largest of p's n values, given the maxima of its chunks. The k-th largest chunk maximum t is a lower
-/// bound of the k-th largest value (k chunks hold a value >= t), so only chunks whose maximum reaches t can hold
-/// one of the k largest values.
+/// Sums the k largest of p's n values, given the maxima of its chunks. The k-th largest chunk maximum t is a
+/// lower bound of the k-th largest value (k chunks hold a value >= t), so only chunks whose maximum reaches t
+/// can hold one of the k largest values.
 float topkSum(const float* p, int64_t n, int64_t k, RowScratch& scratch) {
   if (k >= n) {
     float sum = 0.f;
@@ -57,8 +57,8 @@ float topkSum(const float* p, int64_t n, int64_t k, RowScratch& scratch) {
   return sum;
 }
 
-// Compiled twice where the compiler can: for AVX2 (8 floats, 4 doubles a vector) and for the baseline x86-64 the
-// project is built for; the loader picks one for the CPU at hand.
+// Compiled twice where the compiler can: for AVX2 (8 floats, 4 doubles a vector) and for the baseline x86-64
+// the project is built for; the loader picks one for the CPU at hand.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx2", "default")))
 #endif
@@ -90,8 +90,8 @@ void rowStats(const float* p, const float* y, int64_t n, const RowStatsParams& p
     break;
   }
   const float y_max = y[arg];
-  // gap = sum_j p_j (y_max - y_j). Hidden keys have p = 0 and y = -inf: capping the difference at a finite value
-  // makes their term 0 without a branch, which keeps the loop vectorised.
+  // gap = sum_j p_j (y_max - y_j). Hidden keys have p = 0 and y = -inf: capping the difference at a finite
+  // value makes their term 0 without a branch, which keeps the loop vectorised.
   constexpr float kFiniteCap = 1e30f;
   double gap = 0.0;
 #pragma omp simd reduction(+ : gap)
@@ -109,7 +109,8 @@ void rowStats(const float* p, const float* y, int64_t n, const RowStatsParams& p
   if (out.target_mass) {
     float mass = 0.f;
     for (const auto& [begin, end] : *params.targets) {
-      const int64_t lo = std::max(begin, params.k0) - params.k0, hi = std::min(end, params.k0 + n) - params.k0;
+      const int64_t lo = std::max(begin, params.k0) - params.k0,
+                    hi = std::min(end, params.k0 + n) - params.k0;
       for (int64_t j = lo; j < hi; ++j) mass += p[j];
     }
     out.target_mass[row] = mass;
@@ -118,8 +119,8 @@ void rowStats(const float* p, const float* y, int64_t n, const RowStatsParams& p
 
 }  // namespace
 
-void computeRowStats(const float* p, const float* logits, int64_t rows, int64_t n_keys, const RowStatsParams& params,
-                     const RowStatsOutput& out) {
+void computeRowStats(const float* p, const float* logits, int64_t rows, int64_t n_keys,
+                     const RowStatsParams& params, const RowStatsOutput& out) {
   const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, n_keys));
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     RowScratch scratch;

@@ -19,15 +19,16 @@ struct RowStatsOutput {
 };
 
 struct RowStatsParams {
-  int64_t k0 = 0;    // key position of column 0
+  int64_t k0 = 0;  // key position of column 0
   int64_t topk = 10;
   const std::vector<std::pair<int64_t, int64_t>>* targets = nullptr;  // [begin, end) key positions
 };
 
 /// Computes the statistics of rows attention rows. p: probabilities [rows, n_keys]; logits: the softmax input
-/// they came from [rows, n_keys] (hidden keys -inf, p = 0 there). Entropy uses ln p_j = y_j - y_max + ln p_max,
-/// so it needs no logarithm per key: H = sum_j p_j (y_max - y_j) - ln(p_max) sum_j p_j, both terms >= 0.
-void computeRowStats(const float* p, const float* logits, int64_t rows, int64_t n_keys, const RowStatsParams& params,
-                     const RowStatsOutput& out);
+/// they came from [rows, n_keys] (hidden keys -inf, p = 0 there). Entropy uses ln p_j = y_j - y_max + ln
+/// p_max, so it needs no logarithm per key: H = sum_j p_j (y_max - y_j) - ln(p_max) sum_j p_j, both terms >=
+/// 0.
+void computeRowStats(const float* p, const float* logits, int64_t rows, int64_t n_keys,
+                     const RowStatsParams& params, const RowStatsOutput& out);
 
 }  // namespace attnscope

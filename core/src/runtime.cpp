@@ -23,7 +23,8 @@ std::string computeDescription() {
       blas = "OpenBLAS";
       break;
     }
-    if (line.find("libblas.so") != std::string::npos) blas = "libblas.so.3 (reference BLAS unless an alternative)";
+    if (line.find("libblas.so") != std::string::npos)
+      blas = "libblas.so.3 (reference BLAS unless an alternative)";
   }
   return "CPU, " + std::to_string(torch::get_num_threads()) + " threads, " + blas;
 }

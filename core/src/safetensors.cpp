@@ -50,7 +50,8 @@ std::string errnoText() {
 }
 
 /// A JSON value for an error message, cut short so that a huge array cannot flood it. ASCII only: strings in
-/// it come from the file, and non-ASCII could hide bidirectional overrides. Its nesting is bounded by parseJson.
+/// it come from the file, and non-ASCII could hide bidirectional overrides. Its nesting is bounded by
+/// parseJson.
 std::string brief(const json& value) {
   std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true);
   return text.size() > 80 ? text.substr(0, 80) + "..." : text;

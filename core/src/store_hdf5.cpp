@@ -51,15 +51,15 @@ uint16_t floatToHalf(float value) {
   std::memcpy(&x, &value, sizeof x);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
   const uint32_t ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return 0x7e00;                     // NaN
-  if (ax >= 0x477ff000u) return sign | 0x7c00;             // >= 65520 rounds to infinity (or is infinity)
-  if (ax >= 0x38800000u) {                                 // normal half: rebias, round the 13 dropped bits
+  if (ax > 0x7f800000u) return 0x7e00;          // NaN
+  if (ax >= 0x477ff000u) return sign | 0x7c00;  // >= 65520 rounds to infinity (or is infinity)
+  if (ax >= 0x38800000u) {                      // normal half: rebias, round the 13 dropped bits
     uint32_t h = (ax - 0x38000000u) >> 13;
     const uint32_t rest = ax & 0x1fffu;
     if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry into the exponent is still right
     return static_cast<uint16_t>(sign | h);
   }
-  if (ax <= 0x33000000u) return sign;                      // <= 2^-25 (a tie) rounds to zero
+  if (ax <= 0x33000000u) return sign;  // <= 2^-25 (a tie) rounds to zero
   // Subnormal half: value / 2^-24 rounded to an integer; the float's exponent is in [102, 112].
   const uint32_t exponent = ax >> 23, mantissa = (ax & 0x7fffffu) | 0x800000u;
   const uint32_t shift = 126 - exponent, half_ulp = 1u << (shift - 1);
@@ -72,8 +72,8 @@ uint16_t floatToHalf(float value) {
 TypeHandle makeHalfType() {
   TypeHandle type(check(H5Tcopy(H5T_IEEE_F32LE), "HDF5", "cannot copy float type"));
   // Fields first (they fit in 16 bits), then shrink: sign bit 15, exponent bits 10..14, mantissa bits 0..9.
-  if (H5Tset_fields(type, 15, 10, 5, 0, 10) < 0 || H5Tset_precision(type, 16) < 0 || H5Tset_size(type, 2) < 0 ||
-      H5Tset_ebias(type, 15) < 0)
+  if (H5Tset_fields(type, 15, 10, 5, 0, 10) < 0 || H5Tset_precision(type, 16) < 0 ||
+      H5Tset_size(type, 2) < 0 || H5Tset_ebias(type, 15) < 0)
     fail("HDF5", "cannot define the float16 type (" + hdf5Detail() + ")");
   return type;
 }
@@ -90,7 +90,8 @@ namespace {
 /// Opens attribute name for writing: the existing one (same type and shape assumed) or a new one.
 AttrHandle attrForWrite(hid_t object, const char* name, hid_t type, hid_t space, const std::string& where) {
   if (H5Aexists(object, name) > 0)
-    return AttrHandle(check(H5Aopen(object, name, H5P_DEFAULT), where, std::string("cannot open attribute ") + name));
+    return AttrHandle(
+        check(H5Aopen(object, name, H5P_DEFAULT), where, std::string("cannot open attribute ") + name));
   return AttrHandle(check(H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT), where,
                           std::string("cannot create attribute ") + name));
 }
@@ -100,7 +101,8 @@ AttrHandle openAttr(hid_t object, const char* name, const std::string& where) {
     H5Eclear2(H5E_DEFAULT);
     fail(where, std::string("missing attribute ") + name);
   }
-  return AttrHandle(check(H5Aopen(object, name, H5P_DEFAULT), where, std::string("cannot open attribute ") + name));
+  return AttrHandle(
+      check(H5Aopen(object, name, H5P_DEFAULT), where, std::string("cannot open attribute ") + name));
 }
 
 int64_t attrPoints(hid_t attr, const char* name, const std::string& where) {
@@ -123,7 +125,8 @@ void writeStringAttr(hid_t object, const char* name, const std::string& value, c
 void writeIntAttr(hid_t object, const char* name, int64_t value, const std::string& where) {
   SpaceHandle space(check(H5Screate(H5S_SCALAR), where, "cannot create dataspace"));
   AttrHandle attr = attrForWrite(object, name, H5T_STD_I64LE, space, where);
-  if (H5Awrite(attr, H5T_NATIVE_INT64, &value) < 0) fail(where, std::string("cannot write attribute ") + name);
+  if (H5Awrite(attr, H5T_NATIVE_INT64, &value) < 0)
+    fail(where, std::string("cannot write attribute ") + name);
 }
 
 void writeInt64ArrayAttr(hid_t object, const char* name, const std::vector<int64_t>& values, hsize_t rows,
@@ -161,7 +164,8 @@ std::string readStringAttr(hid_t object, const char* name, const std::string& wh
   TypeHandle memory(check(H5Tcopy(H5T_C_S1), where, "cannot copy string type"));
   H5Tset_size(memory, size);
   std::string out(size, '\0');
-  if (size > 0 && H5Aread(attr, memory, out.data()) < 0) fail(where, std::string("cannot read attribute ") + name);
+  if (size > 0 && H5Aread(attr, memory, out.data()) < 0)
+    fail(where, std::string("cannot read attribute ") + name);
   out.resize(std::strlen(out.c_str()));  // fixed-length strings are NUL-padded
   return out;
 }
@@ -219,7 +223,7 @@ std::vector<std::string> linkNames(hid_t group, const std::string& where) {
 }
 
 bool pathExists(hid_t loc, const std::string& path, const std::string& where) {
-  for (size_t end = path.find('/'); ; end = path.find('/', end + 1)) {
+  for (size_t end = path.find('/');; end = path.find('/', end + 1)) {
     const std::string prefix = path.substr(0, end);
     htri_t exists = H5Lexists(loc, prefix.c_str(), H5P_DEFAULT);
     if (exists <= 0) {

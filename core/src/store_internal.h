@@ -56,7 +56,8 @@ using TypeHandle = Handle<H5Tclose>;
 using AttrHandle = Handle<H5Aclose>;
 using PlistHandle = Handle<H5Pclose>;
 
-/// Turns off HDF5's printing of error stacks for this thread (the setting is per thread in thread-safe builds).
+/// Turns off HDF5's printing of error stacks for this thread (the setting is per thread in thread-safe
+/// builds).
 void quietHdf5();
 /// The innermost message on HDF5's error stack (then cleared), e.g. "truncated file: eof = ...", or "".
 std::string hdf5Detail();
@@ -84,7 +85,8 @@ inline float halfToFloat(uint16_t h) {
     const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;  // subnormal: m * 2^-24
     return sign ? -magnitude : magnitude;
   }
-  uint32_t bits = sign | (exponent == 0x1f ? 0x7f800000u | (mantissa << 13) : ((exponent + 112) << 23) | (mantissa << 13));
+  uint32_t bits = sign | (exponent == 0x1f ? 0x7f800000u | (mantissa << 13)
+                                           : ((exponent + 112) << 23) | (mantissa << 13));
   float out;
   std::memcpy(&out, &bits, sizeof out);
   return out;
@@ -242,19 +244,19 @@ class MapWriter {
 
  private:
   struct Band {
-    int64_t start = 0;               // first row
-    std::vector<uint16_t> cells;     // [kMapChunkRows, side] half bits, preset to the fill value
-    std::vector<int64_t> lo, hi;     // per row: columns [lo, hi) hold written data (lo >= hi: none)
-    std::vector<uint8_t> dirty;      // per chunk column: changed since last written
+    int64_t start = 0;            // first row
+    std::vector<uint16_t> cells;  // [kMapChunkRows, side] half bits, preset to the fill value
+    std::vector<int64_t> lo, hi;  // per row: columns [lo, hi) hold written data (lo >= hi: none)
+    std::vector<uint8_t> dirty;   // per chunk column: changed since last written
   };
   struct Level {
     int64_t side = 0, chunk_rows = 0, chunk_cols = 0;
     DatasetHandle dataset;
-    std::deque<Band> open;           // bands still accepting rows, by increasing start
+    std::deque<Band> open;  // bands still accepting rows, by increasing start
     // Pooling into this level (k >= 1): the row being built from up to two rows of level k - 1.
     int64_t pending = -1;
     int n_folded = 0;
-    std::vector<uint16_t> carry;     // [side of level k - 1] keys (halfKey), element-wise max so far
+    std::vector<uint16_t> carry;  // [side of level k - 1] keys (halfKey), element-wise max so far
     int64_t carry_lo = 0, carry_hi = 0;
   };
 

@@ -29,13 +29,13 @@ MapWriter::MapWriter(hid_t group, hid_t half_type, int64_t n, uint16_t fill, std
     SpaceHandle space(check(H5Screate_simple(2, dims, nullptr), m_where, "cannot create dataspace"));
     PlistHandle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), m_where, "cannot create property list"));
     // Shuffle puts the fp16 exponent bytes together, which is where deflate finds most of its redundancy.
-    if (H5Pset_chunk(dcpl, 2, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, kDeflateLevel) < 0 ||
-        H5Pset_fill_value(dcpl, half_type, &fill) < 0)
+    if (H5Pset_chunk(dcpl, 2, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 ||
+        H5Pset_deflate(dcpl, kDeflateLevel) < 0 || H5Pset_fill_value(dcpl, half_type, &fill) < 0)
       fail(m_where, "cannot set up map storage (" + hdf5Detail() + ")");
     const std::string name = "level_" + std::to_string(k);
-    level.dataset = DatasetHandle(check(H5Dcreate2(group, name.c_str(), half_type, space, H5P_DEFAULT, dcpl,
-                                                   H5P_DEFAULT),
-                                        m_where, "cannot create " + name));
+    level.dataset =
+        DatasetHandle(check(H5Dcreate2(group, name.c_str(), half_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                            m_where, "cannot create " + name));
     if (k > 0) level.carry.resize(static_cast<size_t>(levelSide(n, k - 1)));
   }
 }
@@ -43,8 +43,8 @@ MapWriter::MapWriter(hid_t group, hid_t half_type, int64_t n, uint16_t fill, std
 void MapWriter::write(int64_t q0, int64_t q1, int64_t k0, int64_t k1, const float* values) {
   if (q0 < 0 || q1 > m_n || k0 < 0 || k1 > m_n || q0 > q1 || k0 > k1)
     fail(m_where, "block rows [" + std::to_string(q0) + ", " + std::to_string(q1) + ") columns [" +
-                      std::to_string(k0) + ", " + std::to_string(k1) + ") outside the " + std::to_string(m_n) +
-                      "-token map");
+                      std::to_string(k0) + ", " + std::to_string(k1) + ") outside the " +
+                      std::to_string(m_n) + "-token map");
   if (q0 == q1 || k0 == k1) return;
   if (q0 < m_final_rows)
     fail(m_where, "row " + std::to_string(q0) + " arrives after row " + std::to_string(m_final_rows) +
@@ -91,7 +91,8 @@ void MapWriter::finish() {
 
 MapWriter::Band& MapWriter::bandFor(Level& level, int64_t row) {
   const int64_t start = row / level.chunk_rows * level.chunk_rows;
-  auto it = std::find_if(level.open.begin(), level.open.end(), [&](const Band& b) { return b.start >= start; });
+  auto it =
+      std::find_if(level.open.begin(), level.open.end(), [&](const Band& b) { return b.start >= start; });
   if (it != level.open.end() && it->start == start) return *it;
   Band band;
   band.start = start;
@@ -148,19 +149,22 @@ void MapWriter::writeDirty(Level& level, Band& band) {
       }
       uLongf size = compressBound(static_cast<uLong>(shuffled.size()));
       packed[i].resize(size);
-      if (compress2(packed[i].data(), &size, shuffled.data(), static_cast<uLong>(shuffled.size()), kDeflateLevel) != Z_OK)
+      if (compress2(packed[i].data(), &size, shuffled.data(), static_cast<uLong>(shuffled.size()),
+                    kDeflateLevel) != Z_OK)
         failed = true;
       packed[i].resize(size);
     }
   };
-  const size_t n_threads = std::min<size_t>({chunks.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+  const size_t n_threads =
+      std::min<size_t>({chunks.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
   std::vector<std::thread> threads;
   for (size_t t = 1; t < n_threads; ++t) threads.emplace_back(pack);
   pack();
   for (std::thread& thread : threads) thread.join();
   if (failed) fail(m_where, "cannot compress a map chunk");
   for (size_t i = 0; i < chunks.size(); ++i) {
-    const hsize_t offset[2] = {static_cast<hsize_t>(band.start), static_cast<hsize_t>(chunks[i] * level.chunk_cols)};
+    const hsize_t offset[2] = {static_cast<hsize_t>(band.start),
+                               static_cast<hsize_t>(chunks[i] * level.chunk_cols)};
     if (H5Dwrite_chunk(level.dataset, H5P_DEFAULT, 0, offset, packed[i].size(), packed[i].data()) < 0)
       fail(m_where, "cannot write map chunk (" + hdf5Detail() + ")");
     band.dirty[static_cast<size_t>(chunks[i])] = 0;
@@ -221,7 +225,8 @@ void MapWriter::emitRow(size_t k, int64_t row, const uint16_t* cells, int64_t lo
 }
 
 void MapWriter::markDirty(const Level& level, Band& band, int64_t lo, int64_t hi) {
-  for (int64_t c = lo / level.chunk_cols; c * level.chunk_cols < hi; ++c) band.dirty[static_cast<size_t>(c)] = 1;
+  for (int64_t c = lo / level.chunk_cols; c * level.chunk_cols < hi; ++c)
+    band.dirty[static_cast<size_t>(c)] = 1;
 }
 
 }  // namespace attnscope::store

@@ -1,7 +1,8 @@
 // Capture cost, measured against baselines in the same process:
-//   bench_capture overhead [T]     statistics capture vs a plain forward pass of the same model (goal <= 1.15x)
-//   bench_capture rss T            peak resident memory of a statistics capture at T tokens (one process per T)
-//   bench_capture save DIR         writes the benchmark model as an HF checkpoint (for the Python baseline)
+//   bench_capture overhead [T]     statistics capture vs a plain forward pass of the same model (goal
+//   <= 1.15x) bench_capture rss T            peak resident memory of a statistics capture at T tokens (one
+//   process per T) bench_capture save DIR         writes the benchmark model as an HF checkpoint (for the
+//   Python baseline)
 // The model: Llama architecture, 4 layers, 4 heads, d_model 256, RoPE, random weights.
 
 #include <sys/resource.h>
@@ -60,9 +61,10 @@ int main(int argc, char** argv) {
     const int64_t T = std::atoll(argv[2]);
     double before = peakRssMiB();
     double s = captureSeconds(model, promptIds(T), path, "bench", /*keep_file=*/true);
-    std::printf("T %lld: statistics capture %.1f s, peak RSS %.0f MiB (%.0f MiB before the capture), file %.1f MiB\n",
-                static_cast<long long>(T), s, peakRssMiB(), before,
-                static_cast<double>(std::filesystem::file_size(path)) / (1 << 20));
+    std::printf(
+        "T %lld: statistics capture %.1f s, peak RSS %.0f MiB (%.0f MiB before the capture), file %.1f MiB\n",
+        static_cast<long long>(T), s, peakRssMiB(), before,
+        static_cast<double>(std::filesystem::file_size(path)) / (1 << 20));
     std::filesystem::remove(path);
     return 0;
   }

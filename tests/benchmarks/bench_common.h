@@ -1,6 +1,6 @@
 #pragma once
-// What the capture benchmarks share: a clock, and one plain forward pass and one statistics capture of the same
-// model and tokens, timed the same way.
+// What the capture benchmarks share: a clock, and one plain forward pass and one statistics capture of the
+// same model and tokens, timed the same way.
 
 #include <chrono>
 #include <cstdint>
@@ -30,10 +30,11 @@ inline double forwardSeconds(attnscope::Model& model, const std::vector<int64_t>
   return seconds(start);
 }
 
-/// Seconds of a softmax capture with every statistic and no maps into a fresh file at path (removed afterwards
-/// unless keep_file).
-inline double captureSeconds(attnscope::Model& model, const std::vector<int64_t>& ids, const std::string& path,
-                             const std::string& model_dir = "bench", bool keep_file = false) {
+/// Seconds of a softmax capture with every statistic and no maps into a fresh file at path (removed
+/// afterwards unless keep_file).
+inline double captureSeconds(attnscope::Model& model, const std::vector<int64_t>& ids,
+                             const std::string& path, const std::string& model_dir = "bench",
+                             bool keep_file = false) {
   std::filesystem::remove(path);
   double s = 0;
   {

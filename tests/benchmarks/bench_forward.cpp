@@ -17,7 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 /// Returns the best of several fp32 n×n×n matmuls in FLOP/s: the ceiling a forward pass is compared with.
 double matmulRate(int64_t n = 2048, int repeats = 5) {
@@ -58,7 +60,8 @@ int main(int argc, char** argv) {
   // GPT-2 small (124M parameters) with positions for the longest run.
   int64_t n_ctx = *std::max_element(lengths.begin(), lengths.end());
   std::string config = R"({"model_type": "gpt2", "vocab_size": 50257, "n_embd": 768, "n_layer": 12,
-    "n_head": 12, "n_positions": )" + std::to_string(std::max<int64_t>(n_ctx, 1024)) + "}";
+    "n_head": 12, "n_positions": )" +
+                       std::to_string(std::max<int64_t>(n_ctx, 1024)) + "}";
   torch::manual_seed(0);
   attnscope::Model model(attnscope::parseConfig(config));
   torch::NoGradGuard no_grad;
@@ -69,7 +72,8 @@ int main(int argc, char** argv) {
               static_cast<long long>(model.parameterCount()));
   std::printf("fp32 matmul 2048^3: %.1f GFLOP/s (baseline)\n\n", peak / 1e9);
   std::printf("%8s %10s %12s %12s %10s\n", "T", "seconds", "tokens/s", "GFLOP/s", "of matmul");
-  model.forward(torch::randint(0, 50257, {1, 128}, torch::kInt64), attnscope::LogitPositions::all());  // warm-up
+  model.forward(torch::randint(0, 50257, {1, 128}, torch::kInt64),
+                attnscope::LogitPositions::all());  // warm-up
   for (int64_t T : lengths) {
     auto ids = torch::randint(0, 50257, {1, T}, torch::kInt64);
     auto start = Clock::now();

@@ -1,12 +1,13 @@
 // Real-size checkpoints: random-weight models with the shapes, tensor names, dtype (bf16) and vocabularies of
-// Qwen2.5-0.5B and Llama-3-8B, written into a directory, then opened, summarised and captured the way a user does.
-// Each measurement runs in a process of its own (this program re-executed with --task), so the peak RSS printed
-// beside it is that measurement's alone; rates are compared with this machine's matmul rate in the same dtype,
-// measured in the same run. A benchmark, never a test: run it by hand on an idle machine.
+// Qwen2.5-0.5B and Llama-3-8B, written into a directory, then opened, summarised and captured the way a user
+// does. Each measurement runs in a process of its own (this program re-executed with --task), so the peak RSS
+// printed beside it is that measurement's alone; rates are compared with this machine's matmul rate in the
+// same dtype, measured in the same run. A benchmark, never a test: run it by hand on an idle machine.
 //
 //   bench_scale [--models qwen2.5-0.5b,llama3-8b] [--dir DIR] [--keep] [--threads N] [--long T]
 //
-//   --dir DIR   where the checkpoints go (default: a new temporary directory, removed at the end unless --keep);
+//   --dir DIR   where the checkpoints go (default: a new temporary directory, removed at the end unless
+//   --keep);
 //               a checkpoint already there with the same config is reused
 //   --long T    tokens of the 0.5B long capture (default 32768); 0 skips it
 
@@ -29,8 +30,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/capture.h"
 #include "attnscope/model.h"
@@ -98,9 +99,9 @@ std::vector<uint16_t> randomBf16(std::size_t n, uint64_t seed) {
   return out;
 }
 
-/// Writes config.json and bf16 safetensors shards of at most 5 GB (with an index when there are several), naming
-/// and shaping every tensor as the loader expects (taken from a placeholder model, which allocates nothing).
-/// Returns the bytes written; reuses a checkpoint already in dir with the same config.
+/// Writes config.json and bf16 safetensors shards of at most 5 GB (with an index when there are several),
+/// naming and shaping every tensor as the loader expects (taken from a placeholder model, which allocates
+/// nothing). Returns the bytes written; reuses a checkpoint already in dir with the same config.
 uint64_t writeCheckpoint(const Shape& shape, const fs::path& dir) {
   const std::string config = configText(shape);
   const fs::path marker = dir / ".complete";
@@ -118,11 +119,13 @@ uint64_t writeCheckpoint(const Shape& shape, const fs::path& dir) {
   uint64_t shard_bytes = 0, total = 0, largest = 0;
   for (const auto& item : model.module().named_parameters()) {
     Entry e{item.key(), item.value().sizes().vec(), static_cast<uint64_t>(item.value().numel()) * 2};
-    if (shard_bytes + e.nbytes > (5ull << 30) && !shards.back().empty()) shards.emplace_back(), shard_bytes = 0;
+    if (shard_bytes + e.nbytes > (5ull << 30) && !shards.back().empty())
+      shards.emplace_back(), shard_bytes = 0;
     shard_bytes += e.nbytes, total += e.nbytes, largest = std::max(largest, e.nbytes);
     shards.back().push_back(e);
   }
-  // One random buffer serves every matrix from a tensor-dependent offset; norms are ones, as in a fresh model.
+  // One random buffer serves every matrix from a tensor-dependent offset; norms are ones, as in a fresh
+  // model.
   const std::size_t slack = 32 << 20;
   const std::vector<uint16_t> noise = randomBf16(largest / 2 + slack, 1);
   const std::vector<uint16_t> ones(1 << 16, 0x3F80);
@@ -157,9 +160,11 @@ struct Child {
   std::map<std::string, double> values;  // "key value" lines the child printed
 };
 
-/// Runs a program, collecting its "key value" output lines, wall time and peak RSS. The peak comes from GNU time
-/// (/usr/bin/time, Debian package "time") when it is there: a child's own ru_maxrss starts at this process's RSS,
-/// because exec records the RSS of the memory it replaces, which would hide a small child behind a large parent.
+/// Runs a program, collecting its "key value" output lines, wall time and peak RSS. The peak comes from GNU
+/// time
+/// (/usr/bin/time, Debian package "time") when it is there: a child's own ru_maxrss starts at this process's
+/// RSS, because exec records the RSS of the memory it replaces, which would hide a small child behind a large
+/// parent.
 Child runChild(std::vector<std::string> args, bool quiet = false) {
   std::string what;
   for (const std::string& a : args) what += (what.empty() ? "" : " ") + a;
@@ -182,7 +187,8 @@ Child runChild(std::vector<std::string> args, bool quiet = false) {
   if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
   std::string output;
   char buf[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) output.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;)
+    output.append(buf, static_cast<std::size_t>(n));
   ::close(pipe_fds[0]);
   Child child;
   rusage usage{};
@@ -192,8 +198,10 @@ Child runChild(std::vector<std::string> args, bool quiet = false) {
   std::istringstream lines(output);
   for (std::string key; lines >> key;) {
     double value = 0;
-    if (lines >> value) child.values[key] = value;
-    else lines.clear(), lines.ignore(1 << 20, '\n');
+    if (lines >> value)
+      child.values[key] = value;
+    else
+      lines.clear(), lines.ignore(1 << 20, '\n');
   }
   if (child.values.count("maxrss_kb")) child.peak_rss_mb = child.values["maxrss_kb"] * 1024.0 / 1e6;
   if (!quiet && (!WIFEXITED(child.status) || WEXITSTATUS(child.status) != 0))
@@ -213,7 +221,8 @@ std::vector<int64_t> randomIds(int64_t n, int64_t vocab) {
 int runTask(const std::vector<std::string>& a) {
   const std::string& task = a.at(0);
   if (task == "matmul") {  // matmul DTYPE M K N: best of 5 of x[M,K] · W[N,K]ᵀ, as a linear layer runs it
-    auto type = attnscope::parseComputeDtype(a.at(1)) == ComputeDtype::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
+    auto type =
+        attnscope::parseComputeDtype(a.at(1)) == ComputeDtype::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
     const int64_t M = std::stoll(a.at(2)), K = std::stoll(a.at(3)), N = std::stoll(a.at(4));
     auto x = torch::randn({M, K}).to(type), w = torch::randn({N, K}).to(type);
     torch::linear(x, w);
@@ -235,7 +244,8 @@ int runTask(const std::vector<std::string>& a) {
   const std::string capture_path =
       (fs::temp_directory_path() / ("attnscope_bench_scale_" + std::to_string(::getpid()) + ".h5")).string();
   if (task == "forward") std::printf("forward_s %.3f\n", bench::forwardSeconds(*model, ids));
-  if (task == "capture") std::printf("capture_s %.3f\n", bench::captureSeconds(*model, ids, capture_path, dir));
+  if (task == "capture")
+    std::printf("capture_s %.3f\n", bench::captureSeconds(*model, ids, capture_path, dir));
   if (task == "overhead") {  // interleaved, best of 2: both see the same machine state
     double forward = 1e30, capture = 1e30;
     for (int r = 0; r < 2; ++r) {
@@ -257,7 +267,9 @@ double forwardFlops(const Shape& s, int64_t T) {
   return s.n_layer * (2.0 * linear * T + attention);
 }
 
-const char* verdict(bool ok) { return ok ? "ok" : "MISSED"; }
+const char* verdict(bool ok) {
+  return ok ? "ok" : "MISSED";
+}
 
 struct Bench {
   std::string self;
@@ -270,9 +282,10 @@ struct Bench {
 
 void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_t long_tokens) {
   const fs::path dir = root / s.name;
-  std::printf("\n== %s-shaped: %lld layers, %lld heads (%lld kv), d_model %lld, d_ff %lld, vocab %lld, bf16\n",
-              s.name.c_str(), (long long)s.n_layer, (long long)s.n_head, (long long)s.n_kv_head,
-              (long long)s.d_model, (long long)s.d_ff, (long long)s.vocab);
+  std::printf(
+      "\n== %s-shaped: %lld layers, %lld heads (%lld kv), d_model %lld, d_ff %lld, vocab %lld, bf16\n",
+      s.name.c_str(), (long long)s.n_layer, (long long)s.n_head, (long long)s.n_kv_head, (long long)s.d_model,
+      (long long)s.d_ff, (long long)s.vocab);
   struct statvfs fsinfo {};
   fs::create_directories(root);
   if (::statvfs(root.c_str(), &fsinfo) == 0 && s.name == "llama3-8b" && !fs::exists(dir / ".complete")) {
@@ -284,7 +297,8 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
   }
   auto start = Clock::now();
   const uint64_t bytes = writeCheckpoint(s, dir);
-  std::printf("  checkpoint: %.2f GB in %s (%.0f s to write or reuse)\n", bytes / 1e9, dir.c_str(), seconds(start));
+  std::printf("  checkpoint: %.2f GB in %s (%.0f s to write or reuse)\n", bytes / 1e9, dir.c_str(),
+              seconds(start));
 
   // info: the real CLI, twice (the second run has the headers in the page cache).
   for (int r = 0; r < 2; ++r) {
@@ -298,8 +312,9 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
   // The machine's matmul rate in each dtype, on this model's MLP shape.
   std::map<std::string, double> rate;
   for (std::string dtype : {"float32", "bfloat16"})
-    rate[dtype] = runChild(bench.task({"matmul", dtype, "2048", std::to_string(s.d_model), std::to_string(s.d_ff)}))
-                      .values["gflops"];
+    rate[dtype] =
+        runChild(bench.task({"matmul", dtype, "2048", std::to_string(s.d_model), std::to_string(s.d_ff)}))
+            .values["gflops"];
   std::printf("  matmul 2048x%lldx%lld: float32 %.1f GFLOP/s, bfloat16 %.1f GFLOP/s (%.2fx)\n",
               (long long)s.d_model, (long long)s.d_ff, rate["float32"], rate["bfloat16"],
               rate["bfloat16"] / rate["float32"]);
@@ -326,13 +341,15 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
   Child f32 = row("float32", "capture", 2048);
   Child b16 = row("bfloat16", "capture", 2048);
   const double speedup = f32.values["capture_s"] / b16.values["capture_s"];
-  std::printf("  bf16 / fp32 throughput at T = 2048: %.2fx  [goal >= 2.5x: %s]\n", speedup, verdict(speedup >= 2.5));
+  std::printf("  bf16 / fp32 throughput at T = 2048: %.2fx  [goal >= 2.5x: %s]\n", speedup,
+              verdict(speedup >= 2.5));
   for (std::string dtype : {"bfloat16", "float32"}) {
     Child o = runChild(bench.task({"overhead", dir.string(), dtype, "4096"}));
     const double ratio = o.values["capture_s"] / o.values["forward_s"];
-    std::printf("  %s at T = 4096: plain forward %.2f s, statistics capture %.2f s, ratio %.3fx  [goal <= 1.15x: "
-                "%s]\n",
-                dtype.c_str(), o.values["forward_s"], o.values["capture_s"], ratio, verdict(ratio <= 1.15));
+    std::printf(
+        "  %s at T = 4096: plain forward %.2f s, statistics capture %.2f s, ratio %.3fx  [goal <= 1.15x: "
+        "%s]\n",
+        dtype.c_str(), o.values["forward_s"], o.values["capture_s"], ratio, verdict(ratio <= 1.15));
   }
   if (long_tokens > 0) {
     Child c = row("bfloat16", "capture", long_tokens);
@@ -377,11 +394,13 @@ int main(int argc, char** argv) {
     }
   }
   const bool temporary = dir.empty();
-  if (temporary) dir = (fs::temp_directory_path() / ("attnscope_bench_scale_" + std::to_string(::getpid()))).string();
+  if (temporary)
+    dir = (fs::temp_directory_path() / ("attnscope_bench_scale_" + std::to_string(::getpid()))).string();
   const Bench bench{fs::read_symlink("/proc/self/exe").string(), threads};
   std::printf("bench_scale: %s; checkpoints in %s\n", attnscope::computeDescription().c_str(), dir.c_str());
   for (const Shape& s : kShapes)
-    if (("," + models + ",").find("," + s.name + ",") != std::string::npos) benchShape(bench, s, dir, long_tokens);
+    if (("," + models + ",").find("," + s.name + ",") != std::string::npos)
+      benchShape(bench, s, dir, long_tokens);
   if (temporary && !keep) fs::remove_all(dir);
   return 0;
 }

@@ -1,7 +1,7 @@
-// libFuzzer harness: a capture file from anywhere, opened and read the way `attnscope-cli stats` and the GUI do:
-// metadata, tokens, every run's statistics layer by layer (the head grid, the stats table) and as curves, and
-// every stored map's pyramid levels. The reader must return exactly the shapes store.h documents, since its
-// callers index the results with the run's n_head and n_tokens.
+// libFuzzer harness: a capture file from anywhere, opened and read the way `attnscope-cli stats` and the GUI
+// do: metadata, tokens, every run's statistics layer by layer (the head grid, the stats table) and as curves,
+// and every stored map's pyramid levels. The reader must return exactly the shapes store.h documents, since
+// its callers index the results with the run's n_head and n_tokens.
 
 #include <algorithm>
 #include <cstddef>
@@ -47,7 +47,8 @@ void readEverything(const CaptureFile& file) {
           const int64_t side = level < 62 ? (T + (int64_t{1} << level) - 1) >> level : 1;
           const int64_t r1 = std::min<int64_t>(side, 64), c1 = std::min<int64_t>(side, 64);
           const auto tile = file.readMapTile(run.name, map.hook, head, level, 0, r1, 0, c1);
-          if (static_cast<int64_t>(tile.size()) != r1 * c1) fuzz::contractViolated("readMapTile size != rows * cols");
+          if (static_cast<int64_t>(tile.size()) != r1 * c1)
+            fuzz::contractViolated("readMapTile size != rows * cols");
         }
       }
     }

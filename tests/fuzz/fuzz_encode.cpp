@@ -1,7 +1,7 @@
 // libFuzzer harness: arbitrary bytes encoded by each tokenizer kind, loaded once from tests/fuzz/data: GPT-2
 // byte-level BPE (vocab.json + merges.txt), tokenizer.json byte-level BPE with added tokens, tokenizer.json
-// sentencepiece-style BPE with byte fallback, and raw bytes. Valid UTF-8 must encode to in-vocabulary ids, and
-// the lossless kinds must decode back to the input; anything else must be refused with TokenizerError.
+// sentencepiece-style BPE with byte fallback, and raw bytes. Valid UTF-8 must encode to in-vocabulary ids,
+// and the lossless kinds must decode back to the input; anything else must be refused with TokenizerError.
 
 #include <cstddef>
 #include <cstdint>
@@ -47,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     for (int64_t id : ids)
       if (id < 0 || id >= vocab) fuzz::contractViolated("encode() returned an id outside [0, vocabSize)");
     const std::string back = kind.tokenizer->decode(ids);
-    if (kind.lossless && back != text) fuzz::contractViolated("decode(encode(text)) != text for a lossless kind");
+    if (kind.lossless && back != text)
+      fuzz::contractViolated("decode(encode(text)) != text for a lossless kind");
     for (int64_t id : ids) (void)kind.tokenizer->displayString(id);
     (void)kind.tokenizer->encode(text, true);
   }

@@ -14,7 +14,8 @@ using namespace attnscope;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const auto parts = fuzz::splitInput(data, size, 2);
   const std::string vocab_path = fuzz::writeScratchFile("vocab.json", parts[0]);
-  const std::string merges_path = fuzz::writeScratchFile("merges.txt", parts.size() > 1 ? parts[1] : std::string());
+  const std::string merges_path =
+      fuzz::writeScratchFile("merges.txt", parts.size() > 1 ? parts[1] : std::string());
   try {
     const auto tokenizer = loadGpt2Tokenizer(vocab_path, merges_path);
     const int64_t vocab = tokenizer->vocabSize();

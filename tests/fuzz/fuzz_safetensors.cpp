@@ -1,6 +1,6 @@
 // libFuzzer harness: a model directory's safetensors weights. The input is "<model.safetensors>" or
-// "<model.safetensors>#SEP<model.safetensors.index.json>#SEP<model-00001.safetensors>#SEP...": the index may name
-// model.safetensors and the numbered shards. Every tensor's bytes are read, as loading a model does.
+// "<model.safetensors>#SEP<model.safetensors.index.json>#SEP<model-00001.safetensors>#SEP...": the index may
+// name model.safetensors and the numbered shards. Every tensor's bytes are read, as loading a model does.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // libFuzzer harness: loading a HF tokenizer.json and using it. The input is
-// "<tokenizer.json>#SEP<text to encode>#SEP<tokenizer_config.json>" (the last two optional); the text is encoded,
-// decoded, and every id's display string is built, as the GUI's token labels do.
+// "<tokenizer.json>#SEP<text to encode>#SEP<tokenizer_config.json>" (the last two optional); the text is
+// encoded, decoded, and every id's display string is built, as the GUI's token labels do.
 
 #include <algorithm>
 #include <cstddef>
@@ -44,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         for (bool special : {false, true}) {
           const auto ids = tokenizer->encode(text, special);
           for (int64_t id : ids)
-            if (id < 0 || id >= vocab) fuzz::contractViolated("encode() returned an id outside [0, vocabSize)");
+            if (id < 0 || id >= vocab)
+              fuzz::contractViolated("encode() returned an id outside [0, vocabSize)");
           (void)tokenizer->decode(ids, false);
           (void)tokenizer->decode(ids, true);
         }

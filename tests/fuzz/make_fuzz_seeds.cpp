@@ -1,5 +1,6 @@
-// Writes the fuzzers' seed corpora (tests/fuzz/corpus/<harness>/) and fixed inputs (tests/fuzz/data/) with the
-// project's own writers, so every seed is a valid file of today's format. Run by hand after a format change:
+// Writes the fuzzers' seed corpora (tests/fuzz/corpus/<harness>/) and fixed inputs (tests/fuzz/data/) with
+// the project's own writers, so every seed is a valid file of today's format. Run by hand after a format
+// change:
 //   build-fuzz/tests/fuzz/make_fuzz_seeds tests/fuzz
 // The tokenizer files mirror the tiny fixtures of tests/unit/test_tokenizer.cpp (kept apart so that the unit
 // test can change freely).
@@ -82,7 +83,8 @@ json byteLevelJson(bool with_rstrip) {
   json j;
   j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", kMerges}, {"unk_token", nullptr}};
   j["added_tokens"] = {{{"id", 300}, {"content", "<|bos|>"}, {"special", true}}};
-  if (with_rstrip) j["added_tokens"].push_back({{"id", 301}, {"content", "<|user|>"}, {"special", false}, {"rstrip", true}});
+  if (with_rstrip)
+    j["added_tokens"].push_back({{"id", 301}, {"content", "<|user|>"}, {"special", false}, {"rstrip", true}});
   j["normalizer"] = nullptr;
   j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
   j["post_processor"] = {
@@ -98,23 +100,24 @@ json byteLevelJson(bool with_rstrip) {
 json llama3StyleJson(bool with_nfc) {
   json j = byteLevelJson(false);
   if (with_nfc) j["normalizer"] = {{"type", "NFC"}};
-  j["pre_tokenizer"] = {
-      {"type", "Sequence"},
-      {"pretokenizers",
-       {{{"type", "Split"},
-         {"pattern",
-          {{"Regex",
-            "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-            "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
-         {"behavior", "Isolated"},
-         {"invert", false}},
-        {{"type", "Digits"}, {"individual_digits", true}},
-        {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  j["pre_tokenizer"] = {{"type", "Sequence"},
+                        {"pretokenizers",
+                         {{{"type", "Split"},
+                           {"pattern",
+                            {{"Regex",
+                              "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+                              "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                              "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
+                           {"behavior", "Isolated"},
+                           {"invert", false}},
+                          {{"type", "Digits"}, {"individual_digits", true}},
+                          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
   j["model"]["ignore_merges"] = true;
   return j;
 }
 
-/// Sentencepiece-style BPE (Llama 2): "▁" for spaces, byte fallback for characters missing from the vocabulary.
+/// Sentencepiece-style BPE (Llama 2): "▁" for spaces, byte fallback for characters missing from the
+/// vocabulary.
 json byteFallbackJson() {
   json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
   for (int b = 0; b < 256; ++b) {
@@ -149,11 +152,14 @@ json byteFallbackJson() {
 json metaspaceJson() {
   json j = byteFallbackJson();
   j["normalizer"] = nullptr;
-  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
-  j["decoder"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
-  j["post_processor"] = {{"type", "TemplateProcessing"},
-                         {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}}}}}},
-                         {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
+  j["pre_tokenizer"] = {
+      {"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
+  j["decoder"] = {
+      {"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}};
+  j["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}}}}}},
+      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}};
   return j;
 }
 
@@ -172,25 +178,25 @@ void writeSafetensorsSeeds(const fs::path& out, const fs::path& scratch) {
   const uint8_t u8[5] = {0, 1, 2, 254, 255};
   const double f64[1] = {3.25};
   const fs::path dir = out / "corpus" / "fuzz_safetensors";
-  writeFile(dir / "single",
-            safetensorsBytes(scratch, {{"model.embed.weight", DType::F32, {2, 3}, f32, sizeof f32},
-                                       {"model.norm.weight", DType::BF16, {4}, half, sizeof half}},
-                             {{"format", "pt"}}));
-  writeFile(dir / "dtypes",
-            safetensorsBytes(scratch, {{"f16", DType::F16, {2, 2}, half, sizeof half},
-                                       {"f64", DType::F64, {}, f64, sizeof f64},
-                                       {"i64", DType::I64, {2}, i64, sizeof i64},
-                                       {"i32", DType::I32, {3, 1}, i32, sizeof i32},
-                                       {"i16", DType::I16, {2}, i16, sizeof i16},
-                                       {"i8", DType::I8, {5}, u8, sizeof u8},
-                                       {"u8", DType::U8, {1, 5}, u8, sizeof u8},
-                                       {"bool", DType::BOOL, {2}, u8, 2},
-                                       {"empty", DType::F32, {0, 3}, f32, 0}}));
+  writeFile(dir / "single", safetensorsBytes(scratch,
+                                             {{"model.embed.weight", DType::F32, {2, 3}, f32, sizeof f32},
+                                              {"model.norm.weight", DType::BF16, {4}, half, sizeof half}},
+                                             {{"format", "pt"}}));
+  writeFile(dir / "dtypes", safetensorsBytes(scratch, {{"f16", DType::F16, {2, 2}, half, sizeof half},
+                                                       {"f64", DType::F64, {}, f64, sizeof f64},
+                                                       {"i64", DType::I64, {2}, i64, sizeof i64},
+                                                       {"i32", DType::I32, {3, 1}, i32, sizeof i32},
+                                                       {"i16", DType::I16, {2}, i16, sizeof i16},
+                                                       {"i8", DType::I8, {5}, u8, sizeof u8},
+                                                       {"u8", DType::U8, {1, 5}, u8, sizeof u8},
+                                                       {"bool", DType::BOOL, {2}, u8, 2},
+                                                       {"empty", DType::F32, {0, 3}, f32, 0}}));
   // Two shards and the index naming them (the harness writes part 2 as model-00001.safetensors).
   const std::string shard_a = safetensorsBytes(scratch, {{"a.weight", DType::F32, {6}, f32, sizeof f32}});
   const std::string shard_b = safetensorsBytes(scratch, {{"b.weight", DType::I32, {3}, i32, sizeof i32}});
-  const json index = {{"metadata", {{"total_size", 36}}},
-                      {"weight_map", {{"a.weight", "model.safetensors"}, {"b.weight", "model-00001.safetensors"}}}};
+  const json index = {
+      {"metadata", {{"total_size", 36}}},
+      {"weight_map", {{"a.weight", "model.safetensors"}, {"b.weight", "model-00001.safetensors"}}}};
   writeFile(dir / "sharded", shard_a + kSep + index.dump(2) + kSep + shard_b);
 }
 
@@ -198,31 +204,59 @@ void writeConfigSeeds(const fs::path& out, const fs::path& source) {
   const fs::path dir = out / "corpus" / "fuzz_config";
   writeFile(dir / "tiny-llama-random", readFile(source / "samples/tiny-llama-random/config.json"));
   writeFile(dir / "bytes-ssmax", readFile(source / "samples/bytes-ssmax/config.json"));
-  writeFile(dir / "gpt2", json{{"model_type", "gpt2"}, {"vocab_size", 50257}, {"n_embd", 768}, {"n_layer", 12},
-                               {"n_head", 12}, {"n_positions", 1024}, {"n_inner", nullptr},
-                               {"activation_function", "gelu_new"}, {"layer_norm_epsilon", 1e-5},
+  writeFile(dir / "gpt2", json{{"model_type", "gpt2"},
+                               {"vocab_size", 50257},
+                               {"n_embd", 768},
+                               {"n_layer", 12},
+                               {"n_head", 12},
+                               {"n_positions", 1024},
+                               {"n_inner", nullptr},
+                               {"activation_function", "gelu_new"},
+                               {"layer_norm_epsilon", 1e-5},
                                {"tie_word_embeddings", true}}
                               .dump(2));
-  writeFile(dir / "llama3-rope", json{{"model_type", "llama"}, {"vocab_size", 128256}, {"hidden_size", 64},
-                                      {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                                      {"num_key_value_heads", 2}, {"intermediate_size", 128},
-                                      {"max_position_embeddings", 8192}, {"rope_theta", 500000.0},
-                                      {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0},
-                                                        {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
-                                                        {"original_max_position_embeddings", 8192}}},
-                                      {"head_dim", 16}, {"torch_dtype", "bfloat16"}}
+  writeFile(dir / "llama3-rope", json{{"model_type", "llama"},
+                                      {"vocab_size", 128256},
+                                      {"hidden_size", 64},
+                                      {"num_hidden_layers", 2},
+                                      {"num_attention_heads", 4},
+                                      {"num_key_value_heads", 2},
+                                      {"intermediate_size", 128},
+                                      {"max_position_embeddings", 8192},
+                                      {"rope_theta", 500000.0},
+                                      {"rope_scaling",
+                                       {{"rope_type", "llama3"},
+                                        {"factor", 8.0},
+                                        {"low_freq_factor", 1.0},
+                                        {"high_freq_factor", 4.0},
+                                        {"original_max_position_embeddings", 8192}}},
+                                      {"head_dim", 16},
+                                      {"torch_dtype", "bfloat16"}}
                                      .dump(2));
-  writeFile(dir / "qwen2-window", json{{"model_type", "qwen2"}, {"vocab_size", 151936}, {"hidden_size", 64},
-                                       {"num_hidden_layers", 4}, {"num_attention_heads", 4},
-                                       {"num_key_value_heads", 1}, {"intermediate_size", 96},
-                                       {"use_sliding_window", true}, {"sliding_window", 4096},
-                                       {"max_window_layers", 2}, {"rope_scaling", {{"type", "yarn"}, {"factor", 4.0},
-                                       {"original_max_position_embeddings", 32768}}},
-                                       {"attention_normalizer", "ssmax"}, {"ssmax_bias", true}}
-                                      .dump(2));
-  writeFile(dir / "mistral", json{{"model_type", "mistral"}, {"vocab_size", 32000}, {"hidden_size", 64},
-                                  {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"intermediate_size", 96},
-                                  {"sliding_window", 4096}, {"rope_scaling", {{"type", "linear"}, {"factor", 2.0}}}}
+  writeFile(
+      dir / "qwen2-window",
+      json{{"model_type", "qwen2"},
+           {"vocab_size", 151936},
+           {"hidden_size", 64},
+           {"num_hidden_layers", 4},
+           {"num_attention_heads", 4},
+           {"num_key_value_heads", 1},
+           {"intermediate_size", 96},
+           {"use_sliding_window", true},
+           {"sliding_window", 4096},
+           {"max_window_layers", 2},
+           {"rope_scaling", {{"type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}}},
+           {"attention_normalizer", "ssmax"},
+           {"ssmax_bias", true}}
+          .dump(2));
+  writeFile(dir / "mistral", json{{"model_type", "mistral"},
+                                  {"vocab_size", 32000},
+                                  {"hidden_size", 64},
+                                  {"num_hidden_layers", 1},
+                                  {"num_attention_heads", 2},
+                                  {"intermediate_size", 96},
+                                  {"sliding_window", 4096},
+                                  {"rope_scaling", {{"type", "linear"}, {"factor", 2.0}}}}
                                  .dump());
 }
 
@@ -245,12 +279,13 @@ void writeTokenizerSeeds(const fs::path& out) {
 
   const fs::path encode_dir = out / "corpus" / "fuzz_encode";
   writeFile(encode_dir / "ascii", "Hello world, hello again.\n\tIt's 2025: 3 heads x 1024 keys!");
-  writeFile(encode_dir / "unicode", "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80 \xE4\xB8\xAD\xE6\x96\x87 \xCC\x81");
+  writeFile(encode_dir / "unicode",
+            "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80 \xE4\xB8\xAD\xE6\x96\x87 \xCC\x81");
   writeFile(encode_dir / "special", "<|bos|>hello<|endoftext|> <s> </s>  \r\n\r\n   ");
 }
 
-/// Small captures: one run of one layer and head with its map (the smallest valid file, fast to mutate), and two
-/// runs of two layers and heads with statistics, targets and maps.
+/// Small captures: one run of one layer and head with its map (the smallest valid file, fast to mutate), and
+/// two runs of two layers and heads with statistics, targets and maps.
 void writeCaptureSeeds(const fs::path& out, const fs::path& scratch) {
   const fs::path dir = out / "corpus" / "fuzz_capture";
   fs::create_directories(dir);
@@ -259,8 +294,9 @@ void writeCaptureSeeds(const fs::path& out, const fs::path& scratch) {
     int64_t T, n_runs, n_layer, n_head;
     std::vector<std::string> stats;
   };
-  const std::vector<Shape> shapes = {{"one-run-T4", 4, 1, 1, 1, {"max_prob", "n_keys"}},
-                                     {"two-runs-T20", 20, 2, 2, 2, {"max_prob", "entropy", "target_mass", "n_keys"}}};
+  const std::vector<Shape> shapes = {
+      {"one-run-T4", 4, 1, 1, 1, {"max_prob", "n_keys"}},
+      {"two-runs-T20", 20, 2, 2, 2, {"max_prob", "entropy", "target_mass", "n_keys"}}};
   for (const Shape& shape : shapes) {
     const int64_t T = shape.T;
     const fs::path path = scratch / "seed.h5";
@@ -270,7 +306,8 @@ void writeCaptureSeeds(const fs::path& out, const fs::path& scratch) {
       tokens.ids.push_back(t * 7 % 50);
       tokens.text.push_back("t" + std::to_string(t));
     }
-    auto file = CaptureFile::create(path.string(), {R"({"model_type": "llama"})", "/models/tiny", "abc123"}, tokens);
+    auto file =
+        CaptureFile::create(path.string(), {R"({"model_type": "llama"})", "/models/tiny", "abc123"}, tokens);
     for (int64_t r = 0; r < shape.n_runs; ++r) {
       RunSpec spec;
       spec.name = r == 0 ? "softmax" : "ssmax";
@@ -296,7 +333,8 @@ void writeCaptureSeeds(const fs::path& out, const fs::path& scratch) {
           writer.writeStat(name, layer, 0, T, name == "n_keys" ? n_keys.data() : stat.data());
       std::vector<float> map(static_cast<std::size_t>(T * T), 0.f);
       for (int64_t q = 0; q < T; ++q)
-        for (int64_t k = 0; k <= q; ++k) map[static_cast<std::size_t>(q * T + k)] = 1.0f / static_cast<float>(q + 1);
+        for (int64_t k = 0; k <= q; ++k)
+          map[static_cast<std::size_t>(q * T + k)] = 1.0f / static_cast<float>(q + 1);
       for (int64_t head : spec.maps[0].heads)
         writer.writeMapBlock(spec.maps[0].hook, head, 0, T, 0, T, map.data());
       writer.finish();

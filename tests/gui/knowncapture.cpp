@@ -18,8 +18,10 @@ float knownMapValue(int query, int key, int n_tokens) {
 float knownStatValue(int run, const QString& stat, int layer, int head, int query) {
   if (stat == QLatin1String("n_keys")) return static_cast<float>(query + 1);
   if (stat == QLatin1String("max_prob"))
-    return run == 0 ? 0.9f / (1.0f + 0.1f * query * (head + 1)) - 0.1f * layer : 0.95f - 0.01f * head - 0.05f * layer;
-  if (stat == QLatin1String("entropy")) return std::log(query + 1.0f) * (0.5f + 0.1f * head + (run == 0 ? 0.2f : 0.0f));
+    return run == 0 ? 0.9f / (1.0f + 0.1f * query * (head + 1)) - 0.1f * layer
+                    : 0.95f - 0.01f * head - 0.05f * layer;
+  if (stat == QLatin1String("entropy"))
+    return std::log(query + 1.0f) * (0.5f + 0.1f * head + (run == 0 ? 0.2f : 0.0f));
   if (stat == QLatin1String("target_mass"))
     return run == 0 ? 0.3f + 0.05f * head : std::numeric_limits<float>::quiet_NaN();
   return 0;
@@ -74,9 +76,9 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
         std::vector<float> map;  // [T, T]
         for (int q = 0; q < T; ++q)
           for (int k = 0; k < T; ++k)
-            map.push_back(options.map_value
-                              ? options.map_value(static_cast<int>(request.layer), static_cast<int>(head), q, k)
-                              : knownMapValue(q, k, T));
+            map.push_back(options.map_value ? options.map_value(static_cast<int>(request.layer),
+                                                                static_cast<int>(head), q, k)
+                                            : knownMapValue(q, k, T));
         writer.writeMapBlock(request.hook, head, 0, T, 0, T, map.data());
       }
     writer.finish();

@@ -1,6 +1,7 @@
-// Running a model from the window: the capture worker runs the bundled random Llama (a copy given the raw byte
-// tokenizer) on a worker thread and writes a capture the document opens with the expected runs; cancel leaves the
-// interrupted run incomplete; errors come back as one line; the main window runs a job and opens its capture.
+// Running a model from the window: the capture worker runs the bundled random Llama (a copy given the raw
+// byte tokenizer) on a worker thread and writes a capture the document opens with the expected runs; cancel
+// leaves the interrupted run incomplete; errors come back as one line; the main window runs a job and opens
+// its capture.
 
 #include <QDir>
 #include <QFile>
@@ -31,11 +32,13 @@ class TestCaptureWorker : public QObject {
     QVERIFY2(sample.exists(QStringLiteral("config.json")), qPrintable(sample.path()));
     m_model = m_dir.filePath(QStringLiteral("tiny-llama-bytes"));
     QVERIFY(QDir().mkpath(m_model));
-    QVERIFY(QFile::copy(sample.filePath(QStringLiteral("model.safetensors")), m_model + "/model.safetensors"));
+    QVERIFY(
+        QFile::copy(sample.filePath(QStringLiteral("model.safetensors")), m_model + "/model.safetensors"));
     QFile in(sample.filePath(QStringLiteral("config.json")));
     QVERIFY(in.open(QIODevice::ReadOnly));
     QJsonObject config = QJsonDocument::fromJson(in.readAll()).object();
-    config.insert(QStringLiteral("attnscope_tokenizer"), QStringLiteral("bytes"));  // vocab 109: bytes < 109 only
+    config.insert(QStringLiteral("attnscope_tokenizer"),
+                  QStringLiteral("bytes"));  // vocab 109: bytes < 109 only
     QFile out(m_model + "/config.json");
     QVERIFY(out.open(QIODevice::WriteOnly));
     out.write(QJsonDocument(config).toJson());
@@ -77,12 +80,14 @@ class TestCaptureWorker : public QObject {
 
   void cancelLeavesTheRunIncomplete() {
     CaptureWorker worker;
-    // A direct connection runs on the worker thread inside the progress callback, so the cancel is seen at once.
-    connect(&worker, &CaptureWorker::progressChanged, &worker,
-            [&worker](const CaptureProgress& progress) {
-              if (!progress.loading) worker.cancel();
-            },
-            Qt::DirectConnection);
+    // A direct connection runs on the worker thread inside the progress callback, so the cancel is seen at
+    // once.
+    connect(
+        &worker, &CaptureWorker::progressChanged, &worker,
+        [&worker](const CaptureProgress& progress) {
+          if (!progress.loading) worker.cancel();
+        },
+        Qt::DirectConnection);
     QSignalSpy finished(&worker, &CaptureWorker::finished);
     QVERIFY(worker.start(makeJob(QStringLiteral("cancelled.h5"))));
     QVERIFY(finished.wait(60000));
@@ -101,7 +106,9 @@ class TestCaptureWorker : public QObject {
     QTest::addColumn<QString>("expected");
     QTest::newRow("bad spec") << "ssmax:s=abc" << QString() << "s=abc";
     QTest::newRow("no learned s") << "ssmax" << QString() << "learned";
-    QTest::newRow("no model") << "softmax" << "/nonexistent/model" << "nonexistent";
+    QTest::newRow("no model") << "softmax"
+                              << "/nonexistent/model"
+                              << "nonexistent";
   }
 
   void errorsComeBackAsOneLine() {
@@ -125,7 +132,8 @@ class TestCaptureWorker : public QObject {
   void dialogMakesAJob() {
     RunModelDialog dialog(m_model);
     NormalizerChooser* chooser = dialog.normalizers();
-    QCOMPARE(chooser->specs(), (QStringList{"softmax", "ssmax:ctx=128"}));  // the model's context; no learned s
+    QCOMPARE(chooser->specs(),
+             (QStringList{"softmax", "ssmax:ctx=128"}));  // the model's context; no learned s
     chooser->setSpecs({"softmax", "ssmax:s=0.3", "logn:L=64", "ssmax:s=0.2,b=0.1"});
     QCOMPARE(chooser->specs(), (QStringList{"softmax", "ssmax:s=0.3", "logn:L=64", "ssmax:s=0.2,b=0.1"}));
     dialog.setPromptText(QStringLiteral("ABC"));

@@ -1,6 +1,6 @@
 // Compare view: the per-head summary (mean over the last 10% of queries, run A, run B, A − B) has the known
-// capture's values and passes QAbstractItemModelTester, directly and through the sorting proxy; the three maps
-// share zoom and pan; the difference map holds run − compare run.
+// capture's values and passes QAbstractItemModelTester, directly and through the sorting proxy; the three
+// maps share zoom and pan; the difference map holds run − compare run.
 
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
@@ -30,7 +30,8 @@ constexpr int kTokens = 64, kLayers = 2, kHeads = 3;
 double expectedTailMean(int run, const QString& stat, int layer, int head) {
   const int64_t q0 = tailBegin(kTokens, 0.1);
   double sum = 0;
-  for (int64_t q = q0; q < kTokens; ++q) sum += test::knownStatValue(run, stat, layer, head, static_cast<int>(q));
+  for (int64_t q = q0; q < kTokens; ++q)
+    sum += test::knownStatValue(run, stat, layer, head, static_cast<int>(q));
   return sum / static_cast<double>(kTokens - q0);
 }
 
@@ -64,20 +65,25 @@ class TestCompareView : public QObject {
     auto file = CaptureFile::open(m_path.toStdString());
     CompareSummaryModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-    model.setSummary(computeCompareSummary(*file, {QStringLiteral("softmax"), QStringLiteral("ssmax"), stat, 0.1}));
+    model.setSummary(
+        computeCompareSummary(*file, {QStringLiteral("softmax"), QStringLiteral("ssmax"), stat, 0.1}));
     QCOMPARE(model.rowCount(), kLayers * kHeads);
     QCOMPARE(model.columnCount(), int(CompareSummaryModel::ColumnCount));
-    QCOMPARE(model.headerData(CompareSummaryModel::RunAColumn, Qt::Horizontal).toString(), QStringLiteral("softmax"));
+    QCOMPARE(model.headerData(CompareSummaryModel::RunAColumn, Qt::Horizontal).toString(),
+             QStringLiteral("softmax"));
     for (int row = 0; row < model.rowCount(); ++row) {
       const int layer = row / kHeads, head = row % kHeads;
-      const auto value = [&](int column) { return model.index(row, column).data(CompareSummaryModel::ValueRole); };
+      const auto value = [&](int column) {
+        return model.index(row, column).data(CompareSummaryModel::ValueRole);
+      };
       QCOMPARE(value(CompareSummaryModel::LayerColumn).toInt(), layer);
       QCOMPARE(value(CompareSummaryModel::HeadColumn).toInt(), head);
       const double a = expectedTailMean(0, stat, layer, head), b = expectedTailMean(1, stat, layer, head);
       QVERIFY(std::abs(value(CompareSummaryModel::RunAColumn).toDouble() - a) < 1e-5);
       if (std::isnan(b)) {
         QVERIFY(std::isnan(value(CompareSummaryModel::RunBColumn).toDouble()));
-        QCOMPARE(model.index(row, CompareSummaryModel::DifferenceColumn).data().toString(), QStringLiteral("–"));
+        QCOMPARE(model.index(row, CompareSummaryModel::DifferenceColumn).data().toString(),
+                 QStringLiteral("–"));
       } else {
         QVERIFY(std::abs(value(CompareSummaryModel::RunBColumn).toDouble() - b) < 1e-5);
         QVERIFY(std::abs(value(CompareSummaryModel::DifferenceColumn).toDouble() - (a - b)) < 1e-5);
@@ -92,7 +98,8 @@ class TestCompareView : public QObject {
     QVERIFY(document.open(m_path));  // the second run becomes the compare run
     QCOMPARE(document.selection().compareRun, QStringLiteral("ssmax"));
     CompareView view(&document);
-    QAbstractItemModelTester tester(view.summaryTable()->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QAbstractItemModelTester tester(view.summaryTable()->model(),
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
     view.resize(1200, 800);
     view.show();
     QVERIFY(QTest::qWaitForWindowExposed(&view));
@@ -102,7 +109,9 @@ class TestCompareView : public QObject {
     QAbstractItemModel* sorted = view.summaryTable()->model();
     double previous = -1e9;
     for (int row = 0; row < sorted->rowCount(); ++row) {
-      const double d = sorted->index(row, CompareSummaryModel::DifferenceColumn).data(CompareSummaryModel::ValueRole).toDouble();
+      const double d = sorted->index(row, CompareSummaryModel::DifferenceColumn)
+                           .data(CompareSummaryModel::ValueRole)
+                           .toDouble();
       QVERIFY(d >= previous);
       previous = d;
     }

@@ -54,8 +54,10 @@ class TestHeadGridModel : public QObject {
     const int runIndex = run == QLatin1String("softmax") ? 0 : 1;
     const auto reduce = [&](int r, int layer, int head) {
       switch (request.statistic) {
-        case HeadStatistic::MaxAtLastQuery: return double(test::knownStatValue(r, "max_prob", layer, head, 7));
-        case HeadStatistic::MeanTargetMass: return double(test::knownStatValue(r, "target_mass", layer, head, 0));
+        case HeadStatistic::MaxAtLastQuery:
+          return double(test::knownStatValue(r, "max_prob", layer, head, 7));
+        case HeadStatistic::MeanTargetMass:
+          return double(test::knownStatValue(r, "target_mass", layer, head, 0));
         case HeadStatistic::MeanEntropy: {
           double sum = 0;
           for (int q = 0; q < 8; ++q) sum += test::knownStatValue(r, "entropy", layer, head, q);
@@ -74,7 +76,11 @@ class TestHeadGridModel : public QObject {
         double expected = reduce(runIndex, layer, head);
         if (difference) expected -= reduce(0, layer, head);
         QVERIFY2(std::abs(model.value(layer, head) - expected) < 1e-5,
-                 qPrintable(QStringLiteral("L%1 H%2: %3 vs %4").arg(layer).arg(head).arg(model.value(layer, head)).arg(expected)));
+                 qPrintable(QStringLiteral("L%1 H%2: %3 vs %4")
+                                .arg(layer)
+                                .arg(head)
+                                .arg(model.value(layer, head))
+                                .arg(expected)));
         const QModelIndex index = model.index(layer, head);
         QCOMPARE(index.data(HeadGridModel::ValueRole).toDouble(), model.value(layer, head));
         QVERIFY(index.data(Qt::BackgroundRole).value<QBrush>().color().isValid());

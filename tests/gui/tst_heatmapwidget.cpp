@@ -29,7 +29,8 @@ bool waitUntilDrawn(HeatmapWidget& widget) {
 
 /// Largest channel difference between two colours.
 int colorDistance(const QColor& a, const QColor& b) {
-  return std::max({std::abs(a.red() - b.red()), std::abs(a.green() - b.green()), std::abs(a.blue() - b.blue())});
+  return std::max(
+      {std::abs(a.red() - b.red()), std::abs(a.green() - b.green()), std::abs(a.blue() - b.blue())});
 }
 
 }  // namespace
@@ -76,7 +77,10 @@ class TestHeatmapWidget : public QObject {
         const QColor actual = image.pixelColor(x, y);
         QVERIFY2(colorDistance(actual, expected) <= 6,
                  qPrintable(QStringLiteral("cell q=%1 k=%2 value %3: pixel %4 expected %5")
-                                .arg(q).arg(k).arg(value).arg(actual.name(), expected.name())));
+                                .arg(q)
+                                .arg(k)
+                                .arg(value)
+                                .arg(actual.name(), expected.name())));
       }
     // Query 0 is the top row (the y axis runs downwards like a matrix).
     QVERIFY(plot->yAxis->coordToPixel(0) < plot->yAxis->coordToPixel(7));
@@ -90,8 +94,10 @@ class TestHeatmapWidget : public QObject {
     widget.show();
     QVERIFY(waitUntilDrawn(widget));
     const QString text = widget.describeCell(5, 2);
-    QVERIFY2(text.contains(QStringLiteral("query 5")) && text.contains(QStringLiteral("·mat")), qPrintable(text));
-    QVERIFY2(text.contains(QStringLiteral("key 2")) && text.contains(QStringLiteral("·sat")), qPrintable(text));
+    QVERIFY2(text.contains(QStringLiteral("query 5")) && text.contains(QStringLiteral("·mat")),
+             qPrintable(text));
+    QVERIFY2(text.contains(QStringLiteral("key 2")) && text.contains(QStringLiteral("·sat")),
+             qPrintable(text));
     QVERIFY2(text.contains(QStringLiteral("p = 0.5")), qPrintable(text));  // (5 + 2) / 14
   }
 

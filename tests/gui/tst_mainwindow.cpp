@@ -53,8 +53,8 @@ void checkPdf(const QString& path) {
   QVERIFY2(file.size() > 2000, qPrintable(QString::number(file.size())));
 }
 
-/// Checks an SVG parses and draws: plots must hold vector lines (path or polyline elements); widget grabs may be
-/// rectangles and text only.
+/// Checks an SVG parses and draws: plots must hold vector lines (path or polyline elements); widget grabs may
+/// be rectangles and text only.
 void checkSvg(const QString& path, bool plot = true) {
   QFile file(path);
   QVERIFY2(file.open(QIODevice::ReadOnly), qPrintable(path));
@@ -69,7 +69,8 @@ void checkSvg(const QString& path, bool plot = true) {
   }
   QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
   QCOMPARE(svgRoots, 1);
-  QVERIFY2((plot ? paths : paths + shapes) > 5, qPrintable(QStringLiteral("%1 paths, %2 shapes").arg(paths).arg(shapes)));
+  QVERIFY2((plot ? paths : paths + shapes) > 5,
+           qPrintable(QStringLiteral("%1 paths, %2 shapes").arg(paths).arg(shapes)));
 }
 
 /// Makes a capture lie: sets an integer attribute of a run with the HDF5 C API, as another tool could.
@@ -101,7 +102,8 @@ class TestMainWindow : public QObject {
     QTest::newRow("known") << m_known << 1;
     const QString sample = qEnvironmentVariable("ATTNSCOPE_SAMPLE_CAPTURE");
     if (!sample.isEmpty() && QFile::exists(sample)) QTest::newRow("random model") << sample << 1;
-    // The bundled capture of the trained pair (samples/needle-1024.h5: maps of layer 2), as the demo opens it.
+    // The bundled capture of the trained pair (samples/needle-1024.h5: maps of layer 2), as the demo opens
+    // it.
     const QString bundled = qEnvironmentVariable("ATTNSCOPE_BUNDLED_CAPTURE");
     QVERIFY2(QFile::exists(bundled), qPrintable(bundled));
     QTest::newRow("bundled sample") << bundled << 2;
@@ -201,13 +203,20 @@ class TestMainWindow : public QObject {
   void headlessExport_data() {
     QTest::addColumn<QString>("figure");
     QTest::addColumn<QString>("suffix");
-    QTest::newRow("curve pdf") << "context-curve" << "pdf";
-    QTest::newRow("heatmap png") << "heatmap" << "png";
-    QTest::newRow("heatmap svg") << "heatmap" << "svg";
-    QTest::newRow("grid png") << "head-grid" << "png";
-    QTest::newRow("tokens png") << "tokens" << "png";
-    QTest::newRow("heads png") << "heads" << "png";
-    QTest::newRow("heads pdf") << "heads" << "pdf";
+    QTest::newRow("curve pdf") << "context-curve"
+                               << "pdf";
+    QTest::newRow("heatmap png") << "heatmap"
+                                 << "png";
+    QTest::newRow("heatmap svg") << "heatmap"
+                                 << "svg";
+    QTest::newRow("grid png") << "head-grid"
+                              << "png";
+    QTest::newRow("tokens png") << "tokens"
+                                << "png";
+    QTest::newRow("heads png") << "heads"
+                               << "png";
+    QTest::newRow("heads pdf") << "heads"
+                               << "pdf";
   }
 
   void headlessExport() {
@@ -216,9 +225,10 @@ class TestMainWindow : public QObject {
     const QString out = m_dir.filePath(figure + QStringLiteral("-headless.") + suffix);
     QProcess process;
     process.start(QStringLiteral(ATTNSCOPE_GUI_BINARY),
-                  {QStringLiteral("--export"), m_known, QStringLiteral("--figure"), figure, QStringLiteral("--layer"),
-                   QStringLiteral("1"), QStringLiteral("--head"), QStringLiteral("2"), QStringLiteral("--out"), out,
-                   QStringLiteral("--width"), QStringLiteral("700"), QStringLiteral("--height"), QStringLiteral("500")});
+                  {QStringLiteral("--export"), m_known, QStringLiteral("--figure"), figure,
+                   QStringLiteral("--layer"), QStringLiteral("1"), QStringLiteral("--head"),
+                   QStringLiteral("2"), QStringLiteral("--out"), out, QStringLiteral("--width"),
+                   QStringLiteral("700"), QStringLiteral("--height"), QStringLiteral("500")});
     QVERIFY(process.waitForFinished(60000));
     QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
     if (suffix == QLatin1String("pdf")) checkPdf(out);
@@ -248,9 +258,10 @@ class TestMainWindow : public QObject {
     QTest::addColumn<QString>("attribute");
     QTest::addColumn<int>("value");
     QTest::addColumn<QString>("message");
-    QTest::newRow("n_head too big") << "n_head" << 9
-                                    << "run 'softmax': dataset '/runs/softmax/stats/entropy' is [2, 3, 8] but the "
-                                       "run's n_layer, n_head, n_tokens say [2, 9, 8]";
+    QTest::newRow("n_head too big")
+        << "n_head" << 9
+        << "run 'softmax': dataset '/runs/softmax/stats/entropy' is [2, 3, 8] but the "
+           "run's n_layer, n_head, n_tokens say [2, 9, 8]";
     QTest::newRow("n_tokens zero") << "n_tokens" << 0
                                    << "run 'softmax': attribute n_tokens = 0 is outside [1, 8] (the file's "
                                       "/tokens/ids)";

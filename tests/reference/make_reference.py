@@ -8,8 +8,9 @@ each, the logits, attention patterns and raw scores the C++ implementation must 
     /usr/bin/python3 make_reference.py --sample DIR   # only the llama_gqa checkpoint (the bundled demo model)
 
 Nothing here imports attnscope or transformers: the forward passes are written from DESIGN.md and from Hugging
-Face's modeling_gpt2 / modeling_llama / modeling_mistral / modeling_qwen2 / modeling_rope_utils, so the two
-implementations can agree only by both being right.
+Face's modeling files, so the two implementations can agree only by both being right. One module per family
+(arch_*.py: its config, random weights and forward pass); reference_common.py holds what they share. A new
+architecture adds its module and one line to FORWARDS.
 
 Attention, for layer l, head h, query i (0-based), keys j <= i with i - j < W when the layer has a sliding window W:
 z = q.k / sqrt(head_dim), n = number of visible keys = min(i + 1, W), probabilities = softmax over visible keys of
@@ -24,346 +25,19 @@ import json
 import math
 import os
 import random
-import struct
 import sys
 import time
-import zlib
 
 import torch
 
-F64 = torch.float64
-ST_DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
-HF_DTYPE = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}
-
-
-# --- safetensors, by hand (no safetensors package on these machines) -------------------------------------------
-
-def write_safetensors(path, tensors, metadata=None):
-    """Returns the data size in bytes (for the shard index's total_size)."""
-    assert sys.byteorder == "little"  # numpy's tobytes() is native order; the format is little-endian
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous()
-        # numpy has no bfloat16: the bit pattern travels as int16
-        raw = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
-        header[name] = {"dtype": ST_DTYPE[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    if metadata:
-        header["__metadata__"] = metadata
-    head = json.dumps(header).encode()
-    head += b" " * (-len(head) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(head)) + head + b"".join(blobs))
-    return offset
-
-
-class Weights:
-    """Random tensors rounded once to the checkpoint dtype; the reference computes on exactly those values."""
-
-    def __init__(self, seed, dtype):
-        self.gen = torch.Generator().manual_seed(seed)
-        self.dtype = dtype
-        self.stored = {}
-
-    def randn(self, name, shape, std, mean=0.0):
-        self.stored[name] = (torch.randn(*shape, generator=self.gen) * std + mean).to(self.dtype)
-
-    def uniform(self, name, shape, lo, hi):
-        self.stored[name] = (lo + (hi - lo) * torch.rand(*shape, generator=self.gen)).to(self.dtype)
-
-    def __getitem__(self, name):
-        return self.stored[name].to(F64)
-
-
-# --- normalizers -------------------------------------------------------------------------------------------------
-
-class Run:
-    def __init__(self, prefix, spec, mult):
-        # mult(layer, n [T], i [T]) -> multiplier broadcastable to [head, T]
-        self.prefix, self.spec, self.mult = prefix, spec, mult
-
-
-def spec_values(x):
-    return "/".join(repr(v) for v in x) if isinstance(x, list) else repr(x)
-
-
-def softmax_run():
-    return Run("softmax", "softmax", lambda l, n, i: torch.ones_like(n)[None])
-
-
-def ssmax_mult(s, b):
-    """s, b: [layer, head] float64."""
-    return lambda l, n, i: s[l][:, None] * torch.log(n)[None] + b[l][:, None]
-
-
-def ssmax_run(prefix, n_layer, n_head, s, b=None):
-    """s and b: one float for every head, or n_layer*n_head floats, row-major [layer][head]."""
-    def table(x):
-        x = x if isinstance(x, list) else [x] * (n_layer * n_head)
-        assert len(x) == n_layer * n_head
-        return torch.tensor(x, dtype=F64).view(n_layer, n_head)
-    spec = "ssmax:s=" + spec_values(s) + ("" if b is None else ",b=" + spec_values(b))
-    return Run(prefix, spec, ssmax_mult(table(s), table(0.0 if b is None else b)))
-
-
-def logn_run(L):
-    return Run("logn", f"logn:L={L!r}",
-               lambda l, n, i: torch.where(n > L, torch.log(n) / math.log(L), torch.ones_like(n))[None])
-
-
-def temperature_run(floor, scale):
-    return Run("temperature", f"temperature:floor={floor!r},scale={scale!r}",
-               lambda l, n, i: (torch.log1p(torch.floor((i + 1) / floor)) * scale + 1)[None])
-
-
-def normalize(z, visible, m):
-    """z [H,T,K] scores, visible [T,K] bool, m [H,T] multipliers -> probabilities [H,T,K]."""
-    # Multiply before masking: m can be <= 0 (ssmax with a bias at n = 1), and m * -inf would be nan or +inf.
-    p = torch.softmax((m[:, :, None] * z).masked_fill(~visible, -math.inf), dim=-1)
-    n = visible.sum(-1)
-    assert (p.masked_select(~visible) == 0).all(), "masked keys must get exactly 0"
-    assert torch.allclose(p.sum(-1), torch.ones_like(p[..., 0]), rtol=0, atol=1e-12), "rows must sum to 1"
-    assert (p[:, n == 1].amax(-1) == 1).all(), "a lone visible key must get weight exactly 1"
-    return p
-
-
-def attend(q, k, v, window, run, layer):
-    """q, k, v [H,T,d] (kv heads already shared out). Returns output [H,T,d], pattern and scores [H,T,T]."""
-    H, T, d = q.shape
-    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
-    visible = (j <= i) if window is None else (j <= i) & (i - j < window)
-    n = visible.sum(-1).to(F64)
-    z = q @ k.transpose(-1, -2) / math.sqrt(d)
-    m = run.mult(layer, n, torch.arange(T, dtype=F64)).expand(H, T)
-    p = normalize(z, visible, m)
-    return p @ v, p, z.masked_fill(~visible, -math.inf)
-
-
-# --- GPT-2 -------------------------------------------------------------------------------------------------------
-
-def layer_norm(x, w, b, eps):
-    mu = x.mean(-1, keepdim=True)
-    var = ((x - mu) ** 2).mean(-1, keepdim=True)  # biased variance, as torch.nn.LayerNorm
-    return (x - mu) / torch.sqrt(var + eps) * w + b
-
-
-def gelu_new(x):  # GPT-2's tanh approximation
-    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-def gpt2_forward(cfg, W, ids, run):
-    D, H, T = cfg["n_embd"], cfg["n_head"], len(ids)
-    d = D // H
-
-    def conv1d(x, name):  # GPT-2's Conv1D stores the weight as [in, out]
-        return x @ W[name + ".weight"] + W[name + ".bias"]
-
-    def ln(x, name):
-        return layer_norm(x, W[name + ".weight"], W[name + ".bias"], cfg["layer_norm_epsilon"])
-
-    def heads(t):
-        return t.reshape(T, H, d).transpose(0, 1)
-
-    h = W["wte.weight"][ids] + W["wpe.weight"][:T]
-    patterns, scores = [], []
-    for l in range(cfg["n_layer"]):
-        p = f"h.{l}."
-        q, k, v = conv1d(ln(h, p + "ln_1"), p + "attn.c_attn").split(D, dim=-1)
-        out, pat, z = attend(heads(q), heads(k), heads(v), None, run, l)
-        patterns.append(pat), scores.append(z)
-        h = h + conv1d(out.transpose(0, 1).reshape(T, D), p + "attn.c_proj")
-        h = h + conv1d(gelu_new(conv1d(ln(h, p + "ln_2"), p + "mlp.c_fc")), p + "mlp.c_proj")
-    return ln(h, "ln_f") @ W["wte.weight"].T, patterns, scores  # lm_head is tied to wte
-
-
-# --- Llama family (Llama, Mistral, Qwen2) ------------------------------------------------------------------------
-
-def rope_inv_freq(cfg, dim, T):
-    """Inverse frequencies and the cos/sin attention factor, as modeling_rope_utils."""
-    base = cfg.get("rope_theta", 10000.0)
-    rs = cfg.get("rope_scaling") or {}
-    kind = rs.get("rope_type", rs.get("type", "default"))
-    if kind == "dynamic" and T > cfg["max_position_embeddings"]:
-        # NTK: HF recomputes the base for the current length, seq_len = max(position_ids) + 1 = T
-        factor, max_pos = rs["factor"], cfg["max_position_embeddings"]
-        base = base * ((factor * T / max_pos) - (factor - 1)) ** (dim / (dim - 2))
-    inv = 1.0 / base ** (torch.arange(0, dim, 2, dtype=F64) / dim)
-    if kind in ("default", "dynamic"):
-        return inv, 1.0
-    factor = rs["factor"]
-    if kind == "linear":
-        return inv / factor, 1.0
-    if kind == "llama3":
-        old = rs["original_max_position_embeddings"]
-        low_wavelen, high_wavelen = old / rs["low_freq_factor"], old / rs["high_freq_factor"]
-        wavelen = 2 * math.pi / inv
-        scaled = torch.where(wavelen > low_wavelen, inv / factor, inv)  # long wavelengths: interpolate fully
-        smooth = (old / wavelen - rs["low_freq_factor"]) / (rs["high_freq_factor"] - rs["low_freq_factor"])
-        medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
-        return torch.where(medium, (1 - smooth) * inv / factor + smooth * inv, scaled), 1.0
-    if kind == "yarn":
-        old = rs.get("original_max_position_embeddings", cfg["max_position_embeddings"])
-        attention_factor = rs.get("attention_factor") or 0.1 * math.log(factor) + 1.0
-        beta_fast, beta_slow = rs.get("beta_fast") or 32, rs.get("beta_slow") or 1
-
-        def correction_dim(rotations):  # the dimension whose wavelength fits `rotations` times into `old`
-            return dim * math.log(old / (rotations * 2 * math.pi)) / (2 * math.log(base))
-        low = max(math.floor(correction_dim(beta_fast)), 0)
-        high = min(math.ceil(correction_dim(beta_slow)), dim - 1)
-        if low == high:
-            high += 0.001
-        ramp = ((torch.arange(dim // 2, dtype=F64) - low) / (high - low)).clamp(0, 1)
-        return inv / factor * ramp + inv * (1 - ramp), attention_factor
-    raise ValueError(f"rope type {kind}")
-
-
-def rotate(x, cos, sin):  # rotate-half layout: dimension k pairs with k + d/2
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
-
-
-def rms_norm(x, w, eps):
-    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
-
-
-def biased_projections(cfg):
-    if cfg["model_type"] == "qwen2":
-        return {"q_proj", "k_proj", "v_proj"}
-    if cfg.get("attention_bias"):  # llama
-        return {"q_proj", "k_proj", "v_proj", "o_proj"}
-    return set()
-
-
-def sliding_window(cfg, layer):
-    if cfg["model_type"] == "mistral":
-        return cfg.get("sliding_window")
-    if cfg["model_type"] == "qwen2" and cfg.get("use_sliding_window"):
-        return cfg["sliding_window"] if layer >= cfg["max_window_layers"] else None
-    return None  # qwen2 configs carry a sliding_window even when use_sliding_window is false: ignored
-
-
-def head_dim(cfg):
-    return cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
-
-
-def llama_forward(cfg, W, ids, run):
-    H, KV, d, T = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim(cfg), len(ids)
-    eps, biased = cfg["rms_norm_eps"], biased_projections(cfg)
-    inv, attention_factor = rope_inv_freq(cfg, d, T)
-    angles = torch.arange(T, dtype=F64)[:, None] * inv[None]
-    angles = torch.cat([angles, angles], dim=-1)
-    cos, sin = angles.cos() * attention_factor, angles.sin() * attention_factor
-
-    def linear(x, name, bias=False):  # nn.Linear stores [out, in]
-        y = x @ W[name + ".weight"].T
-        return y + W[name + ".bias"] if bias else y
-
-    def project(x, p, proj, n_heads):
-        return linear(x, p + "self_attn." + proj, proj in biased).reshape(T, n_heads, d).transpose(0, 1)
-
-    h = W["model.embed_tokens.weight"][ids]
-    patterns, scores = [], []
-    for l in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{l}."
-        x = rms_norm(h, W[p + "input_layernorm.weight"], eps)
-        q = rotate(project(x, p, "q_proj", H), cos, sin)
-        k = rotate(project(x, p, "k_proj", KV), cos, sin)
-        v = project(x, p, "v_proj", KV)
-        # GQA: query head h reads kv head h // (H / KV)
-        k, v = k.repeat_interleave(H // KV, dim=0), v.repeat_interleave(H // KV, dim=0)
-        out, pat, z = attend(q, k, v, sliding_window(cfg, l), run, l)
-        patterns.append(pat), scores.append(z)
-        h = h + linear(out.transpose(0, 1).reshape(T, H * d), p + "self_attn.o_proj", "o_proj" in biased)
-        x = rms_norm(h, W[p + "post_attention_layernorm.weight"], eps)
-        gate = linear(x, p + "mlp.gate_proj")
-        h = h + linear(gate * torch.sigmoid(gate) * linear(x, p + "mlp.up_proj"), p + "mlp.down_proj")
-    h = rms_norm(h, W["model.norm.weight"], eps)
-    head = W["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else W["lm_head.weight"]
-    return h @ head.T, patterns, scores
-
-
-# --- cases -------------------------------------------------------------------------------------------------------
-
-class Case:
-    def __init__(self, name, config, weights, T=None, runs=(), name_prefix="", shard_of=None):
-        self.name, self.config, self.weights, self.T = name, config, weights, T
-        self.runs = list(runs)
-        self.name_prefix = name_prefix  # prepended to every stored tensor name
-        self.shard_of = shard_of        # tensor name -> shard number (1 or 2), or None for a single file
-
-
-def seed_of(name):
-    return zlib.crc32(name.encode())
-
-
-def head_values(rng, count, lo, hi):
-    return [round(rng.uniform(lo, hi), 3) for _ in range(count)]
-
-
-def gpt2_model(name, V, D, n_layer=2, n_head=4, n_inner=None, n_positions=64, dtype=torch.float32):
-    cfg = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": V, "n_positions": n_positions,
-           "n_ctx": n_positions, "n_embd": D, "n_layer": n_layer, "n_head": n_head, "n_inner": n_inner,
-           "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "scale_attn_weights": True,
-           "tie_word_embeddings": True, "torch_dtype": HF_DTYPE[dtype]}
-    w, inner = Weights(seed_of(name), dtype), n_inner or 4 * D
-
-    def norm(n):
-        w.randn(n + ".weight", (D,), 0.1, 1.0), w.randn(n + ".bias", (D,), 0.05)
-
-    def conv(n, n_in, n_out, std):
-        w.randn(n + ".weight", (n_in, n_out), std), w.randn(n + ".bias", (n_out,), 0.05)
-
-    w.randn("wte.weight", (V, D), 0.3)
-    w.randn("wpe.weight", (n_positions, D), 0.1)
-    for l in range(n_layer):
-        p = f"h.{l}."
-        norm(p + "ln_1"), conv(p + "attn.c_attn", D, 3 * D, 0.2), conv(p + "attn.c_proj", D, D, 0.15)
-        norm(p + "ln_2"), conv(p + "mlp.c_fc", D, inner, 0.15), conv(p + "mlp.c_proj", inner, D, 0.1)
-    norm("ln_f")
-    return Case(name, cfg, w)
-
-
-def llama_model(name, V, D, n_kv, model_type="llama", n_layer=2, n_head=4, inter=None, hd=None,
-                dtype=torch.float32, tied=False, rope_theta=10000.0, rope_scaling=None, max_pos=128, **extra):
-    arch = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}[model_type]
-    cfg = {"architectures": [arch], "model_type": model_type, "vocab_size": V, "hidden_size": D,
-           "intermediate_size": inter or 2 * D, "num_hidden_layers": n_layer, "num_attention_heads": n_head,
-           "num_key_value_heads": n_kv, "hidden_act": "silu", "max_position_embeddings": max_pos,
-           "rms_norm_eps": 1e-5 if model_type == "llama" else 1e-6, "rope_theta": rope_theta,
-           "rope_scaling": rope_scaling, "tie_word_embeddings": tied, "torch_dtype": HF_DTYPE[dtype]}
-    if model_type == "llama":
-        cfg.update(attention_bias=False, mlp_bias=False)
-    if hd is not None:
-        cfg["head_dim"] = hd
-    cfg.update(extra)
-    w, d, biased = Weights(seed_of(name), dtype), head_dim(cfg), biased_projections(cfg)
-    w.randn("model.embed_tokens.weight", (V, D), 0.3)
-    for l in range(n_layer):
-        p = f"model.layers.{l}."
-        w.randn(p + "input_layernorm.weight", (D,), 0.1, 1.0)
-        for proj, n_out, n_in, std in (("q_proj", n_head * d, D, 0.2), ("k_proj", n_kv * d, D, 0.2),
-                                       ("v_proj", n_kv * d, D, 0.15), ("o_proj", D, n_head * d, 0.15)):
-            w.randn(p + f"self_attn.{proj}.weight", (n_out, n_in), std)
-            if proj in biased:
-                w.randn(p + f"self_attn.{proj}.bias", (n_out,), 0.05)
-        if cfg.get("attention_normalizer") == "ssmax":
-            w.uniform(p + "self_attn.ssmax_s", (n_head,), 0.2, 0.6)
-            if cfg.get("ssmax_bias"):
-                w.uniform(p + "self_attn.ssmax_b", (n_head,), -0.1, 0.3)
-        w.randn(p + "post_attention_layernorm.weight", (D,), 0.1, 1.0)
-        for proj, shape in (("gate_proj", (cfg["intermediate_size"], D)), ("up_proj", (cfg["intermediate_size"], D)),
-                            ("down_proj", (D, cfg["intermediate_size"]))):
-            w.randn(p + f"mlp.{proj}.weight", shape, 0.12)
-    w.randn("model.norm.weight", (D,), 0.1, 1.0)
-    if not tied:
-        w.randn("lm_head.weight", (V, D), 0.2)
-    return Case(name, cfg, w)
-
-
-def llama_gqa():
-    return llama_model("llama_gqa", V=109, D=64, n_kv=2, inter=112)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_common import (F64, Run, normalize, softmax_run, ssmax_run, ssmax_mult, logn_run,  # noqa: E402
+                              temperature_run, seed_of, head_values, write_safetensors)
+from arch_gpt2 import gpt2_forward, gpt2_model  # noqa: E402
+from arch_llama import llama_forward, llama_model, llama_gqa  # noqa: E402
+
+# model_type -> forward(config, weights, ids, run) -> (logits [T, vocab], patterns [layer][H,T,T], scores alike)
+FORWARDS = {"gpt2": gpt2_forward, "llama": llama_forward, "mistral": llama_forward, "qwen2": llama_forward}
 
 
 def build_cases():
@@ -442,7 +116,7 @@ def write_checkpoint(case, out):
 def write_reference(case, out):
     gen = torch.Generator().manual_seed(seed_of(case.name) + 2)
     ids = torch.randint(0, case.config["vocab_size"], (case.T,), generator=gen)
-    forward = gpt2_forward if case.config["model_type"] == "gpt2" else llama_forward
+    forward = FORWARDS[case.config["model_type"]]
     tensors = {"input_ids": ids}
     for run in case.runs:
         logits, patterns, scores = forward(case.config, case.weights, ids, run)

@@ -24,7 +24,7 @@ TEST(Analysis, BinsByOctaveWithQuantilesAndSkipsUnwritten) {
   ASSERT_EQ(points.size(), 8u);  // bins of 1, 2, 3, 4-5, 6-7, 8-11, 12-15, 16 (none holds [1.41, 2))
   EXPECT_EQ(points[0].count, 1);
   EXPECT_DOUBLE_EQ(points[0].n_lo, 1.0);
-  EXPECT_EQ(points[2].count, 1);  // n = 3 once: the NaN is skipped
+  EXPECT_EQ(points[2].count, 1);       // n = 3 once: the NaN is skipped
   const CurvePoint& wide = points[5];  // [8, 11.31): n = 8..11
   EXPECT_NEAR(wide.n_lo, 8.0, 1e-12);
   EXPECT_EQ(wide.count, 4);
@@ -53,10 +53,13 @@ TEST(Analysis, PaperFigureOneClosedForms) {
 TEST(Analysis, MonteCarloMaxOfGaussianLogits) {
   std::vector<int64_t> ns = {1, 16, 256, 4096};
   // m = 0: every weight is 1/n exactly.
-  auto flat = monteCarloMax(ns, 1.0, [](int64_t) { return 0.0; }, 20);
+  auto flat = monteCarloMax(
+      ns, 1.0, [](int64_t) { return 0.0; }, 20);
   for (std::size_t i = 0; i < ns.size(); ++i) EXPECT_NEAR(flat[i], 1.0 / ns[i], 1e-12);
-  auto softmax = monteCarloMax(ns, 1.0, [](int64_t) { return 1.0; }, 200);
-  auto ssmax = monteCarloMax(ns, 1.0, [](int64_t n) { return 1.0 * std::log(static_cast<double>(n)); }, 200);
+  auto softmax = monteCarloMax(
+      ns, 1.0, [](int64_t) { return 1.0; }, 200);
+  auto ssmax = monteCarloMax(
+      ns, 1.0, [](int64_t n) { return 1.0 * std::log(static_cast<double>(n)); }, 200);
   EXPECT_DOUBLE_EQ(softmax[0], 1.0);
   for (std::size_t i = 1; i < ns.size(); ++i) {
     EXPECT_LT(softmax[i], softmax[i - 1]);
@@ -65,7 +68,8 @@ TEST(Analysis, MonteCarloMaxOfGaussianLogits) {
   EXPECT_LT(softmax[3], 0.01);  // about e^{max z}/(n e^{1/2}): fades like 1/n up to log factors
   EXPECT_GT(ssmax[3], 0.3);     // SSMax with s = 1 keeps a clear winner at n = 4096
   // Same seed, same numbers.
-  EXPECT_EQ(softmax, monteCarloMax(ns, 1.0, [](int64_t) { return 1.0; }, 200));
+  EXPECT_EQ(softmax, monteCarloMax(
+                         ns, 1.0, [](int64_t) { return 1.0; }, 200));
 }
 
 // A capture may claim 2^40 tokens: the theory sizes stay a short list and Monte Carlo refuses to sample them.

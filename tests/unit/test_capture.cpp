@@ -1,5 +1,6 @@
-// Streaming capture against the full in-memory attention: statistics and maps written block by block must equal
-// those computed from whole [H, T, T] maps, for T not a multiple of the block, softmax and SSMax, GQA and windows.
+// Streaming capture against the full in-memory attention: statistics and maps written block by block must
+// equal those computed from whole [H, T, T] maps, for T not a multiple of the block, softmax and SSMax, GQA
+// and windows.
 
 #include <filesystem>
 
@@ -23,7 +24,8 @@ const char* kGqa = R"({"model_type": "llama", "vocab_size": 60, "hidden_size": 3
   "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "max_position_embeddings": 256})";
 
 /// Full [H, T, T] patterns of every layer from one unblocked forward pass.
-std::vector<torch::Tensor> fullPatterns(Model& model, const std::vector<int64_t>& ids, const std::string& spec) {
+std::vector<torch::Tensor> fullPatterns(Model& model, const std::vector<int64_t>& ids,
+                                        const std::string& spec) {
   const int64_t T = static_cast<int64_t>(ids.size());
   std::vector<torch::Tensor> maps(model.config().n_layer);
   model.setNormalizer(parseNormalizer(spec));
@@ -89,9 +91,11 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
       auto stat = [&](const char* name) { return asTensor(file->readStat(run, name, layer), H, c.T); };
       auto [max_prob, argmax] = p.max(-1);
       EXPECT_LT((stat("max_prob") - max_prob).abs().max().item<double>(), 1e-6);
-      // Ties aside, the argmax key is the same; compare the probabilities at both argmaxes instead of indices.
+      // Ties aside, the argmax key is the same; compare the probabilities at both argmaxes instead of
+      // indices.
       auto stored_argmax = stat("argmax").to(torch::kInt64);
-      EXPECT_LT((p.gather(-1, stored_argmax.unsqueeze(-1)).squeeze(-1) - max_prob).abs().max().item<double>(), 1e-6);
+      EXPECT_LT((p.gather(-1, stored_argmax.unsqueeze(-1)).squeeze(-1) - max_prob).abs().max().item<double>(),
+                1e-6);
       auto entropy = -(p * torch::log(p.clamp_min(1e-30))).sum(-1);
       EXPECT_LT((stat("entropy") - entropy).abs().max().item<double>(), 1e-5);
       auto sink = p.select(-1, 0);
@@ -115,7 +119,8 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
             auto level1 = asTensor(file->readMapTile(run, m.hook, head, 1, 0, side, 0, side), side, side);
             auto padded = torch::zeros({2 * side, 2 * side});
             padded.slice(0, 0, c.T).slice(1, 0, c.T).copy_(level0);
-            auto pooled = torch::max_pool2d(padded.view({1, 1, 2 * side, 2 * side}), {2, 2}).view({side, side});
+            auto pooled =
+                torch::max_pool2d(padded.view({1, 1, 2 * side, 2 * side}), {2, 2}).view({side, side});
             EXPECT_TRUE(torch::equal(level1, pooled)) << "level 1 is not the 2x2 max-pool of level 0";
           }
         }
@@ -145,7 +150,7 @@ TEST(RowStats, MatchTextbookFormulasOnSharpMaskedRows) {
     hidden.select(1, 5).fill_(false);  // every row sees at least one key
     y.masked_fill_(hidden, -std::numeric_limits<float>::infinity());
     y[0].fill_(-std::numeric_limits<float>::infinity());
-    y[0][9] = 2.f;  // a one-key row
+    y[0][9] = 2.f;     // a one-key row
     y[1].fill_(1.5f);  // a row of ties
     auto p = torch::softmax(y, -1);
     std::vector<std::pair<int64_t, int64_t>> targets = {{0, 45}, {100, 130}, {550, 600}};
@@ -173,11 +178,13 @@ TEST(RowStats, MatchTextbookFormulasOnSharpMaskedRows) {
   }
 }
 
-// The output head is a model's widest matrix: a capture must never compute [T, vocab] logits (40 GB for 65,536
-// tokens of a 151,936-token vocabulary), and `run` computes them at the last position only. Every head output
-// passes unembed.hook_logits, so watching it (and every other hook's tensor) proves which positions were computed.
+// The output head is a model's widest matrix: a capture must never compute [T, vocab] logits (40 GB for
+// 65,536 tokens of a 151,936-token vocabulary), and `run` computes them at the last position only. Every head
+// output passes unembed.hook_logits, so watching it (and every other hook's tensor) proves which positions
+// were computed.
 TEST_F(CaptureTest, NoWholeVocabularyLogits) {
-  const char* config = R"({"model_type": "qwen2", "vocab_size": 1009, "hidden_size": 32, "intermediate_size": 48,
+  const char* config =
+      R"({"model_type": "qwen2", "vocab_size": 1009, "hidden_size": 32, "intermediate_size": 48,
     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
     "tie_word_embeddings": true})";
   Model model(parseConfig(config));

@@ -5,8 +5,8 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
@@ -22,9 +22,8 @@ const char* kLlama = R"({"model_type": "llama", "vocab_size": 40, "hidden_size":
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir = fs::temp_directory_path() /
-          ("attnscope_ckpt_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = fs::temp_directory_path() / ("attnscope_ckpt_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
     torch::manual_seed(1);
     model = std::make_unique<Model>(parseConfig(kLlama));
@@ -70,7 +69,8 @@ TEST_F(CheckpointTest, RoundTripGivesIdenticalLogits) {
   auto loaded = loadModel(dir.string());
   torch::NoGradGuard no_grad;
   auto ids = torch::randint(0, 40, {1, 12}, torch::kInt64);
-  EXPECT_TRUE(torch::equal(model->forward(ids, LogitPositions::all()), loaded->forward(ids, LogitPositions::all())));
+  EXPECT_TRUE(
+      torch::equal(model->forward(ids, LogitPositions::all()), loaded->forward(ids, LogitPositions::all())));
 }
 
 TEST_F(CheckpointTest, MissingTensor) {
@@ -94,16 +94,19 @@ TEST_F(CheckpointTest, ShapeDisagreesWithConfig) {
 
 TEST_F(CheckpointTest, DtypeDisagreesWithConfig) {
   editConfig([](auto& c) { c["torch_dtype"] = "bfloat16"; });
-  EXPECT_NE(loadError().find("is F32 but config.json says torch_dtype bfloat16"), std::string::npos) << loadError();
+  EXPECT_NE(loadError().find("is F32 but config.json says torch_dtype bfloat16"), std::string::npos)
+      << loadError();
 }
 
 TEST_F(CheckpointTest, IntegerWeights) {
   static int64_t ints[16 * 40];
   rewrite([](auto& t) {
     for (auto& item : t)
-      if (item.name == "model.embed_tokens.weight") item = {item.name, DType::I64, {40, 16}, ints, sizeof ints};
+      if (item.name == "model.embed_tokens.weight")
+        item = {item.name, DType::I64, {40, 16}, ints, sizeof ints};
   });
-  EXPECT_NE(loadError().find("has dtype I64; weights must be F32, F16 or BF16"), std::string::npos) << loadError();
+  EXPECT_NE(loadError().find("has dtype I64; weights must be F32, F16 or BF16"), std::string::npos)
+      << loadError();
 }
 
 TEST_F(CheckpointTest, SsmaxConfigWithoutTensors) {
@@ -118,7 +121,10 @@ TEST_F(CheckpointTest, ConfigErrors) {
   EXPECT_NE(loadError().find("rope_scaling type 'longrope' is not supported"), std::string::npos);
   editConfig([](auto& c) { c["model_type"] = "bert"; });
   EXPECT_NE(loadError().find("model_type 'bert' is not supported"), std::string::npos);
-  editConfig([](auto& c) { c.erase("vocab_size"); c["model_type"] = "llama"; });
+  editConfig([](auto& c) {
+    c.erase("vocab_size");
+    c["model_type"] = "llama";
+  });
   EXPECT_NE(loadError().find("missing key 'vocab_size'"), std::string::npos);
   std::ofstream(dir / "config.json") << "{not json";
   EXPECT_NE(loadError().find("config.json is not valid JSON ("), std::string::npos);

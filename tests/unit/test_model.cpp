@@ -6,8 +6,8 @@
 #include <map>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
@@ -22,7 +22,8 @@ std::string referenceDir() {
 
 torch::Tensor toTensor(const TensorView& view) {
   auto type = view.dtype == DType::I64 ? torch::kInt64 : torch::kFloat32;
-  return torch::from_blob(const_cast<std::byte*>(view.data), view.shape, torch::TensorOptions().dtype(type)).clone();
+  return torch::from_blob(const_cast<std::byte*>(view.data), view.shape, torch::TensorOptions().dtype(type))
+      .clone();
 }
 
 /// Collects a hook's blocks into one [H, T, T] map (batch 0), filling uncovered keys with `fill`.
@@ -114,7 +115,8 @@ TEST_P(ReferenceTest, MatchesReference) {
       ASSERT_EQ(static_cast<int64_t>(patterns.maps.size()), model->config().n_layer);
       for (const auto& [layer, map] : patterns.maps) {
         SCOPED_TRACE("layer " + std::to_string(layer));
-        double pattern_error = maxAbsDiff(map, toTensor(reference.at(prefix + ".pattern." + std::to_string(layer))));
+        double pattern_error =
+            maxAbsDiff(map, toTensor(reference.at(prefix + ".pattern." + std::to_string(layer))));
         worst_pattern = std::max(worst_pattern, pattern_error);
         EXPECT_LT(pattern_error, 1e-5);
         std::string score_name = prefix + ".scores." + std::to_string(layer);
@@ -135,8 +137,8 @@ TEST_P(ReferenceTest, MatchesReference) {
 // 0: the automatic block (whole sequence at these sizes); 16 and 7: blocks that do not divide T.
 INSTANTIATE_TEST_SUITE_P(QueryBlocks, ReferenceTest, ::testing::Values(0, 16, 7));
 
-// Long prompts run the MLP over slices of positions (AttentionOptions::max_mlp_bytes); the slices must give the
-// same outputs as one whole pass, for both architectures.
+// Long prompts run the MLP over slices of positions (AttentionOptions::max_mlp_bytes); the slices must give
+// the same outputs as one whole pass, for both architectures.
 TEST(Positionwise, SlicedMlpEqualsWholePass) {
   const char* configs[] = {
       R"({"model_type": "llama", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
@@ -154,11 +156,12 @@ TEST(Positionwise, SlicedMlpEqualsWholePass) {
   }
 }
 
-// The bfloat16 path (linear layers in bf16, attention and statistics in fp32) against the float32 path on the same
-// checkpoints. bf16 keeps 8 significant bits: the activations entering each product and the products leaving it
-// are rounded by up to 2^-9 relative, so q and k carry ~0.3% error and scores of magnitude ~10 (these reference
-// models are sharpened on purpose) move by a few hundredths. Measured: max |dp| 0.051 (layer 1 of two-layer
-// models, after layer 0's error), mean |d max_prob| 0.0031. Bounds: two to three times the measured values.
+// The bfloat16 path (linear layers in bf16, attention and statistics in fp32) against the float32 path on the
+// same checkpoints. bf16 keeps 8 significant bits: the activations entering each product and the products
+// leaving it are rounded by up to 2^-9 relative, so q and k carry ~0.3% error and scores of magnitude ~10
+// (these reference models are sharpened on purpose) move by a few hundredths. Measured: max |dp| 0.051 (layer
+// 1 of two-layer models, after layer 0's error), mean |d max_prob| 0.0031. Bounds: two to three times the
+// measured values.
 TEST(BFloat16Path, CloseToFloat32Path) {
   torch::NoGradGuard no_grad;
   double worst_p = 0, worst_max = 0, sum_max = 0;

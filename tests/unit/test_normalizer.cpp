@@ -35,8 +35,9 @@ Captured run(Model& model, const std::string& spec, int64_t T, int64_t query_blo
     map.slice(1, e.q0, e.q1).fill_(0.0f);  // keys outside [k0, k1) are hidden: probability 0
     map.slice(1, e.q0, e.q1).slice(2, e.k0, e.k1).copy_(e.tensor[0]);
   });
-  model.hooks().add("blocks.*.attn.hook_multiplier",
-                    [&](const HookEvent& e) { out.multiplier[e.layer].slice(1, e.q0, e.q1).copy_(e.tensor); });
+  model.hooks().add("blocks.*.attn.hook_multiplier", [&](const HookEvent& e) {
+    out.multiplier[e.layer].slice(1, e.q0, e.q1).copy_(e.tensor);
+  });
   torch::manual_seed(7);
   auto ids = torch::randint(0, model.config().vocab_size, {1, T}, torch::kInt64);
   torch::NoGradGuard no_grad;
@@ -107,7 +108,8 @@ TEST_P(Invariants, RowsSumToOneCausalZerosAndSingleKeyWeightOne) {
       auto hidden = k > q;
       if (window > 0) hidden = hidden.logical_or(q - k >= window);
       EXPECT_EQ(map.masked_select(hidden.expand_as(map)).abs().max().item<float>(), 0.0f);
-      EXPECT_TRUE(torch::all(map.select(1, 0).select(1, 0) == 1.0f).item<bool>()) << "n = 1 must give weight 1";
+      EXPECT_TRUE(torch::all(map.select(1, 0).select(1, 0) == 1.0f).item<bool>())
+          << "n = 1 must give weight 1";
     }
   }
 }
@@ -129,7 +131,8 @@ TEST(Ssmax, UnitMultiplierEqualsSoftmax) {
     spec.kind = NormalizerKind::Ssmax;
     spec.s = {1.0 / std::log(i + 1.0)};
     auto row = run(model, spec.text(), T);
-    EXPECT_LT((row.pattern[0].select(1, i) - softmax.pattern[0].select(1, i)).abs().max().item<double>(), 1e-6);
+    EXPECT_LT((row.pattern[0].select(1, i) - softmax.pattern[0].select(1, i)).abs().max().item<double>(),
+              1e-6);
   }
 }
 
@@ -143,7 +146,8 @@ TEST(Multiplier, FollowsEachFormula) {
     double n = static_cast<double>(std::min<int64_t>(i + 1, W));
     EXPECT_NEAR(ssmax.multiplier[1][2][i].item<double>(), 0.3 * std::log(n) + 0.1, 1e-6);
     EXPECT_NEAR(logn.multiplier[0][0][i].item<double>(), n > 4 ? std::log(n) / std::log(4.0) : 1.0, 1e-6);
-    EXPECT_NEAR(temp.multiplier[0][3][i].item<double>(), std::log1p(std::floor((i + 1) / 3.0)) * 0.5 + 1, 1e-6);
+    EXPECT_NEAR(temp.multiplier[0][3][i].item<double>(), std::log1p(std::floor((i + 1) / 3.0)) * 0.5 + 1,
+                1e-6);
   }
   auto learned = run(model, "ssmax", T);
   double s0 = model.ssmaxS(0)[1].item<double>();

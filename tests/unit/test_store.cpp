@@ -25,9 +25,10 @@
 
 #include "attnscope/store.h"
 
-// Fault injection: HDF5 reaches the file through pwrite and ftruncate, and these definitions take the place of
-// libc's for the whole test binary. They pass every call through, except in a child that set g_die_at: that
-// child dies by SIGKILL just before its g_die_at-th call, so the file holds exactly the writes before it.
+// Fault injection: HDF5 reaches the file through pwrite and ftruncate, and these definitions take the place
+// of libc's for the whole test binary. They pass every call through, except in a child that set g_die_at:
+// that child dies by SIGKILL just before its g_die_at-th call, so the file holds exactly the writes before
+// it.
 namespace {
 std::atomic<long> g_file_calls{0};
 long g_die_at = 0;
@@ -58,8 +59,8 @@ class TempPath {
  public:
   explicit TempPath(const std::string& stem) {
     static std::atomic<int> counter{0};
-    m_path = fs::temp_directory_path() /
-             ("attnscope_test_store_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + stem);
+    m_path = fs::temp_directory_path() / ("attnscope_test_store_" + std::to_string(::getpid()) + "_" +
+                                          std::to_string(counter++) + "_" + stem);
     fs::remove(m_path);
   }
   ~TempPath() {
@@ -83,7 +84,7 @@ float roundToHalf(float x) {
     q = std::nearbyint(a * std::ldexp(1.0, 24)) * std::ldexp(1.0, -24);
   } else {
     int e;
-    std::frexp(a, &e);                    // a = m * 2^e, m in [0.5, 1)
+    std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
     const double ulp = std::ldexp(1.0, e - 11);
     q = std::nearbyint(a / ulp) * ulp;
   }
@@ -112,8 +113,8 @@ bool sameFloat(float a, float b) {
   for (size_t i = 0; i < actual.size(); ++i)
     if (!sameFloat(actual[i], expected[i]) && bad++ == 0) first = i;
   if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << bad << " cells differ, first at " << first << ": " << actual[first]
-                                       << " vs " << expected[first];
+  return ::testing::AssertionFailure()
+         << bad << " cells differ, first at " << first << ": " << actual[first] << " vs " << expected[first];
 }
 
 CaptureTokens makeTokens(int64_t n) {
@@ -155,7 +156,8 @@ void writeStats(RunWriter& writer, const RunSpec& spec, int seed, int64_t block)
         const int64_t q1 = std::min(spec.n_tokens, q0 + block);
         std::vector<float> values;
         for (int64_t h = 0; h < spec.n_head; ++h)
-          for (int64_t q = q0; q < q1; ++q) values.push_back(statValue(seed, static_cast<int>(s), layer, h, q));
+          for (int64_t q = q0; q < q1; ++q)
+            values.push_back(statValue(seed, static_cast<int>(s), layer, h, q));
         writer.writeStat(spec.stats[s], layer, q0, q1, values.data());
       }
 }
@@ -182,8 +184,8 @@ std::vector<float> causalMap(int64_t n, bool scores, unsigned seed) {
 }
 
 /// Streams rows [0, n) of map in blocks of `block` rows, each covering columns [0, q1) the causal way.
-void writeCausal(RunWriter& writer, const std::string& hook, int64_t head, const std::vector<float>& map, int64_t n,
-                 int64_t block, const std::function<void()>& after_block = {}) {
+void writeCausal(RunWriter& writer, const std::string& hook, int64_t head, const std::vector<float>& map,
+                 int64_t n, int64_t block, const std::function<void()>& after_block = {}) {
   for (int64_t q0 = 0; q0 < n; q0 += block) {
     const int64_t q1 = std::min(n, q0 + block);
     std::vector<float> values;
@@ -207,8 +209,8 @@ std::vector<float> maxPool(const std::vector<float>& map, int64_t n, int64_t lev
   return out;
 }
 
-std::vector<float> readLevel(const CaptureFile& file, const std::string& run, const std::string& hook, int64_t head,
-                             int64_t level) {
+std::vector<float> readLevel(const CaptureFile& file, const std::string& run, const std::string& hook,
+                             int64_t head, int64_t level) {
   const int64_t side = (file.run(run).n_tokens + (int64_t{1} << level) - 1) >> level;
   return file.readMapTile(run, hook, head, level, 0, side, 0, side);
 }
@@ -248,13 +250,14 @@ TEST(Store, Fp16IsExactRoundToNearestEven) {
   // Midpoints between neighbouring halves (ties: must go to the even one) and just above them.
   for (int i = 0; i < 65536; ++i) {
     const uint16_t h = static_cast<uint16_t>(i);
-    const float a = halfBitsToFloat(h), b = halfBitsToFloat(static_cast<uint16_t>((h & 0x8000) | ((h & 0x7fff) + 1)));
+    const float a = halfBitsToFloat(h),
+                b = halfBitsToFloat(static_cast<uint16_t>((h & 0x8000) | ((h & 0x7fff) + 1)));
     const bool finite = (h & 0x7fff) < 0x7bff;
     ties[i] = finite ? static_cast<float>((static_cast<double>(a) + b) / 2) : a;
     above[i] = finite ? std::nextafter(ties[i], std::signbit(a) ? -kInf : kInf) : a;
   }
-  ties[0x7bff] = 65520.0f, ties[0xfbff] = -65520.0f;       // the tie above the largest half goes to infinity
-  above[0x7bff] = 65519.996f, above[0xfbff] = 1e-30f;      // just below the tie; far below the smallest subnormal
+  ties[0x7bff] = 65520.0f, ties[0xfbff] = -65520.0f;   // the tie above the largest half goes to infinity
+  above[0x7bff] = 65519.996f, above[0xfbff] = 1e-30f;  // just below the tie; far below the smallest subnormal
   {
     auto file = CaptureFile::create(path.str(), kModel, makeTokens(n));
     RunWriter writer = file->beginRun(makeSpec("r", n, {{kPattern0, 0, {0, 1, 2}}}));
@@ -363,7 +366,8 @@ TEST(Store, StreamedPyramidEqualsDirectMaxPool) {
       if (q0 == 301 || q0 == 308) continue;
       for (auto [k0, k1] : {std::pair<int64_t, int64_t>{0, split}, {split, q1}}) {
         std::vector<float> values;
-        for (int64_t q = q0; q < q1; ++q) values.insert(values.end(), &scores[q * n + k0], &scores[q * n + k1]);
+        for (int64_t q = q0; q < q1; ++q)
+          values.insert(values.end(), &scores[q * n + k0], &scores[q * n + k1]);
         writer.writeMapBlock(kScores1, 0, q0, q1, k0, k1, values.data());
       }
       if (q0 % 70 == 0) writer.flush();  // partial bands written early must be rewritten correctly later
@@ -371,8 +375,9 @@ TEST(Store, StreamedPyramidEqualsDirectMaxPool) {
     writer.finish();
   }
   auto file = CaptureFile::open(path.str());
-  for (auto [hook, head, map] : {std::tuple<std::string, int64_t, const std::vector<float>*>{kPattern0, 2, &pattern},
-                                 {kScores1, 0, &scores}}) {
+  for (auto [hook, head, map] :
+       {std::tuple<std::string, int64_t, const std::vector<float>*>{kPattern0, 2, &pattern},
+        {kScores1, 0, &scores}}) {
     SCOPED_TRACE(hook);
     ASSERT_EQ(file->mapLevels("r", hook, head), 3);  // sides 600, 300, 150
     std::vector<float> level0 = readLevel(*file, "r", hook, head, 0);
@@ -393,9 +398,9 @@ TEST(Store, StreamedPyramidEqualsDirectMaxPool) {
       for (int64_t c = 250; c < 300; ++c) expected.push_back(level1[r * 300 + c]);
     EXPECT_TRUE(sameFloats(tile, expected));
   }
-  EXPECT_EQ(readLevel(*file, "r", kPattern0, 2, 0)[5 * n + 599], 0.0f);     // above the diagonal: fill 0
-  EXPECT_EQ(readLevel(*file, "r", kScores1, 0, 0)[5 * n + 599], -kInf);     // scores fill -inf
-  EXPECT_EQ(readLevel(*file, "r", kScores1, 0, 2)[77 * 150 + 10], -kInf);   // rows 308..311: never written
+  EXPECT_EQ(readLevel(*file, "r", kPattern0, 2, 0)[5 * n + 599], 0.0f);    // above the diagonal: fill 0
+  EXPECT_EQ(readLevel(*file, "r", kScores1, 0, 0)[5 * n + 599], -kInf);    // scores fill -inf
+  EXPECT_EQ(readLevel(*file, "r", kScores1, 0, 2)[77 * 150 + 10], -kInf);  // rows 308..311: never written
 }
 
 TEST(Store, TwoRunsInOneFileAndAppendChecks) {
@@ -433,12 +438,15 @@ TEST(Store, TwoRunsInOneFileAndAppendChecks) {
 
   CaptureTokens other = makeTokens(n);
   other.ids[5] += 1;
-  EXPECT_NE(errorOf([&] { CaptureFile::create(path.str(), kModel, other); }).find("holds a capture of different tokens"),
+  EXPECT_NE(errorOf([&] {
+              CaptureFile::create(path.str(), kModel, other);
+            }).find("holds a capture of different tokens"),
             std::string::npos);
   CaptureModel retrained = kModel;
   retrained.weights_hash = "ffff";
-  EXPECT_NE(errorOf([&] { CaptureFile::create(path.str(), retrained, makeTokens(n)); })
-                .find(path.str() + ": holds a capture of different weights"),
+  EXPECT_NE(errorOf([&] {
+              CaptureFile::create(path.str(), retrained, makeTokens(n));
+            }).find(path.str() + ": holds a capture of different weights"),
             std::string::npos);
 
   // With other_weights the file takes a run of the retrained model, which records its own model; the file's
@@ -502,20 +510,24 @@ TEST(Store, ReadMapTileClipsAndChecksBounds) {
   }
   auto file = CaptureFile::open(path.str());
   ASSERT_EQ(file->mapLevels("r", kPattern0, 1), 2);
-  EXPECT_EQ(file->readMapTile("r", kPattern0, 1, 1, 140, 500, -5, 3).size(), 10u * 3u);  // clipped to 150 × 150
+  EXPECT_EQ(file->readMapTile("r", kPattern0, 1, 1, 140, 500, -5, 3).size(),
+            10u * 3u);  // clipped to 150 × 150
   EXPECT_TRUE(file->readMapTile("r", kPattern0, 1, 0, 300, 400, 0, 10).empty());
   EXPECT_TRUE(file->readMapTile("r", kPattern0, 1, 0, 20, 10, 0, 10).empty());
   EXPECT_EQ(file->readMapTile("r", kPattern0, 1, 0, 299, 300, 0, 1)[0], roundToHalf(map[299 * n]));
-  EXPECT_NE(errorOf([&] { file->readMapTile("r", kPattern0, 1, 2, 0, 1, 0, 1); }).find("has no level 2 (it has 2)"),
-            std::string::npos);
+  EXPECT_NE(
+      errorOf([&] { file->readMapTile("r", kPattern0, 1, 2, 0, 1, 0, 1); }).find("has no level 2 (it has 2)"),
+      std::string::npos);
   EXPECT_NE(errorOf([&] { file->readMapTile("r", kPattern0, 1, -1, 0, 1, 0, 1); }).find("has no level -1"),
             std::string::npos);
-  EXPECT_NE(errorOf([&] { file->readMapTile("r", kPattern0, 0, 0, 0, 1, 0, 1); }).find("head 0"), std::string::npos);
+  EXPECT_NE(errorOf([&] { file->readMapTile("r", kPattern0, 0, 0, 0, 1, 0, 1); }).find("head 0"),
+            std::string::npos);
   EXPECT_NE(errorOf([&] { file->readMapTile("r", kScores1, 1, 0, 0, 1, 0, 1); }).find("has no map of hook"),
             std::string::npos);
   EXPECT_NE(errorOf([&] { file->readMapTile("nope", kPattern0, 1, 0, 0, 1, 0, 1); }).find("no run 'nope'"),
             std::string::npos);
-  EXPECT_NE(errorOf([&] { file->readStat("r", "max_prob", 2); }).find("layer 2 out of range"), std::string::npos);
+  EXPECT_NE(errorOf([&] { file->readStat("r", "max_prob", 2); }).find("layer 2 out of range"),
+            std::string::npos);
   EXPECT_NE(errorOf([&] { file->readStat("r", "nope", 0); }).find("has no stat 'nope'"), std::string::npos);
 }
 
@@ -525,12 +537,16 @@ TEST(Store, WriterChecksItsInput) {
   RunWriter writer = file->beginRun(makeSpec("r", 200, {{kPattern0, 0, {0}}}));
   std::vector<float> values(200 * 200, 0.5f);
   writer.writeMapBlock(kPattern0, 0, 130, 140, 0, 140, values.data());
-  EXPECT_NE(errorOf([&] { writer.writeMapBlock(kPattern0, 0, 0, 10, 0, 10, values.data()); }).find("increasing order"),
+  EXPECT_NE(errorOf([&] {
+              writer.writeMapBlock(kPattern0, 0, 0, 10, 0, 10, values.data());
+            }).find("increasing order"),
             std::string::npos);
-  EXPECT_NE(errorOf([&] { writer.writeMapBlock(kPattern0, 0, 190, 201, 0, 10, values.data()); }).find("outside"),
-            std::string::npos);
-  EXPECT_NE(errorOf([&] { writer.writeMapBlock(kPattern0, 1, 190, 200, 0, 10, values.data()); }).find("no map"),
-            std::string::npos);
+  EXPECT_NE(
+      errorOf([&] { writer.writeMapBlock(kPattern0, 0, 190, 201, 0, 10, values.data()); }).find("outside"),
+      std::string::npos);
+  EXPECT_NE(
+      errorOf([&] { writer.writeMapBlock(kPattern0, 1, 190, 200, 0, 10, values.data()); }).find("no map"),
+      std::string::npos);
   EXPECT_NE(errorOf([&] { writer.writeStat("max_prob", 2, 0, 1, values.data()); }).find("out of range"),
             std::string::npos);
   writer.finish();
@@ -546,7 +562,8 @@ TEST(Store, RejectsForeignAndNewerFiles) {
             std::string::npos);
   std::ifstream kept(text.str());
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(kept), {}), "hello, not HDF5\n");  // never clobbered
-  EXPECT_NE(errorOf([&] { CaptureFile::open(text.str() + ".missing"); }).find("no such file"), std::string::npos);
+  EXPECT_NE(errorOf([&] { CaptureFile::open(text.str() + ".missing"); }).find("no such file"),
+            std::string::npos);
 
   hid_t file = H5Fcreate(bare.str().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   ASSERT_GE(file, 0);
@@ -647,7 +664,8 @@ RunData readRun(const CaptureFile& file, const std::string& run) {
   RunData data;
   RunInfo info = file.run(run);
   for (const std::string& stat : info.stats)
-    for (int64_t layer = 0; layer < info.n_layer; ++layer) data.stats.push_back(file.readStat(run, stat, layer));
+    for (int64_t layer = 0; layer < info.n_layer; ++layer)
+      data.stats.push_back(file.readStat(run, stat, layer));
   for (const MapRequest& map : info.maps)
     for (int64_t head : map.heads)
       for (int64_t level = 0; level < file.mapLevels(run, map.hook, head); ++level)
@@ -658,8 +676,10 @@ RunData readRun(const CaptureFile& file, const std::string& run) {
 void expectSameRun(const RunData& actual, const RunData& expected) {
   ASSERT_EQ(actual.stats.size(), expected.stats.size());
   ASSERT_EQ(actual.levels.size(), expected.levels.size());
-  for (size_t i = 0; i < actual.stats.size(); ++i) EXPECT_TRUE(sameFloats(actual.stats[i], expected.stats[i]));
-  for (size_t i = 0; i < actual.levels.size(); ++i) EXPECT_TRUE(sameFloats(actual.levels[i], expected.levels[i]));
+  for (size_t i = 0; i < actual.stats.size(); ++i)
+    EXPECT_TRUE(sameFloats(actual.stats[i], expected.stats[i]));
+  for (size_t i = 0; i < actual.levels.size(); ++i)
+    EXPECT_TRUE(sameFloats(actual.levels[i], expected.levels[i]));
 }
 
 /// Writes a file whose only run, a, is complete; returns a as read back.
@@ -700,8 +720,8 @@ enum class RunState { Absent, Incomplete, Complete };
 
 /// Checks a file whose writer of run b was killed: run a is bit-identical, b is absent or incomplete (or, if
 /// the kill came after finish(), whole), and the file takes a new run c without disturbing a.
-RunState checkKilledFile(const std::string& path, int64_t n, const RunData& a, const std::function<RunData()>& b,
-                         bool recheck_a = true) {
+RunState checkKilledFile(const std::string& path, int64_t n, const RunData& a,
+                         const std::function<RunData()>& b, bool recheck_a = true) {
   RunState state = RunState::Absent;
   {
     auto file = CaptureFile::open(path);
@@ -741,17 +761,18 @@ void expectH5pyReadsRunA(const std::vector<std::string>& paths) {
     std::printf("[          ] skipping the h5py check: /usr/bin/python3 has no h5py\n");
     return;
   }
-  std::string command = "/usr/bin/python3 -c '\n"
-                        "import sys, h5py\n"
-                        "for path in sys.argv[1:]:\n"
-                        "    with h5py.File(path, \"r\") as f:\n"
-                        "        a = f[\"runs/a\"]\n"
-                        "        assert a.attrs[\"complete\"] == 1\n"
-                        "        for g in (a[\"stats\"], a[\"maps/blocks.0.attn.hook_pattern/head_0\"]):\n"
-                        "            for d in g.values(): d[()]\n"
-                        "        assert a[\"maps/blocks.0.attn.hook_pattern/head_0/level_0\"].dtype.str == \"<f2\"\n"
-                        "        print(\"OK\", sorted(f[\"runs\"].keys()))\n"
-                        "'";
+  std::string command =
+      "/usr/bin/python3 -c '\n"
+      "import sys, h5py\n"
+      "for path in sys.argv[1:]:\n"
+      "    with h5py.File(path, \"r\") as f:\n"
+      "        a = f[\"runs/a\"]\n"
+      "        assert a.attrs[\"complete\"] == 1\n"
+      "        for g in (a[\"stats\"], a[\"maps/blocks.0.attn.hook_pattern/head_0\"]):\n"
+      "            for d in g.values(): d[()]\n"
+      "        assert a[\"maps/blocks.0.attn.hook_pattern/head_0/level_0\"].dtype.str == \"<f2\"\n"
+      "        print(\"OK\", sorted(f[\"runs\"].keys()))\n"
+      "'";
   for (const std::string& path : paths) command += " " + path;
   int status = 0;
   std::string output = runCommand(command, &status);
@@ -771,14 +792,15 @@ std::vector<int> killDelaysMs() {
   return delays;
 }
 
-// The writer (a 2048-token map in 8-row blocks, a flush after each: over a second) gets SIGKILL after a delay.
+// The writer (a 2048-token map in 8-row blocks, a flush after each: over a second) gets SIGKILL after a
+// delay.
 TEST(Store, KilledWriterLeavesEarlierRunsIntact) {
   const int64_t n = 2048, block = 8;
   TempPath pristine("pristine.h5");
   const RunData a = writeRunA(pristine.str(), n);
   ASSERT_EQ(a.levels.size(), 4u);  // sides 2048, 1024, 512, 256
   const std::vector<float> map_b = causalMap(n, false, 20);
-  std::optional<RunData> b;        // needed only if a kill comes after finish()
+  std::optional<RunData> b;  // needed only if a kill comes after finish()
   auto complete_b = [&] {
     if (!b) b = completeRunB(pristine.str(), n, block).first;
     return *b;
@@ -856,9 +878,10 @@ TEST(Store, WriterKilledBeforeEachFileCallLeavesEarlierRunsIntact) {
       ADD_FAILURE() << "killed before file call " << k << " of " << n_calls << ": " << e.what();
     }
   }
-  std::printf("[          ] %zu of %ld crash points (beginRun returns after %ld, finish() starts after %ld): "
-              "run b absent %d, incomplete %d, complete %d times\n",
-              points.size(), n_calls, calls.begun, calls.finishing, counts[0], counts[1], counts[2]);
+  std::printf(
+      "[          ] %zu of %ld crash points (beginRun returns after %ld, finish() starts after %ld): "
+      "run b absent %d, incomplete %d, complete %d times\n",
+      points.size(), n_calls, calls.begun, calls.finishing, counts[0], counts[1], counts[2]);
   EXPECT_GT(counts[1], 0);
   std::vector<std::string> paths;
   for (const auto& copy : killed) paths.push_back(copy->str());
@@ -887,8 +910,9 @@ TEST(Store, PythonReferenceReaderReadsCapture) {
   std::string output = runCommand(
       "/usr/bin/python3 " + std::string(source) + "/tests/reference/read_capture.py " + path.str(), &status);
   EXPECT_EQ(status, 0) << output;
-  for (const char* expected : {"run softmax:", "run ssmax:", "complete 1", "stat max_prob (2, 4, 600) float32",
-                               "level_2 (150, 150) float16", "mean max_prob, last layer:"})
+  for (const char* expected :
+       {"run softmax:", "run ssmax:", "complete 1", "stat max_prob (2, 4, 600) float32",
+        "level_2 (150, 150) float16", "mean max_prob, last layer:"})
     EXPECT_NE(output.find(expected), std::string::npos) << expected << " not in:\n" << output;
 }
 

@@ -194,7 +194,8 @@ TEST(Tokenizer, RejectsInvalidUtf8WithItsOffset) {
       {"\xE2\x82\xAC\x80", 3},  // stray continuation after a valid euro sign
       {"abc\xF0\x9F\x98", 3}};  // emoji cut short
   for (const auto& test_case : cases) {
-    // A plain variable, not a structured binding: lambdas may capture bindings only from C++20 (clang refuses).
+    // A plain variable, not a structured binding: lambdas may capture bindings only from C++20 (clang
+    // refuses).
     const std::string& text = test_case.first;
     const std::string expected = "input is not valid UTF-8 at byte " + std::to_string(test_case.second);
     EXPECT_EQ(errorOf([&] { bytes->encode(text); }), expected) << escaped(text);

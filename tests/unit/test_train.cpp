@@ -129,14 +129,16 @@ TEST_F(TrainTest, SavedModelReloadsWithIdenticalLogits) {
   loaded->setNormalizer(parseNormalizer("ssmax"));
   torch::NoGradGuard no_grad;
   auto ids = tokens.narrow(1, 0, 32);
-  EXPECT_TRUE(torch::equal(trainer.model().forward(ids, LogitPositions::all()), loaded->forward(ids, LogitPositions::all())));
+  EXPECT_TRUE(torch::equal(trainer.model().forward(ids, LogitPositions::all()),
+                           loaded->forward(ids, LogitPositions::all())));
 
   // Continued training starts from exactly those weights, and records where they came from.
   TrainParams next = p;
   next.init_from = dir;
   next.seed = 2;  // other initial weights, were they not replaced
   Trainer continued(next);
-  EXPECT_TRUE(torch::equal(continued.model().forward(ids, LogitPositions::all()), loaded->forward(ids, LogitPositions::all())));
+  EXPECT_TRUE(torch::equal(continued.model().forward(ids, LogitPositions::all()),
+                           loaded->forward(ids, LogitPositions::all())));
   EXPECT_NE(trainConfigJson(next).find("\"init_from_training\""), std::string::npos);
   TrainParams wider = next;
   wider.d_ff *= 2;

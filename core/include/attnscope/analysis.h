@@ -1,7 +1,7 @@
 #pragma once
 // Curves from capture files: a per-query statistic (max probability, entropy, target mass, ...) against the
-// number of keys n the query sees, per head or aggregated over heads; and the theory curves of the SSMax paper.
-// No torch and no Qt: the GUI and the CLI share it.
+// number of keys n the query sees, per head or aggregated over heads; and the theory curves of the SSMax
+// paper. No torch and no Qt: the GUI and the CLI share it.
 
 #include <cstdint>
 #include <functional>

@@ -34,7 +34,7 @@ struct CaptureParams {
   std::vector<MapRequest> maps;                        // maps to store (hook, layer, heads)
   std::vector<std::pair<int64_t, int64_t>> targets;    // [begin, end) token ranges for target_mass
   int64_t topk = 10;
-  int64_t query_block = 0;                             // 0: the model's memory-bounded default
+  int64_t query_block = 0;  // 0: the model's memory-bounded default
   /// Called after each layer of each run with (run index, layer, n_layer); return false to cancel.
   std::function<bool(int64_t, int64_t, int64_t)> progress;
 };
@@ -46,7 +46,8 @@ std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, i
 /// Parses a --targets spec of token ranges "10:20,40:45" (end exclusive) against T tokens.
 std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens);
 
-/// Describes a loaded model directory for a capture file: its config text, the directory and a hash of its weights.
+/// Describes a loaded model directory for a capture file: its config text, the directory and a hash of its
+/// weights.
 CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir);
 
 /// Returns a valid run (group) name for a normalizer spec.
@@ -55,6 +56,7 @@ std::string runNameFor(const std::string& normalizer);
 /// Runs the model over ids once per normalizer and appends one complete run each to the file. Throws
 /// std::invalid_argument, StoreError; a cancelled run stays in the file marked incomplete.
 /// Returns the number of runs completed.
-int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& file, const CaptureParams& params);
+int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& file,
+                    const CaptureParams& params);
 
 }  // namespace attnscope

@@ -26,12 +26,12 @@ enum class Architecture { Gpt2, Llama };
 struct RopeScaling {
   std::string type = "default";  // default, linear, dynamic, llama3, yarn
   double factor = 1.0;
-  double low_freq_factor = 1.0;   // llama3
-  double high_freq_factor = 4.0;  // llama3
+  double low_freq_factor = 1.0;                  // llama3
+  double high_freq_factor = 4.0;                 // llama3
   int64_t original_max_position_embeddings = 0;  // llama3, yarn (0: use max_position_embeddings)
-  double beta_fast = 32.0;  // yarn
-  double beta_slow = 1.0;   // yarn
-  std::optional<double> attention_factor;  // yarn (default 0.1 ln(factor) + 1)
+  double beta_fast = 32.0;                       // yarn
+  double beta_slow = 1.0;                        // yarn
+  std::optional<double> attention_factor;        // yarn (default 0.1 ln(factor) + 1)
 };
 
 /// Everything the model code needs from config.json, in one naming scheme for every architecture.
@@ -53,8 +53,8 @@ struct ModelConfig {
   // Llama family
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
-  int64_t sliding_window = 0;     // 0: none
-  int64_t window_first_layer = 0; // sliding window applies to layers >= this (qwen2 max_window_layers)
+  int64_t sliding_window = 0;      // 0: none
+  int64_t window_first_layer = 0;  // sliding window applies to layers >= this (qwen2 max_window_layers)
   // SSMax learned in training (config "attention_normalizer": "ssmax")
   bool ssmax_learned = false;
   bool ssmax_bias = false;
@@ -62,9 +62,7 @@ struct ModelConfig {
   std::string json;         // the config.json text as read
 
   /// Returns the sliding window of a layer, or 0 when the layer attends to every earlier key.
-  int64_t windowOf(int64_t layer) const {
-    return layer >= window_first_layer ? sliding_window : 0;
-  }
+  int64_t windowOf(int64_t layer) const { return layer >= window_first_layer ? sliding_window : 0; }
 };
 
 /// Formats a count with thousands separators ("494,032,768"), for sizes in messages and summaries.
@@ -81,8 +79,8 @@ int64_t minimumParameterCount(const ModelConfig& config);
 /// Throws ConfigError when the weights the config asks for cannot fit in checkpoint_bytes even at 2 bytes per
 /// parameter: checked before the model is built, so an absurd config fails at once instead of allocating.
 void requireWeightsFit(const ModelConfig& config, uint64_t checkpoint_bytes, const std::string& model_dir);
-/// Returns the config with rope_theta replaced in the fields and the JSON text alike (e.g. raised at evaluation);
-/// throws ConfigError for an architecture without RoPE.
+/// Returns the config with rope_theta replaced in the fields and the JSON text alike (e.g. raised at
+/// evaluation); throws ConfigError for an architecture without RoPE.
 ModelConfig withRopeTheta(const ModelConfig& config, double rope_theta);
 
 }  // namespace attnscope

@@ -1,5 +1,6 @@
 #pragma once
-// The precision a model computes in, chosen per run. No torch in this header, so the GUI can offer the choice.
+// The precision a model computes in, chosen per run. No torch in this header, so the GUI can offer the
+// choice.
 
 #include <string>
 #include <vector>
@@ -7,8 +8,8 @@
 namespace attnscope {
 
 /// Precision of the linear layers (projections, MLP, embeddings, output head). Attention scores, the
-/// normalizer's multiplier, the softmax, the norms, the residual stream and every statistic and stored map are
-/// float32 whatever this is.
+/// normalizer's multiplier, the softmax, the norms, the residual stream and every statistic and stored map
+/// are float32 whatever this is.
 enum class ComputeDtype {
   Auto,      // the checkpoint's own: bfloat16 for BF16 and F16 weights, float32 for F32 weights
   Float32,   // float32 weights (a float32 copy of 16-bit checkpoints: twice their size in memory)

@@ -6,15 +6,17 @@
 //   blocks.{L}.attn.hook_q           [B, H, T, d_head]    queries after RoPE
 //   blocks.{L}.attn.hook_k           [B, Hkv, T, d_head]  keys after RoPE
 //   blocks.{L}.attn.hook_v           [B, Hkv, T, d_head]  values
-//   blocks.{L}.attn.hook_scores      [B, H, q1-q0, k1-k0] z = q·k/sqrt(d_head) before the normalizer, masked -inf
-//   blocks.{L}.attn.hook_multiplier  [H, q1-q0]           logit multiplier m the normalizer applied to each query
-//   blocks.{L}.attn.hook_logits      [B, H, q1-q0, k1-k0] m·z, the softmax input, masked -inf
+//   blocks.{L}.attn.hook_scores      [B, H, q1-q0, k1-k0] z = q·k/sqrt(d_head) before the normalizer, masked
+//   -inf blocks.{L}.attn.hook_multiplier  [H, q1-q0]           logit multiplier m the normalizer applied to
+//   each query blocks.{L}.attn.hook_logits      [B, H, q1-q0, k1-k0] m·z, the softmax input, masked -inf
 //   blocks.{L}.attn.hook_pattern     [B, H, q1-q0, k1-k0] probabilities softmax(m·z) over the visible keys
-//   blocks.{L}.attn.hook_z           [B, H, q1-q0, d_head] attention output per head, before the output projection
-//   blocks.{L}.hook_resid_post       [B, T, d_model]      residual stream leaving block L
+//   blocks.{L}.attn.hook_z           [B, H, q1-q0, d_head] attention output per head, before the output
+//   projection blocks.{L}.hook_resid_post       [B, T, d_model]      residual stream leaving block L
 //   ln_final.hook_normalized         [B, T, d_model]      final norm output, before the unembedding
-//   unembed.hook_logits              [B, P, vocab]        next-token logits at the P positions the caller asked
-//                                                         for (Model::forward's LogitPositions); absent for none
+//   unembed.hook_logits              [B, P, vocab]        next-token logits at the P positions the caller
+//   asked
+//                                                         for (Model::forward's LogitPositions); absent for
+//                                                         none
 //
 // Attention hooks are called once per query block [q0, q1) and carry only the key columns [k0, k1) that any
 // query of the block can see (causal: k1 = q1; sliding window: k0 > 0), so a consumer never needs the T×T map

@@ -28,17 +28,17 @@ class TransformerImpl;
 /// How a forward pass is cut into blocks so that memory stays O(T · d_model); none of it changes the results
 /// beyond floating-point rounding.
 struct AttentionOptions {
-  int64_t query_block = 0;              // queries per block; 0 picks it from max_block_bytes
-  int64_t max_block_bytes = 16 << 20;   // bound on one block's fp32 [B, H, q, k] scores
-  int64_t max_mlp_bytes = 64 << 20;     // bound on one fp32 [B, positions, d_ff] MLP intermediate
+  int64_t query_block = 0;             // queries per block; 0 picks it from max_block_bytes
+  int64_t max_block_bytes = 16 << 20;  // bound on one block's fp32 [B, H, q, k] scores
+  int64_t max_mlp_bytes = 64 << 20;    // bound on one fp32 [B, positions, d_ff] MLP intermediate
 };
 
 /// How a new Model's weights start: random (for training) or left for loadWeights() to fill.
 enum class WeightInit { Random, Uninitialized };
 
-/// The positions whose next-token logits a forward pass computes. The head is a model's widest matrix: at every
-/// position of a long prompt its output would be the largest tensor of the pass ([T, vocab]: 40 GB for 65,536
-/// tokens of a 151,936-token vocabulary), so callers ask only for the positions they read.
+/// The positions whose next-token logits a forward pass computes. The head is a model's widest matrix: at
+/// every position of a long prompt its output would be the largest tensor of the pass ([T, vocab]: 40 GB for
+/// 65,536 tokens of a 151,936-token vocabulary), so callers ask only for the positions they read.
 struct LogitPositions {
   bool every = false;              // all T positions (training, loss by position)
   std::vector<int64_t> positions;  // else these, in order; negative counts from the end (-1: last)
@@ -56,8 +56,9 @@ struct LoadOptions {
 
 class Model {
  public:
-  /// Builds a model; Random: float32, std 0.02 matrices, zero biases, unit norms, SSMax s = 1/mean ln n, b = 0.
-  /// Uninitialized: placeholders that own no memory, in `dtype` (Auto counts as Float32), for loadWeights().
+  /// Builds a model; Random: float32, std 0.02 matrices, zero biases, unit norms, SSMax s = 1/mean ln n, b =
+  /// 0. Uninitialized: placeholders that own no memory, in `dtype` (Auto counts as Float32), for
+  /// loadWeights().
   explicit Model(const ModelConfig& config, WeightInit init = WeightInit::Random,
                  ComputeDtype dtype = ComputeDtype::Float32);
   ~Model();
@@ -91,7 +92,8 @@ class Model {
   void checkWeights(const Checkpoint& checkpoint) const;
   /// Takes the checkpoint's weights after checkWeights(). Placeholders (WeightInit::Uninitialized) point into
   /// the memory-mapped files where dtype and alignment allow, else hold one copy in their dtype; allocated
-  /// parameters (WeightInit::Random, e.g. continued training) receive a copy. The model keeps the files mapped.
+  /// parameters (WeightInit::Random, e.g. continued training) receive a copy. The model keeps the files
+  /// mapped.
   void loadWeights(const Checkpoint& checkpoint);
 
  private:
@@ -105,14 +107,15 @@ class Model {
   std::optional<Checkpoint> m_weights;  // keeps the mapped files alive while parameters point into them
 };
 
-/// Returns the dtype a model computes in for a requested one: Auto follows the dtype of the checkpoint's weight
-/// matrices (F32: Float32; BF16 and F16: BFloat16).
+/// Returns the dtype a model computes in for a requested one: Auto follows the dtype of the checkpoint's
+/// weight matrices (F32: Float32; BF16 and F16: BFloat16).
 ComputeDtype resolveComputeDtype(ComputeDtype requested, const Checkpoint& checkpoint);
 
 /// Writes config.json (the model's config text) and model.safetensors (F32) into a directory it creates.
 void saveModel(Model& model, const std::string& model_dir);
 
-/// Opens a Hugging Face model directory (config.json + safetensors weights); throws ConfigError/CheckpointError.
+/// Opens a Hugging Face model directory (config.json + safetensors weights); throws
+/// ConfigError/CheckpointError.
 std::unique_ptr<Model> loadModel(const std::string& model_dir, const LoadOptions& options = {});
 /// Opens a model directory's weights under a given config (its own, modified, e.g. by withRopeTheta).
 std::unique_ptr<Model> loadModel(const std::string& model_dir, const ModelConfig& config,

@@ -26,9 +26,9 @@ struct NormalizerSpec {
   /// SSMax s and b: one value for all, n_layer values (per layer) or n_layer·n_head values ([layer][head]).
   std::vector<double> s;
   std::vector<double> b;
-  double logn_base = 0.0;      // Logn: L
-  double floor_scale = 8192;   // Temperature
-  double attn_scale = 0.1;     // Temperature
+  double logn_base = 0.0;     // Logn: L
+  double floor_scale = 8192;  // Temperature
+  double attn_scale = 0.1;    // Temperature
 
   /// Returns the canonical text form, parseable by parseNormalizer().
   std::string text() const;

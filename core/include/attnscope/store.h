@@ -10,15 +10,17 @@
 //   /tokens/text           variable-length UTF-8 str [T] (display strings)
 //   /runs/<run>            attrs: normalizer (spec text), complete (int 0/1), n_layer, n_head, n_tokens,
 //                                 created (ISO 8601 UTC), topk (int), targets (int64 [n, 2] key ranges),
-//                                 compute_dtype (str: float32 or bfloat16, the linear layers' precision; absent
-//                                 in files written before it existed, read as "")
-//   /runs/<run>/model      optional, attrs as /model: the run used other weights than /model on the same tokens
+//                                 compute_dtype (str: float32 or bfloat16, the linear layers' precision;
+//                                 absent in files written before it existed, read as "")
+//   /runs/<run>/model      optional, attrs as /model: the run used other weights than /model on the same
+//   tokens
 //                          (e.g. a softmax-trained and an SSMax-trained model compared on one prompt)
 //   /runs/<run>/stats/<stat>            float32 [n_layer, n_head, T]: one value per query position
 //   /runs/<run>/maps/<hook>/head_<h>/level_<k>
-//                          float16 [ceil(T/2^k), ceil(T/2^k)]: level 0 is the map itself (query × key), level k
-//                          max-pools 2^k × 2^k cells; levels stop at the first side <= 256. Chunked, deflated;
-//                          never-written cells read as 0. <hook> is the hook name, e.g. blocks.3.attn.hook_pattern.
+//                          float16 [ceil(T/2^k), ceil(T/2^k)]: level 0 is the map itself (query × key), level
+//                          k max-pools 2^k × 2^k cells; levels stop at the first side <= 256. Chunked,
+//                          deflated; never-written cells read as 0. <hook> is the hook name, e.g.
+//                          blocks.3.attn.hook_pattern.
 //
 // Safety: a run is marked complete only after all of its data is flushed; a writer killed at any point leaves
 // the file openable with every earlier run intact and the interrupted run's complete flag 0.
@@ -49,13 +51,13 @@ constexpr int kCaptureSchemaVersion = 1;
 
 // Bounds of what a capture may declare (README, "Capture files"): a file beyond them is refused on opening,
 // before anything is allocated, and the writer never makes one.
-constexpr int64_t kMaxCaptureTokens = int64_t{1} << 24;       // T: 16,777,216 tokens
-constexpr int64_t kMaxCaptureLayers = 4096;                   // n_layer
-constexpr int64_t kMaxCaptureHeads = 4096;                    // n_head
-constexpr int64_t kMaxCaptureLayerHeads = 1 << 16;            // n_layer × n_head (Llama 3 405B: 16,128)
-constexpr int64_t kMaxStatLayerValues = int64_t{1} << 28;     // n_head × n_tokens: one layer of a stat, 1 GiB
-constexpr int64_t kMaxMapTileCells = int64_t{1} << 28;        // cells of one readMapTile
-constexpr int64_t kMaxTargetRanges = 1 << 16;                 // rows of the targets attribute
+constexpr int64_t kMaxCaptureTokens = int64_t{1} << 24;    // T: 16,777,216 tokens
+constexpr int64_t kMaxCaptureLayers = 4096;                // n_layer
+constexpr int64_t kMaxCaptureHeads = 4096;                 // n_head
+constexpr int64_t kMaxCaptureLayerHeads = 1 << 16;         // n_layer × n_head (Llama 3 405B: 16,128)
+constexpr int64_t kMaxStatLayerValues = int64_t{1} << 28;  // n_head × n_tokens: one layer of a stat, 1 GiB
+constexpr int64_t kMaxMapTileCells = int64_t{1} << 28;     // cells of one readMapTile
+constexpr int64_t kMaxTargetRanges = 1 << 16;              // rows of the targets attribute
 constexpr int64_t kMaxCaptureStringBytes = int64_t{1} << 24;  // one fixed-length string attribute
 constexpr int64_t kMaxTokenTextBytes = int64_t{1} << 30;      // a fixed-length /tokens/text, all of it
 
@@ -78,8 +80,8 @@ struct MapRequest {
 };
 
 struct RunSpec {
-  std::string name;        // group name under /runs, unique in the file
-  std::string normalizer;  // spec text
+  std::string name;           // group name under /runs, unique in the file
+  std::string normalizer;     // spec text
   std::string compute_dtype;  // float32 or bfloat16: the precision of the model's linear layers
   int64_t n_layer = 0, n_head = 0, n_tokens = 0;
   std::vector<std::string> stats;  // stat dataset names, each [n_layer, n_head, n_tokens]
@@ -98,8 +100,8 @@ class RunWriter {
   RunWriter(RunWriter&&) noexcept;
   /// Writes queries [q0, q1) of one layer's statistic; values is [n_head, q1 - q0], row-major.
   void writeStat(const std::string& stat, int64_t layer, int64_t q0, int64_t q1, const float* values);
-  /// Writes rows [q0, q1), columns [k0, k1) of a map; values is [q1 - q0, k1 - k0] row-major float32 (stored as
-  /// float16). Rows must arrive in increasing order per map (the pyramid is pooled as they stream).
+  /// Writes rows [q0, q1), columns [k0, k1) of a map; values is [q1 - q0, k1 - k0] row-major float32 (stored
+  /// as float16). Rows must arrive in increasing order per map (the pyramid is pooled as they stream).
   void writeMapBlock(const std::string& hook, int64_t head, int64_t q0, int64_t q1, int64_t k0, int64_t k1,
                      const float* values);
   /// Flushes everything written so far (progress survives a kill after this returns).

@@ -144,8 +144,9 @@ class TestHeadSummary : public QObject {
       const QString shownA = table.index(row, CompareSummaryModel::RunAColumn).data().toString();
       const QString shownB = table.index(row, CompareSummaryModel::RunBColumn).data().toString();
       QCOMPARE(shownA, QString::number(want, 'f', 4));
-      QCOMPARE(m_cli["softmax"][name][{layer, head}], shownA);
-      QCOMPARE(m_cli["ssmax"][name][{layer, head}], shownB);
+      const std::pair<int, int> cell{layer, head};
+      QCOMPARE(m_cli["softmax"][name][cell], shownA);
+      QCOMPARE(m_cli["ssmax"][name][cell], shownB);
     }
   }
 

@@ -18,8 +18,8 @@ namespace attnscope {
 
 class Model;
 
-/// Statistics stored per layer, head and query position (each a dataset [n_layer, n_head, T]): the catalogue
-/// in attnscope/statistics.h (capturedStatistics).
+// Statistics stored per layer, head and query position (each a dataset [n_layer, n_head, T]): the catalogue
+// in attnscope/statistics.h (capturedStatistics).
 
 struct CaptureParams {
   std::vector<std::string> normalizers = {kNormalizerSoftmax};  // one run each

@@ -15,7 +15,7 @@ struct HeadlessExportOptions {
   QString run, compareRun;  // empty: the file's first (and second) run
   int layer = 0, head = 0;
   int query = -1;                          // -1: the last token
-  QString stat = defaultStatistic();       // context-curve statistic
+  QString stat = defaultStatistic();       // statistic of the context curve and the head grid
   QString scope = QStringLiteral("head");  // context-curve: head, layer or all
   bool logScale = false;                   // heatmap and heads colour scale
   bool difference = false;                 // head grid: run − compare run

@@ -61,9 +61,10 @@ int main(int argc, char** argv) {
                                  QStringLiteral("Q"), QStringLiteral("-1"));
   QStringList stats;
   for (const std::string& name : attnscope::viewedStatistics()) stats << QString::fromStdString(name);
-  const QCommandLineOption stat(QStringLiteral("stat"),
-                                QStringLiteral("Curve statistic: %1.").arg(stats.join(QStringLiteral(", "))),
-                                QStringLiteral("name"), attnscope::gui::defaultStatistic());
+  const QCommandLineOption stat(
+      QStringLiteral("stat"),
+      QStringLiteral("Context curve and head grid statistic: %1.").arg(stats.join(QStringLiteral(", "))),
+      QStringLiteral("name"), attnscope::gui::defaultStatistic());
   const QCommandLineOption scope(QStringLiteral("scope"), QStringLiteral("Curve scope: head, layer or all."),
                                  QStringLiteral("scope"), QStringLiteral("head"));
   const QCommandLineOption log(QStringLiteral("log"),

@@ -43,6 +43,8 @@ QString ModelChooser::text() const {
 }
 
 void ModelChooser::setText(const QString& text) {
+  const int listed = m_combo->findText(text, Qt::MatchExactly);
+  if (listed >= 0) m_combo->setCurrentIndex(listed);  // the open list then marks it
   m_combo->setEditText(text);
 }
 

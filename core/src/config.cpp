@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/hf_cache.h"
 #include "attnscope/normalizer_spec.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
@@ -217,6 +218,8 @@ ModelConfig parseConfig(const std::string& json_text) {
 
 ModelConfig loadConfig(const std::string& model_dir) {
   std::string path = model_dir + "/config.json";
+  if (const std::string problem = modelFileProblem(model_dir, path); !problem.empty())
+    throw ConfigError(problem);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot open");
   std::ostringstream text;

@@ -9,6 +9,7 @@
 
 #include "attnscope/dtype.h"
 #include "attnscope/hf_cache.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/runtime.h"
 #include "commands.h"
 
@@ -64,10 +65,7 @@ int main(int argc, char** argv) {
   addModelDir(run_cmd, run.model_dir, "Hugging Face model directory");
   addPrompt(run_cmd, run.prompt);
   addDtype(run_cmd, run.dtype);
-  run_cmd
-      ->add_option(
-          "--normalizer,-n", run.normalizer,
-          "softmax | ssmax | ssmax:s=0.3[,b=0.1] | ssmax:ctx=N | logn:L=N | temperature:floor=F,scale=S")
+  run_cmd->add_option("--normalizer,-n", run.normalizer, attnscope::normalizerSyntax())
       ->capture_default_str();
   run_cmd->add_option("--layer", run.layer, "Layer whose attention row to print (-1: last)")
       ->capture_default_str();
@@ -121,6 +119,8 @@ int main(int argc, char** argv) {
                    "theory_gaussian: Monte Carlo, N(0,1) logits) for softmax and SSMax with this s")
       ->check(CLI::PositiveNumber)
       ->needs("--csv");
+  stats_cmd->add_flag("--heads", stats.heads,
+                      "Print every head's summary (the value the head grid and the compare table show)");
   stats_cmd->add_option("--bins-per-octave", stats.bins_per_octave, "Resolution of the n axis")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       ->add_option("out_dir", train.out_dir, "Output model directory (checkpoint/ inside while training)")
       ->required();
   train_cmd->add_option("--normalizer,-n", tp.normalizer, "Attention normalizer trained with")
-      ->check(CLI::IsMember({"softmax", "ssmax"}))
+      ->check(CLI::IsMember({attnscope::kNormalizerSoftmax, attnscope::kNormalizerSsmax}))
       ->capture_default_str();
   train_cmd->add_flag("--ssmax-bias", tp.ssmax_bias, "SSMax: also learn the bias b in (s ln n + b) z");
   train_cmd->add_option("--steps", tp.n_steps, "Optimizer steps")
@@ -204,9 +204,7 @@ int main(int argc, char** argv) {
       "score per head");
   addModelDir(eval_cmd, eval.model_dir, "Model directory made by train");
   addDtype(eval_cmd, eval.dtype);
-  eval_cmd
-      ->add_option("--normalizer,-n", ep.normalizer,
-                   "softmax | ssmax (learned) | ssmax:ctx=N | ssmax:s=..[,b=..] | logn:L=N | temperature:...")
+  eval_cmd->add_option("--normalizer,-n", ep.normalizer, attnscope::normalizerSyntax())
       ->capture_default_str();
   eval_cmd
       ->add_option("--rope-theta-scale", ep.rope_theta_scale, "Multiply rope_theta at evaluation (e.g. 50)")

@@ -87,6 +87,16 @@ if [[ -x "$(dirname "$cli")/attnscope" ]]; then
   else
     echo "FAIL export_heads_png: $work/heads.png is not a PNG"; failures=$((failures + 1))
   fi
+  # The head grid exports the per-head summary that stats --heads prints (run softmax, layer 1, head 3).
+  expect export_grid 0 'grid\.csv$' -- export "$cap" --figure head-grid --run softmax --stat target_mass \
+    --out "$work/grid.csv"
+  grid_value=$(awk -F, '$1 == 1 && $2 == 3 {print $3}' "$work/grid.csv")
+  cli_value=$("$cli" stats "$cap" --heads | awk '/^run /{run = $2} run == "softmax" && $1 == 1 && $2 == 3 {print $5}')
+  if awk -v a="$grid_value" -v b="$cli_value" 'BEGIN {exit !(a != "" && b != "" && a - b < 6e-5 && b - a < 6e-5)}'; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL export_grid_matches_stats: head grid $grid_value, stats --heads $cli_value"; failures=$((failures + 1))
+  fi
   expect export_bad_figure 1 'unknown figure bogus' -- export "$cap" --figure bogus --out "$work/x.png"
   export XDG_RUNTIME_DIR="$saved_xdg"
   [[ -n $saved_xdg ]] || unset XDG_RUNTIME_DIR

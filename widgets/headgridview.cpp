@@ -11,7 +11,6 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
-#include "asyncjob.h"
 #include "capturedocument.h"
 
 namespace attnscope::gui {
@@ -100,7 +99,7 @@ void HeadGridView::onSelectionChanged(const Selection& selection) {
 }
 
 void HeadGridView::reload() {
-  const int job = ++m_job;
+  m_jobs.cancel();
   HeadGridRequest request;
   request.run = m_document->selection().run;
   request.compareRun = m_document->selection().compareRun;
@@ -114,10 +113,9 @@ void HeadGridView::reload() {
     return;
   }
   m_status->setText(tr("Reading statistics…"));
-  runAsync(
-      this, [file, request] { return computeHeadGrid(*file, request); },
-      [this, job](HeadGridValues values) {
-        if (job != m_job) return;  // a newer request superseded this one
+  m_jobs.startJob(
+      [file, request](const CancelCheck&) { return computeHeadGrid(*file, request); },
+      [this](HeadGridValues values) {
         m_model->setValues(values);
         QString text = tr("%1 · run %2").arg(headStatisticName(values.request.statistic), values.request.run);
         if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
@@ -125,8 +123,7 @@ void HeadGridView::reload() {
         showCurrentHead();
         Q_EMIT contentReady();
       },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
+      [this](const QString& error) {
         m_model->clear();
         m_status->setText(error);
         Q_EMIT contentReady();

@@ -3,6 +3,7 @@
 // 64k × 64k map reads a coarse level whole; zoomed in, it reads level 0 around the visible range only.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,14 @@ TileRequest planTile(const TokenWindow& visible, int level, int64_t n_tokens, do
 /// Whether tile was read at level and holds every cell of visible.
 bool tileCovers(const MapTile& tile, const TokenWindow& visible, int level, int64_t n_tokens);
 
-/// Reads the tile. Throws StoreError. Safe off the GUI thread.
-MapTile readTile(const CaptureFile& file, const TileRequest& request);
+/// Rows of one band of a banded tile read: the store's chunk height (64 rows), so bands start on chunk
+/// boundaries and each chunk is decompressed once.
+constexpr int64_t kTileBandRows = 64;
+
+/// Reads the tile. Throws StoreError. Safe off the GUI thread. With a cancel predicate the tile is read in
+/// bands of kTileBandRows rows, asking cancelled() before each; once it returns true the read stops and the
+/// tile comes back empty (request set, no values).
+MapTile readTile(const CaptureFile& file, const TileRequest& request,
+                 const std::function<bool()>& cancelled = {});
 
 }  // namespace attnscope::gui

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 
-#include "asyncjob.h"
 #include "capturedocument.h"
 
 namespace attnscope::gui {
@@ -76,7 +75,7 @@ void TokensView::onSelectionChanged(const Selection& selection) {
 }
 
 void TokensView::reloadWeights() {
-  const int job = ++m_job;
+  m_jobs.cancel();
   const Selection selection = m_document->selection();
   auto file = m_document->file();
   if (!file || !m_document->hasMap(selection.run, selection.layer, selection.head)) {
@@ -89,21 +88,19 @@ void TokensView::reloadWeights() {
   }
   const std::string run = selection.run.toStdString(), hook = CaptureDocument::patternHook(selection.layer);
   const int64_t head = selection.head, query = selection.query, n = m_document->nTokens();
-  runAsync(
-      this,
-      [file, run, hook, head, query, n] {
-        return file->readMapTile(run, hook, head, 0, query, query + 1, 0, n);
+  m_jobs.startJob(
+      [file, run, hook, head, query, n](const CancelCheck&) {
+        return file->readMapTile(run, hook, head, 0, query, query + 1, 0,
+                                 n);  // one row: no band to stop between
       },
-      [this, job](std::vector<float> row) {
-        if (job != m_job) return;
+      [this](std::vector<float> row) {
         m_weights = std::move(row);
         m_maxWeight = m_weights.empty() ? 0 : *std::max_element(m_weights.begin(), m_weights.end());
         m_note.clear();
         refresh();
         Q_EMIT contentReady();
       },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
+      [this](const QString& error) {
         m_weights.clear();
         m_note = error;
         refresh();

@@ -18,11 +18,6 @@ constexpr int kMargin = 6, kPadding = 3, kLineGap = 3;
 const QColor kShade(230, 85, 13);  // attention received
 const QColor kQueryBorder(255, 42, 109);
 
-QString visibleText(QString text) {
-  text.replace(QLatin1Char('\n'), QChar(0x21B5)).replace(QLatin1Char('\t'), QChar(0x2192));
-  return text;
-}
-
 }  // namespace
 
 TokensView::TokensView(CaptureDocument* document, QWidget* parent)
@@ -49,7 +44,7 @@ void TokensView::relayout() {
   m_rects.assign(static_cast<std::size_t>(tokens.size()), QRect());
   int x = kMargin, y = kMargin;
   for (int i = 0; i < tokens.size(); ++i) {
-    const int w = std::max(6, metrics.horizontalAdvance(visibleText(tokens[i])) + 2 * kPadding);
+    const int w = std::max(6, metrics.horizontalAdvance(m_document->displayToken(i)) + 2 * kPadding);
     if (x + w > width && x > kMargin) x = kMargin, y += line + kLineGap;
     m_rects[static_cast<std::size_t>(i)] = QRect(x, y, w, line);
     x += w + 1;
@@ -144,7 +139,6 @@ void TokensView::paintEvent(QPaintEvent*) {
   QPainter painter(viewport());
   const int scroll = verticalScrollBar()->value(), height = viewport()->height();
   painter.translate(0, -scroll);
-  const QStringList& tokens = m_document->tokens();
   const int query = m_document->selection().query;
   auto it = std::lower_bound(m_rects.begin(), m_rects.end(), scroll,
                              [](const QRect& r, int y) { return r.bottom() < y; });
@@ -162,7 +156,7 @@ void TokensView::paintEvent(QPaintEvent*) {
     }
     painter.setPen(seen ? palette().color(QPalette::Text) : palette().color(QPalette::PlaceholderText));
     painter.drawText(it->adjusted(kPadding, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft,
-                     visibleText(tokens[i]));
+                     m_document->displayToken(i));
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
+#include "attnscope/text_input.h"
 #include "row_stats.h"
 
 namespace attnscope {
@@ -110,11 +111,7 @@ std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, i
   std::vector<int64_t> all_heads(n_head);
   for (int64_t h = 0; h < n_head; ++h) all_heads[h] = h;
   std::map<std::pair<std::string, int64_t>, std::set<int64_t>> wanted;
-  std::size_t start = 0;
-  while (start <= spec.size()) {
-    std::size_t end = spec.find(',', start);
-    std::string item = spec.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? spec.size() + 1 : end + 1;
+  for (std::string item : splitList(spec)) {
     std::string kind = "hook_pattern";
     if (item.rfind("scores:", 0) == 0) {
       kind = "hook_scores";
@@ -153,11 +150,7 @@ std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, i
 
 std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens) {
   std::vector<std::pair<int64_t, int64_t>> ranges;
-  std::size_t start = 0;
-  while (start < spec.size()) {
-    std::size_t end = spec.find(',', start);
-    std::string item = spec.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? spec.size() : end + 1;
+  for (const std::string& item : splitList(spec)) {
     std::size_t colon = item.find(':');
     int64_t begin = -1, stop = -1;
     try {

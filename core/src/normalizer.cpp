@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "attnscope/text_input.h"
+
 namespace attnscope {
 namespace {
 
@@ -107,11 +109,7 @@ NormalizerSpec parseNormalizer(const std::string& text) {
     throw std::invalid_argument("normalizer: '" + text + "' has an empty parameter list");
 
   bool have_l = false;
-  std::size_t start = 0;
-  while (start < params.size()) {
-    std::size_t end = params.find(',', start);
-    std::string item = params.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? params.size() : end + 1;
+  for (const std::string& item : splitList(params)) {
     std::size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
       throw std::invalid_argument("normalizer: parameter '" + item + "' is not key=value");

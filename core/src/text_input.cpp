@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,8 @@ std::string reason() {
 }  // namespace
 
 std::string readFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw FileError(path + ": cannot read (it is a directory)");
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path + ": cannot open" + reason());

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "attnscope/untrusted_text.h"
 
@@ -38,7 +39,8 @@ TEST(DisplayToken, DrawsWhitespaceAndControlsVisibly) {
 TEST(DisplayToken, DrawingTwiceChangesNothing) {
   // Captures store the tokenizer's drawn strings; the GUI draws whatever it reads, so drawn tokens must pass
   // through unchanged.
-  for (const std::string token : {" a\tb\n", std::string("\r\0\xff\xc2\x9b", 5), std::string(), "x"}) {
+  for (const std::string& token :
+       std::vector<std::string>{" a\tb\n", std::string("\r\0\xff\xc2\x9b", 5), std::string(), "x"}) {
     const std::string once = displayToken(token);
     EXPECT_EQ(displayToken(once), once) << once;
   }

@@ -48,9 +48,10 @@ TileRequest planTile(const TokenWindow& visible, int level, int64_t n_tokens, do
 /// Whether tile was read at level and holds every cell of visible.
 bool tileCovers(const MapTile& tile, const TokenWindow& visible, int level, int64_t n_tokens);
 
-/// Rows of one band of a banded tile read: the store's chunk height (64 rows), so bands start on chunk
-/// boundaries and each chunk is decompressed once.
-constexpr int64_t kTileBandRows = 64;
+/// Rows of one band of a banded tile read: four of the store's 64-row chunks, so bands start on chunk
+/// boundaries and each chunk is decompressed once. Each band is a read of its own (checks, dataset open):
+/// a 2048 × 2048 tile took 0-10% longer in 256-row bands than in one read, 15-20% longer in 64-row bands.
+constexpr int64_t kTileBandRows = 256;
 
 /// Reads the tile. Throws StoreError. Safe off the GUI thread. With a cancel predicate the tile is read in
 /// bands of kTileBandRows rows, asking cancelled() before each; once it returns true the read stops and the

@@ -27,7 +27,7 @@ using namespace attnscope::gui;
 
 namespace {
 
-constexpr int kTokens = 600;  // level 0 of the map has ceil(600 / 64) = 10 bands
+constexpr int kTokens = 600;  // level 0 of the map is read in ceil(600 / 256) = 3 bands
 
 /// Spins until cancelled() or a 10 s timeout; returns whether it saw the cancellation.
 bool waitForCancel(const CancelCheck& cancelled) {
@@ -210,7 +210,7 @@ class TestJobTracker : public QObject {
     int checks = 0;
     const MapTile tile = readTile(*m_file, wholeLevel0(), [&] { return ++checks > 2; });
     QVERIFY(tile.empty());
-    QCOMPARE(checks, 3);  // two bands of ten read, then stopped
+    QCOMPARE(checks, 3);  // two bands of three read, then stopped
     QCOMPARE(tile.request.r1, int64_t{kTokens});
   }
 
@@ -247,7 +247,7 @@ class TestJobTracker : public QObject {
     QCOMPARE(second.rows(), int64_t{64});
     QVERIFY(QThreadPool::globalInstance()->waitForDone(10000));
     QTest::qWait(50);
-    QCOMPARE(firstBands.load(), 1);  // one band of ten was read before the read was superseded
+    QCOMPARE(firstBands.load(), 1);  // one band of three was read before the read was superseded
     QCOMPARE(firstDone, 0);
   }
 

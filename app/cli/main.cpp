@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "attnscope/dtype.h"
+#include "attnscope/hf_cache.h"
 #include "attnscope/runtime.h"
 #include "commands.h"
 
@@ -41,15 +42,27 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
+  // Adds the model directory argument, which also takes a model id (Org/Name) of the local Hugging Face
+  // cache, and --revision to choose the id's branch, tag or commit.
+  std::string revision;
+  auto addModelDir = [&revision](CLI::App* cmd, std::string& model_dir, const std::string& what) {
+    const std::string help = what +
+                             ", or a model id Org/Name in the local Hugging Face cache (HF_HUB_CACHE, "
+                             "HF_HOME/hub, ~/.cache/huggingface/hub; never downloaded)";
+    cmd->add_option("model_dir", model_dir, help)->required();
+    cmd->add_option("--revision", revision,
+                    "Branch, tag or commit hash of a model id in the cache (default: main)");
+  };
+
   InfoOptions info;
   auto* info_cmd =
       app.add_subcommand("info", "Describe a model directory: architecture, sizes, SSMax parameters");
-  info_cmd->add_option("model_dir", info.model_dir, "Hugging Face model directory")->required();
+  addModelDir(info_cmd, info.model_dir, "Hugging Face model directory");
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand(
       "run", "Run token ids through a model; print the top next tokens and the last query's attention row");
-  run_cmd->add_option("model_dir", run.model_dir, "Hugging Face model directory")->required();
+  addModelDir(run_cmd, run.model_dir, "Hugging Face model directory");
   addPrompt(run_cmd, run.prompt);
   addDtype(run_cmd, run.dtype);
   run_cmd
@@ -66,7 +79,7 @@ int main(int argc, char** argv) {
 
   TokenizeOptions tokenize;
   auto* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids and display strings of a prompt");
-  tokenize_cmd->add_option("model_dir", tokenize.model_dir, "Model directory with a tokenizer")->required();
+  addModelDir(tokenize_cmd, tokenize.model_dir, "Model directory with a tokenizer");
   addPrompt(tokenize_cmd, tokenize.prompt);
 
   CaptureOptions capture;
@@ -74,7 +87,7 @@ int main(int argc, char** argv) {
       "capture",
       "Capture per-head attention statistics (and maps) of one prompt into an HDF5 file, one run per "
       "normalizer; runs are appended to an existing file of the same prompt and model");
-  capture_cmd->add_option("model_dir", capture.model_dir, "Hugging Face model directory")->required();
+  addModelDir(capture_cmd, capture.model_dir, "Hugging Face model directory");
   addPrompt(capture_cmd, capture.prompt);
   addDtype(capture_cmd, capture.dtype);
   capture_cmd
@@ -181,7 +194,8 @@ int main(int argc, char** argv) {
   train_cmd->add_flag("--resume", train.resume, "Continue from OUT_DIR/checkpoint (same arguments)");
   train_cmd->add_option(
       "--init-from", tp.init_from,
-      "Start from this model's weights (same architecture), with a fresh optimizer and schedule");
+      "Start from this model's weights (same architecture), with a fresh optimizer and schedule; a "
+      "directory or a cached model id Org/Name");
 
   EvalOptions eval;
   attnscope::EvalParams& ep = eval.params;
@@ -189,7 +203,7 @@ int main(int argc, char** argv) {
       "eval",
       "Evaluate a byte-level model: loss by position, needle retrieval against length and depth, needle "
       "score per head");
-  eval_cmd->add_option("model_dir", eval.model_dir, "Model directory made by train")->required();
+  addModelDir(eval_cmd, eval.model_dir, "Model directory made by train");
   addDtype(eval_cmd, eval.dtype);
   eval_cmd
       ->add_option("--normalizer,-n", ep.normalizer,
@@ -251,6 +265,10 @@ int main(int argc, char** argv) {
 
   try {
     attnscope::setComputeThreads(threads);
+    // Only the chosen subcommand's model directory is set; a cached model id becomes its snapshot directory.
+    for (std::string* model_dir : {&info.model_dir, &run.model_dir, &tokenize.model_dir, &capture.model_dir,
+                                   &eval.model_dir, &train.params.init_from})
+      if (!model_dir->empty()) *model_dir = attnscope::resolveModelPath(*model_dir, revision);
     if (*info_cmd) return runInfo(info);
     if (*run_cmd) return runForward(run);
     if (*capture_cmd) return runCapture(capture);

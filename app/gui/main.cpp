@@ -75,9 +75,11 @@ int main(int argc, char** argv) {
                                   QStringLiteral("px"));
   const QCommandLineOption scale(QStringLiteral("scale"), QStringLiteral("PNG pixels per layout pixel."),
                                  QStringLiteral("x"), QStringLiteral("2"));
-  const QCommandLineOption model(QStringLiteral("model"),
-                                 QStringLiteral("Open the Run model dialog for a model directory."),
-                                 QStringLiteral("dir"));
+  const QCommandLineOption model(
+      QStringLiteral("model"),
+      QStringLiteral("Open the Run model dialog for a model directory or a model id Org/Name of the local "
+                     "Hugging Face cache."),
+      QStringLiteral("dir|id"));
   parser.addOptions({model, exportOption, figure, out, run, compare, layer, head, query, stat, scope, log,
                      difference, width, height, scale});
   parser.process(app);

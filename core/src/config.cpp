@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/hf_cache.h"
 #include "attnscope/text_input.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
@@ -215,6 +216,8 @@ ModelConfig parseConfig(const std::string& json_text) {
 
 ModelConfig loadConfig(const std::string& model_dir) {
   std::string path = model_dir + "/config.json";
+  if (const std::string problem = modelFileProblem(model_dir, path); !problem.empty())
+    throw ConfigError(problem);
   const std::string text = readFileOr<ConfigError>(path);
   try {
     return parseConfig(text);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "attnscope/hook_names.h"
+#include "attnscope/untrusted_text.h"
 
 namespace attnscope::gui {
 
@@ -13,11 +14,14 @@ CaptureDocument::~CaptureDocument() = default;
 bool CaptureDocument::open(const QString& path) {
   std::shared_ptr<const CaptureFile> file;
   std::vector<RunInfo> runs;
-  QStringList tokens;
+  QStringList tokens, displayTokens;
   try {
     file = CaptureFile::open(path.toStdString());
     runs = file->runs();
-    for (const std::string& text : file->tokens().text) tokens << QString::fromStdString(text);
+    for (const std::string& text : file->tokens().text) {
+      tokens << QString::fromStdString(text);
+      displayTokens << QString::fromStdString(attnscope::displayToken(text));
+    }
   } catch (const std::exception& error) {
     Q_EMIT errorOccurred(QString::fromStdString(error.what()));
     return false;
@@ -30,6 +34,7 @@ bool CaptureDocument::open(const QString& path) {
   m_file = std::move(file);
   m_runs = std::move(runs);
   m_tokens = std::move(tokens);
+  m_displayTokens = std::move(displayTokens);
   Selection selection;
   selection.run = QString::fromStdString(m_runs.front().name);
   if (m_runs.size() > 1) selection.compareRun = QString::fromStdString(m_runs[1].name);
@@ -45,6 +50,7 @@ void CaptureDocument::close() {
   m_file.reset();
   m_runs.clear();
   m_tokens.clear();
+  m_displayTokens.clear();
   m_selection = {};
   Q_EMIT documentChanged();
   Q_EMIT selectionChanged(m_selection);
@@ -64,11 +70,8 @@ const RunInfo* CaptureDocument::runInfo(const QString& name) const {
 }
 
 QString CaptureDocument::displayToken(int i) const {
-  if (i < 0 || i >= m_tokens.size()) return {};
-  QString text = m_tokens[i];
-  text.replace(QLatin1Char('\n'), QChar(0x21B5)).replace(QLatin1Char('\t'), QChar(0x2192));
-  if (text.startsWith(QLatin1Char(' '))) text[0] = QChar(0x00B7);
-  return text;
+  if (i < 0 || i >= m_displayTokens.size()) return {};
+  return m_displayTokens[i];
 }
 
 void CaptureDocument::setSelection(const Selection& selection) {

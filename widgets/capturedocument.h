@@ -53,7 +53,7 @@ class CaptureDocument : public QObject {
   int nTokens() const { return m_tokens.size(); }
   /// Token strings as decoded (may hold spaces and newlines).
   const QStringList& tokens() const { return m_tokens; }
-  /// Token i made visible for labels: newline as ↵, tab as →, leading space as ·.
+  /// Token i drawn for labels (attnscope::displayToken: space as ␣, newline as ↵, tab as ⇥, ...).
   QString displayToken(int i) const;
 
   const Selection& selection() const { return m_selection; }
@@ -81,6 +81,7 @@ class CaptureDocument : public QObject {
   std::shared_ptr<const CaptureFile> m_file;
   std::vector<RunInfo> m_runs;
   QStringList m_tokens;
+  QStringList m_displayTokens;  // m_tokens drawn once on opening: views label thousands of tokens per frame
   Selection m_selection;
 };
 

@@ -11,7 +11,6 @@
 
 #include <qcustomplot.h>
 
-#include "asyncjob.h"
 #include "capturedocument.h"
 #include "heatmapwidget.h"
 #include "statisticnames.h"
@@ -113,7 +112,7 @@ void CompareView::reload() {
   request.stat = m_stat->currentData().toString();
   auto file = m_document->file();
   if (!file || request.runB.isEmpty()) {
-    ++m_job;
+    m_jobs.cancel();
     m_shown = request;
     m_model->clear();
     m_status->setText(file ? tr("Choose a run to compare with (toolbar: Compare with)") : QString());
@@ -125,24 +124,20 @@ void CompareView::reload() {
     return;  // only the head or query changed
   m_shown = request;
   m_status->setText(tr("Reading…"));
-  const int job = ++m_job;
-  runAsync(
-      this, [file, request] { return computeCompareSummary(*file, request); },
-      [this, job](CompareSummary summary) {
-        if (job != m_job) return;
-        m_status->setText(tr("%1 heads · queries %2–%3 · click a row to show that head")
-                              .arg(summary.heads.size())
-                              .arg(summary.q0)
-                              .arg(summary.n_tokens - 1));
-        m_model->setSummary(summary);
-        Q_EMIT contentReady();
-      },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
-        m_model->clear();
-        m_status->setText(error);
-        Q_EMIT contentReady();
-      });
+  m_jobs.startJob([file, request](const CancelCheck&) { return computeCompareSummary(*file, request); },
+                  [this](CompareSummary summary) {
+                    m_status->setText(tr("%1 heads · queries %2–%3 · click a row to show that head")
+                                          .arg(summary.heads.size())
+                                          .arg(summary.q0)
+                                          .arg(summary.n_tokens - 1));
+                    m_model->setSummary(summary);
+                    Q_EMIT contentReady();
+                  },
+                  [this](const QString& error) {
+                    m_model->clear();
+                    m_status->setText(error);
+                    Q_EMIT contentReady();
+                  });
 }
 
 }  // namespace attnscope::gui

@@ -6,6 +6,7 @@
 #include <QWidget>
 
 #include "comparesummarymodel.h"
+#include "jobtracker.h"
 
 class QComboBox;
 class QLabel;
@@ -47,7 +48,7 @@ class CompareView : public QWidget {
   QLabel* m_status;
   QLabel* m_head;
   CompareSummaryRequest m_shown;
-  int m_job = 0;
+  JobTracker m_jobs{this};
   bool m_syncing = false;
 };
 

@@ -10,7 +10,6 @@
 
 #include <cmath>
 
-#include "asyncjob.h"
 #include "attnscope/statistics.h"
 #include "capturedocument.h"
 #include "colormaps.h"
@@ -107,29 +106,26 @@ void ContextCurveWidget::onSelectionChanged(const Selection&) {
 
 void ContextCurveWidget::reload() {
   m_shown = currentRequest();
-  const int job = ++m_job;
+  m_jobs.cancel();
   auto file = m_document->file();
   if (!file) {
     m_curves = {};
     rebuild();
     return;
   }
-  runAsync(
-      this, [file, request = m_shown] { return computeCurves(*file, request); },
-      [this, job](CurveSet set) {
-        if (job != m_job) return;
-        m_curves = std::move(set);
-        rebuild();
-        Q_EMIT contentReady();
-      },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
-        m_curves = {};
-        rebuild();
-        m_title->setText(error);
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
-        Q_EMIT contentReady();
-      });
+  m_jobs.startJob([file, request = m_shown](const CancelCheck&) { return computeCurves(*file, request); },
+                  [this](CurveSet set) {
+                    m_curves = std::move(set);
+                    rebuild();
+                    Q_EMIT contentReady();
+                  },
+                  [this](const QString& error) {
+                    m_curves = {};
+                    rebuild();
+                    m_title->setText(error);
+                    m_plot->replot(QCustomPlot::rpQueuedReplot);
+                    Q_EMIT contentReady();
+                  });
 }
 
 void ContextCurveWidget::rebuild() {

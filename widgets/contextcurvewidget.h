@@ -5,6 +5,7 @@
 #include <QWidget>
 
 #include "curveseries.h"
+#include "jobtracker.h"
 #include "plotexport.h"
 
 class QCheckBox;
@@ -51,7 +52,7 @@ class ContextCurveWidget : public QWidget, public ExportSource {
   QCheckBox* m_theory;
   CurveSet m_curves;
   CurveRequest m_shown;
-  int m_job = 0;
+  JobTracker m_jobs{this};
 };
 
 }  // namespace attnscope::gui

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 
-#include "asyncjob.h"
 #include "capturedocument.h"
 #include "statisticnames.h"
 
@@ -101,7 +100,7 @@ void HeadGridView::onSelectionChanged(const Selection& selection) {
 }
 
 void HeadGridView::reload() {
-  const int job = ++m_job;
+  m_jobs.cancel();
   HeadGridRequest request;
   request.run = m_document->selection().run;
   request.compareRun = m_document->selection().compareRun;
@@ -115,10 +114,9 @@ void HeadGridView::reload() {
     return;
   }
   m_status->setText(tr("Reading statistics…"));
-  runAsync(
-      this, [file, request] { return computeHeadGrid(*file, request); },
-      [this, job](HeadGridValues values) {
-        if (job != m_job) return;  // a newer request superseded this one
+  m_jobs.startJob(
+      [file, request](const CancelCheck&) { return computeHeadGrid(*file, request); },
+      [this](HeadGridValues values) {
         m_model->setValues(values);
         QString text = tr("%1 · run %2").arg(headGridTitle(values.request), values.request.run);
         if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
@@ -126,8 +124,7 @@ void HeadGridView::reload() {
         showCurrentHead();
         Q_EMIT contentReady();
       },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
+      [this](const QString& error) {
         m_model->clear();
         m_status->setText(error);
         Q_EMIT contentReady();

@@ -5,6 +5,7 @@
 #include <QWidget>
 
 #include "headgridmodel.h"
+#include "jobtracker.h"
 #include "plotexport.h"
 
 class QCheckBox;
@@ -49,7 +50,7 @@ class HeadGridView : public QWidget, public ExportSource {
   QTableView* m_table;
   QLabel* m_status;
   HeadGridRequest m_shown;  // the request whose values the model holds (or is loading)
-  int m_job = 0;
+  JobTracker m_jobs{this};
 };
 
 }  // namespace attnscope::gui

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <limits>
 
-#include "asyncjob.h"
 #include "attnscope/store.h"
 #include "capturedocument.h"
 #include "colormaps.h"
@@ -98,7 +97,8 @@ QSize headsFigureSize(int n_layer, int n_head, int cell) {
 }
 
 std::vector<MapTile> readHeadOverviews(const CaptureFile& file, const std::string& run, int n_layer,
-                                       int n_head, const std::vector<bool>& heads, int cell_px) {
+                                       int n_head, const std::vector<bool>& heads, int cell_px,
+                                       const std::function<bool()>& cancelled) {
   std::vector<MapTile> tiles(static_cast<std::size_t>(n_layer) * n_head);
   const int64_t n = file.nTokens();
   const TokenWindow whole{0, n, 0, n};
@@ -114,7 +114,8 @@ std::vector<MapTile> readHeadOverviews(const CaptureFile& file, const std::strin
       request.run = run;
       request.hook = hook;
       request.head = head;
-      MapTile tile = readTile(file, request);
+      MapTile tile = readTile(file, request, cancelled);
+      if (cancelled && cancelled()) return {};
       while (tile.request.level < wanted && (tile.rows() > 1 || tile.columns() > 1)) tile = poolTile(tile);
       tiles[i] = std::move(tile);
     }
@@ -150,7 +151,7 @@ void HeadsFigure::setLogScale(bool log) {
 }
 
 bool HeadsFigure::isLoading() const {
-  return m_loading || m_reload->isActive();
+  return m_jobs.isRunning() || m_reload->isActive();
 }
 
 QRect HeadsFigure::cellRect(int layer, int head) const {
@@ -169,14 +170,13 @@ void HeadsFigure::onSelectionChanged(const Selection& selection) {
 }
 
 void HeadsFigure::reload() {
-  const int job = ++m_job;
+  m_jobs.cancel();
   m_tiles.clear();
   auto file = m_document->file();
   const RunInfo* run = m_document->currentRun();
   if (!file || !run) {
     m_run.clear();
     m_nLayer = m_nHead = 0;
-    m_loading = false;
     rebuild(tr("Open a capture file"));
     Q_EMIT contentReady();
     return;
@@ -188,22 +188,17 @@ void HeadsFigure::reload() {
   for (int layer = 0; layer < m_nLayer; ++layer)
     for (int head = 0; head < m_nHead; ++head)
       heads[static_cast<std::size_t>(layer) * m_nHead + head] = m_document->hasMap(m_run, layer, head);
-  m_loading = true;
-  runAsync(
-      this,
-      [file, run = m_run.toStdString(), n_layer = m_nLayer, n_head = m_nHead, heads, px = m_cellPixels] {
-        return readHeadOverviews(*file, run, n_layer, n_head, heads, px);
+  m_jobs.startJob(
+      [file, run = m_run.toStdString(), n_layer = m_nLayer, n_head = m_nHead, heads,
+       px = m_cellPixels](const CancelCheck& cancelled) {
+        return readHeadOverviews(*file, run, n_layer, n_head, heads, px, cancelled);
       },
-      [this, job](std::vector<MapTile> tiles) {
-        if (job != m_job) return;  // a newer read superseded this one
-        m_loading = false;
+      [this](std::vector<MapTile> tiles) {
         m_tiles = std::move(tiles);
         rebuild();
         Q_EMIT contentReady();
       },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
-        m_loading = false;
+      [this](const QString& error) {
         rebuild(error);
         Q_EMIT contentReady();
       });

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "jobtracker.h"
 #include "maptiles.h"
 #include "plotexport.h"
 
@@ -30,9 +31,10 @@ QSize headsFigureSize(int n_layer, int n_head, int cell = 72);
 
 /// Reads the whole map of each head in `heads` ([layer * n_head + head]; false: no stored map, empty tile) at
 /// the level whose cells are no smaller than a pixel of a cell_px-pixel square. Throws StoreError. Safe off
-/// the GUI thread.
+/// the GUI thread. Once cancelled() returns true the read stops and returns no tiles.
 std::vector<MapTile> readHeadOverviews(const CaptureFile& file, const std::string& run, int n_layer,
-                                       int n_head, const std::vector<bool>& heads, int cell_px);
+                                       int n_head, const std::vector<bool>& heads, int cell_px,
+                                       const std::function<bool()>& cancelled = {});
 
 class HeadsFigure : public QWidget, public ExportSource {
   Q_OBJECT
@@ -77,8 +79,7 @@ class HeadsFigure : public QWidget, public ExportSource {
   int m_nLayer = 0, m_nHead = 0;
   int m_cellPixels = 128;
   bool m_log = false;
-  bool m_loading = false;
-  int m_job = 0;
+  JobTracker m_jobs{this};
   std::vector<MapTile> m_tiles;       // [layer * n_head + head]
   std::vector<QCPAxisRect*> m_rects;  // [layer * n_head + head], owned by the plot's layout
 };

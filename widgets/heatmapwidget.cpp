@@ -11,7 +11,6 @@
 
 #include <cmath>
 
-#include "asyncjob.h"
 #include "capturedocument.h"
 #include "colormaps.h"
 
@@ -127,7 +126,7 @@ void HeatmapWidget::setLogScale(bool log) {
 }
 
 bool HeatmapWidget::isLoading() const {
-  return m_loading || m_reload->isActive();
+  return m_jobs.isRunning() || m_reload->isActive();
 }
 
 void HeatmapWidget::resetView() {
@@ -151,8 +150,7 @@ void HeatmapWidget::onSelectionChanged(const Selection& selection) {
                           .arg(selection.head);
   if (key != m_headKey) {
     m_headKey = key;
-    ++m_job;  // results for the previous head are stale
-    m_loading = false;
+    m_jobs.cancel();  // a read for the previous head is stale
     m_tile = {};
     m_map->data()->clear();
     const QString runs = m_role == HeatmapRole::Difference
@@ -248,7 +246,7 @@ void HeatmapWidget::loadVisibleTile() {
   const QRect rect = m_plot->axisRect()->rect();
   const int level = chooseLevel(visible, rect.width(), rect.height(), levels);
   if (tileCovers(m_tile, visible, level, n)) return;
-  if (m_loading && m_pending.level == level) {
+  if (m_jobs.isRunning() && m_pending.level == level) {
     MapTile pending;
     pending.request = m_pending;
     pending.values.resize(1);  // only the request matters for coverage
@@ -259,30 +257,24 @@ void HeatmapWidget::loadVisibleTile() {
   request.hook = hook;
   request.head = selection.head;
   m_pending = request;
-  m_loading = true;
-  const int job = ++m_job;
-  runAsync(
-      this,
-      [file, request, other] {
-        MapTile tile = readTile(*file, request);
-        if (other.empty()) return tile;
+  m_jobs.startJob(
+      [file, request, other](const CancelCheck& cancelled) {
+        MapTile tile = readTile(*file, request, cancelled);
+        if (other.empty() || tile.empty()) return tile;
         TileRequest base = request;
         base.run = other;
-        const MapTile subtrahend = readTile(*file, base);
+        const MapTile subtrahend = readTile(*file, base, cancelled);
+        if (subtrahend.empty()) return subtrahend;  // cancelled
         for (std::size_t i = 0; i < tile.values.size(); ++i) tile.values[i] -= subtrahend.values[i];
         return tile;
       },
-      [this, job](MapTile tile) {
-        if (job != m_job) return;
-        m_loading = false;
+      [this](MapTile tile) {
         m_tile = std::move(tile);
         applyScale();
         Q_EMIT contentReady();
         m_reload->start();  // the view may have moved on while reading
       },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
-        m_loading = false;
+      [this](const QString& error) {
         showMessage(error);
         Q_EMIT contentReady();
       });

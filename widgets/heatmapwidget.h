@@ -6,6 +6,7 @@
 
 #include <QWidget>
 
+#include "jobtracker.h"
 #include "maptiles.h"
 #include "plotexport.h"
 
@@ -91,10 +92,9 @@ class HeatmapWidget : public QWidget, public ExportSource {
   QCheckBox* m_log;
   QTimer* m_reload;
   MapTile m_tile;
-  QString m_headKey;  // run/layer/head the tile belongs to
-  TileRequest m_pending;
-  bool m_loading = false;
-  int m_job = 0;
+  QString m_headKey;      // run/layer/head the tile belongs to
+  TileRequest m_pending;  // the request of the running read, if any
+  JobTracker m_jobs{this};
   QPoint m_pressPos;
   QSize m_axisSize;  // of the axis rect at the last layout
 };

@@ -61,11 +61,28 @@ bool tileCovers(const MapTile& tile, const TokenWindow& visible, int level, int6
          have.k0 <= std::max<int64_t>(visible.k0, 0) && have.k1 >= std::min(visible.k1, n_tokens);
 }
 
-MapTile readTile(const CaptureFile& file, const TileRequest& request) {
+MapTile readTile(const CaptureFile& file, const TileRequest& request,
+                 const std::function<bool()>& cancelled) {
   MapTile tile;
   tile.request = request;
-  tile.values = file.readMapTile(request.run, request.hook, request.head, request.level, request.r0,
-                                 request.r1, request.c0, request.c1);
+  const auto read = [&](int64_t r0, int64_t r1) {
+    return file.readMapTile(request.run, request.hook, request.head, request.level, r0, r1, request.c0,
+                            request.c1);
+  };
+  if (!cancelled) {
+    tile.values = read(request.r0, request.r1);
+    return tile;
+  }
+  for (int64_t r = request.r0; r < request.r1;) {
+    if (cancelled()) {
+      tile.values.clear();
+      return tile;
+    }
+    const int64_t end = std::min(request.r1, (r / kTileBandRows + 1) * kTileBandRows);
+    const std::vector<float> band = read(r, end);
+    tile.values.insert(tile.values.end(), band.begin(), band.end());
+    r = end;
+  }
   return tile;
 }
 

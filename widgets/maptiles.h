@@ -3,6 +3,7 @@
 // 64k × 64k map reads a coarse level whole; zoomed in, it reads level 0 around the visible range only.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,15 @@ TileRequest planTile(const TokenWindow& visible, int level, int64_t n_tokens, do
 /// Whether tile was read at level and holds every cell of visible.
 bool tileCovers(const MapTile& tile, const TokenWindow& visible, int level, int64_t n_tokens);
 
-/// Reads the tile. Throws StoreError. Safe off the GUI thread.
-MapTile readTile(const CaptureFile& file, const TileRequest& request);
+/// Rows of one band of a banded tile read: four of the store's 64-row chunks, so bands start on chunk
+/// boundaries and each chunk is decompressed once. Each band is a read of its own (checks, dataset open):
+/// a 2048 × 2048 tile took 0-10% longer in 256-row bands than in one read, 15-20% longer in 64-row bands.
+constexpr int64_t kTileBandRows = 256;
+
+/// Reads the tile. Throws StoreError. Safe off the GUI thread. With a cancel predicate the tile is read in
+/// bands of kTileBandRows rows, asking cancelled() before each; once it returns true the read stops and the
+/// tile comes back empty (request set, no values).
+MapTile readTile(const CaptureFile& file, const TileRequest& request,
+                 const std::function<bool()>& cancelled = {});
 
 }  // namespace attnscope::gui

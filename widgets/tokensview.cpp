@@ -9,7 +9,6 @@
 
 #include <algorithm>
 
-#include "asyncjob.h"
 #include "capturedocument.h"
 
 namespace attnscope::gui {
@@ -18,11 +17,6 @@ namespace {
 constexpr int kMargin = 6, kPadding = 3, kLineGap = 3;
 const QColor kShade(230, 85, 13);  // attention received
 const QColor kQueryBorder(255, 42, 109);
-
-QString visibleText(QString text) {
-  text.replace(QLatin1Char('\n'), QChar(0x21B5)).replace(QLatin1Char('\t'), QChar(0x2192));
-  return text;
-}
 
 }  // namespace
 
@@ -50,7 +44,7 @@ void TokensView::relayout() {
   m_rects.assign(static_cast<std::size_t>(tokens.size()), QRect());
   int x = kMargin, y = kMargin;
   for (int i = 0; i < tokens.size(); ++i) {
-    const int w = std::max(6, metrics.horizontalAdvance(visibleText(tokens[i])) + 2 * kPadding);
+    const int w = std::max(6, metrics.horizontalAdvance(m_document->displayToken(i)) + 2 * kPadding);
     if (x + w > width && x > kMargin) x = kMargin, y += line + kLineGap;
     m_rects[static_cast<std::size_t>(i)] = QRect(x, y, w, line);
     x += w + 1;
@@ -76,7 +70,7 @@ void TokensView::onSelectionChanged(const Selection& selection) {
 }
 
 void TokensView::reloadWeights() {
-  const int job = ++m_job;
+  m_jobs.cancel();
   const Selection selection = m_document->selection();
   auto file = m_document->file();
   if (!file || !m_document->hasMap(selection.run, selection.layer, selection.head)) {
@@ -89,21 +83,19 @@ void TokensView::reloadWeights() {
   }
   const std::string run = selection.run.toStdString(), hook = CaptureDocument::patternHook(selection.layer);
   const int64_t head = selection.head, query = selection.query, n = m_document->nTokens();
-  runAsync(
-      this,
-      [file, run, hook, head, query, n] {
-        return file->readMapTile(run, hook, head, 0, query, query + 1, 0, n);
+  m_jobs.startJob(
+      [file, run, hook, head, query, n](const CancelCheck&) {
+        return file->readMapTile(run, hook, head, 0, query, query + 1, 0,
+                                 n);  // one row: no band to stop between
       },
-      [this, job](std::vector<float> row) {
-        if (job != m_job) return;
+      [this](std::vector<float> row) {
         m_weights = std::move(row);
         m_maxWeight = m_weights.empty() ? 0 : *std::max_element(m_weights.begin(), m_weights.end());
         m_note.clear();
         refresh();
         Q_EMIT contentReady();
       },
-      [this, job](const QString& error) {
-        if (job != m_job) return;
+      [this](const QString& error) {
         m_weights.clear();
         m_note = error;
         refresh();
@@ -147,7 +139,6 @@ void TokensView::paintEvent(QPaintEvent*) {
   QPainter painter(viewport());
   const int scroll = verticalScrollBar()->value(), height = viewport()->height();
   painter.translate(0, -scroll);
-  const QStringList& tokens = m_document->tokens();
   const int query = m_document->selection().query;
   auto it = std::lower_bound(m_rects.begin(), m_rects.end(), scroll,
                              [](const QRect& r, int y) { return r.bottom() < y; });
@@ -165,7 +156,7 @@ void TokensView::paintEvent(QPaintEvent*) {
     }
     painter.setPen(seen ? palette().color(QPalette::Text) : palette().color(QPalette::PlaceholderText));
     painter.drawText(it->adjusted(kPadding, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft,
-                     visibleText(tokens[i]));
+                     m_document->displayToken(i));
   }
 }
 

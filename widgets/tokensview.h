@@ -9,6 +9,7 @@ class QLabel;
 
 #include <vector>
 
+#include "jobtracker.h"
 #include "plotexport.h"
 
 namespace attnscope::gui {
@@ -60,7 +61,7 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   QString m_rowKey;   // run/layer/head/query the weights belong to
   QString m_note;     // why there are no weights
   QLabel* m_caption;  // above the viewport, so it stays while the text scrolls
-  int m_job = 0;
+  JobTracker m_jobs{this};
 };
 
 }  // namespace attnscope::gui

@@ -51,11 +51,7 @@ int capture(const CaptureOptions& options) {
 }  // namespace
 
 int runCapture(const CaptureOptions& options) {
-  try {
-    return capture(options);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(oneLine(e));
-  }
+  return capture(options);
 }
 
 }  // namespace attnscope::cli

@@ -48,7 +48,9 @@ void printSsmax(const Model& model) {
   }
 }
 
-int info(const InfoOptions& options) {
+}  // namespace
+
+int runInfo(const InfoOptions& options) {
   // Headers only: the model's parameters point into the mapped files and no weight is read, except the few
   // bytes of learned SSMax parameters that printSsmax shows.
   ModelConfig c = loadConfig(options.model_dir);
@@ -84,7 +86,7 @@ int info(const InfoOptions& options) {
   return 0;
 }
 
-int forward(const RunOptions& options) {
+int runForward(const RunOptions& options) {
   auto model = loadModel(options.model_dir, LoadOptions{parseComputeDtype(options.dtype)});
   const ModelConfig& c = model->config();
   model->setNormalizer(parseNormalizer(options.normalizer));
@@ -137,29 +139,6 @@ int forward(const RunOptions& options) {
     std::printf("  %6lld %8lld %.6f\n", static_cast<long long>(row_k0 + k),
                 static_cast<long long>(prompt[row_k0 + k]), last_row[k].item<float>());
   return 0;
-}
-
-}  // namespace
-
-std::string oneLine(const c10::Error& e) {
-  std::string message = e.what_without_backtrace();
-  return "torch: " + message.substr(0, message.find('\n'));
-}
-
-int runInfo(const InfoOptions& options) {
-  try {
-    return info(options);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(oneLine(e));
-  }
-}
-
-int runForward(const RunOptions& options) {
-  try {
-    return forward(options);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error(oneLine(e));
-  }
 }
 
 }  // namespace attnscope::cli

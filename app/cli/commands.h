@@ -10,10 +10,6 @@
 #include "attnscope/normalizer_spec.h"
 #include "attnscope/train.h"
 
-namespace c10 {
-class Error;
-}
-
 namespace attnscope::cli {
 
 /// Where a command's tokens come from: exactly one of ids, text or a prompt file.
@@ -93,9 +89,6 @@ struct NeedleOptions {
 struct ExportCommandOptions {
   std::vector<std::string> args;  // passed to `attnscope --export` unchanged
 };
-
-/// Returns the first line of a LibTorch error, without its backtrace.
-std::string oneLine(const c10::Error& e);
 
 int runInfo(const InfoOptions& options);
 int runTokenize(const TokenizeOptions& options);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <exception>
 
+#include <c10/util/Exception.h>
 #include <CLI/CLI.hpp>
 
 #include "attnscope/dtype.h"
@@ -283,6 +284,9 @@ int main(int argc, char** argv) {
       }
       return runExport(exporting);
     }
+  } catch (const c10::Error& e) {  // its what() carries a backtrace: print the first line only
+    std::fprintf(stderr, "attnscope-cli: error: %s\n", attnscope::torchErrorLine(e).c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "attnscope-cli: error: %s\n", e.what());
     return 1;

@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "attnscope/hook_names.h"
-#include "vocabulary_text.h"
+#include "attnscope/text_input.h"
 
 namespace attnscope {
 namespace {

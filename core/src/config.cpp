@@ -2,14 +2,13 @@
 
 #include <climits>
 #include <cmath>
-#include <fstream>
 #include <initializer_list>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "attnscope/hf_cache.h"
 #include "attnscope/normalizer_spec.h"
+#include "attnscope/text_input.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 
@@ -220,12 +219,9 @@ ModelConfig loadConfig(const std::string& model_dir) {
   std::string path = model_dir + "/config.json";
   if (const std::string problem = modelFileProblem(model_dir, path); !problem.empty())
     throw ConfigError(problem);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text = readFileOr<ConfigError>(path);
   try {
-    return parseConfig(text.str());
+    return parseConfig(text);
   } catch (const ConfigError& e) {
     std::string msg = e.what();
     // Name the file rather than the bare "config.json" so the user knows which directory is at fault.

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "vocabulary_text.h"
+#include "attnscope/text_input.h"
 
 namespace attnscope {
 namespace {

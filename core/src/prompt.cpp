@@ -1,10 +1,9 @@
 #include "attnscope/prompt.h"
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 
+#include "attnscope/text_input.h"
 #include "attnscope/tokenizer.h"
 
 namespace attnscope {
@@ -17,13 +16,7 @@ PromptTokens promptTokens(const PromptSource& prompt, const std::string& model_d
   std::unique_ptr<Tokenizer> tokenizer;
   if (tokens.ids.empty()) {
     std::string text = prompt.text;
-    if (!prompt.file.empty()) {
-      std::ifstream in(prompt.file, std::ios::binary);
-      if (!in) throw std::runtime_error(prompt.file + ": cannot open");
-      std::ostringstream content;
-      content << in.rdbuf();
-      text = content.str();
-    }
+    if (!prompt.file.empty()) text = readFile(prompt.file);
     tokenizer = loadTokenizer(model_dir);
     tokens.ids = tokenizer->encode(text);
     if (tokens.ids.empty()) throw std::invalid_argument("the prompt encodes to no tokens");

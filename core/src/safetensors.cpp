@@ -12,15 +12,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "attnscope/hf_cache.h"
+#include "attnscope/text_input.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 
@@ -292,11 +291,7 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
 
   std::error_code ec;
   if (!fs::is_regular_file(index_path, ec)) fail(index_path, "is not a regular file");
-  std::ifstream in(index_path, std::ios::binary);
-  if (!in) fail(index_path, "cannot open (" + errnoText() + ")");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const json index = parseJsonOr<CheckpointError>(text.str(), index_path);
+  const json index = parseJsonOr<CheckpointError>(readFileOr<CheckpointError>(index_path), index_path);
   if (!index.is_object() || !index.contains("weight_map") || !index.at("weight_map").is_object())
     fail(index_path, "has no \"weight_map\" object");
   const json& weight_map = index.at("weight_map");

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/text_input.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 #include "tokenizer_internal.h"
@@ -44,7 +45,7 @@ class ByteTokenizer : public Tokenizer {
   std::string displayString(int64_t id) const override {
     check(id);
     if (id == m_bos) return "<bos>";
-    return tokenizer_detail::displayBytes(std::string(1, static_cast<char>(id)));
+    return displayToken(std::string(1, static_cast<char>(id)));
   }
   bool isSpecial(int64_t id) const override { return m_bos >= 0 && id == m_bos; }
   int64_t vocabSize() const override { return m_bos >= 256 ? m_bos + 1 : 256; }
@@ -82,7 +83,7 @@ class ByteTokenizer : public Tokenizer {
 
 /// Reads the byte tokenizer declaration from config.json; returns null when the file declares none.
 std::unique_ptr<Tokenizer> byteTokenizerFromConfig(const std::string& config_path) {
-  const json config = parseJsonOr<TokenizerError>(tokenizer_detail::readFile(config_path), config_path);
+  const json config = parseJsonOr<TokenizerError>(readFileOr<TokenizerError>(config_path), config_path);
   if (!config.is_object() || !config.contains("attnscope_tokenizer")) return nullptr;
   const json& node = config["attnscope_tokenizer"];
   std::string type;

@@ -36,9 +36,6 @@ const std::array<std::string, 256>& byteLevelChars();
 /// Maps byte-level characters back to bytes; returns false (out untouched) if a character is not in the
 /// table.
 bool byteLevelToBytes(std::string_view token, std::string& out);
-/// Renders bytes readably: ' ' (and "▁" when metaspace) as "␣", '\n' "↵", '\t' "⇥", '\r' "\r", other controls
-/// and broken UTF-8 as "\xNN"; never empty ("∅").
-std::string displayBytes(std::string_view bytes, bool metaspace = false);
 
 enum class UnicodeForm { kNfc, kNfd, kNfkc, kNfkd };
 /// Returns the text in the given normalization form (ICU).
@@ -229,9 +226,6 @@ class PipelineTokenizer : public Tokenizer {
 };
 
 // ---- Loaders (tokenizer_json.cpp) ----
-
-/// Reads a whole file; throws TokenizerError naming it.
-std::string readFile(const std::string& path);
 
 }  // namespace tokenizer_detail
 }  // namespace attnscope

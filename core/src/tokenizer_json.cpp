@@ -1,6 +1,5 @@
 // Loaders that turn HF tokenizer.json files and GPT-2's vocab.json + merges.txt into a PipelineSpec.
 
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -8,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/text_input.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 #include "tokenizer_internal.h"
@@ -27,19 +27,6 @@ using tokenizer_detail::Regex;
 using tokenizer_detail::SplitBehavior;
 using tokenizer_detail::UnicodeForm;
 
-namespace tokenizer_detail {
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw TokenizerError("cannot open " + path);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw TokenizerError("cannot read " + path);
-  return buffer.str();
-}
-
-}  // namespace tokenizer_detail
-
 namespace {
 
 // GPT-2's pre-tokenization: contractions, letters, numbers, other symbols, each with an optional leading
@@ -48,7 +35,7 @@ const char* const kGpt2Pattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 json parseJsonFile(const std::string& path) {
-  return parseJsonOr<TokenizerError>(tokenizer_detail::readFile(path), path);
+  return parseJsonOr<TokenizerError>(readFileOr<TokenizerError>(path), path);
 }
 
 /// Context for error messages: every one names the file. The typed readers check each field before using it,
@@ -424,7 +411,7 @@ std::unique_ptr<Tokenizer> loadGpt2Tokenizer(const std::string& vocab_json, cons
     vocab.emplace(token, parser.tokenId(id, id_limit, "token '" + escapeForMessage(token) + "'"));
 
   std::vector<std::pair<std::string, std::string>> merges;
-  std::istringstream lines(tokenizer_detail::readFile(merges_txt));
+  std::istringstream lines(readFileOr<TokenizerError>(merges_txt));
   std::string line;
   std::size_t line_number = 0;
   while (std::getline(lines, line)) {

@@ -413,14 +413,14 @@ std::string PipelineTokenizer::decodeIds(const std::vector<int64_t>& ids, bool s
 
 std::string PipelineTokenizer::displayString(int64_t id) const {
   const std::string& token = tokenAt(id);
-  if (m_added[id]) return displayBytes(token);
+  if (m_added[id]) return displayToken(token);
   if (byteLevel()) {
     std::string bytes;
-    return displayBytes(byteLevelToBytes(token, bytes) ? bytes : token);
+    return displayToken(byteLevelToBytes(token, bytes) ? bytes : token);
   }
   unsigned char byte = 0;
-  if (parseByteToken(token, &byte)) return displayBytes(std::string(1, static_cast<char>(byte)));
-  return displayBytes(token, /*metaspace=*/true);
+  if (parseByteToken(token, &byte)) return displayToken(std::string(1, static_cast<char>(byte)));
+  return displayToken(token, /*metaspace=*/true);
 }
 
 }  // namespace tokenizer_detail

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -75,12 +74,6 @@ const ByteLevelTable& byteTable() {
   return table;
 }
 
-void appendHexByte(unsigned char byte, std::string& out) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "\\x%02X", byte);
-  out += buf;
-}
-
 }  // namespace
 
 const std::array<std::string, 256>& byteLevelChars() {
@@ -101,36 +94,6 @@ bool byteLevelToBytes(std::string_view token, std::string& out) {
   }
   out += bytes;
   return true;
-}
-
-std::string displayBytes(std::string_view bytes, bool metaspace) {
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size();) {
-    const std::size_t len = utf8CharLength(bytes, i);
-    if (len == 0) {
-      appendHexByte(static_cast<unsigned char>(bytes[i]), out);
-      ++i;
-      continue;
-    }
-    const uint32_t cp = utf8CodePoint(bytes, i, len);
-    if (cp == ' ' || (metaspace && cp == 0x2581)) {  // sentencepiece's "▁" stands for a space
-      out += "\u2423";
-    } else if (cp == '\n') {
-      out += "\u21B5";
-    } else if (cp == '\t') {
-      out += "\u21E5";
-    } else if (cp == '\r') {
-      out += "\\r";
-    } else if (cp < 0x20 || cp == 0x7F) {
-      appendHexByte(static_cast<unsigned char>(cp), out);
-    } else if (cp >= 0x80 && cp < 0xA0) {  // C1 controls print as nothing
-      for (std::size_t k = 0; k < len; ++k) appendHexByte(static_cast<unsigned char>(bytes[i + k]), out);
-    } else {
-      out.append(bytes.data() + i, len);
-    }
-    i += len;
-  }
-  return out.empty() ? std::string("\u2205") : out;
 }
 
 namespace {

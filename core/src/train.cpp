@@ -13,6 +13,7 @@
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
 #include "attnscope/safetensors.h"
+#include "attnscope/text_input.h"
 #include "json_parse.h"
 
 namespace attnscope {
@@ -22,14 +23,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr double kPi = 3.14159265358979323846;
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 /// Returns every param that changes the trained weights (checkpoint_every does not).
 json paramsJson(const TrainParams& p) {

@@ -2,8 +2,7 @@
 // the project's own writers, so every seed is a valid file of today's format. Run by hand after a format
 // change:
 //   build-fuzz/tests/fuzz/make_fuzz_seeds tests/fuzz
-// The tokenizer files mirror the tiny fixtures of tests/unit/test_tokenizer.cpp (kept apart so that the unit
-// test can change freely).
+// The tokenizer files start from the tiny fixtures the unit tests use (tests/unit/tokenizer_fixtures.h).
 
 #include <cstdint>
 #include <cstdio>
@@ -17,19 +16,17 @@
 
 #include "attnscope/safetensors.h"
 #include "attnscope/store.h"
+#include "attnscope/text_input.h"
+#include "tokenizer_fixtures.h"  // tests/unit
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace attnscope;
+using namespace attnscope::test;
 
 namespace {
 
 const std::string kSep = "#SEP";  // tests/fuzz/fuzz_support.h kSeparator
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 void writeFile(const fs::path& path, const std::string& bytes) {
   fs::create_directories(path.parent_path());
@@ -44,55 +41,6 @@ std::string safetensorsBytes(const fs::path& scratch, const std::vector<TensorTo
   const fs::path path = scratch / "tmp.safetensors";
   writeSafetensors(path.string(), tensors, metadata);
   return readFile(path);
-}
-
-/// GPT-2's byte characters: printable bytes map to themselves, the rest to U+0100 + n in order.
-std::vector<std::string> byteCharacters() {
-  std::vector<std::string> chars(256);
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    const int cp = printable ? b : next++;
-    std::string ch;
-    if (cp < 0x80) {
-      ch = std::string(1, static_cast<char>(cp));
-    } else {
-      ch += static_cast<char>(0xC0 | (cp >> 6));
-      ch += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-    chars[static_cast<std::size_t>(b)] = ch;
-  }
-  return chars;
-}
-
-const std::vector<std::string> kMerges = {"h e", "he l", "hel l", "hell o", "\u0120 w", "\u0120w o"};
-const std::vector<std::string> kMerged = {"he", "hel", "hell", "hello", "\u0120w", "\u0120wo"};
-
-json byteLevelVocab() {
-  json vocab = json::object();
-  const auto chars = byteCharacters();
-  for (int b = 0; b < 256; ++b) vocab[chars[static_cast<std::size_t>(b)]] = b;
-  for (std::size_t i = 0; i < kMerged.size(); ++i) vocab[kMerged[i]] = 256 + static_cast<int>(i);
-  return vocab;
-}
-
-/// Byte-level BPE tokenizer.json with a BOS template; with_rstrip adds a token that eats the spaces after it.
-json byteLevelJson(bool with_rstrip) {
-  json vocab = byteLevelVocab();
-  vocab["<|bos|>"] = 300;
-  json j;
-  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", kMerges}, {"unk_token", nullptr}};
-  j["added_tokens"] = {{{"id", 300}, {"content", "<|bos|>"}, {"special", true}}};
-  if (with_rstrip)
-    j["added_tokens"].push_back({{"id", 301}, {"content", "<|user|>"}, {"special", false}, {"rstrip", true}});
-  j["normalizer"] = nullptr;
-  j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
-  j["post_processor"] = {
-      {"type", "TemplateProcessing"},
-      {"single", {{{"SpecialToken", {{"id", "<|bos|>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}}}}}},
-      {"special_tokens", {{"<|bos|>", {{"id", "<|bos|>"}, {"ids", {300}}, {"tokens", {"<|bos|>"}}}}}}};
-  j["decoder"] = {{"type", "ByteLevel"}};
-  return j;
 }
 
 /// Llama 3 style: a Split regex then ByteLevel without its own regex, digits isolated; with_nfc adds Qwen2's
@@ -113,38 +61,6 @@ json llama3StyleJson(bool with_nfc) {
                           {{"type", "Digits"}, {"individual_digits", true}},
                           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
   j["model"]["ignore_merges"] = true;
-  return j;
-}
-
-/// Sentencepiece-style BPE (Llama 2): "▁" for spaces, byte fallback for characters missing from the
-/// vocabulary.
-json byteFallbackJson() {
-  json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
-  for (int b = 0; b < 256; ++b) {
-    char name[8];
-    std::snprintf(name, sizeof name, "<0x%02X>", b);
-    vocab[name] = 3 + b;
-  }
-  int id = 259;
-  for (const char* t : {"\u2581", "a", "b", "c", "\u2581a", "\u2581ab", "bc"}) vocab[t] = id++;
-  json j;
-  j["model"] = {{"type", "BPE"},        {"vocab", vocab},        {"merges", {"\u2581 a", "\u2581a b", "b c"}},
-                {"unk_token", "<unk>"}, {"byte_fallback", true}, {"fuse_unk", true}};
-  j["added_tokens"] = {{{"id", 0}, {"content", "<unk>"}, {"special", true}},
-                       {{"id", 1}, {"content", "<s>"}, {"special", true}},
-                       {{"id", 2}, {"content", "</s>"}, {"special", true}}};
-  j["normalizer"] = {{"type", "Sequence"},
-                     {"normalizers",
-                      {{{"type", "Prepend"}, {"prepend", "\u2581"}},
-                       {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}}}};
-  j["pre_tokenizer"] = nullptr;
-  j["post_processor"] = nullptr;
-  j["decoder"] = {{"type", "Sequence"},
-                  {"decoders",
-                   {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
-                    {{"type", "ByteFallback"}},
-                    {{"type", "Fuse"}},
-                    {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
   return j;
 }
 

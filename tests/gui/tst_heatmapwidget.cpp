@@ -94,9 +94,9 @@ class TestHeatmapWidget : public QObject {
     widget.show();
     QVERIFY(waitUntilDrawn(widget));
     const QString text = widget.describeCell(5, 2);
-    QVERIFY2(text.contains(QStringLiteral("query 5")) && text.contains(QStringLiteral("·mat")),
+    QVERIFY2(text.contains(QStringLiteral("query 5")) && text.contains(QStringLiteral("␣mat")),
              qPrintable(text));
-    QVERIFY2(text.contains(QStringLiteral("key 2")) && text.contains(QStringLiteral("·sat")),
+    QVERIFY2(text.contains(QStringLiteral("key 2")) && text.contains(QStringLiteral("␣sat")),
              qPrintable(text));
     QVERIFY2(text.contains(QStringLiteral("p = 0.5")), qPrintable(text));  // (5 + 2) / 14
   }

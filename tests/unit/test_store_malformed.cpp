@@ -5,44 +5,22 @@
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "attnscope/store.h"
-#include "attnscope/untrusted_text.h"
+#include "store_test_support.h"
 
 namespace attnscope {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace test;
 constexpr int64_t kTokens = 16, kRunTokens = 12;
 const std::string kHook = "blocks.0.attn.hook_pattern";
 const std::string kLinksOnly = " link; captures are read through hard links only";
-
-class TempPath {
- public:
-  explicit TempPath(const std::string& stem) {
-    static std::atomic<int> counter{0};
-    m_path = fs::temp_directory_path() / ("attnscope_test_malformed_" + std::to_string(::getpid()) + "_" +
-                                          std::to_string(counter++) + "_" + stem);
-    fs::remove(m_path);
-  }
-  ~TempPath() {
-    std::error_code ignored;
-    fs::remove(m_path, ignored);
-  }
-  const std::string& str() const { return m_string = m_path.string(); }
-
- private:
-  fs::path m_path;
-  mutable std::string m_string;
-};
 
 /// A valid capture of 16 tokens with run "r": 2 layers x 2 heads x 12 tokens, stats max_prob and n_keys, the
 /// map of layer 0 head 1.
@@ -98,16 +76,6 @@ void addDataset(hid_t file, const std::string& path, const std::vector<hsize_t>&
   H5Dclose(dataset);
   H5Pclose(dcpl);
   H5Sclose(space);
-}
-
-template <typename F>
-std::string errorOf(F&& f) {
-  try {
-    f();
-  } catch (const StoreError& e) {
-    return e.what();
-  }
-  return "(no StoreError)";
 }
 
 /// Expects opening the capture and listing its runs to fail with exactly `expected`, in one line.
@@ -290,16 +258,6 @@ TEST_F(MalformedCapture, TokensBeyondTheBound) {
   });
   const std::string error = errorOf([&] { CaptureFile::open(path()); });
   EXPECT_EQ(error, path() + ": dataset /tokens/ids holds 1099511627776 tokens, outside [1, 16777216]");
-}
-
-TEST(CaptureText, EscapesControlsBackslashesAndInvalidUtf8) {
-  EXPECT_EQ(escapeForMessage("plain é ∑ 🙂"), "plain é ∑ 🙂");
-  EXPECT_EQ(escapeForMessage("a\x1b[31m\n\t\x7f"), "a\\x1B[31m\\x0A\\x09\\x7F");
-  EXPECT_EQ(escapeForMessage("\\"), "\\x5C");
-  EXPECT_EQ(escapeForMessage("\xc2\x9b"), "\\xC2\\x9B");                      // C1 CSI
-  EXPECT_EQ(escapeForMessage("\xff\xc3(\xe2\x82"), "\\xFF\\xC3(\\xE2\\x82");  // invalid and truncated
-  EXPECT_EQ(escapeForMessage("\xc0\xaf"), "\\xC0\\xAF");                      // overlong '/'
-  EXPECT_EQ(escapeForMessage(std::string("a\0b", 3)), "a\\x00b");
 }
 
 }  // namespace

@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer_fixtures.h"
+
 namespace attnscope {
 namespace {
 
@@ -74,76 +76,6 @@ std::string errorOf(F&& f) {
   return "";
 }
 
-// A byte-level BPE over a tiny vocabulary: the 256 byte characters plus merges for "he", "hel", "hell",
-// "hello", "Ġw" and "Ġwo"; two added tokens and a BOS template.
-json tinyByteLevelJson() {
-  json vocab = json::object();
-  // GPT-2's byte characters: printable bytes map to themselves, the rest to U+0100 + n in order.
-  int next = 256;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    const int cp = printable ? b : next++;
-    std::string ch;
-    if (cp < 0x80) {
-      ch = std::string(1, static_cast<char>(cp));
-    } else {
-      ch += static_cast<char>(0xC0 | (cp >> 6));
-      ch += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-    vocab[ch] = b;
-  }
-  const std::vector<std::string> merged = {"he", "hel", "hell", "hello", "\u0120w", "\u0120wo"};
-  for (std::size_t i = 0; i < merged.size(); ++i) vocab[merged[i]] = 256 + static_cast<int>(i);
-  vocab["<|bos|>"] = 300;
-  json j;
-  j["model"] = {{"type", "BPE"},
-                {"vocab", vocab},
-                {"merges", {"h e", "he l", "hel l", "hell o", "\u0120 w", "\u0120w o"}},
-                {"unk_token", nullptr}};
-  j["added_tokens"] = {{{"id", 300}, {"content", "<|bos|>"}, {"special", true}},
-                       {{"id", 301}, {"content", "<|user|>"}, {"special", false}, {"rstrip", true}}};
-  j["normalizer"] = nullptr;
-  j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
-  j["post_processor"] = {
-      {"type", "TemplateProcessing"},
-      {"single", {{{"SpecialToken", {{"id", "<|bos|>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}}}}}},
-      {"special_tokens", {{"<|bos|>", {{"id", "<|bos|>"}, {"ids", {300}}, {"tokens", {"<|bos|>"}}}}}}};
-  j["decoder"] = {{"type", "ByteLevel"}};
-  return j;
-}
-
-// A sentencepiece-style BPE (Llama 2): "▁" for spaces, byte fallback for characters missing from the
-// vocabulary.
-json tinySentencepieceJson() {
-  json vocab = {{"<unk>", 0}, {"<s>", 1}, {"</s>", 2}};
-  for (int b = 0; b < 256; ++b) {
-    char name[8];
-    std::snprintf(name, sizeof name, "<0x%02X>", b);
-    vocab[name] = 3 + b;
-  }
-  int id = 259;
-  for (const char* t : {"\u2581", "a", "b", "c", "\u2581a", "\u2581ab", "bc"}) vocab[t] = id++;
-  json j;
-  j["model"] = {{"type", "BPE"},        {"vocab", vocab},        {"merges", {"\u2581 a", "\u2581a b", "b c"}},
-                {"unk_token", "<unk>"}, {"byte_fallback", true}, {"fuse_unk", true}};
-  j["added_tokens"] = {{{"id", 0}, {"content", "<unk>"}, {"special", true}},
-                       {{"id", 1}, {"content", "<s>"}, {"special", true}},
-                       {{"id", 2}, {"content", "</s>"}, {"special", true}}};
-  j["normalizer"] = {{"type", "Sequence"},
-                     {"normalizers",
-                      {{{"type", "Prepend"}, {"prepend", "\u2581"}},
-                       {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}}}};
-  j["pre_tokenizer"] = nullptr;
-  j["post_processor"] = nullptr;  // BOS comes from tokenizer_config.json in these tests
-  j["decoder"] = {{"type", "Sequence"},
-                  {"decoders",
-                   {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
-                    {{"type", "ByteFallback"}},
-                    {{"type", "Fuse"}},
-                    {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
-  return j;
-}
-
 TEST(ByteTokenizer, EncodesBytesAndOptionalBos) {
   const auto plain = makeByteTokenizer();
   EXPECT_EQ(plain->encode("hi\n"), (Ids{'h', 'i', '\n'}));
@@ -182,7 +114,8 @@ TEST(ByteTokenizer, LoadsFromConfigJson) {
 TEST(Tokenizer, RejectsInvalidUtf8WithItsOffset) {
   const auto bytes = makeByteTokenizer();
   TempDir dir;
-  const auto bpe = loadTokenizerJson(dir.write("tokenizer.json", tinyByteLevelJson().dump()));
+  const auto bpe =
+      loadTokenizerJson(dir.write("tokenizer.json", test::byteLevelJson(/*with_rstrip=*/true).dump()));
   const std::vector<std::pair<std::string, int>> cases = {
       {"ab\xFF", 2},            // never valid
       {"a\xC3", 1},             // truncated at the end
@@ -206,7 +139,8 @@ TEST(Tokenizer, RejectsInvalidUtf8WithItsOffset) {
 
 TEST(TokenizerJson, ByteLevelMergesAddedTokensAndTemplate) {
   TempDir dir;
-  const auto tok = loadTokenizerJson(dir.write("tokenizer.json", tinyByteLevelJson().dump()));
+  const auto tok =
+      loadTokenizerJson(dir.write("tokenizer.json", test::byteLevelJson(/*with_rstrip=*/true).dump()));
   EXPECT_EQ(tok->kind(), "tokenizer.json bpe (byte-level)");
   EXPECT_EQ(tok->vocabSize(), 302);
   // "hello" merges fully; " wo" + "r" + "ld"; the template puts <|bos|> first.
@@ -233,7 +167,8 @@ TEST(TokenizerJson, ByteLevelMergesAddedTokensAndTemplate) {
 
 TEST(TokenizerJson, EncodesFromSeveralThreadsAtOnce) {
   TempDir dir;
-  const auto tok = loadTokenizerJson(dir.write("tokenizer.json", tinyByteLevelJson().dump()));
+  const auto tok =
+      loadTokenizerJson(dir.write("tokenizer.json", test::byteLevelJson(/*with_rstrip=*/true).dump()));
   std::string text;
   for (int i = 0; i < 200; ++i) text += "hello world " + std::to_string(i) + (i % 7 ? " " : "\n");
   const Ids expected = tok->encode(text);
@@ -249,7 +184,7 @@ TEST(TokenizerJson, EncodesFromSeveralThreadsAtOnce) {
 
 TEST(TokenizerJson, SentencepieceByteFallbackAndConfigBos) {
   TempDir dir;
-  const std::string path = dir.write("tokenizer.json", tinySentencepieceJson().dump());
+  const std::string path = dir.write("tokenizer.json", test::byteFallbackJson().dump());
   const std::string config =
       dir.write("tokenizer_config.json", R"({"add_bos_token": true, "bos_token": "<s>"})");
   const auto tok = loadTokenizerJson(path, config);
@@ -274,16 +209,16 @@ TEST(TokenizerJson, UnsupportedFilesNameTheProblem) {
   json unigram = {{"model", {{"type", "Unigram"}, {"vocab", json::array()}}}};
   EXPECT_NE(errorOf([&] { loadTokenizerJson(dir.write("u.json", unigram.dump())); }).find("Unigram"),
             std::string::npos);
-  json bert = tinyByteLevelJson();
+  json bert = test::byteLevelJson(/*with_rstrip=*/true);
   bert["normalizer"] = {{"type", "BertNormalizer"}};
   EXPECT_NE(errorOf([&] { loadTokenizerJson(dir.write("b.json", bert.dump())); }).find("BertNormalizer"),
             std::string::npos);
-  json bad_merge = tinyByteLevelJson();
+  json bad_merge = test::byteLevelJson(/*with_rstrip=*/true);
   bad_merge["model"]["merges"].push_back("x zz");
   const std::string merge_error = errorOf([&] { loadTokenizerJson(dir.write("m.json", bad_merge.dump())); });
   EXPECT_NE(merge_error.find("x zz"), std::string::npos) << merge_error;
   EXPECT_NE(merge_error.find("m.json"), std::string::npos) << merge_error;
-  json bad_regex = tinyByteLevelJson();
+  json bad_regex = test::byteLevelJson(/*with_rstrip=*/true);
   bad_regex["pre_tokenizer"] = {
       {"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
   const std::string regex_error = errorOf([&] { loadTokenizerJson(dir.write("r.json", bad_regex.dump())); });

@@ -13,6 +13,7 @@
 
 #include "attnscope/evaluate.h"
 #include "attnscope/model.h"
+#include "attnscope/text_input.h"
 #include "attnscope/tokenizer.h"
 #include "attnscope/train.h"
 
@@ -69,13 +70,6 @@ bool sameParameters(Model& a, Model& b) {
   for (const auto& item : pa)
     if (!torch::equal(item.value(), pb[item.key()])) return false;
   return true;
-}
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 class TrainTest : public ::testing::Test {

@@ -23,6 +23,11 @@ uint32_t utf8CodePoint(std::string_view text, std::size_t i, std::size_t len);
 /// (std::string_view::npos: never cut).
 std::string escapeForMessage(std::string_view bytes, std::size_t max_bytes = 200);
 
+/// Returns a token's bytes drawn for a label, the one drawing of tokens in every front end: ' ' (and
+/// sentencepiece's "▁" when metaspace) as "␣", '\n' as "↵", '\t' as "⇥", '\r' as "\r", other controls and
+/// invalid UTF-8 as \xNN; never empty ("∅"). Drawing a drawn token again changes nothing.
+std::string displayToken(std::string_view bytes, bool metaspace = false);
+
 /// Returns escapeForMessage(bytes, max_bytes) in single quotes, e.g. 'a\x0Ab'.
 std::string quoteForMessage(std::string_view bytes, std::size_t max_bytes = 200);
 

@@ -153,7 +153,8 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   const QStringList specs = settings.value(QStringLiteral("run/normalizers")).toStringList();
   if (!specs.isEmpty()) m_normalizers->setSpecs(specs);
   updateTokenHint();
-  resize(720, sizeHint().height());
+  // The prompt box at its minimum: the dialog then fits a 1280x800 screen with room for a title bar.
+  resize(720, minimumSizeHint().height());
 }
 
 void RunModelDialog::setModelDir(const QString& dir) {

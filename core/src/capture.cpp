@@ -245,8 +245,11 @@ std::string runNameFor(const std::string& normalizer) {
   return name;
 }
 
-void checkCaptureRuns(const CaptureRequest& request, const ModelConfig& config, int64_t n_tokens) {
-  planRuns(request, config, n_tokens);
+std::vector<RunSpec> planCaptureRuns(const CaptureRequest& request, const ModelConfig& config,
+                                     int64_t n_tokens) {
+  std::vector<RunSpec> records;
+  for (PlannedRun& run : planRuns(request, config, n_tokens)) records.push_back(std::move(run.record));
+  return records;
 }
 
 int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const CaptureModel& weights,

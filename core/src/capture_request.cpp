@@ -27,10 +27,9 @@ CaptureResult capture(const CaptureRequest& request, const CaptureProgressCallba
   PromptTokens prompt = promptTokens(request.prompt, request.model_dir);
   result.n_tokens = static_cast<int64_t>(prompt.ids.size());
   std::unique_ptr<Model> model = loadModel(request.model_dir, LoadOptions{request.dtype});
-  const ModelConfig& c = model->config();
-  checkCaptureRuns(request, c, result.n_tokens);  // before the file is created or touched
-  for (const MapRequest& m : parseMapSpec(request.maps, c.n_layer, c.n_head))
-    result.n_head_maps += static_cast<int64_t>(m.heads.size());
+  // Every field is checked before the file is created or touched.
+  const std::vector<RunSpec> runs = planCaptureRuns(request, model->config(), result.n_tokens);
+  for (const MapRequest& m : runs.front().maps) result.n_head_maps += static_cast<int64_t>(m.heads.size());
   if (cancel && cancel()) {
     result.cancelled = true;
     return result;

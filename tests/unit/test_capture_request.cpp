@@ -194,6 +194,29 @@ TEST_F(RunCaptureTest, CancelStopsBeforeTheFileOrAfterALayer) {
   EXPECT_FALSE(file->runs()[0].complete);
 }
 
+TEST_F(RunCaptureTest, PlanRecordsEachRunAsTheFileWill) {
+  auto model = loadModel(modelDir(1));
+  const std::vector<RunSpec> runs = planCaptureRuns(request(), model->config(), 20);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].name, "plain");
+  EXPECT_EQ(runs[1].name, "sharp");
+  EXPECT_EQ(runs[1].normalizer, "ssmax:s=0.5");
+  for (const RunSpec& run : runs) {
+    EXPECT_EQ(run.stats, captureStatNames(true));
+    EXPECT_EQ(run.n_layer, 2);
+    EXPECT_EQ(run.n_head, 4);
+    EXPECT_EQ(run.n_tokens, 20);
+    EXPECT_EQ(run.topk, 10);
+    EXPECT_EQ(run.targets, (std::vector<std::pair<int64_t, int64_t>>{{2, 4}}));
+    EXPECT_EQ(run.maps.size(), 2u);
+    EXPECT_FALSE(run.model.has_value());
+  }
+  CaptureRequest unnamed = request();
+  unnamed.run_names.clear();
+  unnamed.normalizers = {"ssmax:s=0.1/0.2"};  // one value per layer: '/' may not name an HDF5 group
+  EXPECT_EQ(planCaptureRuns(unnamed, model->config(), 20)[0].name, "ssmax:s=0.1|0.2");
+}
+
 TEST_F(RunCaptureTest, CaptureRunsLeavesTheModelAsItWas) {
   auto model = loadModel(modelDir(1));
   model->setNormalizer(parseNormalizer("logn:L=4"));

@@ -43,13 +43,15 @@ CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir
 std::string runNameFor(const std::string& normalizer);
 
 /// Checks a request's run fields (normalizers, run_names, maps, targets, topk, query_block) against a model
-/// and a prompt of n_tokens, before anything is written. Throws CaptureRequestError, std::invalid_argument
+/// and a prompt of n_tokens, before anything is written, and returns the runs as the file will record them
+/// (captureRuns adds their compute_dtype and model). Throws CaptureRequestError, std::invalid_argument
 /// (normalizer specs).
-void checkCaptureRuns(const CaptureRequest& request, const ModelConfig& config, int64_t n_tokens);
+std::vector<RunSpec> planCaptureRuns(const CaptureRequest& request, const ModelConfig& config,
+                                     int64_t n_tokens);
 
 /// Runs a loaded model over ids once per normalizer of the request and appends one complete run each to the
 /// file, reading only the request's run fields. weights describes the model's checkpoint: the runs record it
-/// when it is not the file's /model. Throws like checkCaptureRuns, and StoreError; a cancelled run stays in
+/// when it is not the file's /model. Throws like planCaptureRuns, and StoreError; a cancelled run stays in
 /// the file marked incomplete. Returns the number of runs completed.
 int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const CaptureModel& weights,
                     CaptureFile& file, const CaptureRequest& request,

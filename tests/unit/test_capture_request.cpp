@@ -181,10 +181,11 @@ TEST_F(RunCaptureTest, CancelStopsBeforeTheFileOrAfterALayer) {
   EXPECT_EQ(result.n_completed, 0);
   EXPECT_FALSE(fs::exists(out()));
 
-  bool computing = false;
+  int layers_done = 0;
   result = runCapture(
-      request(), [&](const CaptureProgress& p) { computing = computing || !p.loading; },
-      [&] { return computing; });
+      request(), [&](const CaptureProgress& p) { layers_done += !p.loading; },
+      [&] { return layers_done > 0; });
+  EXPECT_EQ(layers_done, 1);  // the pass stopped after the layer that saw the cancel; no second run began
   EXPECT_TRUE(result.cancelled);
   EXPECT_EQ(result.path, out());
   EXPECT_EQ(result.n_completed, 0);

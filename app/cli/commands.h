@@ -8,6 +8,7 @@
 
 #include "attnscope/capture_request.h"
 #include "attnscope/evaluate.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/prompt.h"
 #include "attnscope/train.h"
 
@@ -34,7 +35,7 @@ struct RunOptions {
   std::string model_dir;
   PromptSource prompt;
   std::string dtype = "auto";  // compute dtype (computeDtypeNames())
-  std::string normalizer = "softmax";
+  std::string normalizer = kNormalizerSoftmax;
   int layer = -1;  // -1: last layer
   int head = 0;
   int top = 5;
@@ -50,6 +51,7 @@ struct StatsOptions {
   std::string csv;  // write curves here when set
   int bins_per_octave = 2;
   double theory_s = 0;  // > 0: add theory curves for softmax and SSMax with this s to the CSV
+  bool heads = false;   // also print the summary of every head, not only each layer's mean
 };
 
 struct TrainOptions {

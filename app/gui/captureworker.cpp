@@ -21,7 +21,7 @@ QString firstLine(const char* what) {
 QString captureFieldLabel(CaptureField field) {
   switch (field) {
     case CaptureField::ModelDir:
-      return CaptureWorker::tr("Model directory");
+      return CaptureWorker::tr("Model");
     case CaptureField::Normalizers:
       return CaptureWorker::tr("Normalizers");
     case CaptureField::RunNames:

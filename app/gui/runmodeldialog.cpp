@@ -21,6 +21,7 @@
 
 #include "attnscope/dtype.h"
 
+#include "modelchooser.h"
 #include "modelsummary.h"
 #include "normalizerchooser.h"
 
@@ -58,7 +59,7 @@ bool parseIds(const QString& text, std::vector<int64_t>* ids) {
 
 RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
     : QDialog(parent),
-      m_model(new QLineEdit(this)),
+      m_model(new ModelChooser(this)),
       m_modelInfo(new QLabel(this)),
       m_prompt(new QPlainTextEdit(this)),
       m_promptHint(new QLabel(this)),
@@ -100,10 +101,6 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
       tr("Precision of the linear layers. Attention scores, softmax and every statistic are float32 "
          "whatever this is; float32 doubles the memory of a bfloat16 checkpoint."));
 
-  auto* browseModel = new QPushButton(tr("Browse…"), this);
-  auto* modelRow = new QHBoxLayout;
-  modelRow->addWidget(m_model, 1);
-  modelRow->addWidget(browseModel);
   auto* loadText = new QPushButton(tr("Load text file…"), this);
   auto* promptRow = new QHBoxLayout;
   promptRow->addWidget(m_promptHint, 1);
@@ -119,7 +116,7 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Run"));
 
   auto* form = new QFormLayout(this);
-  form->addRow(formLabel(CaptureField::ModelDir), modelRow);
+  form->addRow(formLabel(CaptureField::ModelDir), m_model);
   form->addRow(QString(), m_modelInfo);
   form->addRow(tr("Prompt:"), m_prompt);
   form->addRow(QString(), promptRow);
@@ -133,10 +130,9 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   form->addRow(QString(), m_otherWeights);
   form->addRow(buttons);
 
-  connect(browseModel, &QPushButton::clicked, this, &RunModelDialog::chooseModel);
   connect(loadText, &QPushButton::clicked, this, &RunModelDialog::loadPromptFile);
   connect(browseOut, &QPushButton::clicked, this, &RunModelDialog::chooseOutput);
-  connect(m_model, &QLineEdit::editingFinished, this, &RunModelDialog::onModelChanged);
+  connect(m_model, &ModelChooser::modelChanged, this, &RunModelDialog::onModelChanged);
   connect(m_out, &QLineEdit::textEdited, this, [this] { m_outEdited = true; });
   connect(m_prompt, &QPlainTextEdit::textChanged, this, &RunModelDialog::updateTokenHint);
   connect(m_mapsMode, &QComboBox::currentIndexChanged, this,
@@ -189,12 +185,6 @@ QString RunModelDialog::defaultOutput(const QString& modelDir) {
            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
 }
 
-void RunModelDialog::chooseModel() {
-  const QString dir = QFileDialog::getExistingDirectory(
-      this, tr("Model directory (config.json + safetensors)"), m_model->text());
-  if (!dir.isEmpty()) setModelDir(dir);
-}
-
 void RunModelDialog::loadPromptFile() {
   const QString path =
       QFileDialog::getOpenFileName(this, tr("Prompt text"), QString(), tr("Text (*.txt);;All files (*)"));
@@ -218,10 +208,11 @@ void RunModelDialog::chooseOutput() {
 void RunModelDialog::onModelChanged() {
   ModelSummary summary;
   QString error;
-  m_modelOk = readModelSummary(m_model->text(), &summary, &error);
+  const QString dir = m_model->resolvedDirectory(&error);
+  m_modelOk = !dir.isEmpty() && readModelSummary(dir, &summary, &error);
   m_modelInfo->setText(m_modelOk ? summary.describe() : error);
   if (m_modelOk) m_normalizers->setModel(summary);
-  if (!m_outEdited) m_out->setText(defaultOutput(m_model->text()));
+  if (!m_outEdited) m_out->setText(defaultOutput(m_model->modelName()));
 }
 
 void RunModelDialog::updateTokenHint() {
@@ -230,7 +221,8 @@ void RunModelDialog::updateTokenHint() {
 }
 
 QString RunModelDialog::validate() const {
-  if (!m_modelOk) return tr("Choose a model directory holding config.json and model.safetensors.");
+  if (!m_modelOk)
+    return tr("Choose a model: a directory holding config.json and model.safetensors, or a cached model id.");
   std::vector<int64_t> ids;
   if (!parseIds(m_ids->text(), &ids))
     return tr("Token ids must be non-negative integers separated by commas.");
@@ -251,7 +243,7 @@ QString RunModelDialog::validate() const {
 
 CaptureRequest RunModelDialog::request() const {
   CaptureRequest request;
-  request.model_dir = m_model->text().toStdString();
+  request.model_dir = m_model->resolvedDirectory(nullptr).toStdString();
   parseIds(m_ids->text(), &request.prompt.ids);
   if (request.prompt.ids.empty()) request.prompt.text = m_prompt->toPlainText().toStdString();
   request.dtype = parseComputeDtype(m_dtype->currentData().toString().toStdString());

@@ -1,32 +1,19 @@
 #include "attnscope/capture.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
 #include <stdexcept>
 
 #include <torch/torch.h>
 
+#include "attnscope/hook_names.h"
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
+#include "attnscope/statistics.h"
 #include "row_stats.h"
 
 namespace attnscope {
 namespace {
-
-int64_t parseIndex(const std::string& text, int64_t limit, const char* what, const std::string& spec) {
-  std::size_t used = 0;
-  int64_t value = -1;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < 0 || value >= limit)
-    throw std::invalid_argument("'" + spec + "': " + what + " '" + text + "' is not in 0.." +
-                                std::to_string(limit - 1));
-  return value;
-}
 
 /// One run as the file will record it, with its parsed normalizer.
 struct PlannedRun {
@@ -77,7 +64,7 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
     spec.n_layer = c.n_layer;
     spec.n_head = c.n_head;
     spec.n_tokens = n_tokens;
-    spec.stats = captureStatNames(!targets.empty());
+    spec.stats = capturedStatistics(!targets.empty());
     spec.maps = maps;
     spec.topk = request.topk;
     spec.targets = targets;
@@ -97,7 +84,7 @@ class RunRecorder {
   /// Records one query block: every stage arrives together, so nothing depends on the order hooks fire in.
   void onBlock(const AttentionBlock& b) {
     const int64_t nq = b.q1 - b.q0, nk = b.k1 - b.k0;
-    write("multiplier", b, b.multiplier);
+    write(kStatMultiplier, b, b.multiplier);
     auto p = b.pattern[0].contiguous();  // [H, nq, nk]
     auto y = b.logits[0].contiguous();   // [H, nq, nk]
     const int64_t H = p.size(0);
@@ -115,12 +102,13 @@ class RunRecorder {
     params.topk = m_spec.topk;
     params.targets = &m_spec.targets;
     computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
-    const char* names[] = {"max_prob", "argmax", "entropy", "sink_mass", "topk_mass", "target_mass"};
+    const char* names[] = {kStatMaxProb,  kStatArgmax,   kStatEntropy,
+                           kStatSinkMass, kStatTopkMass, kStatTargetMass};
     for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], b, stats[i]);
     // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
     auto n_keys = torch::arange(b.q0 + 1, b.q1 + 1, torch::kFloat32);
     if (const int64_t window = m_config.windowOf(b.layer); window > 0) n_keys.clamp_max_(window);
-    write("n_keys", b, n_keys.expand({H, nq}));
+    write(kStatNKeys, b, n_keys.expand({H, nq}));
     for (const MapRequest& request : m_spec.maps) {
       if (request.layer != b.layer) continue;
       const BlockHookNames& hook = m_names[b.layer];
@@ -154,86 +142,6 @@ class RunRecorder {
 };
 
 }  // namespace
-
-std::vector<std::string> captureStatNames(bool with_targets) {
-  std::vector<std::string> names = {"max_prob", "argmax", "entropy", "sink_mass", "topk_mass"};
-  if (with_targets) names.push_back("target_mass");
-  names.push_back("multiplier");
-  names.push_back("n_keys");
-  return names;
-}
-
-std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, int64_t n_head) {
-  std::vector<MapRequest> maps;
-  if (spec.empty() || spec == "none") return maps;
-  std::vector<int64_t> all_heads(n_head);
-  for (int64_t h = 0; h < n_head; ++h) all_heads[h] = h;
-  std::map<std::pair<std::string, int64_t>, std::set<int64_t>> wanted;
-  std::size_t start = 0;
-  while (start <= spec.size()) {
-    std::size_t end = spec.find(',', start);
-    std::string item = spec.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? spec.size() + 1 : end + 1;
-    std::string kind = "hook_pattern";
-    if (item.rfind("scores:", 0) == 0) {
-      kind = "hook_scores";
-      item = item.substr(7);
-    }
-    std::string layer_text = item, head_text = "*";
-    if (item != "all") {
-      std::size_t dot = item.find('.');
-      if (dot == std::string::npos)
-        throw std::invalid_argument("'" + spec + "': item '" + item + "' is not LAYER.HEAD (e.g. 3.5, 7.*)");
-      layer_text = item.substr(0, dot);
-      head_text = item.substr(dot + 1);
-    } else {
-      layer_text = "*";
-    }
-    std::vector<int64_t> layers;
-    if (layer_text == "*") {
-      for (int64_t l = 0; l < n_layer; ++l) layers.push_back(l);
-    } else {
-      layers.push_back(parseIndex(layer_text, n_layer, "layer", spec));
-    }
-    for (int64_t l : layers) {
-      auto& heads = wanted[{"blocks." + std::to_string(l) + ".attn." + kind, l}];
-      if (head_text == "*") {
-        heads.insert(all_heads.begin(), all_heads.end());
-      } else {
-        heads.insert(parseIndex(head_text, n_head, "head", spec));
-      }
-    }
-  }
-  for (const auto& [key, heads] : wanted)
-    maps.push_back({key.first, key.second, {heads.begin(), heads.end()}});
-  return maps;
-}
-
-std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens) {
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  std::size_t start = 0;
-  while (start < spec.size()) {
-    std::size_t end = spec.find(',', start);
-    std::string item = spec.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? spec.size() : end + 1;
-    std::size_t colon = item.find(':');
-    int64_t begin = -1, stop = -1;
-    try {
-      std::size_t used = 0;
-      begin = std::stoll(item.substr(0, colon), &used);
-      if (used != std::min(colon, item.size())) begin = -1;
-      stop = colon == std::string::npos ? begin + 1 : std::stoll(item.substr(colon + 1), &used);
-      if (colon != std::string::npos && used != item.size() - colon - 1) stop = -1;
-    } catch (const std::exception&) {
-      begin = -1;
-    }
-    if (begin < 0 || stop <= begin || stop > n_tokens)
-      throw std::invalid_argument("'" + item + "' is not a token range BEGIN:END within 0.." +
-                                  std::to_string(n_tokens));
-    ranges.emplace_back(begin, stop);
-  }
-  return ranges;
-}
 
 CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir) {
   return {model.config().json, model_dir, hashFiles(Checkpoint::open(model_dir).files())};
@@ -278,13 +186,13 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
     step.normalizer = request.normalizers[r];
     // The hooks live for this run's pass only.
     HookRegistry& hooks = model.hooks();
-    HookHandle observer = hooks.observeAttention("blocks.*.attn",
+    HookHandle observer = hooks.observeAttention(attentionPatternAllLayers(),
                                                  [&](const AttentionBlock& b) {
                                                    recorder.onBlock(b);
                                                    return HookResult::Continue;
                                                  },
                                                  {recorder.needsScores()});
-    HookHandle layers = hooks.add("blocks.*.hook_resid_post", [&](const HookEvent& e) {
+    HookHandle layers = hooks.add(hookPatternAllLayers(BlockHook::ResidPost), [&](const HookEvent& e) {
       step.layer = e.layer + 1;
       if (progress) progress(step);
       return cancel && cancel() ? HookResult::Stop : HookResult::Continue;

@@ -14,6 +14,7 @@
 #include "attnscope/capture.h"
 #include "attnscope/capture_request.h"
 #include "attnscope/model.h"
+#include "attnscope/statistics.h"
 
 namespace attnscope {
 namespace {
@@ -203,7 +204,7 @@ TEST_F(RunCaptureTest, PlanRecordsEachRunAsTheFileWill) {
   EXPECT_EQ(runs[1].name, "sharp");
   EXPECT_EQ(runs[1].normalizer, "ssmax:s=0.5");
   for (const RunSpec& run : runs) {
-    EXPECT_EQ(run.stats, captureStatNames(true));
+    EXPECT_EQ(run.stats, capturedStatistics(true));
     EXPECT_EQ(run.n_layer, 2);
     EXPECT_EQ(run.n_head, 4);
     EXPECT_EQ(run.n_tokens, 20);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "attnscope/capture_request.h"
+#include "attnscope/capture_syntax.h"  // parseMapSpec, parseTargetRanges
 #include "attnscope/store.h"
 
 namespace attnscope {
@@ -17,23 +18,8 @@ namespace attnscope {
 class Model;
 struct ModelConfig;
 
-/// Statistics stored per layer, head and query position (each a dataset [n_layer, n_head, T]).
-///   max_prob     largest probability of the row
-///   argmax       key position of that probability
-///   entropy      -Σ p ln p (nats)
-///   sink_mass    probability on the first token (attention sink)
-///   topk_mass    summed probability of the k largest keys (k = CaptureRequest::topk)
-///   target_mass  probability on the target token ranges (only when targets are given)
-///   multiplier   the normalizer's logit multiplier m for the query
-///   n_keys       number of keys the query sees (the n of SSMax)
-std::vector<std::string> captureStatNames(bool with_targets);
-
-/// Parses a --maps spec for a model: "all", "none", or comma-separated "L.H" items where L or H may be '*'
-/// ("3.5,7.*"); a "scores:" prefix on an item stores pre-normalizer scores instead of probabilities.
-std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, int64_t n_head);
-
-/// Parses a --targets spec of token ranges "10:20,40:45" (end exclusive) against T tokens.
-std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens);
+// Statistics stored per layer, head and query position (each a dataset [n_layer, n_head, T]): the catalogue
+// in attnscope/statistics.h (capturedStatistics).
 
 /// Describes a loaded model directory for a capture file: its config text, the directory and a hash of its
 /// weights.

@@ -36,6 +36,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "attnscope/hook_names.h"  // names are formatted and parsed there
+
 namespace attnscope {
 
 /// What a hook asks of the pass it observes.
@@ -146,10 +148,6 @@ class HookRegistry {
   HookHandle addCallback(std::string pattern, HookCallback callback);
   std::shared_ptr<HookHandle::State> m_state;
 };
-
-/// Names of the hooks outside the blocks.
-inline const std::string kFinalNormHook = "ln_final.hook_normalized";
-inline const std::string kUnembedHook = "unembed.hook_logits";
 
 /// The hook names of one block, built once so the forward pass does no string formatting.
 struct BlockHookNames {

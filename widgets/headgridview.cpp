@@ -114,21 +114,20 @@ void HeadGridView::reload() {
     return;
   }
   m_status->setText(tr("Reading statistics…"));
-  m_jobs.startJob(
-      [file, request](const CancelCheck&) { return computeHeadGrid(*file, request); },
-      [this](HeadGridValues values) {
-        m_model->setValues(values);
-        QString text = tr("%1 · run %2").arg(headGridTitle(values.request), values.request.run);
-        if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
-        m_status->setText(text);
-        showCurrentHead();
-        Q_EMIT contentReady();
-      },
-      [this](const QString& error) {
-        m_model->clear();
-        m_status->setText(error);
-        Q_EMIT contentReady();
-      });
+  m_jobs.startJob([file, request](const CancelCheck&) { return computeHeadGrid(*file, request); },
+                  [this](HeadGridValues values) {
+                    m_model->setValues(values);
+                    QString text = tr("%1 · run %2").arg(headGridTitle(values.request), values.request.run);
+                    if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
+                    m_status->setText(text);
+                    showCurrentHead();
+                    Q_EMIT contentReady();
+                  },
+                  [this](const QString& error) {
+                    m_model->clear();
+                    m_status->setText(error);
+                    Q_EMIT contentReady();
+                  });
 }
 
 void HeadGridView::showCurrentHead() {

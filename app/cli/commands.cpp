@@ -103,12 +103,13 @@ int runForward(const RunOptions& options) {
   auto ids = torch::tensor(prompt, torch::kInt64).view({1, T});
   torch::Tensor last_row;  // [k1 - k0] probabilities of the last query, over keys from k0
   int64_t row_k0 = 0;
-  model->hooks().add(formatHookName(layer, BlockHook::Pattern), [&](const HookEvent& e) {
-    if (e.q1 == T) {
-      last_row = e.tensor[0][options.head][T - 1 - e.q0].clone();
-      row_k0 = e.k0;
-    }
-  });
+  HookHandle row_hook =
+      model->hooks().add(formatHookName(layer, BlockHook::Pattern), [&](const HookEvent& e) {
+        if (e.q1 == T) {
+          last_row = e.tensor[0][options.head][T - 1 - e.q0].clone();
+          row_k0 = e.k0;
+        }
+      });
   torch::NoGradGuard no_grad;
   auto logits = model->forward(ids, LogitPositions::last())[0][0];  // [vocab]
   auto probs = torch::softmax(logits, -1);

@@ -6,26 +6,21 @@
 #include <string>
 #include <vector>
 
+#include "attnscope/capture_request.h"
 #include "attnscope/evaluate.h"
 #include "attnscope/normalizer_spec.h"
+#include "attnscope/prompt.h"
 #include "attnscope/train.h"
 
 namespace attnscope::cli {
 
-/// Where a command's tokens come from: exactly one of ids, text or a prompt file.
-struct PromptOptions {
-  std::vector<int64_t> ids;
-  std::string text;
-  std::string prompt_file;
-};
-
 /// Token ids (and display strings, when display is given) of a prompt for a model directory.
-std::vector<int64_t> promptIds(const PromptOptions& prompt, const std::string& model_dir,
+std::vector<int64_t> promptIds(const PromptSource& prompt, const std::string& model_dir,
                                std::vector<std::string>* display = nullptr);
 
 struct TokenizeOptions {
   std::string model_dir;
-  PromptOptions prompt;
+  PromptSource prompt;
 };
 
 struct InfoOptions {
@@ -34,7 +29,7 @@ struct InfoOptions {
 
 struct RunOptions {
   std::string model_dir;
-  PromptOptions prompt;
+  PromptSource prompt;
   std::string dtype = "auto";  // compute dtype (computeDtypeNames())
   std::string normalizer = kNormalizerSoftmax;
   int layer = -1;  // -1: last layer
@@ -43,17 +38,8 @@ struct RunOptions {
 };
 
 struct CaptureOptions {
-  std::string model_dir;
-  PromptOptions prompt;
+  CaptureRequest request;      // every field but dtype is set from its flag
   std::string dtype = "auto";  // compute dtype (computeDtypeNames())
-  std::vector<std::string> normalizers;
-  std::string out;
-  std::string maps = "none";
-  std::string targets;
-  int64_t topk = 10;
-  int64_t query_block = 0;
-  std::vector<std::string> run_names;  // one per normalizer when given
-  bool other_weights = false;          // append runs of other weights (same tokens) to an existing file
 };
 
 struct StatsOptions {

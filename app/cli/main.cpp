@@ -24,12 +24,11 @@ int main(int argc, char** argv) {
   app.fallthrough();  // "attnscope-cli train DIR --threads 2" works as well as "--threads 2 train DIR"
 
   // Adds --ids / --text / --prompt-file to a subcommand.
-  auto addPrompt = [](CLI::App* cmd, PromptOptions& prompt) {
+  auto addPrompt = [](CLI::App* cmd, attnscope::PromptSource& prompt) {
     auto* group = cmd->add_option_group("prompt", "Exactly one of --ids, --text, --prompt-file");
     group->add_option("--ids", prompt.ids, "Token ids, comma-separated")->delimiter(',');
     group->add_option("--text", prompt.text, "Prompt text (tokenized with the model's tokenizer)");
-    group->add_option("--prompt-file", prompt.prompt_file, "File holding the prompt text")
-        ->check(CLI::ExistingFile);
+    group->add_option("--prompt-file", prompt.file, "File holding the prompt text")->check(CLI::ExistingFile);
     group->require_option(1);
   };
 
@@ -85,28 +84,29 @@ int main(int argc, char** argv) {
       "capture",
       "Capture per-head attention statistics (and maps) of one prompt into an HDF5 file, one run per "
       "normalizer; runs are appended to an existing file of the same prompt and model");
-  addModelDir(capture_cmd, capture.model_dir, "Hugging Face model directory");
-  addPrompt(capture_cmd, capture.prompt);
+  addModelDir(capture_cmd, capture.request.model_dir, "Hugging Face model directory");
+  addPrompt(capture_cmd, capture.request.prompt);
   addDtype(capture_cmd, capture.dtype);
   capture_cmd
-      ->add_option("--normalizer,-n", capture.normalizers, "Normalizer of a run (repeat for more runs)")
+      ->add_option("--normalizer,-n", capture.request.normalizers,
+                   "Normalizer of a run (repeat for more runs)")
       ->required();
-  capture_cmd->add_option("--out,-o", capture.out, "Capture file (.h5)")->required();
+  capture_cmd->add_option("--out,-o", capture.request.out, "Capture file (.h5)")->required();
   capture_cmd
-      ->add_option("--maps", capture.maps,
+      ->add_option("--maps", capture.request.maps,
                    "Attention maps to store: none | all | L.H,L.*,... (prefix scores: for pre-softmax)")
       ->capture_default_str();
-  capture_cmd->add_option("--name", capture.run_names, "Run name (repeat: one per --normalizer)");
+  capture_cmd->add_option("--name", capture.request.run_names, "Run name (repeat: one per --normalizer)");
   capture_cmd->add_flag(
-      "--other-weights", capture.other_weights,
+      "--other-weights", capture.request.other_weights,
       "Append to a capture of other weights on the same tokens (e.g. compare a softmax- and an "
       "SSMax-trained model); the runs record their own model");
-  capture_cmd->add_option("--targets", capture.targets,
+  capture_cmd->add_option("--targets", capture.request.targets,
                           "Target token ranges for target_mass, e.g. 10:20,40:45");
-  capture_cmd->add_option("--topk", capture.topk, "k of the top-k mass statistic")
+  capture_cmd->add_option("--topk", capture.request.topk, "k of the top-k mass statistic")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  capture_cmd->add_option("--block", capture.query_block, "Queries per block (0: bounded by memory)")
+  capture_cmd->add_option("--block", capture.request.query_block, "Queries per block (0: bounded by memory)")
       ->check(CLI::NonNegativeNumber);
 
   StatsOptions stats;
@@ -264,8 +264,8 @@ int main(int argc, char** argv) {
   try {
     attnscope::setComputeThreads(threads);
     // Only the chosen subcommand's model directory is set; a cached model id becomes its snapshot directory.
-    for (std::string* model_dir : {&info.model_dir, &run.model_dir, &tokenize.model_dir, &capture.model_dir,
-                                   &eval.model_dir, &train.params.init_from})
+    for (std::string* model_dir : {&info.model_dir, &run.model_dir, &tokenize.model_dir,
+                                   &capture.request.model_dir, &eval.model_dir, &train.params.init_from})
       if (!model_dir->empty()) *model_dir = attnscope::resolveModelPath(*model_dir, revision);
     if (*info_cmd) return runInfo(info);
     if (*run_cmd) return runForward(run);

@@ -10,9 +10,9 @@
 
 namespace attnscope::cli {
 
-std::vector<int64_t> promptIds(const PromptOptions& prompt, const std::string& model_dir,
+std::vector<int64_t> promptIds(const PromptSource& prompt, const std::string& model_dir,
                                std::vector<std::string>* display) {
-  PromptTokens tokens = promptTokens({prompt.ids, prompt.text, prompt.prompt_file}, model_dir);
+  PromptTokens tokens = promptTokens(prompt, model_dir);
   if (display) *display = std::move(tokens.display);
   return tokens.ids;
 }

@@ -68,7 +68,7 @@ void CaptureProgressWidget::setProgress(const CaptureProgress& progress) {
   m_label->setText(tr("Run %1/%2 (%3): layer %4/%5")
                        .arg(progress.run + 1)
                        .arg(progress.n_run)
-                       .arg(progress.normalizer)
+                       .arg(QString::fromStdString(progress.normalizer))
                        .arg(progress.layer)
                        .arg(progress.n_layer));
   if (m_startFraction < 0) {

@@ -9,9 +9,11 @@ class QLabel;
 class QProgressBar;
 class QPushButton;
 
-namespace attnscope::gui {
-
+namespace attnscope {
 struct CaptureProgress;
+}
+
+namespace attnscope::gui {
 
 class CaptureProgressWidget : public QWidget {
   Q_OBJECT

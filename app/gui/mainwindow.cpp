@@ -162,14 +162,15 @@ void MainWindow::showOpenDialog() {
 void MainWindow::showRunDialog(const QString& modelDir) {
   RunModelDialog dialog(
       modelDir.isEmpty() ? QSettings().value(QStringLiteral("run/modelDir")).toString() : modelDir, this);
-  if (dialog.exec() == QDialog::Accepted) runCapture(dialog.job());
+  if (dialog.exec() == QDialog::Accepted) runCapture(dialog.request());
 }
 
-bool MainWindow::runCapture(const CaptureJob& job) {
-  if (!m_worker->start(job)) return false;
+bool MainWindow::runCapture(const CaptureRequest& request, int threads) {
+  if (!m_worker->start(request, threads)) return false;
   m_runAction->setEnabled(false);
   m_progress->begin();
-  statusBar()->showMessage(tr("Running %1…").arg(QFileInfo(job.modelDir).fileName()));
+  statusBar()->showMessage(
+      tr("Running %1…").arg(QFileInfo(QString::fromStdString(request.model_dir)).fileName()));
   return true;
 }
 

@@ -14,13 +14,16 @@ class QComboBox;
 class QLabel;
 class QTabWidget;
 
+namespace attnscope {
+struct CaptureRequest;
+}
+
 namespace attnscope::gui {
 
 class CaptureDocument;
 class CaptureProgressWidget;
 class CaptureWorker;
 class CompareView;
-struct CaptureJob;
 struct CaptureOutcome;
 class ContextCurveWidget;
 class HeadGridView;
@@ -48,8 +51,9 @@ class MainWindow : public QMainWindow {
   TokensView* tokensView() const { return m_tokens; }
   /// Shows the Run model dialog (for modelDir, else the last model run) and starts the capture it describes.
   void showRunDialog(const QString& modelDir = QString());
-  /// Starts a capture on the worker thread; the capture opens when it is done. False if one is running.
-  bool runCapture(const CaptureJob& job);
+  /// Starts a capture on the worker thread (threads: compute threads, 0 for one per core); the capture
+  /// opens when it is done. False if one is running.
+  bool runCapture(const CaptureRequest& request, int threads = 0);
   CaptureWorker* captureWorker() const { return m_worker; }
   CaptureProgressWidget* captureProgress() const { return m_progress; }
   /// The views that can be exported, heatmap first.

@@ -1,5 +1,6 @@
 #include "runmodeldialog.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
 #include <QDialogButtonBox>
@@ -29,6 +30,19 @@ namespace {
 
 constexpr qint64 kMaxPromptBytes = 64 << 20;
 
+/// The label of a request field in the form.
+QString formLabel(CaptureField field) {
+  return captureFieldLabel(field) + QLatin1Char(':');
+}
+
+/// Splits "a, b ,c" into trimmed, non-empty items.
+std::vector<std::string> commaItems(const QString& text) {
+  std::vector<std::string> items;
+  for (const QString& item : text.split(QLatin1Char(','), Qt::SkipEmptyParts))
+    if (!item.trimmed().isEmpty()) items.push_back(item.trimmed().toStdString());
+  return items;
+}
+
 /// Parses "5, 17 42" into ids; returns false on anything that is not a non-negative integer.
 bool parseIds(const QString& text, std::vector<int64_t>* ids) {
   ids->clear();
@@ -55,7 +69,11 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
       m_dtype(new QComboBox(this)),
       m_maps(new QLineEdit(this)),
       m_targets(new QLineEdit(this)),
-      m_out(new QLineEdit(this)) {
+      m_runNames(new QLineEdit(this)),
+      m_out(new QLineEdit(this)),
+      m_otherWeights(new QCheckBox(tr("Other weights: append the runs to the capture of another model on the "
+                                      "same tokens"),
+                                   this)) {
   setWindowTitle(tr("Run a model"));
   m_modelInfo->setWordWrap(true);
   m_prompt->setPlaceholderText(tr("The prompt text, tokenized with the model's tokenizer"));
@@ -68,6 +86,11 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   m_maps->setPlaceholderText(QStringLiteral("3.5, 7.*, scores:0.1"));
   m_maps->setEnabled(false);
   m_targets->setPlaceholderText(tr("token ranges for target mass: 10:20, 40:45"));
+  m_runNames->setPlaceholderText(
+      tr("optional, one per normalizer: plain, sharp, … (default: the normalizer)"));
+  m_otherWeights->setToolTip(
+      tr("Compare a softmax-trained and an SSMax-trained model on one prompt: choose the capture file of the "
+         "first model; these runs record their own model"));
   for (const std::string& name : computeDtypeNames()) {
     const QString value = QString::fromStdString(name);
     m_dtype->addItem(
@@ -93,16 +116,18 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Run"));
 
   auto* form = new QFormLayout(this);
-  form->addRow(tr("Model:"), m_model);
+  form->addRow(formLabel(CaptureField::ModelDir), m_model);
   form->addRow(QString(), m_modelInfo);
   form->addRow(tr("Prompt:"), m_prompt);
   form->addRow(QString(), promptRow);
   form->addRow(tr("Token ids:"), m_ids);
   form->addRow(m_normalizers);
-  form->addRow(tr("Attention maps:"), mapsRow);
+  form->addRow(formLabel(CaptureField::RunNames), m_runNames);
+  form->addRow(formLabel(CaptureField::Maps), mapsRow);
   form->addRow(tr("Precision:"), m_dtype);
-  form->addRow(tr("Targets:"), m_targets);
-  form->addRow(tr("Capture file:"), outRow);
+  form->addRow(formLabel(CaptureField::Targets), m_targets);
+  form->addRow(formLabel(CaptureField::Out), outRow);
+  form->addRow(QString(), m_otherWeights);
   form->addRow(buttons);
 
   connect(loadText, &QPushButton::clicked, this, &RunModelDialog::loadPromptFile);
@@ -124,7 +149,8 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   const QStringList specs = settings.value(QStringLiteral("run/normalizers")).toStringList();
   if (!specs.isEmpty()) m_normalizers->setSpecs(specs);
   updateTokenHint();
-  resize(720, sizeHint().height());
+  // The prompt box at its minimum: the dialog then fits a 1280x800 screen with room for a title bar.
+  resize(720, minimumSizeHint().height());
 }
 
 void RunModelDialog::setModelDir(const QString& dir) {
@@ -140,6 +166,14 @@ void RunModelDialog::setPromptText(const QString& text) {
 void RunModelDialog::setOutput(const QString& path) {
   m_out->setText(path);
   m_outEdited = true;
+}
+
+void RunModelDialog::setRunNames(const QString& names) {
+  m_runNames->setText(names);
+}
+
+void RunModelDialog::setOtherWeights(bool other) {
+  m_otherWeights->setChecked(other);
 }
 
 QString RunModelDialog::defaultOutput(const QString& modelDir) {
@@ -164,8 +198,10 @@ void RunModelDialog::loadPromptFile() {
 }
 
 void RunModelDialog::chooseOutput() {
-  const QString path =
-      QFileDialog::getSaveFileName(this, tr("Capture file"), m_out->text(), tr("attnscope captures (*.h5)"));
+  // A capture appends runs to an existing file and never overwrites one: no "replace?" question.
+  const QString path = QFileDialog::getSaveFileName(this, captureFieldLabel(CaptureField::Out), m_out->text(),
+                                                    tr("attnscope captures (*.h5)"), nullptr,
+                                                    QFileDialog::DontConfirmOverwrite);
   if (!path.isEmpty()) setOutput(path);
 }
 
@@ -192,25 +228,35 @@ QString RunModelDialog::validate() const {
     return tr("Token ids must be non-negative integers separated by commas.");
   if (ids.empty() && m_prompt->toPlainText().isEmpty())
     return tr("Write a prompt, load a text file or give token ids.");
-  if (m_normalizers->specs().isEmpty()) return tr("Choose at least one normalizer.");
+  const QStringList specs = m_normalizers->specs();
+  if (specs.isEmpty()) return tr("Choose at least one normalizer.");
+  const std::size_t n_names = commaItems(m_runNames->text()).size();
+  if (n_names != 0 && n_names != static_cast<std::size_t>(specs.size()))
+    return tr("Give one run name per normalizer (%1), or none.").arg(specs.size());
   if (m_mapsMode->currentData().toString().isEmpty() && m_maps->text().trimmed().isEmpty())
     return tr("List the heads whose maps to store (e.g. 3.5, 7.*), or choose all or none.");
   if (m_out->text().trimmed().isEmpty()) return tr("Choose a capture file to write.");
+  if (m_otherWeights->isChecked() && !QFileInfo::exists(m_out->text().trimmed()))
+    return tr("Choose the capture of the first model: other weights append their runs to it.");
   return {};
 }
 
-CaptureJob RunModelDialog::job() const {
-  CaptureJob job;
-  job.modelDir = m_model->resolvedDirectory(nullptr);
-  parseIds(m_ids->text(), &job.ids);
-  if (job.ids.empty()) job.promptText = m_prompt->toPlainText();
-  job.normalizers = m_normalizers->specs();
+CaptureRequest RunModelDialog::request() const {
+  CaptureRequest request;
+  request.model_dir = m_model->resolvedDirectory(nullptr).toStdString();
+  parseIds(m_ids->text(), &request.prompt.ids);
+  if (request.prompt.ids.empty()) request.prompt.text = m_prompt->toPlainText().toStdString();
+  request.dtype = parseComputeDtype(m_dtype->currentData().toString().toStdString());
+  request.normalizers.clear();
+  for (const QString& spec : m_normalizers->specs())
+    request.normalizers.push_back(spec.trimmed().toStdString());
+  request.run_names = commaItems(m_runNames->text());
   const QString mode = m_mapsMode->currentData().toString();
-  job.maps = mode.isEmpty() ? m_maps->text().remove(QLatin1Char(' ')) : mode;
-  job.targets = m_targets->text().remove(QLatin1Char(' '));
-  job.out = m_out->text().trimmed();
-  job.dtype = m_dtype->currentData().toString();
-  return job;
+  request.maps = (mode.isEmpty() ? m_maps->text().remove(QLatin1Char(' ')) : mode).toStdString();
+  request.targets = m_targets->text().remove(QLatin1Char(' ')).toStdString();
+  request.out = m_out->text().trimmed().toStdString();
+  request.other_weights = m_otherWeights->isChecked();
+  return request;
 }
 
 void RunModelDialog::accept() {
@@ -227,7 +273,7 @@ void RunModelDialog::accept() {
   settings.setValue(QStringLiteral("run/targets"), m_targets->text());
   settings.setValue(QStringLiteral("run/dtype"), m_dtype->currentData());
   settings.setValue(QStringLiteral("run/normalizers"), m_normalizers->specs());
-  QDir().mkpath(QFileInfo(job().out).absolutePath());
+  QDir().mkpath(QFileInfo(m_out->text().trimmed()).absolutePath());
   QDialog::accept();
 }
 

@@ -1,12 +1,13 @@
 #pragma once
 // File → Open model…: a model (a directory or a cached model id), a prompt (text, a text file, or token ids),
-// the normalizers to run, the maps and targets to store and the capture file to write. Produces a CaptureJob
-// for the CaptureWorker.
+// the normalizers to run and their run names, the maps and targets to store, and the capture file to write
+// or, for other weights, to append to. Produces a CaptureRequest for the CaptureWorker.
 
 #include <QDialog>
 
 #include "captureworker.h"
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -22,13 +23,15 @@ class RunModelDialog : public QDialog {
  public:
   explicit RunModelDialog(const QString& modelDir, QWidget* parent = nullptr);
 
-  /// The job as filled in (valid after accept()).
-  CaptureJob job() const;
+  /// The request as filled in (valid after accept()).
+  CaptureRequest request() const;
   NormalizerChooser* normalizers() const { return m_normalizers; }
   ModelChooser* model() const { return m_model; }
   void setModelDir(const QString& dir);
   void setPromptText(const QString& text);
   void setOutput(const QString& path);
+  void setRunNames(const QString& names);
+  void setOtherWeights(bool other);
 
   /// Checks the fields; shows what is wrong instead of closing.
   void accept() override;
@@ -53,7 +56,9 @@ class RunModelDialog : public QDialog {
   QComboBox* m_dtype;
   QLineEdit* m_maps;
   QLineEdit* m_targets;
+  QLineEdit* m_runNames;
   QLineEdit* m_out;
+  QCheckBox* m_otherWeights;
   bool m_outEdited = false;
   bool m_modelOk = false;
 };

@@ -63,6 +63,8 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   const int64_t Hkv = k.size(1), group = H / Hkv;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   const BlockHookNames& names = ctx.names[layer.layer];
+  bool observer_scores = false;
+  const bool observe = ctx.hooks.observesAttention(names.attn, &observer_scores);
   const bool want_scores = ctx.hooks.listens(names.scores);
   const bool want_multiplier = ctx.hooks.listens(names.multiplier);
   const bool want_logits = ctx.hooks.listens(names.logits);
@@ -85,21 +87,22 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
     auto z = torch::matmul(qb, kb.transpose(-1, -2)).mul_(scale).view({B, H, nq, nk});
     auto hidden = hiddenKeys(q0, q1, k0, k1, layer.window);
     const float neg_inf = -std::numeric_limits<float>::infinity();
-    if (want_scores) {
-      auto masked = z.masked_fill(hidden, neg_inf);
-      ctx.hooks.fire({names.scores, layer.layer, q0, q1, k0, k1, masked});
-    }
+    torch::Tensor masked, full;  // scores and multipliers [H, nq], made only for those who read them
+    if (want_scores || observer_scores) masked = z.masked_fill(hidden, neg_inf);
+    if (want_scores) ctx.hooks.fire({names.scores, layer.layer, q0, q1, k0, k1, masked});
     auto m = queryMultipliers(layer, ctx, q0, q1);
-    if (want_multiplier) {
-      auto full = m.defined() ? m.expand({H, nq}).contiguous() : torch::ones({H, nq});
-      ctx.hooks.fire({names.multiplier, layer.layer, q0, q1, 0, 0, full});
-    }
+    if (want_multiplier || observe)
+      full = m.defined() ? m.expand({H, nq}).contiguous() : torch::ones({H, nq});
+    if (want_multiplier) ctx.hooks.fire({names.multiplier, layer.layer, q0, q1, 0, 0, full});
     // Multiply before masking: m may be 0 (SSMax with n = 1) and 0·(−inf) would be NaN.
     auto logits = m.defined() ? z * m.view({1, m.size(0), nq, 1}) : z;
     logits.masked_fill_(hidden, neg_inf);  // logits is a fresh tensor no backward pass reads
     if (want_logits) ctx.hooks.fire({names.logits, layer.layer, q0, q1, k0, k1, logits});
     auto pattern = torch::softmax(logits, -1);
     if (want_pattern) ctx.hooks.fire({names.pattern, layer.layer, q0, q1, k0, k1, pattern});
+    if (observe)
+      ctx.hooks.fireAttention(names.attn, {layer.layer, q0, q1, k0, k1, masked, full, logits, pattern});
+    if (ctx.hooks.stopped()) return torch::zeros({B, T, H * d});  // the pass ends; nobody reads this
     auto out = torch::matmul(pattern.view({B, Hkv, group * nq, nk}).to(value_type), vb).view({B, H, nq, d});
     if (value_type != torch::kFloat32) out = out.to(torch::kFloat32);
     if (want_z) ctx.hooks.fire({names.z, layer.layer, q0, q1, k0, k1, out});

@@ -1,6 +1,7 @@
 #include "attnscope/capture.h"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include <torch/torch.h>
@@ -14,25 +15,79 @@
 namespace attnscope {
 namespace {
 
-/// Thrown from a hook to stop a forward pass the user cancelled.
-struct Cancelled {};
+/// One run as the file will record it, with its parsed normalizer.
+struct PlannedRun {
+  NormalizerSpec normalizer;
+  RunSpec record;
+};
 
-/// Streams one run's hook blocks into per-head statistics and map blocks.
+/// Parses and checks every run of a request before anything is written.
+std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfig& c, int64_t n_tokens) {
+  if (request.normalizers.empty())
+    throw CaptureRequestError(CaptureField::Normalizers, "must hold at least one normalizer spec");
+  if (!request.run_names.empty() && request.run_names.size() != request.normalizers.size())
+    throw CaptureRequestError(CaptureField::RunNames, "has " + std::to_string(request.run_names.size()) +
+                                                          " name(s) for " +
+                                                          std::to_string(request.normalizers.size()) +
+                                                          " normalizer(s): give one per normalizer");
+  if (request.topk < 1)
+    throw CaptureRequestError(CaptureField::Topk,
+                              "must be at least 1 (is " + std::to_string(request.topk) + ")");
+  if (request.query_block < 0)
+    throw CaptureRequestError(CaptureField::QueryBlock,
+                              "must not be negative (is " + std::to_string(request.query_block) + ")");
+  std::vector<MapRequest> maps;
+  std::vector<std::pair<int64_t, int64_t>> targets;
+  try {
+    maps = parseMapSpec(request.maps, c.n_layer, c.n_head);
+  } catch (const std::invalid_argument& e) {
+    throw CaptureRequestError(CaptureField::Maps, e.what());
+  }
+  try {
+    targets = parseTargetRanges(request.targets, n_tokens);
+  } catch (const std::invalid_argument& e) {
+    throw CaptureRequestError(CaptureField::Targets, e.what());
+  }
+  std::vector<PlannedRun> runs;
+  std::set<std::string> names;
+  for (std::size_t r = 0; r < request.normalizers.size(); ++r) {
+    PlannedRun run;
+    run.normalizer = parseNormalizer(request.normalizers[r]);
+    validateNormalizer(run.normalizer, c);
+    RunSpec& spec = run.record;
+    spec.normalizer = run.normalizer.text();
+    spec.name = request.run_names.empty() ? runNameFor(spec.normalizer) : request.run_names[r];
+    if (!names.insert(spec.name).second)
+      throw CaptureRequestError(
+          request.run_names.empty() ? CaptureField::Normalizers : CaptureField::RunNames,
+          "would make two runs named '" + spec.name + "' (run names must differ)");
+    spec.n_layer = c.n_layer;
+    spec.n_head = c.n_head;
+    spec.n_tokens = n_tokens;
+    spec.stats = capturedStatistics(!targets.empty());
+    spec.maps = maps;
+    spec.topk = request.topk;
+    spec.targets = targets;
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+/// Streams one run's attention blocks into per-head statistics and map blocks.
 class RunRecorder {
  public:
-  RunRecorder(Model& model, RunWriter& writer, const CaptureParams& params)
-      : m_model(model), m_writer(writer), m_params(params) {}
+  RunRecorder(const ModelConfig& config, RunWriter& writer, const RunSpec& spec)
+      : m_config(config), m_writer(writer), m_spec(spec) {
+    for (int64_t l = 0; l < config.n_layer; ++l) m_names.emplace_back(l);
+  }
 
-  /// Keeps the block's softmax input for onPattern, which fires next for the same block.
-  void onLogits(const HookEvent& e) { m_logits = e.tensor; }
-
-  void onPattern(const HookEvent& e) {
-    auto p = e.tensor[0].contiguous();  // [H, nq, nk]
-    if (!m_logits.defined() || m_logits.sizes() != e.tensor.sizes())
-      throw std::logic_error("capture: " + e.name + " fired without " +
-                             formatHookName(e.layer, BlockHook::Logits) + " before it for the same block");
-    auto y = m_logits[0].contiguous();
-    const int64_t H = p.size(0), nq = e.q1 - e.q0, nk = e.k1 - e.k0;
+  /// Records one query block: every stage arrives together, so nothing depends on the order hooks fire in.
+  void onBlock(const AttentionBlock& b) {
+    const int64_t nq = b.q1 - b.q0, nk = b.k1 - b.k0;
+    write(kStatMultiplier, b, b.multiplier);
+    auto p = b.pattern[0].contiguous();  // [H, nq, nk]
+    auto y = b.logits[0].contiguous();   // [H, nq, nk]
+    const int64_t H = p.size(0);
     auto stats = torch::empty({6, H, nq}, torch::kFloat32);
     RowStatsOutput out;
     float* base = stats.data_ptr<float>();
@@ -41,45 +96,49 @@ class RunRecorder {
     out.entropy = base + 2 * H * nq;
     out.sink_mass = base + 3 * H * nq;
     out.topk_mass = base + 4 * H * nq;
-    if (!m_params.targets.empty()) out.target_mass = base + 5 * H * nq;
+    if (!m_spec.targets.empty()) out.target_mass = base + 5 * H * nq;
     RowStatsParams params;
-    params.k0 = e.k0;
-    params.topk = m_params.topk;
-    params.targets = &m_params.targets;
+    params.k0 = b.k0;
+    params.topk = m_spec.topk;
+    params.targets = &m_spec.targets;
     computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
-    m_logits.reset();
     const char* names[] = {kStatMaxProb,  kStatArgmax,   kStatEntropy,
                            kStatSinkMass, kStatTopkMass, kStatTargetMass};
-    for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], e, stats[i]);
+    for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], b, stats[i]);
     // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
-    auto n_keys = torch::arange(e.q0 + 1, e.q1 + 1, torch::kFloat32);
-    if (const int64_t window = m_model.config().windowOf(e.layer); window > 0) n_keys.clamp_max_(window);
-    write(kStatNKeys, e, n_keys.expand({H, nq}));
-    writeMaps(e);
-  }
-
-  void onMultiplier(const HookEvent& e) { write(kStatMultiplier, e, e.tensor); }
-
-  void writeMaps(const HookEvent& e) {
-    for (const MapRequest& request : m_params.maps) {
-      if (request.layer != e.layer || request.hook != e.name) continue;
+    auto n_keys = torch::arange(b.q0 + 1, b.q1 + 1, torch::kFloat32);
+    if (const int64_t window = m_config.windowOf(b.layer); window > 0) n_keys.clamp_max_(window);
+    write(kStatNKeys, b, n_keys.expand({H, nq}));
+    for (const MapRequest& request : m_spec.maps) {
+      if (request.layer != b.layer) continue;
+      const BlockHookNames& hook = m_names[b.layer];
+      const at::Tensor* map = request.hook == hook.pattern  ? &b.pattern
+                              : request.hook == hook.scores ? &b.scores
+                                                            : nullptr;
+      if (!map) continue;
       for (int64_t head : request.heads) {
-        auto block = e.tensor[0][head].contiguous();  // [nq, nk]
-        m_writer.writeMapBlock(request.hook, head, e.q0, e.q1, e.k0, e.k1, block.data_ptr<float>());
+        auto block = (*map)[0][head].contiguous();  // [nq, nk]
+        m_writer.writeMapBlock(request.hook, head, b.q0, b.q1, b.k0, b.k1, block.data_ptr<float>());
       }
     }
   }
 
- private:
-  void write(const char* stat, const HookEvent& e, const torch::Tensor& values) {
-    auto data = values.to(torch::kFloat32).contiguous();
-    m_writer.writeStat(stat, e.layer, e.q0, e.q1, data.data_ptr<float>());
+  /// Returns whether any stored map holds pre-normalizer scores.
+  bool needsScores() const {
+    return std::any_of(m_spec.maps.begin(), m_spec.maps.end(),
+                       [&](const MapRequest& m) { return m.hook == m_names[m.layer].scores; });
   }
 
-  Model& m_model;
+ private:
+  void write(const char* stat, const AttentionBlock& b, const torch::Tensor& values) {
+    auto data = values.to(torch::kFloat32).contiguous();
+    m_writer.writeStat(stat, b.layer, b.q0, b.q1, data.data_ptr<float>());
+  }
+
+  const ModelConfig& m_config;
   RunWriter& m_writer;
-  const CaptureParams& m_params;
-  torch::Tensor m_logits;  // [B, H, nq, nk] of the block being recorded
+  const RunSpec& m_spec;
+  std::vector<BlockHookNames> m_names;  // hook names of the maps' layers
 };
 
 }  // namespace
@@ -94,79 +153,59 @@ std::string runNameFor(const std::string& normalizer) {
   return name;
 }
 
-int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& file,
-                    const CaptureParams& params) {
+std::vector<RunSpec> planCaptureRuns(const CaptureRequest& request, const ModelConfig& config,
+                                     int64_t n_tokens) {
+  std::vector<RunSpec> records;
+  for (PlannedRun& run : planRuns(request, config, n_tokens)) records.push_back(std::move(run.record));
+  return records;
+}
+
+int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const CaptureModel& weights,
+                    CaptureFile& file, const CaptureRequest& request, const CaptureProgressCallback& progress,
+                    const CancelPredicate& cancel) {
   const ModelConfig& c = model.config();
   const int64_t T = static_cast<int64_t>(ids.size());
-  if (!params.run_names.empty() && params.run_names.size() != params.normalizers.size())
-    throw std::invalid_argument("capture: give one run name per normalizer");
-  // Parse and validate every normalizer before the first run writes anything.
-  std::vector<NormalizerSpec> specs;
-  for (const std::string& text : params.normalizers) {
-    specs.push_back(parseNormalizer(text));
-    validateNormalizer(specs.back(), c);
-  }
+  std::vector<PlannedRun> runs = planRuns(request, c, T);
+  const bool other_weights = file.model().weights_hash != weights.weights_hash;
   auto input = torch::tensor(ids, torch::kInt64).view({1, T});
-  const int64_t saved_block = model.attentionOptions().query_block;
-  if (params.query_block > 0) model.attentionOptions().query_block = params.query_block;
+  ForwardOptions pass;  // no logits: a capture reads attention only
+  pass.query_block = request.query_block;
 
   int64_t completed = 0;
-  for (std::size_t r = 0; r < specs.size(); ++r) {
-    RunSpec spec;
-    spec.normalizer = specs[r].text();
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    RunSpec& spec = runs[r].record;
     spec.compute_dtype = computeDtypeName(model.computeDtype());
-    spec.name = params.run_names.empty() ? runNameFor(spec.normalizer) : params.run_names[r];
-    spec.n_layer = c.n_layer;
-    spec.n_head = c.n_head;
-    spec.n_tokens = T;
-    spec.stats = capturedStatistics(!params.targets.empty());
-    spec.maps = params.maps;
-    spec.topk = params.topk;
-    spec.targets = params.targets;
-    spec.model = params.run_model;
+    if (other_weights) spec.model = weights;
     RunWriter writer = file.beginRun(spec);
-
-    model.setNormalizer(specs[r]);
-    RunRecorder recorder(model, writer, params);
+    RunRecorder recorder(c, writer, spec);
+    CaptureProgress step;
+    step.loading = false;
+    step.run = static_cast<int64_t>(r);
+    step.n_run = static_cast<int64_t>(runs.size());
+    step.n_layer = c.n_layer;
+    step.normalizer = request.normalizers[r];
+    // The hooks live for this run's pass only.
     HookRegistry& hooks = model.hooks();
-    std::vector<HookRegistry::Id> ids_added = {
-        hooks.add(hookPatternAllLayers(BlockHook::Logits), [&](const HookEvent& e) { recorder.onLogits(e); }),
-        hooks.add(hookPatternAllLayers(BlockHook::Pattern),
-                  [&](const HookEvent& e) { recorder.onPattern(e); }),
-        hooks.add(hookPatternAllLayers(BlockHook::Multiplier),
-                  [&](const HookEvent& e) { recorder.onMultiplier(e); }),
-        hooks.add(hookPatternAllLayers(BlockHook::ResidPost),
-                  [&](const HookEvent& e) {
-                    if (params.progress && !params.progress(static_cast<int64_t>(r), e.layer, c.n_layer))
-                      throw Cancelled{};
-                  }),
-    };
-    bool has_score_maps = std::any_of(params.maps.begin(), params.maps.end(),
-                                      [](const MapRequest& m) { return isScoresHook(m.hook); });
-    if (has_score_maps)
-      ids_added.push_back(hooks.add(hookPatternAllLayers(BlockHook::Scores),
-                                    [&](const HookEvent& e) { recorder.writeMaps(e); }));
-
-    bool cancelled = false;
-    try {
-      torch::NoGradGuard no_grad;
-      model.forward(input, LogitPositions::none());
-    } catch (const Cancelled&) {
-      cancelled = true;
-    } catch (...) {
-      for (auto id : ids_added) hooks.remove(id);
-      model.attentionOptions().query_block = saved_block;
-      throw;
-    }
-    for (auto id : ids_added) hooks.remove(id);
-    if (cancelled) {
+    HookHandle observer = hooks.observeAttention(attentionPatternAllLayers(),
+                                                 [&](const AttentionBlock& b) {
+                                                   recorder.onBlock(b);
+                                                   return HookResult::Continue;
+                                                 },
+                                                 {recorder.needsScores()});
+    HookHandle layers = hooks.add(hookPatternAllLayers(BlockHook::ResidPost), [&](const HookEvent& e) {
+      step.layer = e.layer + 1;
+      if (progress) progress(step);
+      return cancel && cancel() ? HookResult::Stop : HookResult::Continue;
+    });
+    pass.normalizer = runs[r].normalizer;
+    torch::NoGradGuard no_grad;
+    if (model.forward(input, pass).stopped) {
       writer.flush();  // keep what was written; the run stays marked incomplete
       break;
     }
     writer.finish();
     ++completed;
   }
-  model.attentionOptions().query_block = saved_block;
   return completed;
 }
 

@@ -24,7 +24,7 @@ int64_t parseIndex(const std::string& text, int64_t limit, const char* what, con
     used = 0;
   }
   if (used != text.size() || value < 0 || value >= limit)
-    throw std::invalid_argument("--maps '" + spec + "': " + what + " '" + text + "' is not in 0.." +
+    throw std::invalid_argument("'" + spec + "': " + what + " '" + text + "' is not in 0.." +
                                 std::to_string(limit - 1));
   return value;
 }
@@ -48,8 +48,7 @@ std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, i
     if (item != kAllMaps) {
       std::size_t dot = item.find('.');
       if (dot == std::string::npos)
-        throw std::invalid_argument("--maps '" + spec + "': item '" + item +
-                                    "' is not LAYER.HEAD (e.g. 3.5, 7.*)");
+        throw std::invalid_argument("'" + spec + "': item '" + item + "' is not LAYER.HEAD (e.g. 3.5, 7.*)");
       layer_text = item.substr(0, dot);
       head_text = item.substr(dot + 1);
     }
@@ -88,7 +87,7 @@ std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& sp
       begin = -1;
     }
     if (begin < 0 || stop <= begin || stop > n_tokens)
-      throw std::invalid_argument("--targets: '" + item + "' is not a token range BEGIN:END within 0.." +
+      throw std::invalid_argument("'" + item + "' is not a token range BEGIN:END within 0.." +
                                   std::to_string(n_tokens));
     ranges.emplace_back(begin, stop);
   }

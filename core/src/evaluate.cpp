@@ -76,7 +76,7 @@ void needleBatch(Model& model, const std::string& text, int64_t length, double d
   // Attention of the last prompt position (the one that predicts the first digit) on the needle sentence.
   const int64_t query = length - 1;
   auto mass = torch::zeros({c.n_layer, c.n_head}, torch::kFloat64);
-  auto hook = model.hooks().add(hookPatternAllLayers(BlockHook::Pattern), [&](const HookEvent& e) {
+  HookHandle hook = model.hooks().add(hookPatternAllLayers(BlockHook::Pattern), [&](const HookEvent& e) {
     if (query < e.q0 || query >= e.q1) return;
     auto row = e.tensor.select(2, query - e.q0);  // [B, H, k1 - k0]
     for (int64_t i = 0; i < n_prompts; ++i) {
@@ -84,17 +84,10 @@ void needleBatch(Model& model, const std::string& text, int64_t length, double d
       if (lo < hi) mass[e.layer] += row[i].narrow(-1, lo - e.k0, hi - lo).sum(-1).to(torch::kFloat64);
     }
   });
-  torch::Tensor logits;
-  try {
-    // Only the positions that predict the answer digits: [B, kDigits, V].
-    std::vector<int64_t> answer_positions;
-    for (int64_t i = 0; i < kDigits; ++i) answer_positions.push_back(query + i);
-    logits = model.forward(ids, LogitPositions::at(answer_positions));
-  } catch (...) {
-    model.hooks().remove(hook);
-    throw;
-  }
-  model.hooks().remove(hook);
+  // Only the positions that predict the answer digits: [B, kDigits, V].
+  std::vector<int64_t> answer_positions;
+  for (int64_t i = 0; i < kDigits; ++i) answer_positions.push_back(query + i);
+  torch::Tensor logits = model.forward(ids, LogitPositions::at(answer_positions));
 
   auto predicted = logits.argmax(-1);  // [B, 7]
   auto correct = predicted.eq(expected);

@@ -99,6 +99,7 @@ class Gpt2 : public TransformerImpl {
       x = addPositionwise(x, mlp_block,
                           [&](const torch::Tensor& part) { return block->mlp(block->ln_2(part)); });
       if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
+      if (ctx.hooks.stopped()) break;  // a hook ended the pass
     }
     return ln_f(x);
   }

@@ -8,6 +8,8 @@ namespace attnscope {
 namespace {
 
 constexpr std::string_view kBlockPrefix = "blocks.";
+constexpr std::string_view kAttentionModule =
+    "attn";  // the module under "blocks.{L}." the attn.* hooks sit in
 
 /// Leaf of each BlockHook after "blocks.{L}.", indexed by the enum.
 constexpr std::array<std::pair<BlockHook, std::string_view>, 10> kBlockLeaves = {{
@@ -64,6 +66,21 @@ std::string hookPatternAllLayers(BlockHook hook) {
   std::string name(kBlockPrefix);
   name += "*.";
   name += leafOf(hook);
+  return name;
+}
+
+std::string formatAttentionName(int64_t layer) {
+  std::string name(kBlockPrefix);
+  name += std::to_string(layer);
+  name += '.';
+  name += kAttentionModule;
+  return name;
+}
+
+std::string attentionPatternAllLayers() {
+  std::string name(kBlockPrefix);
+  name += "*.";
+  name += kAttentionModule;
   return name;
 }
 

@@ -104,6 +104,7 @@ class Llama : public TransformerImpl {
         return layer->mlp(layer->post_attention_layernorm(part));
       });
       if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
+      if (ctx.hooks.stopped()) break;  // a hook ended the pass
     }
     return model->norm(x);
   }

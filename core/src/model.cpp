@@ -103,6 +103,11 @@ void Model::setNormalizer(const NormalizerSpec& spec) {
 }
 
 at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
+  return forward(ids, ForwardOptions{logits, std::nullopt, 0}).logits;
+}
+
+ForwardResult Model::forward(const at::Tensor& ids, const ForwardOptions& options) {
+  const LogitPositions& logits = options.logits;
   if (ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
     throw std::invalid_argument("forward: token ids must be an int64 tensor [batch, tokens]");
   const int64_t T = ids.size(1);
@@ -121,14 +126,25 @@ at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
                                   " is outside the vocabulary (vocab_size " +
                                   std::to_string(m_config.vocab_size) + ")");
   }
-  ForwardContext ctx{m_config, m_hooks, m_normalizer, m_attention, m_names, matrixType(m_dtype)};
+  if (options.normalizer) validateNormalizer(*options.normalizer, m_config);
+  AttentionOptions attention = m_attention;
+  if (options.query_block > 0) attention.query_block = options.query_block;
+  const PassHooks hooks(m_hooks);
+  const NormalizerSpec& normalizer = options.normalizer ? *options.normalizer : m_normalizer;
+  ForwardContext ctx{m_config, hooks, normalizer, attention, m_names, matrixType(m_dtype)};
+  ForwardResult result;
   auto x = m_impl->hidden(ids, ctx);  // [B, T, d_model]
-  if (m_hooks.listens(kFinalNormHook)) m_hooks.fire({kFinalNormHook, -1, 0, T, 0, T, x});
-  if (!logits.every && positions.empty()) return {};
+  if (hooks.listens(kFinalNormHook)) hooks.fire({kFinalNormHook, -1, 0, T, 0, T, x});
+  if (hooks.stopped() || (!logits.every && positions.empty())) {
+    result.stopped = hooks.stopped();
+    return result;
+  }
   if (!logits.every) x = x.index_select(1, torch::tensor(positions, torch::kInt64));
-  auto out = m_impl->unembed(x);  // [B, P, vocab]
-  if (m_hooks.listens(kUnembedHook)) m_hooks.fire({kUnembedHook, -1, 0, out.size(1), 0, 0, out});
-  return out;
+  result.logits = m_impl->unembed(x);  // [B, P, vocab]
+  if (hooks.listens(kUnembedHook))
+    hooks.fire({kUnembedHook, -1, 0, result.logits.size(1), 0, 0, result.logits});
+  result.stopped = hooks.stopped();
+  return result;
 }
 
 torch::nn::Module& Model::module() {

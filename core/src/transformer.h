@@ -12,12 +12,40 @@
 
 namespace attnscope {
 
-/// Everything a forward pass needs besides the weights; built by Model for each call.
+/// The model's hooks as one forward pass sees them. A hook that returns HookResult::Stop stops the pass: from
+/// then on nothing listens and nothing fires, and the architectures leave their layer loops at the next check
+/// of stopped(), so the pass ends without an exception.
+class PassHooks {
+ public:
+  explicit PassHooks(const HookRegistry& registry) : m_registry(registry) {}
+  bool listens(const std::string& name) const { return !m_stopped && m_registry.listens(name); }
+  /// Returns whether an attention observer watches this module ("blocks.{L}.attn"), and whether one wants the
+  /// scores.
+  bool observesAttention(const std::string& attn_name, bool* with_scores) const {
+    *with_scores = false;
+    return !m_stopped && m_registry.observesAttention(attn_name, with_scores);
+  }
+  void fire(const HookEvent& event) const {
+    if (!m_stopped && m_registry.fire(event) == HookResult::Stop) m_stopped = true;
+  }
+  void fireAttention(const std::string& attn_name, const AttentionBlock& block) const {
+    if (!m_stopped && m_registry.fireAttention(attn_name, block) == HookResult::Stop) m_stopped = true;
+  }
+  /// Returns whether a hook asked to stop the pass.
+  bool stopped() const { return m_stopped; }
+
+ private:
+  const HookRegistry& m_registry;
+  // Architectures see a pass's hooks as const; a hook's request to stop is the one state they carry.
+  mutable bool m_stopped = false;
+};
+
+/// Everything a forward pass needs besides the weights; built by Model for each call from its options.
 struct ForwardContext {
   const ModelConfig& config;
-  const HookRegistry& hooks;
-  const NormalizerSpec& normalizer;
-  const AttentionOptions& options;
+  const PassHooks& hooks;
+  const NormalizerSpec& normalizer;  // this pass's (ForwardOptions::normalizer, else the model's)
+  const AttentionOptions& options;   // the model's, with this pass's query block
   const std::vector<BlockHookNames>& names;
   /// dtype of the weight matrices: bfloat16 also runs the attention's probability-weighted sum of values in
   /// bfloat16 (its result only feeds the bfloat16 output projection); scores and probabilities stay float32.

@@ -38,11 +38,12 @@ inline double captureSeconds(attnscope::Model& model, const std::vector<int64_t>
   std::filesystem::remove(path);
   double s = 0;
   {
-    auto file = attnscope::CaptureFile::create(path, {model.config().json, model_dir, "0"}, {ids, {}});
-    attnscope::CaptureParams params;
-    params.normalizers = {"softmax"};
+    const attnscope::CaptureModel weights{model.config().json, model_dir, "0"};
+    auto file = attnscope::CaptureFile::create(path, weights, {ids, {}});
+    attnscope::CaptureRequest request;
+    request.normalizers = {"softmax"};
     auto start = Clock::now();
-    attnscope::captureRuns(model, ids, *file, params);
+    attnscope::captureRuns(model, ids, weights, *file, request);
     s = seconds(start);
   }
   if (!keep_file) std::filesystem::remove(path);

@@ -111,6 +111,13 @@ expect export_no_args 2 'needs a capture file' -- export
 printf 'not hdf5' >"$work/foreign.h5"
 expect stats_foreign 1 'error: .*foreign.h5' -- stats "$work/foreign.h5"
 expect capture_bad_maps 1 "error: --maps '9.0'" -- capture "$work/bytes" --text "$prompt" -n softmax --maps 9.0 --out "$work/c2.h5"
+# Request fields are checked before the file exists; their errors name the flag that set them.
+expect capture_bad_names 1 'error: --name has 1 name\(s\) for 2 normalizer\(s\): give one per normalizer$' -- \
+  capture "$work/bytes" --text "$prompt" -n softmax -n logn:L=16 --name only --out "$work/c2.h5"
+expect capture_bad_targets 1 "error: --targets '230:250' is not a token range BEGIN:END within 0..240$" -- \
+  capture "$work/bytes" --text "$prompt" -n softmax --targets 230:250 --out "$work/c2.h5"
+expect capture_bad_spec_first 1 "error: normalizer: " -- capture "$work/bytes" --text "$prompt" -n softmax -n sparsemax --out "$work/c2.h5"
+[[ ! -e $work/c2.h5 ]] && passed=$((passed + 1)) || { echo "FAIL a refused capture created its file"; failures=$((failures + 1)); }
 
 # Captures whose attributes lie (issue 11), each a copy of $cap edited with h5py: stats, stats --csv --theory
 # and export give one line naming the file, run and dataset, and exit 1 — no crash, no huge allocation.

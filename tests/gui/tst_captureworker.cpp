@@ -1,12 +1,15 @@
 // Running a model from the window: the capture worker runs the bundled random Llama (a copy given the raw
 // byte tokenizer) on a worker thread and writes a capture the document opens with the expected runs; cancel
-// leaves the interrupted run incomplete; errors come back as one line; the main window runs a job and opens
-// its capture.
+// leaves the interrupted run incomplete; errors come back as one line, a request field under the dialog's
+// label for it; the Run dialog's named runs and other weights (the bundled softmax- and SSMax-trained models)
+// make the same file as attnscope-cli capture; the main window runs a job and opens its capture.
 
+#include <QDebug>
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -49,9 +52,9 @@ class TestCaptureWorker : public QObject {
     QSignalSpy progress(&worker, &CaptureWorker::progressChanged);
     QSignalSpy finished(&worker, &CaptureWorker::finished);
     QSignalSpy failed(&worker, &CaptureWorker::failed);
-    CaptureJob job = makeJob(QStringLiteral("full.h5"));
-    QVERIFY(worker.start(job));
-    QVERIFY(!worker.start(job));  // one job at a time
+    const CaptureRequest request = makeRequest(QStringLiteral("full.h5"));
+    QVERIFY(worker.start(request, 1));
+    QVERIFY(!worker.start(request, 1));  // one job at a time
     QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty() || !failed.isEmpty(), 60000);
     QVERIFY2(failed.isEmpty(), qPrintable(failed.value(0).value(0).toString()));
     QVERIFY(!worker.isRunning());
@@ -89,7 +92,7 @@ class TestCaptureWorker : public QObject {
         },
         Qt::DirectConnection);
     QSignalSpy finished(&worker, &CaptureWorker::finished);
-    QVERIFY(worker.start(makeJob(QStringLiteral("cancelled.h5"))));
+    QVERIFY(worker.start(makeRequest(QStringLiteral("cancelled.h5")), 1));
     QVERIFY(finished.wait(60000));
     const auto outcome = finished.first().first().value<CaptureOutcome>();
     QVERIFY(outcome.cancelled);
@@ -117,16 +120,107 @@ class TestCaptureWorker : public QObject {
     QFETCH(QString, expected);
     CaptureWorker worker;
     QSignalSpy failed(&worker, &CaptureWorker::failed);
-    CaptureJob job = makeJob(QStringLiteral("failed.h5"));
-    job.normalizers = QStringList{normalizer};
-    if (!modelDir.isEmpty()) job.modelDir = modelDir;
-    QFile::remove(job.out);
-    QVERIFY(worker.start(job));
+    CaptureRequest request = makeRequest(QStringLiteral("failed.h5"));
+    request.normalizers = {normalizer.toStdString()};
+    if (!modelDir.isEmpty()) request.model_dir = modelDir.toStdString();
+    const QString out = QString::fromStdString(request.out);
+    QFile::remove(out);
+    QVERIFY(worker.start(request, 1));
     QVERIFY(failed.wait(60000));
     const QString message = failed.first().first().toString();
     QVERIFY2(message.contains(expected, Qt::CaseInsensitive), qPrintable(message));
     QVERIFY2(!message.contains(QLatin1Char('\n')), qPrintable(message));
-    QVERIFY(!QFile::exists(job.out));  // checked before anything is written
+    QVERIFY(!QFile::exists(out));  // checked before anything is written
+  }
+
+  void fieldErrorsUseTheDialogsLabels_data() {
+    QTest::addColumn<QString>("maps");
+    QTest::addColumn<QString>("runNames");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("maps") << "9.0" << QString() << "Attention maps '9.0': layer '9' is not in 0..1";
+    QTest::newRow("run names") << "none"
+                               << "one"
+                               << "Run names has 1 name(s) for 2 normalizer(s): give one per normalizer";
+    QTest::newRow("same names") << "none"
+                                << "twin,twin"
+                                << "Run names would make two runs named 'twin' (run names must differ)";
+  }
+
+  void fieldErrorsUseTheDialogsLabels() {
+    QFETCH(QString, maps);
+    QFETCH(QString, runNames);
+    QFETCH(QString, expected);
+    CaptureWorker worker;
+    QSignalSpy failed(&worker, &CaptureWorker::failed);
+    CaptureRequest request = makeRequest(QStringLiteral("field.h5"));
+    request.maps = maps.toStdString();
+    for (const QString& name : runNames.split(QLatin1Char(','), Qt::SkipEmptyParts))
+      request.run_names.push_back(name.toStdString());
+    QVERIFY(worker.start(request, 1));
+    QVERIFY(failed.wait(60000));
+    QCOMPARE(failed.first().first().toString(), expected);
+    QVERIFY(!QFile::exists(QString::fromStdString(request.out)));
+  }
+
+  void dialogRunsOtherWeightsAndNamedRunsAsTheCliDoes() {
+    const QString samples = qEnvironmentVariable("ATTNSCOPE_SAMPLES");
+    const QString first = samples + QStringLiteral("/bytes-softmax"),
+                  second = samples + QStringLiteral("/bytes-ssmax");
+    const QString text = QStringLiteral("THE NEEDLE IS 4821. A haystack of words, then the question: 4821?");
+    const QString gui = m_dir.filePath(QStringLiteral("gui-other.h5"));
+    const QString cli = m_dir.filePath(QStringLiteral("cli-other.h5"));
+
+    RunModelDialog dialog(first);
+    dialog.setPromptText(text);
+    dialog.normalizers()->setSpecs({"softmax", "ssmax:ctx=128"});
+    dialog.setRunNames(QStringLiteral("plain, sharp"));
+    dialog.setOutput(gui);
+    CaptureRequest request = dialog.request();
+    QCOMPARE(request.run_names, (std::vector<std::string>{"plain", "sharp"}));
+    QVERIFY(!request.other_weights);
+    QVERIFY(runToTheEnd(request));
+
+    RunModelDialog otherDialog(second);
+    otherDialog.setPromptText(text);
+    otherDialog.normalizers()->setSpecs({"ssmax"});  // the model's learned s
+    otherDialog.setRunNames(QStringLiteral("learned"));
+    otherDialog.setOutput(gui);
+    otherDialog.setOtherWeights(true);
+    request = otherDialog.request();
+    QVERIFY(request.other_weights);
+    QCOMPARE(QString::fromStdString(request.model_dir), second);
+    QVERIFY(runToTheEnd(request));
+
+    CaptureDocument document;
+    QVERIFY(document.open(gui));
+    QCOMPARE(document.runs().size(), std::size_t(3));
+    QStringList names;
+    for (const RunInfo& run : document.runs()) {
+      names << QString::fromStdString(run.name);
+      QVERIFY(run.complete);
+      QCOMPARE(run.model.has_value(), run.name == "learned");
+      if (run.model) QVERIFY(QString::fromStdString(run.model->path).endsWith(QStringLiteral("bytes-ssmax")));
+    }
+    names.sort();
+    QCOMPARE(names, (QStringList{"learned", "plain", "sharp"}));
+
+    // attnscope-cli capture with the same inputs writes the same file.
+    auto runCli = [&](const QStringList& args) {
+      QProcess process;
+      process.start(QStringLiteral(ATTNSCOPE_CLI_BINARY), QStringList{"--threads", "1", "capture"} + args);
+      return process.waitForFinished(120000) && process.exitCode() == 0;
+    };
+    QVERIFY(runCli({first, "--text", text, "-n", "softmax", "-n", "ssmax:ctx=128", "--name", "plain",
+                    "--name", "sharp", "--maps", "all", "--out", cli}));
+    QVERIFY(runCli({second, "--text", text, "-n", "ssmax", "--name", "learned", "--other-weights", "--maps",
+                    "all", "--out", cli}));
+    QProcess compare;
+    compare.start(QStringLiteral("/usr/bin/python3"), {QStringLiteral(ATTNSCOPE_COMPARE_CAPTURES), cli, gui});
+    QVERIFY(compare.waitForFinished(60000));
+    const QString report =
+        QString::fromUtf8(compare.readAllStandardOutput() + compare.readAllStandardError());
+    QVERIFY2(compare.exitCode() == 0, qPrintable(report));
+    QVERIFY2(report.startsWith(QStringLiteral("identical")), qPrintable(report));
   }
 
   void dialogMakesAJob() {
@@ -137,11 +231,16 @@ class TestCaptureWorker : public QObject {
     chooser->setSpecs({"softmax", "ssmax:s=0.3", "logn:L=64", "ssmax:s=0.2,b=0.1"});
     QCOMPARE(chooser->specs(), (QStringList{"softmax", "ssmax:s=0.3", "logn:L=64", "ssmax:s=0.2,b=0.1"}));
     dialog.setPromptText(QStringLiteral("ABC"));
-    const CaptureJob job = dialog.job();
-    QCOMPARE(job.modelDir, m_model);
-    QCOMPARE(job.promptText, QStringLiteral("ABC"));
-    QCOMPARE(job.maps, QStringLiteral("all"));
-    QVERIFY(job.out.endsWith(QStringLiteral(".h5")));
+    const CaptureRequest request = dialog.request();
+    QCOMPARE(QString::fromStdString(request.model_dir), m_model);
+    QCOMPARE(request.prompt.text, std::string("ABC"));
+    QVERIFY(request.prompt.ids.empty());
+    QCOMPARE(request.normalizers,
+             (std::vector<std::string>{"softmax", "ssmax:s=0.3", "logn:L=64", "ssmax:s=0.2,b=0.1"}));
+    QCOMPARE(request.maps, std::string("all"));
+    QVERIFY(request.run_names.empty());
+    QVERIFY(!request.other_weights);
+    QVERIFY(QString::fromStdString(request.out).endsWith(QStringLiteral(".h5")));
   }
 
   void windowRunsAndOpensTheCapture() {
@@ -149,7 +248,7 @@ class TestCaptureWorker : public QObject {
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QSignalSpy opened(window.document(), &CaptureDocument::documentChanged);
-    QVERIFY(window.runCapture(makeJob(QStringLiteral("window.h5"))));
+    QVERIFY(window.runCapture(makeRequest(QStringLiteral("window.h5")), 1));
     QVERIFY(window.captureProgress()->isVisible());
     QVERIFY(opened.wait(60000));
     QVERIFY(window.document()->isOpen());
@@ -158,16 +257,26 @@ class TestCaptureWorker : public QObject {
   }
 
  private:
-  CaptureJob makeJob(const QString& name) const {
-    CaptureJob job;
-    job.modelDir = m_model;
-    job.promptText = QStringLiteral("HELLO WORLD 42");  // uppercase, digits and spaces: bytes < 109
-    job.normalizers = QStringList{QStringLiteral("softmax"), QStringLiteral("ssmax:s=0.5")};
-    job.maps = QStringLiteral("all");
-    job.targets = QStringLiteral("0:2");
-    job.out = m_dir.filePath(name);
-    job.threads = 1;
-    return job;
+  /// Runs a request on a worker with one compute thread (as the CLI comparison does) until it finishes.
+  static bool runToTheEnd(const CaptureRequest& request) {
+    CaptureWorker worker;
+    QSignalSpy finished(&worker, &CaptureWorker::finished);
+    QSignalSpy failed(&worker, &CaptureWorker::failed);
+    if (!worker.start(request, 1)) return false;
+    if (!QTest::qWaitFor([&] { return !finished.isEmpty() || !failed.isEmpty(); }, 60000)) return false;
+    if (!failed.isEmpty()) qWarning() << failed.first().first().toString();
+    return !finished.isEmpty() && !finished.first().first().value<CaptureOutcome>().cancelled;
+  }
+
+  CaptureRequest makeRequest(const QString& name) const {
+    CaptureRequest request;
+    request.model_dir = m_model.toStdString();
+    request.prompt.text = "HELLO WORLD 42";  // uppercase, digits and spaces: bytes < 109
+    request.normalizers = {"softmax", "ssmax:s=0.5"};
+    request.maps = "all";
+    request.targets = "0:2";
+    request.out = m_dir.filePath(name).toStdString();
+    return request;
   }
 
   QTemporaryDir m_dir;

@@ -79,17 +79,21 @@ class TestModelChooser : public QObject {
     // The sample's config reached through the blob symlinks: its context sets the default SSMax.
     QCOMPARE(dialog.normalizers()->specs(), (QStringList{"softmax", "ssmax:ctx=128"}));
     dialog.setPromptText(QStringLiteral("x"));
-    CaptureJob job = dialog.job();
-    QCOMPARE(job.modelDir, m_hub + QStringLiteral("/models--Org--Tiny/snapshots/") + kMain);
-    QVERIFY2(QFileInfo(job.out).fileName().startsWith(QStringLiteral("Tiny-")), qPrintable(job.out));
+    attnscope::CaptureRequest request = dialog.request();
+    QCOMPARE(QString::fromStdString(request.model_dir),
+             m_hub + QStringLiteral("/models--Org--Tiny/snapshots/") + kMain);
+    const QString out = QString::fromStdString(request.out);
+    QVERIFY2(QFileInfo(out).fileName().startsWith(QStringLiteral("Tiny-")), qPrintable(out));
 
     // Picking the other listed model in the list.
     QComboBox* combo = dialog.model()->combo();
     combo->setCurrentIndex(1);
     Q_EMIT combo->activated(1);
-    job = dialog.job();
-    QCOMPARE(job.modelDir, m_hub + QStringLiteral("/models--gpt2/snapshots/") + kDetached);
-    QVERIFY2(QFileInfo(job.out).fileName().startsWith(QStringLiteral("gpt2-")), qPrintable(job.out));
+    request = dialog.request();
+    QCOMPARE(QString::fromStdString(request.model_dir),
+             m_hub + QStringLiteral("/models--gpt2/snapshots/") + kDetached);
+    const QString other_out = QString::fromStdString(request.out);
+    QVERIFY2(QFileInfo(other_out).fileName().startsWith(QStringLiteral("gpt2-")), qPrintable(other_out));
   }
 
   void missingIdNamesTheCachesSearched() {

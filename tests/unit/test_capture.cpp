@@ -28,16 +28,15 @@ std::vector<torch::Tensor> fullPatterns(Model& model, const std::vector<int64_t>
                                         const std::string& spec) {
   const int64_t T = static_cast<int64_t>(ids.size());
   std::vector<torch::Tensor> maps(model.config().n_layer);
-  model.setNormalizer(parseNormalizer(spec));
-  model.attentionOptions().query_block = T;
-  auto id = model.hooks().add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) {
+  HookHandle hook = model.hooks().add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) {
     maps[e.layer] = torch::zeros({e.tensor.size(1), T, T});
     maps[e.layer].slice(2, e.k0, e.k1).copy_(e.tensor[0]);
   });
+  ForwardOptions pass;
+  pass.normalizer = parseNormalizer(spec);
+  pass.query_block = T;
   torch::NoGradGuard no_grad;
-  model.forward(torch::tensor(ids, torch::kInt64).view({1, T}), LogitPositions::none());
-  model.hooks().remove(id);
-  model.attentionOptions().query_block = 0;
+  model.forward(torch::tensor(ids, torch::kInt64).view({1, T}), pass);
   return maps;
 }
 
@@ -68,20 +67,23 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
   for (int64_t i = 0; i < c.T; ++i) ids[i] = (i * 37 + 11) % model.config().vocab_size;
   const int64_t H = model.config().n_head;
 
-  CaptureParams params;
-  params.normalizers = {"softmax", "ssmax:s=0.45,b=0.05"};
-  params.maps = parseMapSpec("1.*,0.2", model.config().n_layer, H);
-  params.targets = {{5, 9}, {c.T - 4, c.T}};
-  params.topk = 3;
-  params.query_block = c.block;
+  CaptureRequest request;
+  request.normalizers = {"softmax", "ssmax:s=0.45,b=0.05"};
+  request.maps = "1.*,0.2";
+  request.targets = "5:9," + std::to_string(c.T - 4) + ":" + std::to_string(c.T);
+  request.topk = 3;
+  request.query_block = c.block;
+  const CaptureModel weights{model.config().json, "memory", "0"};
   {
-    auto file = CaptureFile::create(path.string(), {model.config().json, "memory", "0"}, {ids, {}});
-    EXPECT_EQ(captureRuns(model, ids, *file, params), 2);
+    auto file = CaptureFile::create(path.string(), weights, {ids, {}});
+    EXPECT_EQ(captureRuns(model, ids, weights, *file, request), 2);
   }
   auto file = CaptureFile::open(path.string());
   ASSERT_EQ(file->runs().size(), 2u);
+  const std::vector<MapRequest> maps = parseMapSpec(request.maps, model.config().n_layer, H);
+  ASSERT_EQ(maps.size(), 2u);
 
-  for (const std::string& spec : params.normalizers) {
+  for (const std::string& spec : request.normalizers) {
     SCOPED_TRACE(spec);
     const std::string run = runNameFor(parseNormalizer(spec).text());
     EXPECT_TRUE(file->run(run).complete);
@@ -108,7 +110,7 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
       for (int64_t t = 0; t < c.T; ++t)
         EXPECT_EQ(n_keys[0][t].item<float>(), visibleKeys(t, model.config().windowOf(layer)));
 
-      for (const MapRequest& m : params.maps) {
+      for (const MapRequest& m : maps) {
         if (m.layer != layer) continue;
         for (int64_t head : m.heads) {
           auto level0 = asTensor(file->readMapTile(run, m.hook, head, 0, 0, c.T, 0, c.T), c.T, c.T);
@@ -193,15 +195,18 @@ TEST_F(CaptureTest, NoWholeVocabularyLogits) {
   for (int64_t i = 0; i < T; ++i) ids[i] = (i * 131 + 7) % vocab;
   std::vector<std::vector<int64_t>> head_shapes;
   int64_t vocab_wide = 0;
-  model.hooks().add(kUnembedHook, [&](const HookEvent& e) { head_shapes.push_back(e.tensor.sizes().vec()); });
-  model.hooks().add("*", [&](const HookEvent& e) { vocab_wide += e.tensor.size(-1) == vocab; });
+  HookHandle head_hook = model.hooks().add(
+      kUnembedHook, [&](const HookEvent& e) { head_shapes.push_back(e.tensor.sizes().vec()); });
+  HookHandle every_hook =
+      model.hooks().add("*", [&](const HookEvent& e) { vocab_wide += e.tensor.size(-1) == vocab; });
 
-  CaptureParams params;
-  params.normalizers = {"softmax", "ssmax:s=0.4"};
-  params.maps = parseMapSpec("all", model.config().n_layer, model.config().n_head);
+  CaptureRequest request;
+  request.normalizers = {"softmax", "ssmax:s=0.4"};
+  request.maps = "all";
+  const CaptureModel weights{model.config().json, "memory", "0"};
   {
-    auto file = CaptureFile::create(path.string(), {model.config().json, "memory", "0"}, {ids, {}});
-    EXPECT_EQ(captureRuns(model, ids, *file, params), 2);
+    auto file = CaptureFile::create(path.string(), weights, {ids, {}});
+    EXPECT_EQ(captureRuns(model, ids, weights, *file, request), 2);
   }
   EXPECT_TRUE(head_shapes.empty()) << "a capture ran the output head";
   EXPECT_EQ(vocab_wide, 0);

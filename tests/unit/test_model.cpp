@@ -104,9 +104,8 @@ TEST_P(ReferenceTest, MatchesReference) {
       SCOPED_TRACE("normalizer " + spec);
       model->setNormalizer(parseNormalizer(spec));
       MapCollector patterns{c.T, 0.0f}, scores{c.T, -std::numeric_limits<float>::infinity()};
-      model->hooks().clear();
-      model->hooks().add("blocks.*.attn.hook_pattern", std::ref(patterns));
-      model->hooks().add("blocks.*.attn.hook_scores", std::ref(scores));
+      HookHandle pattern_hook = model->hooks().add("blocks.*.attn.hook_pattern", std::ref(patterns));
+      HookHandle scores_hook = model->hooks().add("blocks.*.attn.hook_scores", std::ref(scores));
       auto logits = model->forward(ids, LogitPositions::all())[0];
 
       double logit_error = maxScaledDiff(logits, toTensor(reference.at(prefix + ".logits")));
@@ -181,8 +180,7 @@ TEST(BFloat16Path, CloseToFloat32Path) {
       for (Model* model : {fp32.get(), bf16.get()}) {
         MapCollector patterns{c.T, 0.0f};
         model->setNormalizer(parseNormalizer(spec));
-        model->hooks().clear();
-        model->hooks().add("blocks.*.attn.hook_pattern", std::ref(patterns));
+        HookHandle pattern_hook = model->hooks().add("blocks.*.attn.hook_pattern", std::ref(patterns));
         auto logits = model->forward(ids, LogitPositions::none());
         EXPECT_FALSE(logits.defined());
         maps[which++] = patterns.maps;

@@ -29,13 +29,12 @@ Captured run(Model& model, const std::string& spec, int64_t T, int64_t query_blo
     out.pattern.push_back(torch::full({model.config().n_head, T, T}, -1.0f));  // -1: never written
     out.multiplier.push_back(torch::zeros({model.config().n_head, T}));
   }
-  model.hooks().clear();
-  model.hooks().add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) {
+  HookHandle pattern_hook = model.hooks().add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) {
     auto& map = out.pattern[e.layer];
     map.slice(1, e.q0, e.q1).fill_(0.0f);  // keys outside [k0, k1) are hidden: probability 0
     map.slice(1, e.q0, e.q1).slice(2, e.k0, e.k1).copy_(e.tensor[0]);
   });
-  model.hooks().add("blocks.*.attn.hook_multiplier", [&](const HookEvent& e) {
+  HookHandle multiplier_hook = model.hooks().add("blocks.*.attn.hook_multiplier", [&](const HookEvent& e) {
     out.multiplier[e.layer].slice(1, e.q0, e.q1).copy_(e.tensor);
   });
   torch::manual_seed(7);
@@ -175,7 +174,7 @@ TEST(Hooks, GlobPatternsAndRemoval) {
 
   Model model(parseConfig(kGpt2));
   std::map<std::string, int> seen;
-  auto id = model.hooks().add("*", [&](const HookEvent& e) { ++seen[e.name]; });
+  HookHandle hook = model.hooks().add("*", [&](const HookEvent& e) { ++seen[e.name]; });
   model.attentionOptions().query_block = 4;
   torch::NoGradGuard no_grad;
   model.forward(torch::zeros({1, 10}, torch::kInt64), LogitPositions::all());
@@ -183,7 +182,8 @@ TEST(Hooks, GlobPatternsAndRemoval) {
   EXPECT_EQ(seen["blocks.1.attn.hook_q"], 1);
   EXPECT_EQ(seen["blocks.1.attn.hook_pattern"], 3);  // query blocks 0-3, 4-7, 8-9
   EXPECT_EQ(seen["ln_final.hook_normalized"], 1);
-  model.hooks().remove(id);
+  hook.remove();
+  EXPECT_FALSE(hook.active());
   seen.clear();
   model.forward(torch::zeros({1, 10}, torch::kInt64), LogitPositions::all());
   EXPECT_TRUE(seen.empty());

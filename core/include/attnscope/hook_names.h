@@ -40,6 +40,13 @@ std::string formatHookName(int64_t layer, BlockHook hook);
 /// Returns the glob that matches a hook in every block, e.g. "blocks.*.attn.hook_pattern".
 std::string hookPatternAllLayers(BlockHook hook);
 
+/// Returns the name of block layer's attention module, "blocks.{L}.attn": what attention observers match
+/// (HookRegistry::observeAttention).
+std::string formatAttentionName(int64_t layer);
+
+/// Returns the glob that matches the attention module of every block, "blocks.*.attn".
+std::string attentionPatternAllLayers();
+
 /// Parses a block hook's name; nullopt for anything else (hooks outside the blocks, foreign names).
 std::optional<BlockHookName> parseHookName(std::string_view name);
 

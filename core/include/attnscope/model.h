@@ -49,6 +49,19 @@ struct LogitPositions {
   static LogitPositions at(std::vector<int64_t> positions) { return {false, std::move(positions)}; }
 };
 
+/// What one forward pass does beyond the model's defaults; nothing here outlives the call.
+struct ForwardOptions {
+  LogitPositions logits;                     // positions whose next-token logits to compute
+  std::optional<NormalizerSpec> normalizer;  // this pass's normalizer; unset: the model's (setNormalizer)
+  int64_t query_block = 0;                   // queries per attention block; 0: attentionOptions()'s
+};
+
+/// What one forward pass returned.
+struct ForwardResult {
+  at::Tensor logits;     // [B, P, vocab] float32 at the positions asked for; undefined for none, or stopped
+  bool stopped = false;  // a hook returned HookResult::Stop and the pass ended early
+};
+
 /// How loadModel() opens a model directory.
 struct LoadOptions {
   ComputeDtype dtype = ComputeDtype::Auto;
@@ -72,12 +85,16 @@ class Model {
   /// The dtype the linear layers compute in (Float32 or BFloat16).
   ComputeDtype computeDtype() const { return m_dtype; }
 
-  /// Chooses the normalizer for the next forward passes; throws std::invalid_argument if it does not fit.
+  /// Chooses the default normalizer of forward passes; throws std::invalid_argument if it does not fit.
   void setNormalizer(const NormalizerSpec& spec);
   const NormalizerSpec& normalizer() const { return m_normalizer; }
 
-  /// Runs token ids [B, T] (int64), firing the registered hooks; returns the float32 next-token logits
-  /// [B, P, vocab] at the P positions asked for, or an undefined tensor for LogitPositions::none().
+  /// Runs token ids [B, T] (int64) with this pass's options, firing the registered hooks until one asks to
+  /// stop. Throws std::invalid_argument for bad ids, logit positions or a normalizer that does not fit.
+  ForwardResult forward(const at::Tensor& ids, const ForwardOptions& options);
+  /// Runs token ids [B, T] with the model's normalizer and attention options; returns the float32 next-token
+  /// logits [B, P, vocab] at the P positions asked for, or an undefined tensor for LogitPositions::none() (or
+  /// when a hook stopped the pass).
   at::Tensor forward(const at::Tensor& ids, const LogitPositions& logits);
 
   /// The module tree; parameter names equal the checkpoint tensor names.

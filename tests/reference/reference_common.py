@@ -107,13 +107,19 @@ def normalize(z, visible, m):
     return p
 
 
-def attend(q, k, v, window, run, layer):
-    """q, k, v [H,T,d] (kv heads already shared out). Returns output [H,T,d], pattern and scores [H,T,T]."""
+def attend(q, k, v, window, run, layer, scale=None, softcap=None):
+    """q, k, v [H,T,d] (kv heads already shared out). Returns output [H,T,d], pattern and scores [H,T,T].
+
+    z = scale * q.k (scale defaults to 1/sqrt(d)); with softcap, z = softcap * tanh(z / softcap) as Gemma 2's
+    eager attention caps the scores before the mask. The normalizer's multiplier m then scales the capped z."""
     H, T, d = q.shape
     i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
     visible = (j <= i) if window is None else (j <= i) & (i - j < window)
     n = visible.sum(-1).to(F64)
-    z = q @ k.transpose(-1, -2) / math.sqrt(d)
+    z = q @ k.transpose(-1, -2)
+    z = z / math.sqrt(d) if scale is None else z * scale
+    if softcap is not None:
+        z = torch.tanh(z / softcap) * softcap
     m = run.mult(layer, n, torch.arange(T, dtype=F64)).expand(H, T)
     p = normalize(z, visible, m)
     return p @ v, p, z.masked_fill(~visible, -math.inf)

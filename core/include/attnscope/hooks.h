@@ -21,6 +21,11 @@
 // Attention hooks are called once per query block [q0, q1) and carry only the key columns [k0, k1) that any
 // query of the block can see (causal: k1 = q1; sliding window: k0 > 0), so a consumer never needs the T×T map
 // in memory. Every other hook is called once per forward with q0 = k0 = 0 and q1 = k1 = T.
+//
+// Scores are z = scale·q·k with scale 1/sqrt(d_head) (Gemma: query_pre_attn_scalar^-1/2). Under soft-capping
+// (Gemma 2's attn_logit_softcapping, cap > 0) hook_scores holds the capped scores cap·tanh(z/cap) and
+// hook_logits holds m·cap·tanh(z/cap): the normalizer's multiplier scales the capped scores, so tanh never
+// clips SSMax's growth with n.
 
 #include <cstdint>
 #include <functional>

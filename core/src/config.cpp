@@ -213,7 +213,7 @@ ModelConfig parseConfig(const std::string& json_text) {
                       "' is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, olmo2, gemma2, "
                       "gemma3_text)");
   }
-  if (c.arch == Architecture::Llama) parseLayerTypes(j, c);
+  parseLayerTypes(j, c);
   refuseUnimplementedKeys(j, c);
   parseSsmax(j, c);
   c.torch_dtype = optionalString(j, "torch_dtype", "");

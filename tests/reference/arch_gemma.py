@@ -16,7 +16,8 @@ import math
 
 import torch
 
-from reference_common import F64, HF_DTYPE, Case, Weights, attend, rope_inv_freq, rotate, seed_of
+from reference_common import (F64, HF_DTYPE, Case, Weights, attend, linear as common_linear, random_attention,
+                              rope_cos_sin, rope_inv_freq, rotate, seed_of)
 
 TORCH_DTYPE = {name: dtype for dtype, name in HF_DTYPE.items()}
 
@@ -36,12 +37,6 @@ def gemma_layer_types(cfg):
     return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(cfg["num_hidden_layers"])]
 
 
-def cos_sin(inv, attention_factor, T):
-    angles = torch.arange(T, dtype=F64)[:, None] * inv[None]
-    angles = torch.cat([angles, angles], dim=-1)
-    return angles.cos() * attention_factor, angles.sin() * attention_factor
-
-
 def gemma_forward(cfg, W, ids, run):
     gemma3 = cfg["model_type"] == "gemma3_text"
     H, KV, T, D = cfg["num_attention_heads"], cfg["num_key_value_heads"], len(ids), cfg["hidden_size"]
@@ -50,18 +45,17 @@ def gemma_forward(cfg, W, ids, run):
     attn_cap = cfg.get("attn_logit_softcapping", None if gemma3 else 50.0)
     final_cap = cfg.get("final_logit_softcapping", None if gemma3 else 30.0)
     types = gemma_layer_types(cfg)
-    rope = {"full_attention": cos_sin(*rope_inv_freq(cfg, d, T), T)}
+    rope = {"full_attention": rope_cos_sin(*rope_inv_freq(cfg, d, T), T)}
     if gemma3:
         local = {"rope_theta": cfg.get("rope_local_base_freq", 10000.0), "max_position_embeddings": 1}
-        rope["sliding_attention"] = cos_sin(*rope_inv_freq(local, d, T), T)
+        rope["sliding_attention"] = rope_cos_sin(*rope_inv_freq(local, d, T), T)
     else:
         rope["sliding_attention"] = rope["full_attention"]
 
     bias = cfg.get("attention_bias", False)
 
     def linear(x, name, with_bias=False):
-        y = x @ W[name + ".weight"].T
-        return y + W[name + ".bias"] if with_bias else y
+        return common_linear(W, x, name, with_bias)
 
     weight_dtype = TORCH_DTYPE.get(cfg.get("torch_dtype"), torch.float32)
     normalizer = torch.tensor(math.sqrt(D), dtype=torch.float32).to(weight_dtype).to(F64)
@@ -110,11 +104,7 @@ def gemma_model(name, model_type, V, D, n_kv, n_layer=2, n_head=4, hd=16, dtype=
     w.randn("model.embed_tokens.weight", (V, D), 0.05)
     for l in range(n_layer):
         p = f"model.layers.{l}."
-        for proj, n_out, n_in in (("q_proj", n_head * hd, D), ("k_proj", n_kv * hd, D), ("v_proj", n_kv * hd, D),
-                                  ("o_proj", D, n_head * hd)):
-            w.randn(p + f"self_attn.{proj}.weight", (n_out, n_in), 0.2)
-            if bias:
-                w.randn(p + f"self_attn.{proj}.bias", (n_out,), 0.05)
+        random_attention(w, p, D, n_head, n_kv, hd, 0.2, bias)
         if model_type == "gemma3_text":
             w.randn(p + "self_attn.q_norm.weight", (hd,), 0.3, 0.3)
             w.randn(p + "self_attn.k_norm.weight", (hd,), 0.3, 0.3)

@@ -5,21 +5,18 @@ are split and rotated; the block has no input norms, only norms on the attention
 stream after the norm. rms_norm_eps defaults to 1e-5."""
 import torch
 
-from reference_common import (F64, HF_DTYPE, Case, Weights, attend, rms_norm, rope_inv_freq, rotate, seed_of)
+from reference_common import (HF_DTYPE, Case, Weights, attend, linear as common_linear, random_attention,
+                              rms_norm, rope_cos_sin, rope_inv_freq, rotate, seed_of)
 
 
 def olmo2_forward(cfg, W, ids, run):
     H, KV, T = cfg["num_attention_heads"], cfg.get("num_key_value_heads") or cfg["num_attention_heads"], len(ids)
     d = cfg["hidden_size"] // H
     eps, bias = cfg.get("rms_norm_eps", 1e-5), cfg.get("attention_bias", False)
-    inv, attention_factor = rope_inv_freq(cfg, d, T)
-    angles = torch.arange(T, dtype=F64)[:, None] * inv[None]
-    angles = torch.cat([angles, angles], dim=-1)
-    cos, sin = angles.cos() * attention_factor, angles.sin() * attention_factor
+    cos, sin = rope_cos_sin(*rope_inv_freq(cfg, d, T), T)
 
     def linear(x, name, with_bias=False):
-        y = x @ W[name + ".weight"].T
-        return y + W[name + ".bias"] if with_bias else y
+        return common_linear(W, x, name, with_bias)
 
     h = W["model.embed_tokens.weight"][ids]
     patterns, scores = [], []
@@ -56,11 +53,7 @@ def olmo2_model(name, V, D, n_kv, n_layer=2, n_head=4, dtype=torch.float32, tied
     w.randn("model.embed_tokens.weight", (V, D), 0.3)
     for l in range(n_layer):
         p = f"model.layers.{l}."
-        for proj, n_out, n_in in (("q_proj", n_head * d, D), ("k_proj", n_kv * d, D), ("v_proj", n_kv * d, D),
-                                  ("o_proj", D, n_head * d)):
-            w.randn(p + f"self_attn.{proj}.weight", (n_out, n_in), 0.15)
-            if bias:
-                w.randn(p + f"self_attn.{proj}.bias", (n_out,), 0.05)
+        random_attention(w, p, D, n_head, n_kv, d, 0.15, bias)
         w.randn(p + "self_attn.q_norm.weight", (n_head * d,), 0.3, 0.8)
         w.randn(p + "self_attn.k_norm.weight", (n_kv * d,), 0.3, 0.8)
         w.randn(p + "post_attention_layernorm.weight", (D,), 0.1, 1.0)

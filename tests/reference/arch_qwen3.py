@@ -4,7 +4,8 @@ and o, head_dim 128 unless the config says otherwise, and a sliding window on th
 sliding_attention (by default those from max_window_layers on, and only with use_sliding_window)."""
 import torch
 
-from reference_common import (F64, HF_DTYPE, Case, Weights, attend, rms_norm, rope_inv_freq, rotate, seed_of)
+from reference_common import (HF_DTYPE, Case, Weights, attend, linear as common_linear, random_attention,
+                              rms_norm, rope_cos_sin, rope_inv_freq, rotate, seed_of)
 
 
 def qwen3_layer_types(cfg):
@@ -20,14 +21,10 @@ def qwen3_forward(cfg, W, ids, run):
     d, eps, bias = cfg.get("head_dim", 128), cfg.get("rms_norm_eps", 1e-6), cfg.get("attention_bias", False)
     window = cfg.get("sliding_window") if cfg.get("use_sliding_window", False) else None
     types = qwen3_layer_types(cfg)
-    inv, attention_factor = rope_inv_freq(cfg, d, T)
-    angles = torch.arange(T, dtype=F64)[:, None] * inv[None]
-    angles = torch.cat([angles, angles], dim=-1)
-    cos, sin = angles.cos() * attention_factor, angles.sin() * attention_factor
+    cos, sin = rope_cos_sin(*rope_inv_freq(cfg, d, T), T)
 
     def linear(x, name, with_bias=False):
-        y = x @ W[name + ".weight"].T
-        return y + W[name + ".bias"] if with_bias else y
+        return common_linear(W, x, name, with_bias)
 
     h = W["model.embed_tokens.weight"][ids]
     patterns, scores = [], []
@@ -66,11 +63,7 @@ def qwen3_model(name, V, D, n_kv, n_layer=2, n_head=4, hd=16, dtype=torch.float3
     for l in range(n_layer):
         p = f"model.layers.{l}."
         w.randn(p + "input_layernorm.weight", (D,), 0.1, 1.0)
-        for proj, n_out, n_in in (("q_proj", n_head * hd, D), ("k_proj", n_kv * hd, D), ("v_proj", n_kv * hd, D),
-                                  ("o_proj", D, n_head * hd)):
-            w.randn(p + f"self_attn.{proj}.weight", (n_out, n_in), 0.15)
-            if bias:
-                w.randn(p + f"self_attn.{proj}.bias", (n_out,), 0.05)
+        random_attention(w, p, D, n_head, n_kv, hd, 0.15, bias)
         # q/k norm weights well away from 1, so that a forward pass that skipped them would disagree
         w.randn(p + "self_attn.q_norm.weight", (hd,), 0.3, 0.8)
         w.randn(p + "self_attn.k_norm.weight", (hd,), 0.3, 0.8)

@@ -181,6 +181,28 @@ def rotate(x, cos, sin):  # rotate-half layout: dimension k pairs with k + d/2
     return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
 
 
+def rope_cos_sin(inv, attention_factor, T):
+    """cos and sin [T, dim] of positions 0..T-1 for inverse frequencies inv [dim/2] (rotate-half layout)."""
+    angles = torch.arange(T, dtype=F64)[:, None] * inv[None]
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos() * attention_factor, angles.sin() * attention_factor
+
+
+def linear(W, x, name, with_bias=False):
+    """nn.Linear: weights stored [out, in]."""
+    y = x @ W[name + ".weight"].T
+    return y + W[name + ".bias"] if with_bias else y
+
+
+def random_attention(w, prefix, D, n_head, n_kv, hd, std, bias):
+    """Random q/k/v/o projections (and their biases) of one layer's self_attn."""
+    for proj, n_out, n_in in (("q_proj", n_head * hd, D), ("k_proj", n_kv * hd, D), ("v_proj", n_kv * hd, D),
+                              ("o_proj", D, n_head * hd)):
+        w.randn(prefix + f"self_attn.{proj}.weight", (n_out, n_in), std)
+        if bias:
+            w.randn(prefix + f"self_attn.{proj}.bias", (n_out,), 0.05)
+
+
 def head_dim(cfg):
     return cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
 

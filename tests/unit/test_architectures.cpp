@@ -127,6 +127,8 @@ TEST(Architectures, RefusesWhatItDoesNotImplement) {
     return config;
   };
   const json llama = smallConfig("llama"), qwen3 = smallConfig("qwen3"), gemma2 = smallConfig("gemma2");
+  const json gpt2 = {{"model_type", "gpt2"}, {"vocab_size", 50}, {"n_embd", 32},
+                     {"n_layer", 2},         {"n_head", 4},      {"n_positions", 64}};
   const std::pair<json, std::string> cases[] = {
       {with(llama, "attn_logit_softcapping", 50.0), "'attn_logit_softcapping'"},
       {with(qwen3, "final_logit_softcapping", 30.0), "'final_logit_softcapping'"},
@@ -140,6 +142,7 @@ TEST(Architectures, RefusesWhatItDoesNotImplement) {
        "layer_types entry 'chunked_attention'"},
       {with(gemma2, "layer_types", json::array({"full_attention"})), "one type per layer"},
       {with(llama, "layer_types", json::array({"sliding_attention", "full_attention"})), "no sliding window"},
+      {with(gpt2, "layer_types", json::array({"full_attention", "sliding_attention"})), "no sliding window"},
       {with(qwen3, "layer_types", json::array({"sliding_attention", "full_attention"})),
        "use_sliding_window"},
       {with(gemma2, "attn_logit_softcapping", -1.0), "'attn_logit_softcapping' must be"},
@@ -241,6 +244,26 @@ TEST(Architectures, QkNormWeightsChangeTheOutput) {
       EXPECT_GT((after - before).abs().max().item<double>(), 1e-3) << name;
       w.copy_(saved);
       EXPECT_LT((model->forward(ids, LogitPositions::all()) - before).abs().max().item<double>(), 1e-6);
+    }
+  }
+}
+
+// Trainable: a loss reaches every new parameter kind (q/k norms, the (1 + w) norms) through the soft caps.
+TEST(Architectures, GradientsReachNormsThroughTheCaps) {
+  json config = smallConfig("gemma3_text");
+  config["attn_logit_softcapping"] = 5.0;
+  config["final_logit_softcapping"] = 5.0;
+  for (json c : {config, smallConfig("olmo2"), smallConfig("qwen3")}) {
+    SCOPED_TRACE(c["model_type"].get<std::string>());
+    auto model = randomModel(c);
+    model->setNormalizer(parseNormalizer("ssmax:s=0.5"));
+    auto logits = model->forward(randomIds(*model, 16), LogitPositions::all());
+    logits.pow(2).mean().backward();
+    for (const auto& item : model->module().named_parameters()) {
+      const bool norm = item.key().find("norm") != std::string::npos;
+      if (!norm) continue;
+      ASSERT_TRUE(item.value().grad().defined()) << item.key();
+      EXPECT_GT(item.value().grad().abs().max().item<double>(), 0.0) << item.key();
     }
   }
 }

@@ -45,8 +45,7 @@ struct RopeScaling {
 
 /// Everything the model code needs from config.json, in one naming scheme for every architecture.
 struct ModelConfig {
-  std::string
-      model_type;  // as written in config.json: gpt2, llama, mistral, qwen2, qwen3, olmo2, gemma2, ...
+  std::string model_type;  // as written in config.json: gpt2, llama, qwen2, qwen3, olmo2, gemma2, ...
   Architecture arch = Architecture::Llama;
   int64_t vocab_size = 0;
   int64_t d_model = 0;

@@ -27,6 +27,12 @@ double softcap(const json& j, const char* key, double fallback) {
   return cap;
 }
 
+/// The sliding window: the family's default when the key is absent, none (0) when it is null, as transformers
+/// reads None.
+int64_t slidingWindow(const json& j, int64_t fallback) {
+  return j.contains("sliding_window") ? optionalInt(j, "sliding_window", 0) : fallback;
+}
+
 /// The context length a family assumes when config.json gives none; rope_scaling is read again against it.
 void defaultContext(const json& j, ModelConfig& c, int64_t n_ctx) {
   if (given(j, "max_position_embeddings")) return;
@@ -41,7 +47,7 @@ void parseQwen3(const json& j, ModelConfig& c) {
   // As Qwen3Config: the window exists only with use_sliding_window, on layers from max_window_layers on
   // (unless layer_types says otherwise).
   if (optionalBool(j, "use_sliding_window", false)) {
-    c.sliding_window = optionalInt(j, "sliding_window", 4096);
+    c.sliding_window = slidingWindow(j, 4096);
     c.window_first_layer = optionalInt(j, "max_window_layers", 28);
   }
 }
@@ -73,7 +79,7 @@ void parseGemma(const json& j, ModelConfig& c) {
   c.attn_scale = 1.0 / std::sqrt(scalar);
   c.attn_softcap = softcap(j, "attn_logit_softcapping", gemma3 ? 0.0 : 50.0);
   c.final_softcap = softcap(j, "final_logit_softcapping", gemma3 ? 0.0 : 30.0);
-  c.sliding_window = optionalInt(j, "sliding_window", 4096);
+  c.sliding_window = slidingWindow(j, 4096);
   // Without layer_types, Gemma 2 alternates sliding and full layers (sliding first); Gemma 3 makes every
   // sliding_window_pattern-th layer full (5 local : 1 global by default).
   int64_t pattern = 2;

@@ -9,7 +9,7 @@ from reference_common import (HF_DTYPE, Case, Weights, attend, linear as common_
 
 
 def qwen3_layer_types(cfg):
-    window = cfg.get("sliding_window") if cfg.get("use_sliding_window", False) else None
+    window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
     if cfg.get("layer_types") is not None:
         return cfg["layer_types"]
     return ["sliding_attention" if window is not None and i >= cfg.get("max_window_layers", 28) else "full_attention"
@@ -19,7 +19,7 @@ def qwen3_layer_types(cfg):
 def qwen3_forward(cfg, W, ids, run):
     H, KV, T = cfg["num_attention_heads"], cfg["num_key_value_heads"], len(ids)
     d, eps, bias = cfg.get("head_dim", 128), cfg.get("rms_norm_eps", 1e-6), cfg.get("attention_bias", False)
-    window = cfg.get("sliding_window") if cfg.get("use_sliding_window", False) else None
+    window = cfg.get("sliding_window", 4096) if cfg.get("use_sliding_window", False) else None
     types = qwen3_layer_types(cfg)
     cos, sin = rope_cos_sin(*rope_inv_freq(cfg, d, T), T)
 

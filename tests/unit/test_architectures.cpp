@@ -106,6 +106,9 @@ TEST(Architectures, LayerTypesHonouredWhereverGiven) {
   qwen3["max_window_layers"] = 1;
   EXPECT_EQ(parseConfig(qwen3.dump()).windowOf(0), 0);
   EXPECT_EQ(parseConfig(qwen3.dump()).windowOf(1), 7);
+  qwen3["sliding_window"] = nullptr;  // None: no window at all, whatever max_window_layers says
+  EXPECT_EQ(parseConfig(qwen3.dump()).windowOf(1), 0);
+  qwen3["sliding_window"] = 7;
   qwen3["layer_types"] = json::array({"sliding_attention", "full_attention"});  // wins over max_window_layers
   EXPECT_EQ(parseConfig(qwen3.dump()).windowOf(0), 7);
   EXPECT_EQ(parseConfig(qwen3.dump()).windowOf(1), 0);

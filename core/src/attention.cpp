@@ -61,7 +61,7 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
                      const LayerAttention& layer, const ForwardContext& ctx) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), d = q.size(3);
   const int64_t Hkv = k.size(1), group = H / Hkv;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const double scale = layer.scale > 0.0 ? layer.scale : 1.0 / std::sqrt(static_cast<double>(d));
   const BlockHookNames& names = ctx.names[layer.layer];
   bool observer_scores = false;
   const bool observe = ctx.hooks.observesAttention(names.attn, &observer_scores);
@@ -85,6 +85,9 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
     auto kb = k.narrow(2, k0, nk);
     auto vb = values.narrow(2, k0, nk);
     auto z = torch::matmul(qb, kb.transpose(-1, -2)).mul_(scale).view({B, H, nq, nk});
+    // Soft-capping bounds the scores before the normalizer, so its multiplier scales the capped scores:
+    // m · cap·tanh(z/cap). Capping after m would let tanh clip SSMax's growth with n.
+    if (layer.softcap > 0.0) z = torch::tanh(z / layer.softcap) * layer.softcap;
     auto hidden = hiddenKeys(q0, q1, k0, k1, layer.window);
     const float neg_inf = -std::numeric_limits<float>::infinity();
     torch::Tensor masked, full;  // scores and multipliers [H, nq], made only for those who read them

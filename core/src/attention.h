@@ -12,6 +12,8 @@ struct LayerAttention {
   int64_t window = 0;     // sliding window, 0 for none
   torch::Tensor ssmax_s;  // learned [n_head] or undefined
   torch::Tensor ssmax_b;  // learned [n_head] or undefined
+  double scale = 0.0;     // z = scale · q·k; 0: 1/sqrt(d_head)
+  double softcap = 0.0;   // > 0: z becomes softcap · tanh(z / softcap) before the normalizer (Gemma 2)
 };
 
 /// Returns the attention output [B, T, H·d_head] for q [B, H, T, d], k and v [B, Hkv, T, d] (causal),

@@ -10,10 +10,11 @@
 #include "attnscope/normalizer_spec.h"
 #include "attnscope/text_input.h"
 #include "attnscope/untrusted_text.h"
+#include "config_parse.h"
 #include "json_parse.h"
 
 namespace attnscope {
-namespace {
+namespace config_parse {
 
 using nlohmann::json;
 
@@ -171,7 +172,7 @@ void parseLlama(const json& j, ModelConfig& c) {
   }
   if (c.d_head % 2 != 0) throw ConfigError("config.json: head dimension must be even for RoPE");
   std::string act = optionalString(j, "hidden_act", "silu");
-  if (act != "silu")
+  if (act != "silu" && !isGemmaFamily(c.model_type))  // gemma reads hidden_activation (parseGemma)
     throw ConfigError("config.json: hidden_act '" + escapeForMessage(act) + "' is not supported (silu)");
   if (optionalNumber(j, "partial_rotary_factor", 1.0) != 1.0)
     throw ConfigError("config.json: partial_rotary_factor is not supported");
@@ -190,7 +191,9 @@ void parseLlama(const json& j, ModelConfig& c) {
   }
 }
 
-}  // namespace
+}  // namespace config_parse
+
+using namespace config_parse;
 
 ModelConfig parseConfig(const std::string& json_text) {
   const json j = parseJsonOr<ConfigError>(json_text, "config.json");
@@ -203,10 +206,16 @@ ModelConfig parseConfig(const std::string& json_text) {
     parseGpt2(j, c);
   } else if (c.model_type == "llama" || c.model_type == "mistral" || c.model_type == "qwen2") {
     parseLlama(j, c);
+  } else if (isNormsFamily(c.model_type)) {
+    parseLlama(j, c);
+    parseNormsFamily(j, c);
   } else {
     throw ConfigError("config.json: model_type '" + escapeForMessage(c.model_type) +
-                      "' is not supported (supported: gpt2, llama, mistral, qwen2)");
+                      "' is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, olmo2, gemma2, "
+                      "gemma3_text)");
   }
+  parseLayerTypes(j, c);
+  refuseUnimplementedKeys(j, c);
   parseSsmax(j, c);
   c.torch_dtype = optionalString(j, "torch_dtype", "");
   if (minimumParameterCount(c) > kMaxParameterCount)

@@ -52,8 +52,10 @@ torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
   return torch::layer_norm(x, {dim}, weight, bias, eps);
 }
 
-RmsNormImpl::RmsNormImpl(int64_t dim, double eps, const ParamInit& init)
-    : weight(register_parameter("weight", init.vector(dim, 1.0))), eps(eps) {}
+RmsNormImpl::RmsNormImpl(int64_t dim, double eps, const ParamInit& init, bool plus_one)
+    : weight(register_parameter("weight", init.vector(dim, plus_one ? 0.0 : 1.0))),
+      eps(eps),
+      plus_one(plus_one) {}
 
 torch::Tensor addPositionwise(const torch::Tensor& x, int64_t block,
                               const std::function<torch::Tensor(const torch::Tensor&)>& f) {

@@ -56,14 +56,17 @@ struct LayerNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm);
 
-/// RMSNorm x / sqrt(mean(x²) + eps) · weight (parameter "weight").
+/// RMSNorm x / sqrt(mean(x²) + eps) · weight (parameter "weight"), or · (1 + weight) with plus_one (Gemma,
+/// whose weights are stored around 0 and start at 0). x is float32, so the norm runs in float32.
 struct RmsNormImpl : torch::nn::Module {
-  RmsNormImpl(int64_t dim, double eps, const ParamInit& init);
+  RmsNormImpl(int64_t dim, double eps, const ParamInit& init, bool plus_one = false);
   torch::Tensor forward(const torch::Tensor& x) {
-    return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;
+    auto normed = x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    return plus_one ? normed * (weight + 1.0) : normed * weight;
   }
   torch::Tensor weight;
   double eps;
+  bool plus_one;
 };
 TORCH_MODULE(RmsNorm);
 

@@ -1,10 +1,11 @@
 // Real-size checkpoints: random-weight models with the shapes, tensor names, dtype (bf16) and vocabularies of
-// Qwen2.5-0.5B and Llama-3-8B, written into a directory, then opened, summarised and captured the way a user
+// Qwen2.5-0.5B, Llama-3-8B and Qwen3-0.6B (q/k norms; a bf16 forward and capture at T = 2048 only), written
+// into a directory, then opened, summarised and captured the way a user
 // does. Each measurement runs in a process of its own (this program re-executed with --task), so the peak RSS
 // printed beside it is that measurement's alone; rates are compared with this machine's matmul rate in the
 // same dtype, measured in the same run. A benchmark, never a test: run it by hand on an idle machine.
 //
-//   bench_scale [--models qwen2.5-0.5b,llama3-8b] [--dir DIR] [--keep] [--threads N] [--long T]
+//   bench_scale [--models qwen2.5-0.5b,llama3-8b,qwen3-0.6b] [--dir DIR] [--keep] [--threads N] [--long T]
 //
 //   --dir DIR   where the checkpoints go (default: a new temporary directory, removed at the end unless
 //   --keep);
@@ -53,16 +54,24 @@ struct Shape {
   int64_t n_layer, n_head, n_kv_head, d_model, d_ff, vocab, max_pos;
   bool tied;
   double rope_theta;
+  int64_t head_dim = 0;  // 0: d_model / n_head
 };
 
 const Shape kShapes[] = {
     {"qwen2.5-0.5b", "qwen2", 24, 14, 2, 896, 4864, 151936, 32768, true, 1e6},
     {"llama3-8b", "llama", 32, 32, 8, 4096, 14336, 128256, 8192, false, 5e5},
+    {"qwen3-0.6b", "qwen3", 28, 16, 8, 1024, 3072, 151936, 40960, true, 1e6, 128},
 };
+
+const char* causalLmClass(const std::string& model_type) {
+  if (model_type == "qwen2") return "Qwen2ForCausalLM";
+  if (model_type == "qwen3") return "Qwen3ForCausalLM";
+  return "LlamaForCausalLM";
+}
 
 std::string configText(const Shape& s) {
   nlohmann::json j = {{"model_type", s.model_type},
-                      {"architectures", {s.model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+                      {"architectures", {causalLmClass(s.model_type)}},
                       {"vocab_size", s.vocab},
                       {"hidden_size", s.d_model},
                       {"intermediate_size", s.d_ff},
@@ -74,6 +83,7 @@ std::string configText(const Shape& s) {
                       {"rms_norm_eps", 1e-6},
                       {"tie_word_embeddings", s.tied},
                       {"torch_dtype", "bfloat16"}};
+  if (s.head_dim > 0) j["head_dim"] = s.head_dim;
   return j.dump(2) + "\n";
 }
 
@@ -261,7 +271,8 @@ int runTask(const std::vector<std::string>& a) {
 
 /// FLOPs of a forward pass without the head: the projections and MLP, plus the causal halves of QKᵀ and PV.
 double forwardFlops(const Shape& s, int64_t T) {
-  const double d = static_cast<double>(s.d_model), dh = d / static_cast<double>(s.n_head);
+  const double d = static_cast<double>(s.d_model);
+  const double dh = s.head_dim > 0 ? static_cast<double>(s.head_dim) : d / static_cast<double>(s.n_head);
   const double linear = d * dh * (2.0 * s.n_head + 2.0 * s.n_kv_head) + 3.0 * d * s.d_ff;
   const double attention = 2.0 * 2.0 * s.n_head * dh * (static_cast<double>(T) * (T + 1) / 2);
   return s.n_layer * (2.0 * linear * T + attention);
@@ -331,6 +342,11 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
     return c;
   };
 
+  if (s.name == "qwen3-0.6b") {  // a plain bf16 forward and a statistics capture at T = 2048
+    row("bfloat16", "forward", 2048);
+    row("bfloat16", "capture", 2048);
+    return;
+  }
   if (s.name == "llama3-8b") {
     std::printf("  float32: skipped (a float32 copy of the 16 GB of bf16 weights needs 32 GB)\n");
     Child c = row("bfloat16", "capture", 8192);
@@ -388,7 +404,8 @@ int main(int argc, char** argv) {
       keep = true;
     } else {
       std::fprintf(stderr,
-                   "usage: bench_scale [--models qwen2.5-0.5b,llama3-8b] [--dir DIR] [--keep] [--threads N] "
+                   "usage: bench_scale [--models qwen2.5-0.5b,llama3-8b,qwen3-0.6b] [--dir DIR] [--keep] "
+                   "[--threads N] "
                    "[--long T]\n");
       return 2;
     }

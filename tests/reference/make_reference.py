@@ -35,9 +35,13 @@ from reference_common import (F64, Run, normalize, softmax_run, ssmax_run, ssmax
                               temperature_run, seed_of, head_values, write_safetensors)
 from arch_gpt2 import gpt2_forward, gpt2_model  # noqa: E402
 from arch_llama import llama_forward, llama_model, llama_gqa  # noqa: E402
+from arch_qwen3 import qwen3_forward, qwen3_model  # noqa: E402
+from arch_olmo2 import olmo2_forward, olmo2_model  # noqa: E402
+from arch_gemma import gemma_forward, gemma_model  # noqa: E402
 
 # model_type -> forward(config, weights, ids, run) -> (logits [T, vocab], patterns [layer][H,T,T], scores alike)
-FORWARDS = {"gpt2": gpt2_forward, "llama": llama_forward, "mistral": llama_forward, "qwen2": llama_forward}
+FORWARDS = {"gpt2": gpt2_forward, "llama": llama_forward, "mistral": llama_forward, "qwen2": llama_forward,
+            "qwen3": qwen3_forward, "olmo2": olmo2_forward, "gemma2": gemma_forward, "gemma3_text": gemma_forward}
 
 
 def build_cases():
@@ -88,7 +92,49 @@ def build_cases():
                          torch.stack([W[f"model.layers.{l}.self_attn.ssmax_b"] for l in range(L)]))
     add(c, 67, Run("ssmax_learned", "ssmax", learned), softmax_run())
     add(llama_model("llama_head_dim", V=105, D=48, n_kv=2, hd=16), 38, softmax_run())
+    add_norm_families(add, L, H, rng)
     return cases
+
+
+def add_norm_families(add, L, H, rng):
+    """qwen3, olmo2, gemma2, gemma3_text: every normalizer on one case each, BF16 and F32 weights."""
+    # head_dim 24 with hidden 64 and 4 heads: the explicit head_dim, not hidden / heads
+    add(qwen3_model("qwen3", V=101, D=64, n_kv=2, hd=24), 47, softmax_run(),
+        ssmax_run("ssmax_heads", L, H, head_values(rng, L * H, 0.2, 0.6)),
+        ssmax_run("ssmax_s_b", L, H, 0.3, 0.1), logn_run(16), temperature_run(8, 0.1))
+    # Qwen3Config's own rule: sliding layers from max_window_layers on, only with use_sliding_window
+    add(qwen3_model("qwen3_bias_window_bf16", V=97, D=48, n_kv=1, n_layer=3, dtype=torch.bfloat16, tied=True,
+                    bias=True, use_sliding_window=True, sliding_window=9, max_window_layers=1),
+        44, softmax_run(), ssmax_run("ssmax_s", 3, H, 0.35), logn_run(8))
+    add(qwen3_model("qwen3_layer_types", V=89, D=32, n_kv=4, hd=8, use_sliding_window=True, sliding_window=7,
+                    layer_types=["sliding_attention", "full_attention"]),
+        39, softmax_run(), temperature_run(4, 0.2))
+    add(olmo2_model("olmo2", V=103, D=64, n_kv=2), 45, softmax_run(),
+        ssmax_run("ssmax_heads", L, H, head_values(rng, L * H, 0.2, 0.6)),
+        ssmax_run("ssmax_s_b", L, H, 0.3, 0.1), logn_run(16), temperature_run(8, 0.1))
+    add(olmo2_model("olmo2_bias_tied_bf16", V=91, D=48, n_kv=4, dtype=torch.bfloat16, tied=True, bias=True),
+        41, softmax_run(), ssmax_run("ssmax_s", L, H, 0.4))
+    # Small caps so that tanh really bends these scores and logits; window 10 on layer 0 (sliding), full layer 1
+    add(gemma_model("gemma2_softcap_bf16", "gemma2", V=107, D=48, n_kv=2, dtype=torch.bfloat16, sliding_window=10,
+                    query_pre_attn_scalar=24, attn_logit_softcapping=3.0, final_logit_softcapping=2.0),
+        46, softmax_run(), ssmax_run("ssmax_heads", L, H, head_values(rng, L * H, 0.2, 0.6)),
+        ssmax_run("ssmax_s_b", L, H, 0.3, 0.1), logn_run(16), temperature_run(8, 0.1))
+    # Gemma 2's defaults (caps 50 and 30, query_pre_attn_scalar 256) with F32 weights and an untied head
+    add(gemma_model("gemma2_defaults", "gemma2", V=97, D=32, n_kv=4, hd=8, tied=False, sliding_window=12),
+        40, softmax_run(), ssmax_run("ssmax_s", L, H, 0.35))
+    # 5 layers, pattern 3: layers 0, 1, 3, 4 local (window 8, RoPE base 100), layer 2 global (rope_theta with
+    # linear scaling); q/k norms; no caps
+    add(gemma_model("gemma3_bf16", "gemma3_text", V=109, D=64, n_kv=2, n_layer=5, dtype=torch.bfloat16,
+                    sliding_window=8, sliding_window_pattern=3, rope_local_base_freq=100.0, rope_theta=10000.0,
+                    rope_scaling={"rope_type": "linear", "factor": 2.0}, query_pre_attn_scalar=16,
+                    final_logit_softcapping=None, attn_logit_softcapping=None),
+        48, softmax_run(), ssmax_run("ssmax_heads", 5, H, head_values(rng, 5 * H, 0.2, 0.6)),
+        ssmax_run("ssmax_s_b", 5, H, 0.3, 0.1), logn_run(16), temperature_run(8, 0.1))
+    # layer_types given (it wins over the pattern), an attention cap, F32 weights, attention biases
+    add(gemma_model("gemma3_layer_types", "gemma3_text", V=93, D=32, n_kv=1, hd=8, bias=True, sliding_window=6,
+                    layer_types=["full_attention", "sliding_attention"], attn_logit_softcapping=2.5,
+                    rope_local_base_freq=10000.0, rope_theta=1000000.0),
+        37, softmax_run(), logn_run(8))
 
 
 # --- output ------------------------------------------------------------------------------------------------------

@@ -107,13 +107,19 @@ def normalize(z, visible, m):
     return p
 
 
-def attend(q, k, v, window, run, layer):
-    """q, k, v [H,T,d] (kv heads already shared out). Returns output [H,T,d], pattern and scores [H,T,T]."""
+def attend(q, k, v, window, run, layer, scale=None, softcap=None):
+    """q, k, v [H,T,d] (kv heads already shared out). Returns output [H,T,d], pattern and scores [H,T,T].
+
+    z = scale * q.k (scale defaults to 1/sqrt(d)); with softcap, z = softcap * tanh(z / softcap) as Gemma 2's
+    eager attention caps the scores before the mask. The normalizer's multiplier m then scales the capped z."""
     H, T, d = q.shape
     i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
     visible = (j <= i) if window is None else (j <= i) & (i - j < window)
     n = visible.sum(-1).to(F64)
-    z = q @ k.transpose(-1, -2) / math.sqrt(d)
+    z = q @ k.transpose(-1, -2)
+    z = z / math.sqrt(d) if scale is None else z * scale
+    if softcap is not None:
+        z = torch.tanh(z / softcap) * softcap
     m = run.mult(layer, n, torch.arange(T, dtype=F64)).expand(H, T)
     p = normalize(z, visible, m)
     return p @ v, p, z.masked_fill(~visible, -math.inf)
@@ -173,6 +179,28 @@ def rope_inv_freq(cfg, dim, T):
 def rotate(x, cos, sin):  # rotate-half layout: dimension k pairs with k + d/2
     half = x.shape[-1] // 2
     return x * cos + torch.cat([-x[..., half:], x[..., :half]], dim=-1) * sin
+
+
+def rope_cos_sin(inv, attention_factor, T):
+    """cos and sin [T, dim] of positions 0..T-1 for inverse frequencies inv [dim/2] (rotate-half layout)."""
+    angles = torch.arange(T, dtype=F64)[:, None] * inv[None]
+    angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos() * attention_factor, angles.sin() * attention_factor
+
+
+def linear(W, x, name, with_bias=False):
+    """nn.Linear: weights stored [out, in]."""
+    y = x @ W[name + ".weight"].T
+    return y + W[name + ".bias"] if with_bias else y
+
+
+def random_attention(w, prefix, D, n_head, n_kv, hd, std, bias):
+    """Random q/k/v/o projections (and their biases) of one layer's self_attn."""
+    for proj, n_out, n_in in (("q_proj", n_head * hd, D), ("k_proj", n_kv * hd, D), ("v_proj", n_kv * hd, D),
+                              ("o_proj", D, n_head * hd)):
+        w.randn(prefix + f"self_attn.{proj}.weight", (n_out, n_in), std)
+        if bias:
+            w.randn(prefix + f"self_attn.{proj}.bias", (n_out,), 0.05)
 
 
 def head_dim(cfg):

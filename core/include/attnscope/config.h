@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace attnscope {
 
@@ -22,6 +23,14 @@ constexpr int64_t kMaxParameterCount = int64_t{1} << 40;
 
 enum class Architecture { Gpt2, Llama };
 
+/// Normalisation of q and k before RoPE: none (llama), RMSNorm over each head's d_head (qwen3, gemma3) or
+/// over the whole projection before the heads are split (olmo2).
+enum class QkNorm { None, PerHead, Whole };
+
+/// Where a decoder block's RMSNorms sit: before attention and MLP (llama, qwen3), on their outputs only
+/// (olmo2), or both (gemma2, gemma3).
+enum class NormLayout { Pre, Post, PrePost };
+
 /// RoPE frequency scaling, as in transformers' modeling_rope_utils.
 struct RopeScaling {
   std::string type = "default";  // default, linear, dynamic, llama3, yarn
@@ -36,7 +45,7 @@ struct RopeScaling {
 
 /// Everything the model code needs from config.json, in one naming scheme for every architecture.
 struct ModelConfig {
-  std::string model_type;  // as written in config.json: gpt2, llama, mistral, qwen2
+  std::string model_type;  // as written in config.json: gpt2, llama, qwen2, qwen3, olmo2, gemma2, ...
   Architecture arch = Architecture::Llama;
   int64_t vocab_size = 0;
   int64_t d_model = 0;
@@ -55,14 +64,32 @@ struct ModelConfig {
   RopeScaling rope_scaling;
   int64_t sliding_window = 0;      // 0: none
   int64_t window_first_layer = 0;  // sliding window applies to layers >= this (qwen2 max_window_layers)
+  // Newer Llama-family features (qwen3, olmo2, gemma2, gemma3_text); the defaults are Llama's.
+  QkNorm qk_norm = QkNorm::None;
+  NormLayout norm_layout = NormLayout::Pre;
+  bool norm_plus_one = false;     // gemma: RMSNorm scales by (1 + weight), computed in float32
+  bool gelu_mlp = false;          // gemma: gated MLP with GELU (tanh approximation) instead of SiLU
+  bool embed_scaled = false;      // gemma: embeddings times sqrt(d_model), rounded to torch_dtype
+  double attn_scale = 0.0;        // score scale; 0: 1/sqrt(d_head) (gemma: query_pre_attn_scalar^-0.5)
+  double attn_softcap = 0.0;      // gemma: scores become cap·tanh(z/cap) before the normalizer; 0: none
+  double final_softcap = 0.0;     // gemma: logits become cap·tanh(l/cap); 0: none
+  double rope_local_theta = 0.0;  // gemma3: RoPE base of sliding layers, never scaled; 0: as full layers
+  /// layer_types: true where a layer is "sliding_attention"; empty when the config gives none (then
+  /// window_first_layer decides).
+  std::vector<bool> sliding_layers;
   // SSMax learned in training (config "attention_normalizer": "ssmax")
   bool ssmax_learned = false;
   bool ssmax_bias = false;
   std::string torch_dtype;  // informational
   std::string json;         // the config.json text as read
 
+  /// Returns whether a layer is a sliding-window layer (layer_types, else from window_first_layer on).
+  bool isSlidingLayer(int64_t layer) const {
+    if (!sliding_layers.empty()) return sliding_layers.at(static_cast<std::size_t>(layer));
+    return sliding_window > 0 && layer >= window_first_layer;
+  }
   /// Returns the sliding window of a layer, or 0 when the layer attends to every earlier key.
-  int64_t windowOf(int64_t layer) const { return layer >= window_first_layer ? sliding_window : 0; }
+  int64_t windowOf(int64_t layer) const { return isSlidingLayer(layer) ? sliding_window : 0; }
 };
 
 /// Formats a count with thousands separators ("494,032,768"), for sizes in messages and summaries.

@@ -25,6 +25,11 @@
 //
 // A callback returns void or a HookResult: HookResult::Stop ends the pass early without an exception
 // (ForwardResult::stopped says so), as ggml's evaluation callback returns false.
+//
+// Scores are z = scale·q·k with scale 1/sqrt(d_head) (Gemma: query_pre_attn_scalar^-1/2). Under soft-capping
+// (Gemma 2's attn_logit_softcapping, cap > 0) hook_scores holds the capped scores cap·tanh(z/cap) and
+// hook_logits holds m·cap·tanh(z/cap): the normalizer's multiplier scales the capped scores, so tanh never
+// clips SSMax's growth with n.
 
 #include <cstdint>
 #include <functional>

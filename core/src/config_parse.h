@@ -1,0 +1,37 @@
+#pragma once
+// Internal: the config.json readers config.cpp defines, shared with the parsers of each family
+// (config_norms.cpp). Every reader throws ConfigError naming the key at fault.
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "attnscope/config.h"
+
+namespace attnscope::config_parse {
+
+using nlohmann::json;
+
+/// Reads a required positive integer of at most kMaxConfigDimension.
+int64_t requireInt(const json& j, const char* key);
+/// Reads an optional non-negative integer of at most kMaxConfigDimension; fallback when absent or null.
+int64_t optionalInt(const json& j, const char* key, int64_t fallback);
+double optionalNumber(const json& j, const char* key, double fallback);
+bool optionalBool(const json& j, const char* key, bool fallback);
+std::string optionalString(const json& j, const char* key, const std::string& fallback);
+/// Reads rope_scaling (null or absent: "default").
+RopeScaling parseRopeScaling(const json& j, int64_t n_ctx);
+
+/// Returns whether a model_type is one config_norms.cpp parses (qwen3, olmo2, gemma2, gemma3_text).
+bool isNormsFamily(const std::string& model_type);
+/// Returns whether a model_type is Gemma 2 or Gemma 3 (text).
+bool isGemmaFamily(const std::string& model_type);
+/// Reads what qwen3, olmo2, gemma2 and gemma3_text add to the Llama keys parseLlama has read.
+void parseNormsFamily(const json& j, ModelConfig& c);
+/// Reads layer_types (one "full_attention" or "sliding_attention" per layer) into c.sliding_layers.
+void parseLayerTypes(const json& j, ModelConfig& c);
+/// Throws ConfigError for a key that would change the computation in a way attnscope does not implement for
+/// this model_type (soft-capping outside Gemma, quantization, bidirectional attention, ...).
+void refuseUnimplementedKeys(const json& j, const ModelConfig& c);
+
+}  // namespace attnscope::config_parse

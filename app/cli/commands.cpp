@@ -61,8 +61,7 @@ int info(const InfoOptions& options) {
   std::string dtypes;
   for (const auto& [name, count] : dtype_counts) dtypes += (dtypes.empty() ? "" : ", ") + name;
 
-  std::printf("model        %s (%s architecture)\n", c.model_type.c_str(),
-              c.arch == Architecture::Gpt2 ? "GPT-2" : "Llama");
+  std::printf("model        %s (%s architecture)\n", c.model_type.c_str(), architectureName(c.arch));
   std::printf("parameters   %s\n", withCommas(static_cast<uint64_t>(model.parameterCount())).c_str());
   std::printf("layers       %lld\n", static_cast<long long>(c.n_layer));
   std::printf("heads        %lld (kv heads %lld, head dim %lld)\n", static_cast<long long>(c.n_head),
@@ -78,6 +77,8 @@ int info(const InfoOptions& options) {
               computeDtypeName(model.computeDtype()));
   std::printf("files        %zu safetensors file(s), %zu tensors\n", checkpoint.files().size(),
               checkpoint.tensors().size());
+  for (const std::string& feature : architectureFeatures(c))
+    std::printf("feature      %s\n", feature.c_str());
   printSsmax(model);
   return 0;
 }

@@ -5,6 +5,7 @@
 // same dtype, measured in the same run. A benchmark, never a test: run it by hand on an idle machine.
 //
 //   bench_scale [--models qwen2.5-0.5b,llama3-8b] [--dir DIR] [--keep] [--threads N] [--long T]
+//   (also pythia-1.4b and phi3-mini: info and the bf16 forward and capture at T = 2048 only)
 //
 //   --dir DIR   where the checkpoints go (default: a new temporary directory, removed at the end unless
 //   --keep);
@@ -53,14 +54,55 @@ struct Shape {
   int64_t n_layer, n_head, n_kv_head, d_model, d_ff, vocab, max_pos;
   bool tied;
   double rope_theta;
+  bool full_suite = true;  // false: info and the bf16 forward and capture at T = 2048 only
 };
 
 const Shape kShapes[] = {
     {"qwen2.5-0.5b", "qwen2", 24, 14, 2, 896, 4864, 151936, 32768, true, 1e6},
     {"llama3-8b", "llama", 32, 32, 8, 4096, 14336, 128256, 8192, false, 5e5},
+    {"pythia-1.4b", "gpt_neox", 24, 16, 16, 2048, 8192, 50304, 2048, false, 1e4, false},
+    {"phi3-mini", "phi3", 32, 32, 32, 3072, 8192, 32064, 4096, false, 1e4, false},
 };
 
 std::string configText(const Shape& s) {
+  if (s.model_type == "gpt_neox")  // EleutherAI/pythia-1.4b's config.json
+    return nlohmann::json({{"model_type", "gpt_neox"},
+                           {"architectures", {"GPTNeoXForCausalLM"}},
+                           {"vocab_size", s.vocab},
+                           {"hidden_size", s.d_model},
+                           {"intermediate_size", s.d_ff},
+                           {"num_hidden_layers", s.n_layer},
+                           {"num_attention_heads", s.n_head},
+                           {"max_position_embeddings", s.max_pos},
+                           {"rotary_pct", 0.25},
+                           {"rotary_emb_base", s.rope_theta},
+                           {"use_parallel_residual", true},
+                           {"hidden_act", "gelu"},
+                           {"layer_norm_eps", 1e-5},
+                           {"tie_word_embeddings", s.tied},
+                           {"torch_dtype", "bfloat16"}})
+               .dump(2) +
+           "\n";
+  if (s.model_type == "phi3")  // microsoft/Phi-3-mini-4k-instruct's config.json
+    return nlohmann::json({{"model_type", "phi3"},
+                           {"architectures", {"Phi3ForCausalLM"}},
+                           {"vocab_size", s.vocab},
+                           {"hidden_size", s.d_model},
+                           {"intermediate_size", s.d_ff},
+                           {"num_hidden_layers", s.n_layer},
+                           {"num_attention_heads", s.n_head},
+                           {"num_key_value_heads", s.n_kv_head},
+                           {"max_position_embeddings", s.max_pos},
+                           {"original_max_position_embeddings", s.max_pos},
+                           {"rope_theta", s.rope_theta},
+                           {"rope_scaling", nullptr},
+                           {"sliding_window", 2047},
+                           {"rms_norm_eps", 1e-5},
+                           {"hidden_act", "silu"},
+                           {"tie_word_embeddings", s.tied},
+                           {"torch_dtype", "bfloat16"}})
+               .dump(2) +
+           "\n";
   nlohmann::json j = {{"model_type", s.model_type},
                       {"architectures", {s.model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
                       {"vocab_size", s.vocab},
@@ -262,7 +304,8 @@ int runTask(const std::vector<std::string>& a) {
 /// FLOPs of a forward pass without the head: the projections and MLP, plus the causal halves of QKᵀ and PV.
 double forwardFlops(const Shape& s, int64_t T) {
   const double d = static_cast<double>(s.d_model), dh = d / static_cast<double>(s.n_head);
-  const double linear = d * dh * (2.0 * s.n_head + 2.0 * s.n_kv_head) + 3.0 * d * s.d_ff;
+  const double mlp_matrices = s.model_type == "gpt_neox" ? 2.0 : 3.0;  // GELU MLP or gated MLP
+  const double linear = d * dh * (2.0 * s.n_head + 2.0 * s.n_kv_head) + mlp_matrices * d * s.d_ff;
   const double attention = 2.0 * 2.0 * s.n_head * dh * (static_cast<double>(T) * (T + 1) / 2);
   return s.n_layer * (2.0 * linear * T + attention);
 }
@@ -331,6 +374,11 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
     return c;
   };
 
+  if (!s.full_suite) {
+    row("bfloat16", "forward", 2048);
+    row("bfloat16", "capture", 2048);
+    return;
+  }
   if (s.name == "llama3-8b") {
     std::printf("  float32: skipped (a float32 copy of the 16 GB of bf16 weights needs 32 GB)\n");
     Child c = row("bfloat16", "capture", 8192);

@@ -65,57 +65,38 @@ const Shape kShapes[] = {
 };
 
 std::string configText(const Shape& s) {
-  if (s.model_type == "gpt_neox")  // EleutherAI/pythia-1.4b's config.json
-    return nlohmann::json({{"model_type", "gpt_neox"},
-                           {"architectures", {"GPTNeoXForCausalLM"}},
-                           {"vocab_size", s.vocab},
-                           {"hidden_size", s.d_model},
-                           {"intermediate_size", s.d_ff},
-                           {"num_hidden_layers", s.n_layer},
-                           {"num_attention_heads", s.n_head},
-                           {"max_position_embeddings", s.max_pos},
-                           {"rotary_pct", 0.25},
-                           {"rotary_emb_base", s.rope_theta},
-                           {"use_parallel_residual", true},
-                           {"hidden_act", "gelu"},
-                           {"layer_norm_eps", 1e-5},
-                           {"tie_word_embeddings", s.tied},
-                           {"torch_dtype", "bfloat16"}})
-               .dump(2) +
-           "\n";
-  if (s.model_type == "phi3")  // microsoft/Phi-3-mini-4k-instruct's config.json
-    return nlohmann::json({{"model_type", "phi3"},
-                           {"architectures", {"Phi3ForCausalLM"}},
-                           {"vocab_size", s.vocab},
-                           {"hidden_size", s.d_model},
-                           {"intermediate_size", s.d_ff},
-                           {"num_hidden_layers", s.n_layer},
-                           {"num_attention_heads", s.n_head},
-                           {"num_key_value_heads", s.n_kv_head},
-                           {"max_position_embeddings", s.max_pos},
-                           {"original_max_position_embeddings", s.max_pos},
-                           {"rope_theta", s.rope_theta},
-                           {"rope_scaling", nullptr},
-                           {"sliding_window", 2047},
-                           {"rms_norm_eps", 1e-5},
-                           {"hidden_act", "silu"},
-                           {"tie_word_embeddings", s.tied},
-                           {"torch_dtype", "bfloat16"}})
-               .dump(2) +
-           "\n";
   nlohmann::json j = {{"model_type", s.model_type},
-                      {"architectures", {s.model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
                       {"vocab_size", s.vocab},
                       {"hidden_size", s.d_model},
                       {"intermediate_size", s.d_ff},
                       {"num_hidden_layers", s.n_layer},
                       {"num_attention_heads", s.n_head},
-                      {"num_key_value_heads", s.n_kv_head},
                       {"max_position_embeddings", s.max_pos},
-                      {"rope_theta", s.rope_theta},
-                      {"rms_norm_eps", 1e-6},
                       {"tie_word_embeddings", s.tied},
                       {"torch_dtype", "bfloat16"}};
+  if (s.model_type == "gpt_neox") {  // as EleutherAI/pythia-1.4b's config.json
+    j.update(nlohmann::json{{"architectures", {"GPTNeoXForCausalLM"}},
+                            {"rotary_pct", 0.25},
+                            {"rotary_emb_base", s.rope_theta},
+                            {"use_parallel_residual", true},
+                            {"hidden_act", "gelu"},
+                            {"layer_norm_eps", 1e-5}});
+  } else if (s.model_type == "phi3") {  // as microsoft/Phi-3-mini-4k-instruct's config.json
+    j.update(nlohmann::json{{"architectures", {"Phi3ForCausalLM"}},
+                            {"num_key_value_heads", s.n_kv_head},
+                            {"original_max_position_embeddings", s.max_pos},
+                            {"rope_theta", s.rope_theta},
+                            {"rope_scaling", nullptr},
+                            {"sliding_window", 2047},
+                            {"rms_norm_eps", 1e-5},
+                            {"hidden_act", "silu"}});
+  } else {
+    j.update(
+        nlohmann::json{{"architectures", {s.model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
+                       {"num_key_value_heads", s.n_kv_head},
+                       {"rope_theta", s.rope_theta},
+                       {"rms_norm_eps", 1e-6}});
+  }
   return j.dump(2) + "\n";
 }
 

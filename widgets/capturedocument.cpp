@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "attnscope/hook_names.h"
+
 namespace attnscope::gui {
 
 CaptureDocument::CaptureDocument(QObject* parent) : QObject(parent) {}
@@ -102,7 +104,7 @@ void CaptureDocument::setQuery(int query) {
 }
 
 std::string CaptureDocument::patternHook(int layer) {
-  return "blocks." + std::to_string(layer) + ".attn.hook_pattern";
+  return formatHookName(layer, BlockHook::Pattern);
 }
 
 bool CaptureDocument::hasMap(const QString& run, int layer, int head) const {

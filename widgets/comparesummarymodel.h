@@ -1,14 +1,16 @@
 #pragma once
-// How each head changed between two runs of the same prompt: one row per (layer, head) with a statistic
-// averaged over the last queries (the longest contexts) in run A, in run B, and A − B. Computed off the GUI
-// thread by computeCompareSummary() and handed to the model as one value struct; sort it through a proxy on
-// ValueRole.
+// How each head changed between two runs of the same prompt: one row per (layer, head) with the per-head
+// summary of a statistic (attnscope/analysis.h: the mean over the last queries, the longest contexts) in run
+// A, in run B, and A − B. Computed off the GUI thread by computeCompareSummary() and handed to the model as
+// one value struct; sort it through a proxy on ValueRole.
 
 #include <QAbstractTableModel>
 #include <QString>
 
 #include <cstdint>
 #include <vector>
+
+#include "statisticnames.h"
 
 namespace attnscope {
 class CaptureFile;
@@ -18,8 +20,7 @@ namespace attnscope::gui {
 
 struct CompareSummaryRequest {
   QString runA, runB;
-  QString stat = QStringLiteral("max_prob");
-  double tailFraction = 0.1;  // average over the last 10% of queries (at least one)
+  QString stat = defaultStatistic();
 };
 
 struct HeadChange {
@@ -30,15 +31,12 @@ struct HeadChange {
 
 struct CompareSummary {
   CompareSummaryRequest request;
-  int64_t q0 = 0, n_tokens = 0;   // the queries averaged: [q0, n_tokens)
+  int64_t q0 = 0, n_tokens = 0;   // the queries summarised: [q0, n_tokens)
   std::vector<HeadChange> heads;  // layer-major
 };
 
-/// The first query of the tail: n_tokens − max(1, ceil(fraction · n_tokens)).
-int64_t tailBegin(int64_t n_tokens, double fraction);
-
-/// Reads both runs' statistic and averages it over the tail per head. Throws StoreError. Safe off the GUI
-/// thread.
+/// Reads both runs' statistic and summarises it per head (summarizeHeads, attnscope/analysis.h). Throws
+/// StoreError. Safe off the GUI thread.
 CompareSummary computeCompareSummary(const CaptureFile& file, const CompareSummaryRequest& request);
 
 class CompareSummaryModel : public QAbstractTableModel {

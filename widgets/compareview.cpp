@@ -14,6 +14,7 @@
 #include "asyncjob.h"
 #include "capturedocument.h"
 #include "heatmapwidget.h"
+#include "statisticnames.h"
 
 namespace attnscope::gui {
 
@@ -30,11 +31,8 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
       m_status(new QLabel(this)),
       m_head(new QLabel(this)) {
   m_head->setStyleSheet(QStringLiteral("font-weight: bold"));
-  m_stat->addItem(tr("Max attention"), QStringLiteral("max_prob"));
-  m_stat->addItem(tr("Entropy"), QStringLiteral("entropy"));
-  m_stat->addItem(tr("Target mass"), QStringLiteral("target_mass"));
-  m_stat->addItem(tr("Sink mass"), QStringLiteral("sink_mass"));
-  m_stat->setToolTip(tr("Statistic averaged over the last 10% of queries, per head"));
+  addStatisticItems(m_stat);
+  m_stat->setToolTip(tr("Statistic summarised per head: %1").arg(summaryDescription(defaultStatistic())));
   m_proxy->setSourceModel(m_model);
   m_proxy->setSortRole(CompareSummaryModel::ValueRole);
   m_table->setModel(m_proxy);
@@ -52,7 +50,8 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
   }
   auto* summary = new QWidget(this);
   auto* controls = new QHBoxLayout;
-  controls->addWidget(new QLabel(tr("Per-head change, mean over the last 10% of queries:"), this));
+  controls->addWidget(
+      new QLabel(tr("Per-head change, %1:").arg(summaryDescription(defaultStatistic())), this));
   controls->addWidget(m_stat);
   controls->addWidget(m_status, 1);
   auto* summaryLayout = new QVBoxLayout(summary);

@@ -11,18 +11,12 @@
 #include <cmath>
 
 #include "asyncjob.h"
+#include "attnscope/statistics.h"
 #include "capturedocument.h"
 #include "colormaps.h"
+#include "statisticnames.h"
 
 namespace attnscope::gui {
-namespace {
-
-bool isProbability(const QString& stat) {
-  return stat != QLatin1String("entropy");
-}
-
-}  // namespace
-
 ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* parent)
     : QWidget(parent),
       m_document(document),
@@ -30,10 +24,7 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
       m_stat(new QComboBox(this)),
       m_scope(new QComboBox(this)),
       m_theory(new QCheckBox(tr("Theory"), this)) {
-  m_stat->addItem(tr("Max attention"), QStringLiteral("max_prob"));
-  m_stat->addItem(tr("Entropy"), QStringLiteral("entropy"));
-  m_stat->addItem(tr("Target mass"), QStringLiteral("target_mass"));
-  m_stat->addItem(tr("Sink mass"), QStringLiteral("sink_mass"));
+  addStatisticItems(m_stat);
   m_scope->addItem(tr("Selected head"), static_cast<int>(CurveScope::Head));
   m_scope->addItem(tr("Selected layer, all heads"), static_cast<int>(CurveScope::Layer));
   m_scope->addItem(tr("All layers and heads"), static_cast<int>(CurveScope::AllLayers));
@@ -175,7 +166,7 @@ void ContextCurveWidget::rebuild() {
     line->setName(run == normalizer ? tr("%1: median, q10–q90").arg(run)
                                     : tr("%1 [%2]: median, q10–q90").arg(run, normalizer));
   }
-  if (m_theory->isChecked() && request.stat == QLatin1String("max_prob") && !m_curves.curves.empty()) {
+  if (m_theory->isChecked() && request.stat == QLatin1String(kStatMaxProb) && !m_curves.curves.empty()) {
     const auto addTheory = [&](double s, const QColor& color, const QString& name) {
       QCPGraph* graph = m_plot->addGraph();
       QVector<double> x, y;
@@ -205,14 +196,15 @@ void ContextCurveWidget::rebuild() {
       scope = tr("all layers and heads");
       break;
   }
-  QString title = m_document->isOpen() ? tr("%1 vs context size · %2").arg(statLabel(request.stat), scope)
-                                       : tr("Open a capture file to see attention against context size");
+  QString title = m_document->isOpen()
+                      ? tr("%1 vs context size · %2").arg(statisticAxisLabel(request.stat), scope)
+                      : tr("Open a capture file to see attention against context size");
   if (!m_curves.missing.isEmpty())
     title += tr("  (not captured in %1)").arg(m_curves.missing.join(QStringLiteral(", ")));
   m_title->setText(title);
-  m_plot->yAxis->setLabel(statLabel(request.stat));
+  m_plot->yAxis->setLabel(statisticAxisLabel(request.stat));
   m_plot->xAxis->setRange(1, n_max);
-  if (isProbability(request.stat)) {
+  if (statisticIsProbability(request.stat)) {
     m_plot->yAxis->setRange(0, 1.02);
   } else {
     bool found = false;

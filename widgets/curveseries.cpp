@@ -1,12 +1,13 @@
 #include "curveseries.h"
 
 #include <QObject>
-#include <QRegularExpression>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/store.h"
 
 namespace attnscope::gui {
@@ -31,19 +32,13 @@ CurveSet computeCurves(const CaptureFile& file, const CurveRequest& request) {
 
 double ssmaxScale(const QString& normalizer) {
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
-  if (!normalizer.startsWith(QLatin1String("ssmax"))) return kNone;
-  static const QRegularExpression scale(QStringLiteral("[:,]s=([0-9.eE+-]+)(?:,|$)"));
-  static const QRegularExpression context(QStringLiteral("[:,]ctx=([0-9.eE+]+)(?:,|$)"));
-  bool ok = false;
-  if (auto match = scale.match(normalizer); match.hasMatch()) {
-    const double s = match.captured(1).toDouble(&ok);
-    return ok ? s : kNone;
+  try {
+    const NormalizerSpec spec = parseNormalizer(normalizer.toStdString());
+    if (spec.kind != NormalizerKind::Ssmax || spec.use_learned || spec.s.size() != 1) return kNone;
+    return spec.s[0];
+  } catch (const std::invalid_argument&) {
+    return kNone;  // a spec from a file this version cannot read: no theory curve
   }
-  if (auto match = context.match(normalizer); match.hasMatch()) {
-    const double n = match.captured(1).toDouble(&ok);
-    return ok && n > 1 ? 1.0 / std::log(n) : kNone;
-  }
-  return kNone;
 }
 
 std::vector<std::pair<double, double>> theoryCurve(double n_max, double s, int points) {
@@ -79,15 +74,6 @@ CsvTable curvesTable(const CurveSet& set) {
     }
   }
   return table;
-}
-
-QString statLabel(const QString& stat) {
-  if (stat == QLatin1String("max_prob")) return QObject::tr("max attention probability");
-  if (stat == QLatin1String("entropy")) return QObject::tr("attention entropy (nats)");
-  if (stat == QLatin1String("target_mass")) return QObject::tr("attention mass on target tokens");
-  if (stat == QLatin1String("sink_mass")) return QObject::tr("attention mass on the first token");
-  if (stat == QLatin1String("topk_mass")) return QObject::tr("top-k attention mass");
-  return stat;
 }
 
 }  // namespace attnscope::gui

@@ -10,6 +10,7 @@
 
 #include "attnscope/analysis.h"
 #include "plotexport.h"
+#include "statisticnames.h"
 
 namespace attnscope::gui {
 
@@ -17,7 +18,7 @@ enum class CurveScope { Head, Layer, AllLayers };
 
 struct CurveRequest {
   QStringList runs;  // overlaid, in this order
-  QString stat = QStringLiteral("max_prob");
+  QString stat = defaultStatistic();
   CurveScope scope = CurveScope::Head;
   int layer = 0, head = 0;  // the head (Head) or layer (Layer) to summarise
 };
@@ -42,8 +43,5 @@ std::vector<std::pair<double, double>> theoryCurve(double n_max, double s, int p
 /// One row per run and bin: run, normalizer, stat, layer, head, n_lo, n_hi, n_center, mean, median, q10, q90,
 /// count.
 CsvTable curvesTable(const CurveSet& set);
-
-/// The axis label of a statistic ("max attention probability", ...).
-QString statLabel(const QString& stat);
 
 }  // namespace attnscope::gui

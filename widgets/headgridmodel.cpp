@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attnscope/analysis.h"
 #include "attnscope/store.h"
 #include "colormaps.h"
 
@@ -14,57 +15,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-const char* statName(HeadStatistic statistic) {
-  switch (statistic) {
-    case HeadStatistic::MaxAtLastQuery:
-      return "max_prob";
-    case HeadStatistic::MeanEntropy:
-      return "entropy";
-    case HeadStatistic::MeanTargetMass:
-      return "target_mass";
-  }
-  return "max_prob";
-}
-
-/// One run's statistic reduced per head: [n_layer, n_head].
-std::vector<double> reduceRun(const CaptureFile& file, const std::string& run, HeadStatistic statistic) {
-  const RunInfo info = file.run(run);
-  std::vector<double> out(static_cast<std::size_t>(info.n_layer * info.n_head), kNaN);
-  const std::string stat = statName(statistic);
-  if (std::find(info.stats.begin(), info.stats.end(), stat) == info.stats.end()) return out;
-  const int64_t n_tokens = info.n_tokens;
-  for (int64_t layer = 0; layer < info.n_layer; ++layer) {
-    const std::vector<float> values = file.readStat(run, stat, layer);  // [n_head, T]
-    for (int64_t head = 0; head < info.n_head; ++head) {
-      const float* row = values.data() + head * n_tokens;
-      double result = kNaN;
-      if (statistic == HeadStatistic::MaxAtLastQuery) {
-        if (n_tokens > 0) result = row[n_tokens - 1];
-      } else {
-        double sum = 0;
-        int64_t count = 0;
-        for (int64_t q = 0; q < n_tokens; ++q)
-          if (std::isfinite(row[q])) sum += row[q], ++count;
-        if (count > 0) result = sum / static_cast<double>(count);
-      }
-      out[static_cast<std::size_t>(layer * info.n_head + head)] = result;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
-QString headStatisticName(HeadStatistic statistic) {
-  switch (statistic) {
-    case HeadStatistic::MaxAtLastQuery:
-      return QObject::tr("Max attention, last query");
-    case HeadStatistic::MeanEntropy:
-      return QObject::tr("Mean entropy");
-    case HeadStatistic::MeanTargetMass:
-      return QObject::tr("Mean target mass");
-  }
-  return {};
+QString headGridTitle(const HeadGridRequest& request) {
+  return QObject::tr("%1, %2").arg(statisticTitle(request.stat), summaryDescription(request.stat));
 }
 
 HeadGridValues computeHeadGrid(const CaptureFile& file, const HeadGridRequest& request) {
@@ -73,14 +27,15 @@ HeadGridValues computeHeadGrid(const CaptureFile& file, const HeadGridRequest& r
   const RunInfo info = file.run(request.run.toStdString());
   result.n_layer = static_cast<int>(info.n_layer);
   result.n_head = static_cast<int>(info.n_head);
-  result.values = reduceRun(file, info.name, request.statistic);
+  const std::string stat = request.stat.toStdString();
+  result.values = summarizeHeads(file, info.name, stat).values;
   const bool difference = request.difference && !request.compareRun.isEmpty();
   result.request.difference = difference;
   if (difference) {
     const RunInfo other = file.run(request.compareRun.toStdString());
     if (other.n_layer != info.n_layer || other.n_head != info.n_head)
       throw StoreError("runs " + info.name + " and " + other.name + " have different numbers of heads");
-    const std::vector<double> base = reduceRun(file, other.name, request.statistic);
+    const std::vector<double> base = summarizeHeads(file, other.name, stat).values;
     for (std::size_t i = 0; i < result.values.size(); ++i) result.values[i] -= base[i];
   }
   double top = 0;
@@ -88,10 +43,10 @@ HeadGridValues computeHeadGrid(const CaptureFile& file, const HeadGridRequest& r
     if (std::isfinite(v)) top = std::max(top, std::abs(v));
   if (difference) {
     result.lo = -std::max(top, 1e-6), result.hi = std::max(top, 1e-6);
-  } else if (request.statistic == HeadStatistic::MeanEntropy) {
-    result.lo = 0, result.hi = std::max(top, 1e-6);
-  } else {
+  } else if (statisticIsProbability(request.stat)) {
     result.lo = 0, result.hi = 1;  // probabilities and masses
+  } else {
+    result.lo = 0, result.hi = std::max(top, 1e-6);
   }
   return result;
 }
@@ -136,7 +91,7 @@ QVariant HeadGridModel::data(const QModelIndex& index, int role) const {
     case Qt::TextAlignmentRole:
       return int(Qt::AlignCenter);
     case Qt::ToolTipRole: {
-      QString what = headStatisticName(m_values.request.statistic);
+      QString what = headGridTitle(m_values.request);
       if (m_values.request.difference)
         what = tr("%1: %2 − %3").arg(what, m_values.request.run, m_values.request.compareRun);
       return tr("layer %1, head %2\n%3 = %4")

@@ -1,11 +1,14 @@
 #pragma once
-// Layers × heads, one number per head: the table behind the head grid. The numbers are computed off the GUI
-// thread by computeHeadGrid() and handed to the model as one value struct.
+// Layers × heads, one number per head: the table behind the head grid. The numbers are the per-head summaries
+// of attnscope/analysis.h (the same as the compare table's and `attnscope-cli stats --heads`), computed off
+// the GUI thread by computeHeadGrid() and handed to the model as one value struct.
 
 #include <QAbstractTableModel>
 #include <QString>
 
 #include <vector>
+
+#include "statisticnames.h"
 
 namespace attnscope {
 class CaptureFile;
@@ -13,17 +16,15 @@ class CaptureFile;
 
 namespace attnscope::gui {
 
-enum class HeadStatistic { MaxAtLastQuery, MeanEntropy, MeanTargetMass };
-
-/// A short display name of the statistic ("max attention, last query", ...).
-QString headStatisticName(HeadStatistic statistic);
-
 struct HeadGridRequest {
   QString run;
-  QString compareRun;  // used when difference is set: value = run's − compareRun's
-  HeadStatistic statistic = HeadStatistic::MaxAtLastQuery;
+  QString compareRun;                 // used when difference is set: value = run's − compareRun's
+  QString stat = defaultStatistic();  // a statistic of the catalogue, summarised per head (summarizeHeads)
   bool difference = false;
 };
+
+/// What the grid shows, e.g. "Max attention, mean over the last 10% of queries".
+QString headGridTitle(const HeadGridRequest& request);
 
 struct HeadGridValues {
   HeadGridRequest request;
@@ -32,7 +33,7 @@ struct HeadGridValues {
   double lo = 0, hi = 1;       // colour range; symmetric around 0 for differences
 };
 
-/// Reads the statistics and reduces them per head. Throws StoreError. Safe to call off the GUI thread.
+/// Reads the statistic and summarises it per head. Throws StoreError. Safe to call off the GUI thread.
 HeadGridValues computeHeadGrid(const CaptureFile& file, const HeadGridRequest& request);
 
 class HeadGridModel : public QAbstractTableModel {

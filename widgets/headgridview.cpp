@@ -11,8 +11,11 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "asyncjob.h"
 #include "capturedocument.h"
+#include "statisticnames.h"
 
 namespace attnscope::gui {
 namespace {
@@ -47,9 +50,7 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
       m_difference(new QCheckBox(tr("Δ vs compare run"), this)),
       m_table(new QTableView(this)),
       m_status(new QLabel(this)) {
-  for (HeadStatistic s :
-       {HeadStatistic::MaxAtLastQuery, HeadStatistic::MeanEntropy, HeadStatistic::MeanTargetMass})
-    m_statistic->addItem(headStatisticName(s), static_cast<int>(s));
+  addStatisticItems(m_statistic);
   m_difference->setToolTip(tr("Colour each head by the selected run's value minus the compare run's"));
 
   m_table->setModel(m_model);
@@ -84,8 +85,8 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
   reload();
 }
 
-void HeadGridView::setStatistic(HeadStatistic statistic) {
-  m_statistic->setCurrentIndex(m_statistic->findData(static_cast<int>(statistic)));
+void HeadGridView::setStat(const QString& stat) {
+  m_statistic->setCurrentIndex(std::max(0, m_statistic->findData(stat)));
 }
 
 void HeadGridView::setDifference(bool difference) {
@@ -104,7 +105,7 @@ void HeadGridView::reload() {
   HeadGridRequest request;
   request.run = m_document->selection().run;
   request.compareRun = m_document->selection().compareRun;
-  request.statistic = static_cast<HeadStatistic>(m_statistic->currentData().toInt());
+  request.stat = m_statistic->currentData().toString();
   request.difference = m_difference->isChecked() && !request.compareRun.isEmpty();
   m_shown = request;
   auto file = m_document->file();
@@ -119,7 +120,7 @@ void HeadGridView::reload() {
       [this, job](HeadGridValues values) {
         if (job != m_job) return;  // a newer request superseded this one
         m_model->setValues(values);
-        QString text = tr("%1 · run %2").arg(headStatisticName(values.request.statistic), values.request.run);
+        QString text = tr("%1 · run %2").arg(headGridTitle(values.request), values.request.run);
         if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
         m_status->setText(text);
         showCurrentHead();

@@ -24,7 +24,8 @@ class HeadGridView : public QWidget, public ExportSource {
 
   HeadGridModel* model() const { return m_model; }
   QTableView* table() const { return m_table; }
-  void setStatistic(HeadStatistic statistic);
+  /// Chooses the statistic by its name (attnscope/statistics.h).
+  void setStat(const QString& stat);
   void setDifference(bool difference);
 
   QString exportName() const override { return QStringLiteral("head-grid"); }

@@ -7,7 +7,9 @@
 
 #include <torch/torch.h>
 
+#include "attnscope/hook_names.h"
 #include "attnscope/model.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/runtime.h"
 #include "attnscope/safetensors.h"
 
@@ -30,8 +32,8 @@ std::string ropeText(const ModelConfig& c) {
 void printSsmax(const Model& model) {
   const ModelConfig& c = model.config();
   if (!c.ssmax_learned) {
-    std::printf("ssmax        none learned (give s at run time, e.g. --normalizer ssmax:ctx=%lld)\n",
-                static_cast<long long>(c.n_ctx));
+    std::printf("ssmax        none learned (give s at run time, e.g. --normalizer %s)\n",
+                ssmaxContextSpec(static_cast<double>(c.n_ctx)).userText().c_str());
     return;
   }
   std::printf("ssmax        learned s per head%s\n", c.ssmax_bias ? " and bias b" : "");
@@ -100,7 +102,7 @@ int forward(const RunOptions& options) {
   auto ids = torch::tensor(prompt, torch::kInt64).view({1, T});
   torch::Tensor last_row;  // [k1 - k0] probabilities of the last query, over keys from k0
   int64_t row_k0 = 0;
-  model->hooks().add("blocks." + std::to_string(layer) + ".attn.hook_pattern", [&](const HookEvent& e) {
+  model->hooks().add(formatHookName(layer, BlockHook::Pattern), [&](const HookEvent& e) {
     if (e.q1 == T) {
       last_row = e.tensor[0][options.head][T - 1 - e.q0].clone();
       row_k0 = e.k0;

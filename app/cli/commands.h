@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attnscope/evaluate.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/train.h"
 
 namespace c10 {
@@ -39,7 +40,7 @@ struct RunOptions {
   std::string model_dir;
   PromptOptions prompt;
   std::string dtype = "auto";  // compute dtype (computeDtypeNames())
-  std::string normalizer = "softmax";
+  std::string normalizer = kNormalizerSoftmax;
   int layer = -1;  // -1: last layer
   int head = 0;
   int top = 5;
@@ -64,6 +65,7 @@ struct StatsOptions {
   std::string csv;  // write curves here when set
   int bins_per_octave = 2;
   double theory_s = 0;  // > 0: add theory curves for softmax and SSMax with this s to the CSV
+  bool heads = false;   // also print the summary of every head, not only each layer's mean
 };
 
 struct TrainOptions {

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include "attnscope/dtype.h"
+#include "attnscope/hf_cache.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/runtime.h"
 #include "commands.h"
 
@@ -40,21 +42,30 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
+  // Adds the model directory argument, which also takes a model id (Org/Name) of the local Hugging Face
+  // cache, and --revision to choose the id's branch, tag or commit.
+  std::string revision;
+  auto addModelDir = [&revision](CLI::App* cmd, std::string& model_dir, const std::string& what) {
+    const std::string help = what +
+                             ", or a model id Org/Name in the local Hugging Face cache (HF_HUB_CACHE, "
+                             "HF_HOME/hub, ~/.cache/huggingface/hub; never downloaded)";
+    cmd->add_option("model_dir", model_dir, help)->required();
+    cmd->add_option("--revision", revision,
+                    "Branch, tag or commit hash of a model id in the cache (default: main)");
+  };
+
   InfoOptions info;
   auto* info_cmd =
       app.add_subcommand("info", "Describe a model directory: architecture, sizes, SSMax parameters");
-  info_cmd->add_option("model_dir", info.model_dir, "Hugging Face model directory")->required();
+  addModelDir(info_cmd, info.model_dir, "Hugging Face model directory");
 
   RunOptions run;
   auto* run_cmd = app.add_subcommand(
       "run", "Run token ids through a model; print the top next tokens and the last query's attention row");
-  run_cmd->add_option("model_dir", run.model_dir, "Hugging Face model directory")->required();
+  addModelDir(run_cmd, run.model_dir, "Hugging Face model directory");
   addPrompt(run_cmd, run.prompt);
   addDtype(run_cmd, run.dtype);
-  run_cmd
-      ->add_option(
-          "--normalizer,-n", run.normalizer,
-          "softmax | ssmax | ssmax:s=0.3[,b=0.1] | ssmax:ctx=N | logn:L=N | temperature:floor=F,scale=S")
+  run_cmd->add_option("--normalizer,-n", run.normalizer, attnscope::normalizerSyntax())
       ->capture_default_str();
   run_cmd->add_option("--layer", run.layer, "Layer whose attention row to print (-1: last)")
       ->capture_default_str();
@@ -65,7 +76,7 @@ int main(int argc, char** argv) {
 
   TokenizeOptions tokenize;
   auto* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids and display strings of a prompt");
-  tokenize_cmd->add_option("model_dir", tokenize.model_dir, "Model directory with a tokenizer")->required();
+  addModelDir(tokenize_cmd, tokenize.model_dir, "Model directory with a tokenizer");
   addPrompt(tokenize_cmd, tokenize.prompt);
 
   CaptureOptions capture;
@@ -73,7 +84,7 @@ int main(int argc, char** argv) {
       "capture",
       "Capture per-head attention statistics (and maps) of one prompt into an HDF5 file, one run per "
       "normalizer; runs are appended to an existing file of the same prompt and model");
-  capture_cmd->add_option("model_dir", capture.model_dir, "Hugging Face model directory")->required();
+  addModelDir(capture_cmd, capture.model_dir, "Hugging Face model directory");
   addPrompt(capture_cmd, capture.prompt);
   addDtype(capture_cmd, capture.dtype);
   capture_cmd
@@ -108,6 +119,8 @@ int main(int argc, char** argv) {
                    "theory_gaussian: Monte Carlo, N(0,1) logits) for softmax and SSMax with this s")
       ->check(CLI::PositiveNumber)
       ->needs("--csv");
+  stats_cmd->add_flag("--heads", stats.heads,
+                      "Print every head's summary (the value the head grid and the compare table show)");
   stats_cmd->add_option("--bins-per-octave", stats.bins_per_octave, "Resolution of the n axis")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -121,7 +134,7 @@ int main(int argc, char** argv) {
       ->add_option("out_dir", train.out_dir, "Output model directory (checkpoint/ inside while training)")
       ->required();
   train_cmd->add_option("--normalizer,-n", tp.normalizer, "Attention normalizer trained with")
-      ->check(CLI::IsMember({"softmax", "ssmax"}))
+      ->check(CLI::IsMember({attnscope::kNormalizerSoftmax, attnscope::kNormalizerSsmax}))
       ->capture_default_str();
   train_cmd->add_flag("--ssmax-bias", tp.ssmax_bias, "SSMax: also learn the bias b in (s ln n + b) z");
   train_cmd->add_option("--steps", tp.n_steps, "Optimizer steps")
@@ -180,7 +193,8 @@ int main(int argc, char** argv) {
   train_cmd->add_flag("--resume", train.resume, "Continue from OUT_DIR/checkpoint (same arguments)");
   train_cmd->add_option(
       "--init-from", tp.init_from,
-      "Start from this model's weights (same architecture), with a fresh optimizer and schedule");
+      "Start from this model's weights (same architecture), with a fresh optimizer and schedule; a "
+      "directory or a cached model id Org/Name");
 
   EvalOptions eval;
   attnscope::EvalParams& ep = eval.params;
@@ -188,11 +202,9 @@ int main(int argc, char** argv) {
       "eval",
       "Evaluate a byte-level model: loss by position, needle retrieval against length and depth, needle "
       "score per head");
-  eval_cmd->add_option("model_dir", eval.model_dir, "Model directory made by train")->required();
+  addModelDir(eval_cmd, eval.model_dir, "Model directory made by train");
   addDtype(eval_cmd, eval.dtype);
-  eval_cmd
-      ->add_option("--normalizer,-n", ep.normalizer,
-                   "softmax | ssmax (learned) | ssmax:ctx=N | ssmax:s=..[,b=..] | logn:L=N | temperature:...")
+  eval_cmd->add_option("--normalizer,-n", ep.normalizer, attnscope::normalizerSyntax())
       ->capture_default_str();
   eval_cmd
       ->add_option("--rope-theta-scale", ep.rope_theta_scale, "Multiply rope_theta at evaluation (e.g. 50)")
@@ -250,6 +262,10 @@ int main(int argc, char** argv) {
 
   try {
     attnscope::setComputeThreads(threads);
+    // Only the chosen subcommand's model directory is set; a cached model id becomes its snapshot directory.
+    for (std::string* model_dir : {&info.model_dir, &run.model_dir, &tokenize.model_dir, &capture.model_dir,
+                                   &eval.model_dir, &train.params.init_from})
+      if (!model_dir->empty()) *model_dir = attnscope::resolveModelPath(*model_dir, revision);
     if (*info_cmd) return runInfo(info);
     if (*run_cmd) return runForward(run);
     if (*capture_cmd) return runCapture(capture);

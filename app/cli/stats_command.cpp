@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "attnscope/analysis.h"
+#include "attnscope/normalizer_spec.h"
+#include "attnscope/statistics.h"
 #include "attnscope/store.h"
 #include "attnscope/untrusted_text.h"
 #include "commands.h"
@@ -18,28 +20,35 @@
 namespace attnscope::cli {
 namespace {
 
-/// Mean of a stat over the last 10% of query positions of one layer (all heads): the long-context end. The
-/// loops run over the values read, never over what the attributes claim.
-double tailMean(const CaptureFile& file, const RunInfo& run, const std::string& stat, int64_t layer) {
-  const std::vector<float> values = file.readStat(run.name, stat, layer);  // [n_head, T]
-  const int64_t n_values = static_cast<int64_t>(values.size());
-  if (run.n_head <= 0 || n_values % run.n_head != 0) return NAN;
-  const int64_t T = n_values / run.n_head, from = T - std::max<int64_t>(1, T / 10);
-  double sum = 0;
-  int64_t count = 0;
-  for (int64_t h = 0; h < run.n_head; ++h)
-    for (int64_t t = std::max<int64_t>(0, from); t < T; ++t) {
-      float v = values[static_cast<std::size_t>(h * T + t)];
-      if (std::isfinite(v)) {
-        sum += v;
-        ++count;
-      }
-    }
-  return count ? sum / static_cast<double>(count) : NAN;
-}
-
 bool hasStat(const RunInfo& run, const std::string& stat) {
   return std::find(run.stats.begin(), run.stats.end(), stat) != run.stats.end();
+}
+
+/// Prints a run's per-head summaries of the viewed statistics it has: each layer's mean over heads, and with
+/// heads every head's value.
+void printSummaries(const CaptureFile& file, const RunInfo& run, bool heads) {
+  std::vector<HeadSummaries> summaries;
+  for (const std::string& stat : viewedStatistics())
+    if (hasStat(run, stat)) summaries.push_back(summarizeHeads(file, run.name, stat));
+  if (summaries.empty()) return;
+  std::printf("  per-head summary: mean over the last %lld of %lld queries (queries %lld-%lld",
+              static_cast<long long>(summaries[0].q1 - summaries[0].q0), static_cast<long long>(run.n_tokens),
+              static_cast<long long>(summaries[0].q0), static_cast<long long>(summaries[0].q1 - 1));
+  if (hasStat(run, kStatTargetMass)) std::printf("; %s: those that see a target", kStatTargetMass);
+  std::printf(")\n  %5s %5s", "layer", "head");
+  for (const HeadSummaries& summary : summaries) std::printf(" %11s", summary.stat.c_str());
+  std::printf("\n");
+  for (int64_t l = 0; l < run.n_layer; ++l) {
+    std::printf("  %5lld %5s", static_cast<long long>(l), "mean");
+    for (const HeadSummaries& summary : summaries) std::printf(" %11.4f", layerMean(summary, l));
+    std::printf("\n");
+    if (!heads) continue;
+    for (int64_t h = 0; h < run.n_head; ++h) {
+      std::printf("  %5lld %5lld", static_cast<long long>(l), static_cast<long long>(h));
+      for (const HeadSummaries& summary : summaries) std::printf(" %11.4f", summary.at(l, h));
+      std::printf("\n");
+    }
+  }
 }
 
 /// Appends the theory curves at n = 1, 2, 4, ... up to n_max: the paper's Figure 1 closed forms (logits -2
@@ -55,19 +64,19 @@ int64_t writeTheory(std::ostream& csv, int64_t n_max, double s) {
   auto mc_softmax = monteCarloMax(
       sampled, 1.0, [](int64_t) { return 1.0; }, samples);
   auto mc_ssmax = monteCarloMax(sampled, 1.0, ssmax_multiplier, samples);
-  const std::string ssmax = "ssmax:s=" + std::to_string(s);
+  const std::string softmax = NormalizerSpec().text(), ssmax = ssmaxSpec(s).text();
   int64_t rows = 0;
   auto emit = [&](const std::string& run, const std::string& normalizer, int64_t n, double value, int count) {
-    csv << run << ",\"" << normalizer << "\",max_prob,-1,-1," << n << ',' << n << ',' << n << ',' << value
-        << ',' << value << ',' << value << ',' << value << ',' << count << '\n';
+    csv << run << ",\"" << normalizer << "\"," << kStatMaxProb << ",-1,-1," << n << ',' << n << ',' << n
+        << ',' << value << ',' << value << ',' << value << ',' << value << ',' << count << '\n';
     ++rows;
   };
   for (std::size_t i = 0; i < ns.size(); ++i) {
     const double n = static_cast<double>(ns[i]);
-    emit("theory_fig1", "softmax", ns[i], theorySoftmaxMax(n), 1);
+    emit("theory_fig1", softmax, ns[i], theorySoftmaxMax(n), 1);
     emit("theory_fig1", ssmax, ns[i], theorySsmaxMax(n, s), 1);
     if (i >= sampled.size()) continue;
-    emit("theory_gaussian", "softmax", ns[i], mc_softmax[i], samples);
+    emit("theory_gaussian", softmax, ns[i], mc_softmax[i], samples);
     emit("theory_gaussian", ssmax, ns[i], mc_ssmax[i], samples);
   }
   return rows;
@@ -96,18 +105,7 @@ int runStats(const StatsOptions& options) {
     if (!run.compute_dtype.empty())
       std::printf("  linear layers computed in %s\n", shown(run.compute_dtype).c_str());
     if (!run.complete) continue;
-    std::printf("  last 10%% of queries, mean over heads:\n  %5s %10s %10s %10s", "layer", "max_prob",
-                "entropy", "sink_mass");
-    const bool targets = hasStat(run, "target_mass");
-    if (targets) std::printf(" %11s", "target_mass");
-    std::printf("\n");
-    for (int64_t l = 0; l < run.n_layer; ++l) {
-      std::printf("  %5lld %10.4f %10.4f %10.4f", static_cast<long long>(l),
-                  tailMean(*file, run, "max_prob", l), tailMean(*file, run, "entropy", l),
-                  tailMean(*file, run, "sink_mass", l));
-      if (targets) std::printf(" %11.4f", tailMean(*file, run, "target_mass", l));
-      std::printf("\n");
-    }
+    printSummaries(*file, run, options.heads);
   }
 
   if (options.csv.empty()) return 0;
@@ -120,7 +118,8 @@ int runStats(const StatsOptions& options) {
   for (const RunInfo& run : runs) {
     if (!run.complete) continue;
     for (const std::string& stat : run.stats) {
-      if (stat == "n_keys" || stat == "argmax") continue;
+      const StatisticInfo* info = findStatistic(stat);
+      if (info && !info->per_context) continue;  // argmax, n_keys: not a curve against n
       auto emit = [&](int64_t layer, int64_t head) {
         Curve curve = statCurve(*file, run.name, stat, layer, head, curve_options);
         for (const CurvePoint& p : curve.points) {

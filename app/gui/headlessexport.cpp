@@ -88,6 +88,7 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
   } else if (options.figure == QLatin1String("head-grid")) {
     auto* grid = new HeadGridView(&document);
     widget.reset(grid), source = grid;
+    grid->setStat(options.stat);
     grid->setDifference(options.difference);
     grid->resize(size);
     grid->setAttribute(Qt::WA_DontShowOnScreen);

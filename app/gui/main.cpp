@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "attnscope/statistics.h"
 #include "capturedocument.h"
 #include "headlessexport.h"
 #include "mainwindow.h"
@@ -58,9 +59,12 @@ int main(int argc, char** argv) {
                                 QStringLiteral("0"));
   const QCommandLineOption query(QStringLiteral("query"), QStringLiteral("Query position (default: last)."),
                                  QStringLiteral("Q"), QStringLiteral("-1"));
-  const QCommandLineOption stat(QStringLiteral("stat"),
-                                QStringLiteral("Curve statistic: max_prob, entropy, target_mass, sink_mass."),
-                                QStringLiteral("name"), QStringLiteral("max_prob"));
+  QStringList stats;
+  for (const std::string& name : attnscope::viewedStatistics()) stats << QString::fromStdString(name);
+  const QCommandLineOption stat(
+      QStringLiteral("stat"),
+      QStringLiteral("Context curve and head grid statistic: %1.").arg(stats.join(QStringLiteral(", "))),
+      QStringLiteral("name"), attnscope::gui::defaultStatistic());
   const QCommandLineOption scope(QStringLiteral("scope"), QStringLiteral("Curve scope: head, layer or all."),
                                  QStringLiteral("scope"), QStringLiteral("head"));
   const QCommandLineOption log(QStringLiteral("log"),
@@ -75,9 +79,11 @@ int main(int argc, char** argv) {
                                   QStringLiteral("px"));
   const QCommandLineOption scale(QStringLiteral("scale"), QStringLiteral("PNG pixels per layout pixel."),
                                  QStringLiteral("x"), QStringLiteral("2"));
-  const QCommandLineOption model(QStringLiteral("model"),
-                                 QStringLiteral("Open the Run model dialog for a model directory."),
-                                 QStringLiteral("dir"));
+  const QCommandLineOption model(
+      QStringLiteral("model"),
+      QStringLiteral("Open the Run model dialog for a model directory or a model id Org/Name of the local "
+                     "Hugging Face cache."),
+      QStringLiteral("dir|id"));
   parser.addOptions({model, exportOption, figure, out, run, compare, layer, head, query, stat, scope, log,
                      difference, width, height, scale});
   parser.process(app);

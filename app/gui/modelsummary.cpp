@@ -6,6 +6,8 @@
 #include <QJsonObject>
 #include <QObject>
 
+#include "attnscope/normalizer_spec.h"
+
 namespace attnscope::gui {
 namespace {
 
@@ -47,7 +49,7 @@ bool readModelSummary(const QString& dir, ModelSummary* summary, QString* error)
   summary->n_head = intOf(config, {"num_attention_heads", "n_head"});
   summary->n_ctx = intOf(config, {"max_position_embeddings", "n_positions", "n_ctx"});
   summary->ssmaxLearned =
-      config.value(QLatin1String("attention_normalizer")).toString() == QLatin1String("ssmax");
+      config.value(QLatin1String("attention_normalizer")).toString() == QLatin1String(kNormalizerSsmax);
   summary->hasTokenizer =
       model.exists(QStringLiteral("tokenizer.json")) ||
       (model.exists(QStringLiteral("vocab.json")) && model.exists(QStringLiteral("merges.txt"))) ||

@@ -8,6 +8,11 @@
 #include <QRegularExpression>
 #include <QSpinBox>
 
+#include <cmath>
+#include <stdexcept>
+
+#include "attnscope/normalizer_spec.h"
+
 #include "modelsummary.h"
 
 namespace attnscope::gui {
@@ -20,15 +25,26 @@ QSpinBox* tokenSpin(QWidget* parent, int value) {
   return spin;
 }
 
-QString number(double value) {
-  return QString::number(value, 'g', 6);
+QString textOf(const NormalizerSpec& spec) {
+  return QString::fromStdString(spec.userText());
+}
+
+/// Whether a spin box holds value exactly (an integer within its range).
+bool holds(const QSpinBox* spin, double value) {
+  return value >= spin->minimum() && value <= spin->maximum() && value == std::floor(value);
+}
+
+/// Whether a double spin box holds value exactly (within its range, at its decimals).
+bool holds(const QDoubleSpinBox* spin, double value) {
+  const double scale = std::pow(10.0, spin->decimals());
+  return value >= spin->minimum() && value <= spin->maximum() && std::round(value * scale) / scale == value;
 }
 
 }  // namespace
 
 NormalizerChooser::NormalizerChooser(QWidget* parent)
     : QGroupBox(tr("Normalizers (one run each)"), parent),
-      m_softmax(new QCheckBox(tr("softmax"), this)),
+      m_softmax(new QCheckBox(QString::fromLatin1(kNormalizerSoftmax), this)),
       m_learned(new QCheckBox(tr("SSMax with the checkpoint's learned s"), this)),
       m_ssmaxS(new QCheckBox(tr("SSMax, s ="), this)),
       m_s(new QDoubleSpinBox(this)),
@@ -49,7 +65,9 @@ NormalizerChooser::NormalizerChooser(QWidget* parent)
   m_scale->setRange(0.001, 100);
   m_scale->setDecimals(3);
   m_scale->setValue(0.1);
-  m_other->setPlaceholderText(QStringLiteral("ssmax:s=0.3,b=0.1; logn:L=512"));
+  NormalizerSpec withBias = ssmaxSpec(0.3);
+  withBias.b = {0.1};
+  m_other->setPlaceholderText(textOf(withBias) + QStringLiteral("; ") + textOf(lognSpec(512)));
   m_other->setToolTip(tr("More normalizer specs, separated by ';' or spaces"));
   auto* grid = new QGridLayout(this);
   grid->addWidget(m_softmax, 0, 0, 1, 4);
@@ -82,15 +100,12 @@ void NormalizerChooser::setModel(const ModelSummary& summary) {
 
 QStringList NormalizerChooser::specs() const {
   QStringList specs;
-  if (m_softmax->isChecked()) specs << QStringLiteral("softmax");
-  if (m_learned->isChecked() && m_learned->isEnabled()) specs << QStringLiteral("ssmax");
-  if (m_ssmaxS->isChecked()) specs << QStringLiteral("ssmax:s=%1").arg(number(m_s->value()));
-  if (m_ssmaxCtx->isChecked()) specs << QStringLiteral("ssmax:ctx=%1").arg(m_ctx->value());
-  if (m_logn->isChecked()) specs << QStringLiteral("logn:L=%1").arg(m_lognL->value());
-  if (m_temperature->isChecked())
-    specs << QStringLiteral("temperature:floor=%1,scale=%2")
-                 .arg(m_floor->value())
-                 .arg(number(m_scale->value()));
+  if (m_softmax->isChecked()) specs << textOf(NormalizerSpec());
+  if (m_learned->isChecked() && m_learned->isEnabled()) specs << textOf(learnedSsmaxSpec());
+  if (m_ssmaxS->isChecked()) specs << textOf(ssmaxSpec(m_s->value()));
+  if (m_ssmaxCtx->isChecked()) specs << textOf(ssmaxContextSpec(m_ctx->value()));
+  if (m_logn->isChecked()) specs << textOf(lognSpec(m_lognL->value()));
+  if (m_temperature->isChecked()) specs << textOf(temperatureSpec(m_floor->value(), m_scale->value()));
   for (const QString& spec :
        m_other->text().split(QRegularExpression(QStringLiteral("[;\\s]+")), Qt::SkipEmptyParts))
     if (!specs.contains(spec)) specs << spec;
@@ -101,26 +116,31 @@ void NormalizerChooser::setSpecs(const QStringList& specs) {
   for (QCheckBox* box : {m_softmax, m_learned, m_ssmaxS, m_ssmaxCtx, m_logn, m_temperature})
     box->setChecked(false);
   QStringList other;
-  const QRegularExpression sPattern(QStringLiteral("^ssmax:s=([0-9.eE+-]+)$"));
-  const QRegularExpression ctxPattern(QStringLiteral("^ssmax:ctx=(\\d+)$"));
-  const QRegularExpression lognPattern(QStringLiteral("^logn:L=(\\d+)$"));
-  for (const QString& spec : specs) {
-    QRegularExpressionMatch match;
-    if (spec == QLatin1String("softmax")) {
+  for (const QString& text : specs) {
+    NormalizerSpec spec;
+    try {
+      spec = parseNormalizer(text.toStdString());
+    } catch (const std::invalid_argument&) {
+      other << text;  // the capture reports it when it runs
+      continue;
+    }
+    const bool ssmax = spec.kind == NormalizerKind::Ssmax && !spec.use_learned && spec.b.empty();
+    if (spec.kind == NormalizerKind::Softmax) {
       m_softmax->setChecked(true);
-    } else if (spec == QLatin1String("ssmax") && m_learned->isEnabled()) {
+    } else if (spec.kind == NormalizerKind::Ssmax && spec.use_learned && m_learned->isEnabled()) {
       m_learned->setChecked(true);
-    } else if ((match = sPattern.match(spec)).hasMatch() && !m_ssmaxS->isChecked()) {
+    } else if (ssmax && spec.ssmax_ctx == 0 && spec.s.size() == 1 && holds(m_s, spec.s[0]) &&
+               !m_ssmaxS->isChecked()) {
       m_ssmaxS->setChecked(true);
-      m_s->setValue(match.captured(1).toDouble());
-    } else if ((match = ctxPattern.match(spec)).hasMatch() && !m_ssmaxCtx->isChecked()) {
+      m_s->setValue(spec.s[0]);
+    } else if (ssmax && holds(m_ctx, spec.ssmax_ctx) && !m_ssmaxCtx->isChecked()) {
       m_ssmaxCtx->setChecked(true);
-      m_ctx->setValue(match.captured(1).toInt());
-    } else if ((match = lognPattern.match(spec)).hasMatch() && !m_logn->isChecked()) {
+      m_ctx->setValue(static_cast<int>(spec.ssmax_ctx));
+    } else if (spec.kind == NormalizerKind::Logn && holds(m_lognL, spec.logn_base) && !m_logn->isChecked()) {
       m_logn->setChecked(true);
-      m_lognL->setValue(match.captured(1).toInt());
+      m_lognL->setValue(static_cast<int>(spec.logn_base));
     } else {
-      other << spec;
+      other << text;
     }
   }
   m_other->setText(other.join(QStringLiteral("; ")));

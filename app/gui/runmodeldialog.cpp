@@ -20,6 +20,7 @@
 
 #include "attnscope/dtype.h"
 
+#include "modelchooser.h"
 #include "modelsummary.h"
 #include "normalizerchooser.h"
 
@@ -44,7 +45,7 @@ bool parseIds(const QString& text, std::vector<int64_t>* ids) {
 
 RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
     : QDialog(parent),
-      m_model(new QLineEdit(this)),
+      m_model(new ModelChooser(this)),
       m_modelInfo(new QLabel(this)),
       m_prompt(new QPlainTextEdit(this)),
       m_promptHint(new QLabel(this)),
@@ -77,10 +78,6 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
       tr("Precision of the linear layers. Attention scores, softmax and every statistic are float32 "
          "whatever this is; float32 doubles the memory of a bfloat16 checkpoint."));
 
-  auto* browseModel = new QPushButton(tr("Browse…"), this);
-  auto* modelRow = new QHBoxLayout;
-  modelRow->addWidget(m_model, 1);
-  modelRow->addWidget(browseModel);
   auto* loadText = new QPushButton(tr("Load text file…"), this);
   auto* promptRow = new QHBoxLayout;
   promptRow->addWidget(m_promptHint, 1);
@@ -96,7 +93,7 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Run"));
 
   auto* form = new QFormLayout(this);
-  form->addRow(tr("Model directory:"), modelRow);
+  form->addRow(tr("Model:"), m_model);
   form->addRow(QString(), m_modelInfo);
   form->addRow(tr("Prompt:"), m_prompt);
   form->addRow(QString(), promptRow);
@@ -108,10 +105,9 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   form->addRow(tr("Capture file:"), outRow);
   form->addRow(buttons);
 
-  connect(browseModel, &QPushButton::clicked, this, &RunModelDialog::chooseModel);
   connect(loadText, &QPushButton::clicked, this, &RunModelDialog::loadPromptFile);
   connect(browseOut, &QPushButton::clicked, this, &RunModelDialog::chooseOutput);
-  connect(m_model, &QLineEdit::editingFinished, this, &RunModelDialog::onModelChanged);
+  connect(m_model, &ModelChooser::modelChanged, this, &RunModelDialog::onModelChanged);
   connect(m_out, &QLineEdit::textEdited, this, [this] { m_outEdited = true; });
   connect(m_prompt, &QPlainTextEdit::textChanged, this, &RunModelDialog::updateTokenHint);
   connect(m_mapsMode, &QComboBox::currentIndexChanged, this,
@@ -155,12 +151,6 @@ QString RunModelDialog::defaultOutput(const QString& modelDir) {
            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
 }
 
-void RunModelDialog::chooseModel() {
-  const QString dir = QFileDialog::getExistingDirectory(
-      this, tr("Model directory (config.json + safetensors)"), m_model->text());
-  if (!dir.isEmpty()) setModelDir(dir);
-}
-
 void RunModelDialog::loadPromptFile() {
   const QString path =
       QFileDialog::getOpenFileName(this, tr("Prompt text"), QString(), tr("Text (*.txt);;All files (*)"));
@@ -182,10 +172,11 @@ void RunModelDialog::chooseOutput() {
 void RunModelDialog::onModelChanged() {
   ModelSummary summary;
   QString error;
-  m_modelOk = readModelSummary(m_model->text(), &summary, &error);
+  const QString dir = m_model->resolvedDirectory(&error);
+  m_modelOk = !dir.isEmpty() && readModelSummary(dir, &summary, &error);
   m_modelInfo->setText(m_modelOk ? summary.describe() : error);
   if (m_modelOk) m_normalizers->setModel(summary);
-  if (!m_outEdited) m_out->setText(defaultOutput(m_model->text()));
+  if (!m_outEdited) m_out->setText(defaultOutput(m_model->modelName()));
 }
 
 void RunModelDialog::updateTokenHint() {
@@ -194,7 +185,8 @@ void RunModelDialog::updateTokenHint() {
 }
 
 QString RunModelDialog::validate() const {
-  if (!m_modelOk) return tr("Choose a model directory holding config.json and model.safetensors.");
+  if (!m_modelOk)
+    return tr("Choose a model: a directory holding config.json and model.safetensors, or a cached model id.");
   std::vector<int64_t> ids;
   if (!parseIds(m_ids->text(), &ids))
     return tr("Token ids must be non-negative integers separated by commas.");
@@ -209,7 +201,7 @@ QString RunModelDialog::validate() const {
 
 CaptureJob RunModelDialog::job() const {
   CaptureJob job;
-  job.modelDir = m_model->text();
+  job.modelDir = m_model->resolvedDirectory(nullptr);
   parseIds(m_ids->text(), &job.ids);
   if (job.ids.empty()) job.promptText = m_prompt->toPlainText();
   job.normalizers = m_normalizers->specs();

@@ -1,6 +1,7 @@
 #pragma once
-// File → Open model…: a model directory, a prompt (text, a text file, or token ids), the normalizers to run,
-// the maps and targets to store and the capture file to write. Produces a CaptureJob for the CaptureWorker.
+// File → Open model…: a model (a directory or a cached model id), a prompt (text, a text file, or token ids),
+// the normalizers to run, the maps and targets to store and the capture file to write. Produces a CaptureJob
+// for the CaptureWorker.
 
 #include <QDialog>
 
@@ -13,6 +14,7 @@ class QPlainTextEdit;
 
 namespace attnscope::gui {
 
+class ModelChooser;
 class NormalizerChooser;
 
 class RunModelDialog : public QDialog {
@@ -23,6 +25,7 @@ class RunModelDialog : public QDialog {
   /// The job as filled in (valid after accept()).
   CaptureJob job() const;
   NormalizerChooser* normalizers() const { return m_normalizers; }
+  ModelChooser* model() const { return m_model; }
   void setModelDir(const QString& dir);
   void setPromptText(const QString& text);
   void setOutput(const QString& path);
@@ -30,18 +33,17 @@ class RunModelDialog : public QDialog {
   /// Checks the fields; shows what is wrong instead of closing.
   void accept() override;
 
-  /// A fresh capture path in the user's cache directory for a model directory.
+  /// A fresh capture path in the user's cache directory for a model directory (or a model id).
   static QString defaultOutput(const QString& modelDir);
 
  private:
-  void chooseModel();
   void loadPromptFile();
   void chooseOutput();
   void onModelChanged();
   void updateTokenHint();
   QString validate() const;
 
-  QLineEdit* m_model;
+  ModelChooser* m_model;
   QLabel* m_modelInfo;
   QPlainTextEdit* m_prompt;
   QLabel* m_promptHint;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "attnscope/statistics.h"
 #include "attnscope/store.h"
 
 namespace attnscope {
@@ -65,18 +66,90 @@ Curve statCurve(const CaptureFile& file, const std::string& run, const std::stri
   for (int64_t l = first; l <= last; ++l) {
     if (head >= 0) {
       auto v = file.readStat(run, stat, l, head);
-      auto k = file.readStat(run, "n_keys", l, head);
+      auto k = file.readStat(run, kStatNKeys, l, head);
       values.insert(values.end(), v.begin(), v.end());
       n.insert(n.end(), k.begin(), k.end());
     } else {
       auto v = file.readStat(run, stat, l);
-      auto k = file.readStat(run, "n_keys", l);
+      auto k = file.readStat(run, kStatNKeys, l);
       values.insert(values.end(), v.begin(), v.end());
       n.insert(n.end(), k.begin(), k.end());
     }
   }
   curve.points = binByContext(values, n, options);
   return curve;
+}
+
+int64_t summaryTailBegin(int64_t n_tokens) {
+  const int64_t n_tail = std::max<int64_t>(1, (n_tokens + kSummaryTailDivisor - 1) / kSummaryTailDivisor);
+  return std::max<int64_t>(0, n_tokens - n_tail);
+}
+
+double HeadSummaries::at(int64_t layer, int64_t head) const {
+  if (layer < 0 || layer >= n_layer || head < 0 || head >= n_head) return NAN;
+  return values[static_cast<std::size_t>(layer * n_head + head)];
+}
+
+HeadSummaries summarizeHeads(const CaptureFile& file, const std::string& run, const std::string& stat) {
+  const RunInfo info = file.run(run);
+  HeadSummaries out;
+  out.run = info.name;
+  out.stat = stat;
+  out.n_layer = info.n_layer;
+  out.n_head = info.n_head;
+  out.q0 = summaryTailBegin(info.n_tokens);
+  out.q1 = info.n_tokens;
+  out.values.assign(static_cast<std::size_t>(info.n_layer * info.n_head), NAN);
+  const auto has = [&info](const std::string& name) {
+    return std::find(info.stats.begin(), info.stats.end(), name) != info.stats.end();
+  };
+  if (!has(stat)) return out;
+  const StatisticInfo* entry = findStatistic(stat);
+  const bool only_seeing_targets = entry && entry->needs_targets;
+  const bool has_n_keys = has(kStatNKeys);
+  const auto T = static_cast<std::size_t>(info.n_tokens);
+  const auto expected = static_cast<std::size_t>(info.n_head) * T;
+  for (int64_t layer = 0; layer < info.n_layer; ++layer) {
+    const std::vector<float> values = file.readStat(info.name, stat, layer);  // [n_head, T]
+    std::vector<float> n_keys;
+    if (only_seeing_targets && has_n_keys) n_keys = file.readStat(info.name, kStatNKeys, layer);
+    if (values.size() != expected || (!n_keys.empty() && n_keys.size() != expected))
+      throw StoreError(file.path() + ": run '" + info.name + "': statistic '" + stat + "' of layer " +
+                       std::to_string(layer) + " does not hold n_head x n_tokens values");
+    for (int64_t head = 0; head < info.n_head; ++head) {
+      const std::size_t row = static_cast<std::size_t>(head) * T;
+      double sum = 0;
+      int64_t count = 0;
+      for (int64_t q = out.q0; q < out.q1; ++q) {
+        const float v = values[row + static_cast<std::size_t>(q)];
+        if (!std::isfinite(v)) continue;
+        if (only_seeing_targets) {
+          // The query sees keys [q − n + 1, q]: n from the capture (sliding windows), else causal q + 1.
+          const float n_seen = n_keys.empty() ? NAN : n_keys[row + static_cast<std::size_t>(q)];
+          const int64_t n = std::isfinite(n_seen) && n_seen >= 1 ? static_cast<int64_t>(n_seen) : q + 1;
+          const bool sees = std::any_of(info.targets.begin(), info.targets.end(), [&](const auto& range) {
+            return range.first <= q && range.second > q - n + 1;
+          });
+          if (!sees) continue;
+        }
+        sum += v;
+        ++count;
+      }
+      if (count > 0)
+        out.values[static_cast<std::size_t>(layer * info.n_head + head)] = sum / static_cast<double>(count);
+    }
+  }
+  return out;
+}
+
+double layerMean(const HeadSummaries& summaries, int64_t layer) {
+  double sum = 0;
+  int64_t count = 0;
+  for (int64_t head = 0; head < summaries.n_head; ++head) {
+    const double v = summaries.at(layer, head);
+    if (std::isfinite(v)) sum += v, ++count;
+  }
+  return count > 0 ? sum / static_cast<double>(count) : NAN;
 }
 
 double theorySoftmaxMax(double n, double gap) {

@@ -1,14 +1,14 @@
 #include "attnscope/capture.h"
 
 #include <algorithm>
-#include <map>
-#include <set>
 #include <stdexcept>
 
 #include <torch/torch.h>
 
+#include "attnscope/hook_names.h"
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
+#include "attnscope/statistics.h"
 #include "row_stats.h"
 
 namespace attnscope {
@@ -16,20 +16,6 @@ namespace {
 
 /// Thrown from a hook to stop a forward pass the user cancelled.
 struct Cancelled {};
-
-int64_t parseIndex(const std::string& text, int64_t limit, const char* what, const std::string& spec) {
-  std::size_t used = 0;
-  int64_t value = -1;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < 0 || value >= limit)
-    throw std::invalid_argument("--maps '" + spec + "': " + what + " '" + text + "' is not in 0.." +
-                                std::to_string(limit - 1));
-  return value;
-}
 
 /// Streams one run's hook blocks into per-head statistics and map blocks.
 class RunRecorder {
@@ -43,7 +29,8 @@ class RunRecorder {
   void onPattern(const HookEvent& e) {
     auto p = e.tensor[0].contiguous();  // [H, nq, nk]
     if (!m_logits.defined() || m_logits.sizes() != e.tensor.sizes())
-      throw std::logic_error("capture: hook_logits did not precede hook_pattern for the same block");
+      throw std::logic_error("capture: " + e.name + " fired without " +
+                             formatHookName(e.layer, BlockHook::Logits) + " before it for the same block");
     auto y = m_logits[0].contiguous();
     const int64_t H = p.size(0), nq = e.q1 - e.q0, nk = e.k1 - e.k0;
     auto stats = torch::empty({6, H, nq}, torch::kFloat32);
@@ -61,16 +48,17 @@ class RunRecorder {
     params.targets = &m_params.targets;
     computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
     m_logits.reset();
-    const char* names[] = {"max_prob", "argmax", "entropy", "sink_mass", "topk_mass", "target_mass"};
+    const char* names[] = {kStatMaxProb,  kStatArgmax,   kStatEntropy,
+                           kStatSinkMass, kStatTopkMass, kStatTargetMass};
     for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], e, stats[i]);
     // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
     auto n_keys = torch::arange(e.q0 + 1, e.q1 + 1, torch::kFloat32);
     if (const int64_t window = m_model.config().windowOf(e.layer); window > 0) n_keys.clamp_max_(window);
-    write("n_keys", e, n_keys.expand({H, nq}));
+    write(kStatNKeys, e, n_keys.expand({H, nq}));
     writeMaps(e);
   }
 
-  void onMultiplier(const HookEvent& e) { write("multiplier", e, e.tensor); }
+  void onMultiplier(const HookEvent& e) { write(kStatMultiplier, e, e.tensor); }
 
   void writeMaps(const HookEvent& e) {
     for (const MapRequest& request : m_params.maps) {
@@ -95,87 +83,6 @@ class RunRecorder {
 };
 
 }  // namespace
-
-std::vector<std::string> captureStatNames(bool with_targets) {
-  std::vector<std::string> names = {"max_prob", "argmax", "entropy", "sink_mass", "topk_mass"};
-  if (with_targets) names.push_back("target_mass");
-  names.push_back("multiplier");
-  names.push_back("n_keys");
-  return names;
-}
-
-std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, int64_t n_head) {
-  std::vector<MapRequest> maps;
-  if (spec.empty() || spec == "none") return maps;
-  std::vector<int64_t> all_heads(n_head);
-  for (int64_t h = 0; h < n_head; ++h) all_heads[h] = h;
-  std::map<std::pair<std::string, int64_t>, std::set<int64_t>> wanted;
-  std::size_t start = 0;
-  while (start <= spec.size()) {
-    std::size_t end = spec.find(',', start);
-    std::string item = spec.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? spec.size() + 1 : end + 1;
-    std::string kind = "hook_pattern";
-    if (item.rfind("scores:", 0) == 0) {
-      kind = "hook_scores";
-      item = item.substr(7);
-    }
-    std::string layer_text = item, head_text = "*";
-    if (item != "all") {
-      std::size_t dot = item.find('.');
-      if (dot == std::string::npos)
-        throw std::invalid_argument("--maps '" + spec + "': item '" + item +
-                                    "' is not LAYER.HEAD (e.g. 3.5, 7.*)");
-      layer_text = item.substr(0, dot);
-      head_text = item.substr(dot + 1);
-    } else {
-      layer_text = "*";
-    }
-    std::vector<int64_t> layers;
-    if (layer_text == "*") {
-      for (int64_t l = 0; l < n_layer; ++l) layers.push_back(l);
-    } else {
-      layers.push_back(parseIndex(layer_text, n_layer, "layer", spec));
-    }
-    for (int64_t l : layers) {
-      auto& heads = wanted[{"blocks." + std::to_string(l) + ".attn." + kind, l}];
-      if (head_text == "*") {
-        heads.insert(all_heads.begin(), all_heads.end());
-      } else {
-        heads.insert(parseIndex(head_text, n_head, "head", spec));
-      }
-    }
-  }
-  for (const auto& [key, heads] : wanted)
-    maps.push_back({key.first, key.second, {heads.begin(), heads.end()}});
-  return maps;
-}
-
-std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens) {
-  std::vector<std::pair<int64_t, int64_t>> ranges;
-  std::size_t start = 0;
-  while (start < spec.size()) {
-    std::size_t end = spec.find(',', start);
-    std::string item = spec.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? spec.size() : end + 1;
-    std::size_t colon = item.find(':');
-    int64_t begin = -1, stop = -1;
-    try {
-      std::size_t used = 0;
-      begin = std::stoll(item.substr(0, colon), &used);
-      if (used != std::min(colon, item.size())) begin = -1;
-      stop = colon == std::string::npos ? begin + 1 : std::stoll(item.substr(colon + 1), &used);
-      if (colon != std::string::npos && used != item.size() - colon - 1) stop = -1;
-    } catch (const std::exception&) {
-      begin = -1;
-    }
-    if (begin < 0 || stop <= begin || stop > n_tokens)
-      throw std::invalid_argument("--targets: '" + item + "' is not a token range BEGIN:END within 0.." +
-                                  std::to_string(n_tokens));
-    ranges.emplace_back(begin, stop);
-  }
-  return ranges;
-}
 
 CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir) {
   return {model.config().json, model_dir, hashFiles(Checkpoint::open(model_dir).files())};
@@ -212,7 +119,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& 
     spec.n_layer = c.n_layer;
     spec.n_head = c.n_head;
     spec.n_tokens = T;
-    spec.stats = captureStatNames(!params.targets.empty());
+    spec.stats = capturedStatistics(!params.targets.empty());
     spec.maps = params.maps;
     spec.topk = params.topk;
     spec.targets = params.targets;
@@ -223,21 +130,22 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, CaptureFile& 
     RunRecorder recorder(model, writer, params);
     HookRegistry& hooks = model.hooks();
     std::vector<HookRegistry::Id> ids_added = {
-        hooks.add("blocks.*.attn.hook_logits", [&](const HookEvent& e) { recorder.onLogits(e); }),
-        hooks.add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) { recorder.onPattern(e); }),
-        hooks.add("blocks.*.attn.hook_multiplier", [&](const HookEvent& e) { recorder.onMultiplier(e); }),
-        hooks.add("blocks.*.hook_resid_post",
+        hooks.add(hookPatternAllLayers(BlockHook::Logits), [&](const HookEvent& e) { recorder.onLogits(e); }),
+        hooks.add(hookPatternAllLayers(BlockHook::Pattern),
+                  [&](const HookEvent& e) { recorder.onPattern(e); }),
+        hooks.add(hookPatternAllLayers(BlockHook::Multiplier),
+                  [&](const HookEvent& e) { recorder.onMultiplier(e); }),
+        hooks.add(hookPatternAllLayers(BlockHook::ResidPost),
                   [&](const HookEvent& e) {
                     if (params.progress && !params.progress(static_cast<int64_t>(r), e.layer, c.n_layer))
                       throw Cancelled{};
                   }),
     };
-    bool has_score_maps = std::any_of(params.maps.begin(), params.maps.end(), [](const MapRequest& m) {
-      return m.hook.find("hook_scores") != std::string::npos;
-    });
+    bool has_score_maps = std::any_of(params.maps.begin(), params.maps.end(),
+                                      [](const MapRequest& m) { return isScoresHook(m.hook); });
     if (has_score_maps)
-      ids_added.push_back(
-          hooks.add("blocks.*.attn.hook_scores", [&](const HookEvent& e) { recorder.writeMaps(e); }));
+      ids_added.push_back(hooks.add(hookPatternAllLayers(BlockHook::Scores),
+                                    [&](const HookEvent& e) { recorder.writeMaps(e); }));
 
     bool cancelled = false;
     try {

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/hf_cache.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 
@@ -108,11 +110,11 @@ RopeScaling parseRopeScaling(const json& j, int64_t n_ctx) {
 }
 
 void parseSsmax(const json& j, ModelConfig& c) {
-  std::string normalizer = optionalString(j, "attention_normalizer", "softmax");
-  if (normalizer == "ssmax") {
+  std::string normalizer = optionalString(j, "attention_normalizer", kNormalizerSoftmax);
+  if (normalizer == kNormalizerSsmax) {
     c.ssmax_learned = true;
     c.ssmax_bias = optionalBool(j, "ssmax_bias", false);
-  } else if (normalizer != "softmax") {
+  } else if (normalizer != kNormalizerSoftmax) {
     throw ConfigError("config.json: attention_normalizer '" + escapeForMessage(normalizer) +
                       "' is not supported (softmax, ssmax)");
   }
@@ -393,6 +395,8 @@ ModelConfig parseConfig(const std::string& json_text) {
 
 ModelConfig loadConfig(const std::string& model_dir) {
   std::string path = model_dir + "/config.json";
+  if (const std::string problem = modelFileProblem(model_dir, path); !problem.empty())
+    throw ConfigError(problem);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot open");
   std::ostringstream text;

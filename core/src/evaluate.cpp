@@ -76,7 +76,7 @@ void needleBatch(Model& model, const std::string& text, int64_t length, double d
   // Attention of the last prompt position (the one that predicts the first digit) on the needle sentence.
   const int64_t query = length - 1;
   auto mass = torch::zeros({c.n_layer, c.n_head}, torch::kFloat64);
-  auto hook = model.hooks().add("blocks.*.attn.hook_pattern", [&](const HookEvent& e) {
+  auto hook = model.hooks().add(hookPatternAllLayers(BlockHook::Pattern), [&](const HookEvent& e) {
     if (query < e.q0 || query >= e.q1) return;
     auto row = e.tensor.select(2, query - e.q0);  // [B, H, k1 - k0]
     for (int64_t i = 0; i < n_prompts; ++i) {

@@ -51,18 +51,16 @@ bool HookRegistry::matches(const std::string& pattern, const std::string& name) 
   return p == pattern.size();
 }
 
-BlockHookNames::BlockHookNames(int64_t layer) {
-  std::string block = "blocks." + std::to_string(layer) + ".";
-  resid_pre = block + "hook_resid_pre";
-  q = block + "attn.hook_q";
-  k = block + "attn.hook_k";
-  v = block + "attn.hook_v";
-  scores = block + "attn.hook_scores";
-  multiplier = block + "attn.hook_multiplier";
-  logits = block + "attn.hook_logits";
-  pattern = block + "attn.hook_pattern";
-  z = block + "attn.hook_z";
-  resid_post = block + "hook_resid_post";
-}
+BlockHookNames::BlockHookNames(int64_t layer)
+    : resid_pre(formatHookName(layer, BlockHook::ResidPre)),
+      q(formatHookName(layer, BlockHook::Q)),
+      k(formatHookName(layer, BlockHook::K)),
+      v(formatHookName(layer, BlockHook::V)),
+      scores(formatHookName(layer, BlockHook::Scores)),
+      multiplier(formatHookName(layer, BlockHook::Multiplier)),
+      logits(formatHookName(layer, BlockHook::Logits)),
+      pattern(formatHookName(layer, BlockHook::Pattern)),
+      z(formatHookName(layer, BlockHook::Z)),
+      resid_post(formatHookName(layer, BlockHook::ResidPost)) {}
 
 }  // namespace attnscope

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attnscope/hf_cache.h"
 #include "attnscope/untrusted_text.h"
 #include "json_parse.h"
 
@@ -82,26 +83,12 @@ uint64_t saturatingMul(uint64_t a, uint64_t b) {
   return a * b;
 }
 
-/// True when `path` is `dir` or lies below it (both canonical).
-bool isWithin(const fs::path& path, const fs::path& dir) {
-  return std::mismatch(dir.begin(), dir.end(), path.begin(), path.end()).first == dir.end();
-}
-
-/// Refuses a weights file that resolves, through symlinks, outside the model directory, so that a downloaded
-/// directory cannot make us read (and quote) files elsewhere. A Hugging Face cache snapshot
-/// (models--Org--Name/snapshots/<hash>/) links into its repository's blobs/ directory: that is allowed.
+/// Refuses a weights file that resolves, through symlinks, outside the model directory (or, for a Hugging
+/// Face cache snapshot, outside its repository's blobs/), so that a downloaded directory cannot make us read
+/// (and quote) files elsewhere.
 void requireInsideModelDir(const fs::path& dir, const std::string& file) {
-  std::error_code ec;
-  const fs::path real_dir = fs::canonical(dir, ec);
-  if (ec) return;  // opening reports the real problem
-  const fs::path real_file = fs::canonical(file, ec);
-  if (ec) return;
-  if (isWithin(real_file, real_dir)) return;
-  if (real_dir.parent_path().filename() == "snapshots" &&
-      isWithin(real_file, real_dir.parent_path().parent_path() / "blobs"))
-    return;
-  fail(file, "resolves to " + quoteForMessage(real_file.string()) + ", outside the model directory " +
-                 quoteForMessage(real_dir.string()));
+  if (const std::string problem = modelFileProblem(dir.string(), file); !problem.empty())
+    throw CheckpointError(problem);
 }
 
 bool parseDtype(const std::string& text, DType& out) {
@@ -294,9 +281,10 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
   const std::string index_path = (dir / "model.safetensors.index.json").string();
   const std::string single_path = (dir / "model.safetensors").string();
   Checkpoint checkpoint;
+  requireInsideModelDir(dir, index_path);  // before the existence checks: they cannot see a broken symlink
+  requireInsideModelDir(dir, single_path);
   if (!pathExists(index_path)) {
     if (!pathExists(single_path)) fail(model_dir, "no model.safetensors or model.safetensors.index.json");
-    requireInsideModelDir(dir, single_path);
     checkpoint.m_files.push_back(std::make_shared<SafetensorsFile>(single_path));
     checkpoint.m_tensors = checkpoint.m_files.back()->tensors();
     return checkpoint;
@@ -304,7 +292,6 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
 
   std::error_code ec;
   if (!fs::is_regular_file(index_path, ec)) fail(index_path, "is not a regular file");
-  requireInsideModelDir(dir, index_path);
   std::ifstream in(index_path, std::ios::binary);
   if (!in) fail(index_path, "cannot open (" + errnoText() + ")");
   std::ostringstream text;
@@ -329,8 +316,8 @@ Checkpoint Checkpoint::open(const std::string& model_dir) {
   }
   for (auto& [shard, file] : shards) {
     const std::string shard_path = (dir / shard).string();
-    if (!pathExists(shard_path)) fail(index_path, "shard " + quoteForMessage(shard) + " does not exist");
     requireInsideModelDir(dir, shard_path);
+    if (!pathExists(shard_path)) fail(index_path, "shard " + quoteForMessage(shard) + " does not exist");
     file = std::make_shared<SafetensorsFile>(shard_path);
     checkpoint.m_files.push_back(file);
   }

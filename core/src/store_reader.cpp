@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "attnscope/hook_names.h"
 #include "store_internal.h"
 
 namespace attnscope {
@@ -217,8 +218,8 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
     map.hook = hook;
     if (hasAttr(hook_group, "layer"))
       map.layer = readIntAttr(hook_group, "layer", where);
-    else if (hook.rfind("blocks.", 0) == 0)
-      map.layer = std::strtoll(hook.c_str() + 7, nullptr, 10);  // files from other writers: the hook says it
+    else if (const auto layer = hookLayer(hook))
+      map.layer = *layer;  // files from other writers: the hook's name says it
     if (map.layer < 0 || map.layer >= shape.n_layer)
       refuse(where, "map " + quoteForMessage(hook) + " is of layer " + std::to_string(map.layer) +
                         ", outside the run's " + std::to_string(shape.n_layer) + " layers");

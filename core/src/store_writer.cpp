@@ -24,6 +24,7 @@
 #include <map>
 #include <set>
 
+#include "attnscope/hook_names.h"
 #include "store_internal.h"
 
 namespace attnscope {
@@ -333,8 +334,7 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
   for (const MapRequest& map : spec.maps) {
     GroupHandle hook = createGroup(maps, map.hook, where);
     writeIntAttr(hook, "layer", map.layer, where);
-    const bool scores =
-        map.hook.size() >= 11 && map.hook.compare(map.hook.size() - 11, 11, "hook_scores") == 0;
+    const bool scores = isScoresHook(map.hook);
     for (int64_t head : map.heads) {
       GroupHandle head_group = createGroup(hook, "head_" + std::to_string(head), where);
       impl->maps.emplace(std::make_pair(map.hook, head),

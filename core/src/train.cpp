@@ -72,9 +72,9 @@ json paramsJson(const TrainParams& p) {
 
 void validate(const TrainParams& p) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("train: " + what); };
-  if (p.normalizer != "softmax" && p.normalizer != "ssmax")
+  if (p.normalizer != kNormalizerSoftmax && p.normalizer != kNormalizerSsmax)
     fail("normalizer '" + p.normalizer + "' is not softmax or ssmax");
-  if (p.ssmax_bias && p.normalizer != "ssmax") fail("the SSMax bias needs normalizer ssmax");
+  if (p.ssmax_bias && p.normalizer != kNormalizerSsmax) fail("the SSMax bias needs normalizer ssmax");
   if (p.n_layer < 1 || p.n_head < 1 || p.d_model < 1 || p.d_ff < 1) fail("model sizes must be positive");
   if (p.d_model % p.n_head != 0 || (p.d_model / p.n_head) % 2 != 0)
     fail("d_model must be n_head times an even head size");
@@ -118,7 +118,7 @@ std::string trainConfigJson(const TrainParams& p) {
             {"attention_normalizer", p.normalizer},
             {"attnscope_tokenizer", "bytes"},
             {"attnscope_training", paramsJson(p)}};
-  if (p.normalizer == "ssmax") j["ssmax_bias"] = p.ssmax_bias;
+  if (p.normalizer == kNormalizerSsmax) j["ssmax_bias"] = p.ssmax_bias;
   return j.dump(2);
 }
 
@@ -146,7 +146,7 @@ Trainer::Trainer(const TrainParams& params) : m_state(std::make_unique<State>())
   const ModelConfig config = parseConfig(trainConfigJson(params));
   torch::manual_seed(params.seed);
   s.model = std::make_unique<Model>(config, WeightInit::Random);
-  s.model->setNormalizer(parseNormalizer(params.normalizer));  // "ssmax" = the learned s (and b)
+  s.model->setNormalizer(parseNormalizer(params.normalizer));  // plain ssmax: the learned s (and b)
   // Continued training: the weights of an earlier run (same architecture, checked tensor by tensor), with a
   // fresh optimizer and schedule.
   if (!params.init_from.empty()) s.model->loadWeights(Checkpoint::open(params.init_from));

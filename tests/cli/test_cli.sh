@@ -87,6 +87,16 @@ if [[ -x "$(dirname "$cli")/attnscope" ]]; then
   else
     echo "FAIL export_heads_png: $work/heads.png is not a PNG"; failures=$((failures + 1))
   fi
+  # The head grid exports the per-head summary that stats --heads prints (run softmax, layer 1, head 3).
+  expect export_grid 0 'grid\.csv$' -- export "$cap" --figure head-grid --run softmax --stat target_mass \
+    --out "$work/grid.csv"
+  grid_value=$(awk -F, '$1 == 1 && $2 == 3 {print $3}' "$work/grid.csv")
+  cli_value=$("$cli" stats "$cap" --heads | awk '/^run /{run = $2} run == "softmax" && $1 == 1 && $2 == 3 {print $5}')
+  if awk -v a="$grid_value" -v b="$cli_value" 'BEGIN {exit !(a != "" && b != "" && a - b < 6e-5 && b - a < 6e-5)}'; then
+    passed=$((passed + 1))
+  else
+    echo "FAIL export_grid_matches_stats: head grid $grid_value, stats --heads $cli_value"; failures=$((failures + 1))
+  fi
   expect export_bad_figure 1 'unknown figure bogus' -- export "$cap" --figure bogus --out "$work/x.png"
   export XDG_RUNTIME_DIR="$saved_xdg"
   [[ -n $saved_xdg ]] || unset XDG_RUNTIME_DIR
@@ -196,6 +206,41 @@ expect sample_ssmax_info 0 'layer 2 +s: min' -- info "$samples/bytes-ssmax"
 cp -r "$sample" "$work/truncated"
 truncate -s 100 "$work/truncated/model.safetensors"
 expect truncated 1 'error: .*model\.safetensors' -- info "$work/truncated"
+
+# Model ids from the local Hugging Face cache (issue 13), never the network: a fake models--Org--Tiny whose
+# snapshot links into blobs/ (the sample checkpoint, and the byte-tokenizer config as a tagged revision).
+hub="$work/hub/models--Org--Tiny"
+main_hash=0123456789abcdef0123456789abcdef01234567
+tag_hash=fedcba9876543210fedcba9876543210fedcba98
+mkdir -p "$hub/blobs" "$hub/refs" "$hub/snapshots/$main_hash" "$hub/snapshots/$tag_hash"
+cp "$sample/config.json" "$hub/blobs/c0nf16"
+cp "$work/bytes/config.json" "$hub/blobs/b7735"
+cp "$sample/model.safetensors" "$hub/blobs/5afe7e"
+ln -s ../../blobs/c0nf16 "$hub/snapshots/$main_hash/config.json"
+ln -s ../../blobs/5afe7e "$hub/snapshots/$main_hash/model.safetensors"
+ln -s ../../blobs/b7735 "$hub/snapshots/$tag_hash/config.json"
+ln -s ../../blobs/5afe7e "$hub/snapshots/$tag_hash/model.safetensors"
+printf '%s' "$main_hash" >"$hub/refs/main"
+printf '%s' "$tag_hash" >"$hub/refs/bytes"
+saved_hub=${HF_HUB_CACHE-}; saved_home=${HF_HOME-}; saved_xdg_cache=${XDG_CACHE_HOME-}
+export HF_HUB_CACHE="$work/hub" HF_HOME="$work/hf-home" XDG_CACHE_HOME="$work/xdg-cache"
+expect hf_info 0 'heads +4 \(kv heads 2' -- info Org/Tiny
+expect hf_run 0 'top next tokens' -- run Org/Tiny --ids 1,2,3,4,5
+expect hf_revision_tag 0 '^ +2 +10  ↵$' -- tokenize Org/Tiny --revision bytes --text $'Hi\n'
+expect hf_revision_hash 0 'top next tokens' -- run Org/Tiny --revision "$tag_hash" --text Hi
+expect hf_capture 0 '1 run\(s\) captured' -- capture Org/Tiny --revision bytes --text Hi -n softmax --out "$work/hf.h5"
+expect hf_missing_id 1 "error: 'Org/Nope' is neither a directory nor a model in the Hugging Face cache \(searched '$work/hub/models--Org--Nope', '$work/hf-home/hub/models--Org--Nope', '$work/xdg-cache/huggingface/hub/models--Org--Nope'" -- info Org/Nope
+expect hf_missing_revision 1 "error: Org/Tiny has no revision 'v9' in .* \(refs: bytes, main; snapshots: 0123456789ab, fedcba987654\)$" -- info Org/Tiny --revision v9
+expect hf_revision_of_path 1 "error: revision 'main' applies to a model id" -- info "$sample" --revision main
+rm "$hub/blobs/5afe7e"
+expect hf_broken_symlink 1 "error: .*/model\.safetensors: is a symbolic link to '\.\./\.\./blobs/5afe7e', which does not resolve" -- info Org/Tiny
+mkdir -p "$work/hub/models--Org--Other/blobs" && cp "$sample/model.safetensors" "$work/hub/models--Org--Other/blobs/5afe7e"
+ln -sf ../../../models--Org--Other/blobs/5afe7e "$hub/snapshots/$main_hash/model.safetensors"
+expect hf_symlink_leaves_repo 1 "error: .*/model\.safetensors: resolves to '.*models--Org--Other/blobs/5afe7e', outside the model directory" -- info Org/Tiny
+export HF_HUB_CACHE="$saved_hub" HF_HOME="$saved_home" XDG_CACHE_HOME="$saved_xdg_cache"
+[[ -n $saved_hub ]] || unset HF_HUB_CACHE
+[[ -n $saved_home ]] || unset HF_HOME
+[[ -n $saved_xdg_cache ]] || unset XDG_CACHE_HOME
 
 # Malformed input from anywhere (issue 11): one-line errors, in milliseconds, never a crash or a huge allocation.
 mkdir -p "$work/bad_tok"

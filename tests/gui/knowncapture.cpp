@@ -52,7 +52,10 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
     spec.n_head = options.n_head;
     spec.n_tokens = T;
     spec.stats = {"max_prob", "entropy", "n_keys"};
-    if (run == 0) spec.stats.push_back("target_mass");
+    if (run == 0) {
+      spec.stats.push_back("target_mass");
+      spec.targets = options.targets;
+    }
     for (int layer = 0; layer < options.n_layer; ++layer) {
       MapRequest map{"blocks." + std::to_string(layer) + ".attn.hook_pattern", layer, {}};
       for (int head = 0; head < options.n_head; ++head) {

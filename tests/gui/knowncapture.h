@@ -1,9 +1,11 @@
 #pragma once
 // A tiny capture with known values, written through attnscope::store's RunWriter, for the widget tests.
-// Runs "softmax" (normalizer "softmax", with target_mass) and "ssmax" ("ssmax:s=0.5", no target_mass).
+// Runs "softmax" (normalizer "softmax", with targets and target_mass) and "ssmax" ("ssmax:s=0.5", no
+// target_mass).
 
 #include <QString>
 
+#include <cstdint>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -18,6 +20,8 @@ struct KnownCaptureOptions {
   std::function<float(int layer, int head, int query, int key)> map_value{};
   /// (layer, head) pairs whose map is not stored.
   std::vector<std::pair<int, int>> heads_without_map{};
+  /// The target token ranges of run 0 (" sat on"), whose target_mass every query after them sees.
+  std::vector<std::pair<int64_t, int64_t>> targets{{2, 4}};
 };
 
 /// The map value of every head at (query, key): (q + k) / (2 (T − 1)) on and below the diagonal, else 0.

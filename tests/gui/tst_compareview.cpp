@@ -13,6 +13,7 @@
 
 #include <cmath>
 
+#include "attnscope/analysis.h"
 #include "attnscope/store.h"
 #include "capturedocument.h"
 #include "comparesummarymodel.h"
@@ -28,7 +29,7 @@ namespace {
 constexpr int kTokens = 64, kLayers = 2, kHeads = 3;
 
 double expectedTailMean(int run, const QString& stat, int layer, int head) {
-  const int64_t q0 = tailBegin(kTokens, 0.1);
+  const int64_t q0 = kTokens - 7;  // the last ceil(64 / 10) = 7 queries, all after the target tokens 2..3
   double sum = 0;
   for (int64_t q = q0; q < kTokens; ++q)
     sum += test::knownStatValue(run, stat, layer, head, static_cast<int>(q));
@@ -47,10 +48,12 @@ class TestCompareView : public QObject {
   }
 
   void tailBeginCoversTheLastTenPercent() {
-    QCOMPARE(tailBegin(64, 0.1), int64_t(57));  // ceil(6.4) = 7 queries
-    QCOMPARE(tailBegin(10, 0.1), int64_t(9));
-    QCOMPARE(tailBegin(3, 0.1), int64_t(2));  // at least one query
-    QCOMPARE(tailBegin(1, 0.1), int64_t(0));
+    QCOMPARE(summaryTailBegin(64), int64_t(57));  // ceil(6.4) = 7 queries
+    QCOMPARE(summaryTailBegin(10), int64_t(9));
+    QCOMPARE(summaryTailBegin(30), int64_t(27));  // exactly 3, though 0.1 * 30 > 3 in floating point
+    QCOMPARE(summaryTailBegin(25), int64_t(22));
+    QCOMPARE(summaryTailBegin(3), int64_t(2));  // at least one query
+    QCOMPARE(summaryTailBegin(1), int64_t(0));
   }
 
   void summaryValues_data() {
@@ -66,7 +69,7 @@ class TestCompareView : public QObject {
     CompareSummaryModel model;
     QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
     model.setSummary(
-        computeCompareSummary(*file, {QStringLiteral("softmax"), QStringLiteral("ssmax"), stat, 0.1}));
+        computeCompareSummary(*file, {QStringLiteral("softmax"), QStringLiteral("ssmax"), stat}));
     QCOMPARE(model.rowCount(), kLayers * kHeads);
     QCOMPARE(model.columnCount(), int(CompareSummaryModel::ColumnCount));
     QCOMPARE(model.headerData(CompareSummaryModel::RunAColumn, Qt::Horizontal).toString(),

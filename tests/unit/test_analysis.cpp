@@ -1,12 +1,17 @@
-// Curves and theory: binning by context size, the paper's Figure 1 closed forms, Monte Carlo maxima.
+// Curves and theory: binning by context size, the paper's Figure 1 closed forms, Monte Carlo maxima; the
+// per-head summaries every view shows.
+
+#include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
 
 #include "attnscope/analysis.h"
+#include "attnscope/store.h"
 
 namespace attnscope {
 namespace {
@@ -85,6 +90,87 @@ TEST(Analysis, TheorySizesAndMonteCarloAreBounded) {
   EXPECT_THROW(monteCarloMax({int64_t{1} << 40}, 1.0, one, 200), std::invalid_argument);
   EXPECT_THROW(monteCarloMax({0}, 1.0, one, 200), std::invalid_argument);
   EXPECT_EQ(monteCarloMax({kMaxMonteCarloKeys}, 1.0, one, 1).size(), 1u);
+}
+
+TEST(HeadSummary, TailIsTheLastTenthOfTheQueriesRoundedUp) {
+  EXPECT_EQ(summaryTailBegin(64), 57);  // 7 queries
+  EXPECT_EQ(summaryTailBegin(30), 27);  // 3, though 0.1 * 30 rounds above 3 in floating point
+  EXPECT_EQ(summaryTailBegin(25), 22);
+  EXPECT_EQ(summaryTailBegin(9), 8);  // at least one
+  EXPECT_EQ(summaryTailBegin(1), 0);
+}
+
+/// A capture of 25 tokens, 2 layers x 2 heads, one run "r" with targets [3, 4) and [23, 24): layer 1 has a
+/// sliding window of 19 keys. Values: stat(layer, head, q) = 100 layer + 10 head + q; query 24 of head 1 is
+/// left unwritten (NaN).
+class HeadSummaryFile : public ::testing::Test {
+ protected:
+  static constexpr int64_t kT = 25;
+
+  void SetUp() override {
+    m_path = std::filesystem::temp_directory_path() /
+             ("attnscope_test_summary_" + std::to_string(::getpid()) + ".h5");
+    std::filesystem::remove(m_path);
+    CaptureTokens tokens;
+    for (int64_t i = 0; i < kT; ++i) tokens.ids.push_back(i), tokens.text.push_back("t");
+    auto file = CaptureFile::create(m_path.string(), {"{}", "m", "0"}, tokens);
+    RunSpec spec;
+    spec.name = "r";
+    spec.normalizer = "softmax";
+    spec.n_layer = 2, spec.n_head = 2, spec.n_tokens = kT;
+    spec.stats = {"max_prob", "target_mass", "n_keys"};
+    spec.targets = {{3, 4}, {23, 24}};
+    RunWriter writer = file->beginRun(spec);
+    for (int64_t layer = 0; layer < 2; ++layer) {
+      std::vector<float> values, n_keys;  // [head, q]
+      for (int64_t head = 0; head < 2; ++head)
+        for (int64_t q = 0; q < kT; ++q) {
+          values.push_back(static_cast<float>(100 * layer + 10 * head + q));
+          n_keys.push_back(static_cast<float>(layer == 1 ? std::min<int64_t>(q + 1, 19) : q + 1));
+        }
+      values[static_cast<std::size_t>(kT + 24)] = NAN;  // head 1, query 24
+      writer.writeStat("max_prob", layer, 0, kT, values.data());
+      writer.writeStat("target_mass", layer, 0, kT, values.data());
+      writer.writeStat("n_keys", layer, 0, kT, n_keys.data());
+    }
+    writer.finish();
+    m_file = CaptureFile::open(m_path.string());
+  }
+  void TearDown() override {
+    m_file.reset();
+    std::filesystem::remove(m_path);
+  }
+
+  std::filesystem::path m_path;
+  std::unique_ptr<CaptureFile> m_file;
+};
+
+TEST_F(HeadSummaryFile, MeansTheTailSkippingUnwrittenValues) {
+  const HeadSummaries s = summarizeHeads(*m_file, "r", "max_prob");
+  EXPECT_EQ(s.q0, 22);
+  EXPECT_EQ(s.q1, 25);
+  ASSERT_EQ(s.values.size(), 4u);
+  EXPECT_DOUBLE_EQ(s.at(0, 0), 23.0);       // queries 22, 23, 24
+  EXPECT_DOUBLE_EQ(s.at(0, 1), 10 + 22.5);  // 22, 23: query 24 is NaN
+  EXPECT_DOUBLE_EQ(s.at(1, 0), 100 + 23.0);
+  EXPECT_DOUBLE_EQ(layerMean(s, 0), (23.0 + 32.5) / 2);
+  EXPECT_TRUE(std::isnan(s.at(2, 0)));  // outside the run
+}
+
+TEST_F(HeadSummaryFile, TargetMassCountsOnlyQueriesThatSeeATarget) {
+  const HeadSummaries s = summarizeHeads(*m_file, "r", "target_mass");
+  // Layer 0 (causal): every tail query sees key 3. Layer 1 (window 19): query 22 sees keys 4..22, no target;
+  // queries 23 and 24 see key 23.
+  EXPECT_DOUBLE_EQ(s.at(0, 0), 23.0);
+  EXPECT_DOUBLE_EQ(s.at(1, 0), 100 + 23.5);
+  EXPECT_DOUBLE_EQ(s.at(1, 1), 110 + 23.0);  // query 24 is NaN: only 23 is left
+}
+
+TEST_F(HeadSummaryFile, MissingStatisticIsNaN) {
+  const HeadSummaries s = summarizeHeads(*m_file, "r", "entropy");
+  ASSERT_EQ(s.values.size(), 4u);
+  for (double v : s.values) EXPECT_TRUE(std::isnan(v));
+  EXPECT_TRUE(std::isnan(layerMean(s, 0)));
 }
 
 }  // namespace

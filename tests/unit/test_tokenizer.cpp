@@ -385,7 +385,8 @@ TEST_P(RealTokenizer, MatchesJavaScriptIdsAndRoundTrips) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, RealTokenizer,
-                         testing::Values("gpt2", "gpt2-json", "llama3", "llama3-bos", "llama2", "qwen3"),
+                         testing::Values("gpt2", "gpt2-json", "llama3", "llama3-bos", "llama2", "qwen3",
+                                         "gemma", "gemma2", "gemma3", "cl100k"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name)

@@ -39,6 +39,30 @@ std::vector<CurvePoint> binByContext(const std::vector<float>& values, const std
 Curve statCurve(const CaptureFile& file, const std::string& run, const std::string& stat, int64_t layer,
                 int64_t head, const CurveOptions& options = {});
 
+/// Per-head summaries: one number per layer and head for a statistic, the same in the head grid, the compare
+/// table and `attnscope-cli stats`. It is the mean over the long-context end of the prompt — the last tenth
+/// of the query positions, ceil(T / 10) of them and at least one — and, for a statistic that needs targets
+/// (target_mass), only over those of them that see a target token (a key of a target range lies among the
+/// n_keys keys the query sees). Unwritten (NaN) values are skipped.
+constexpr int64_t kSummaryTailDivisor = 10;
+
+/// The first query of the summarised tail: T − max(1, ceil(T / kSummaryTailDivisor)).
+int64_t summaryTailBegin(int64_t n_tokens);
+
+struct HeadSummaries {
+  std::string run, stat;
+  int64_t n_layer = 0, n_head = 0;
+  int64_t q0 = 0, q1 = 0;      // the queries summarised: [q0, q1)
+  std::vector<double> values;  // [n_layer, n_head]; NaN where the run lacks the statistic or no query counts
+  double at(int64_t layer, int64_t head) const;
+};
+
+/// Summarises one run's statistic per head (see above). Throws StoreError.
+HeadSummaries summarizeHeads(const CaptureFile& file, const std::string& run, const std::string& stat);
+
+/// The mean of a layer's finite head summaries; NaN when it has none.
+double layerMean(const HeadSummaries& summaries, int64_t layer);
+
 /// The paper's Figure 1: logits all -2 except one +3. Softmax's largest weight 1 / (1 + (n-1) e^-5).
 double theorySoftmaxMax(double n, double gap = 5.0);
 /// SSMax's largest weight for the same logits: 1 / (1 + (n-1) n^(-s·gap)).

@@ -10,41 +10,28 @@
 #include <utility>
 #include <vector>
 
+#include "attnscope/capture_syntax.h"  // parseMapSpec, parseTargetRanges
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/store.h"
 
 namespace attnscope {
 
 class Model;
 
-/// Statistics stored per layer, head and query position (each a dataset [n_layer, n_head, T]).
-///   max_prob     largest probability of the row
-///   argmax       key position of that probability
-///   entropy      -Σ p ln p (nats)
-///   sink_mass    probability on the first token (attention sink)
-///   topk_mass    summed probability of the k largest keys (k = CaptureParams::topk)
-///   target_mass  probability on the target token ranges (only when targets are given)
-///   multiplier   the normalizer's logit multiplier m for the query
-///   n_keys       number of keys the query sees (the n of SSMax)
-std::vector<std::string> captureStatNames(bool with_targets);
+// Statistics stored per layer, head and query position (each a dataset [n_layer, n_head, T]): the catalogue
+// in attnscope/statistics.h (capturedStatistics).
 
 struct CaptureParams {
-  std::vector<std::string> normalizers = {"softmax"};  // one run each
-  std::vector<std::string> run_names;                  // optional; default: derived from the normalizer
-  std::optional<CaptureModel> run_model;               // set when the weights differ from the file's /model
-  std::vector<MapRequest> maps;                        // maps to store (hook, layer, heads)
-  std::vector<std::pair<int64_t, int64_t>> targets;    // [begin, end) token ranges for target_mass
+  std::vector<std::string> normalizers = {kNormalizerSoftmax};  // one run each
+  std::vector<std::string> run_names;                // optional; default: derived from the normalizer
+  std::optional<CaptureModel> run_model;             // set when the weights differ from the file's /model
+  std::vector<MapRequest> maps;                      // maps to store (hook, layer, heads)
+  std::vector<std::pair<int64_t, int64_t>> targets;  // [begin, end) token ranges for target_mass
   int64_t topk = 10;
   int64_t query_block = 0;  // 0: the model's memory-bounded default
   /// Called after each layer of each run with (run index, layer, n_layer); return false to cancel.
   std::function<bool(int64_t, int64_t, int64_t)> progress;
 };
-
-/// Parses a --maps spec for a model: "all", "none", or comma-separated "L.H" items where L or H may be '*'
-/// ("3.5,7.*"); a "scores:" prefix on an item stores pre-normalizer scores instead of probabilities.
-std::vector<MapRequest> parseMapSpec(const std::string& spec, int64_t n_layer, int64_t n_head);
-
-/// Parses a --targets spec of token ranges "10:20,40:45" (end exclusive) against T tokens.
-std::vector<std::pair<int64_t, int64_t>> parseTargetRanges(const std::string& spec, int64_t n_tokens);
 
 /// Describes a loaded model directory for a capture file: its config text, the directory and a hash of its
 /// weights.

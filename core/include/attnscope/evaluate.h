@@ -16,13 +16,15 @@
 #include <vector>
 
 #include "attnscope/dtype.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/train_data.h"
 
 namespace attnscope {
 
 struct EvalParams {
-  std::string normalizer = "softmax";  // any normalizer spec: softmax, ssmax (learned), ssmax:ctx=256, ...
-  double rope_theta_scale = 1.0;       // multiplies config rope_theta (the paper raises it 50x at evaluation)
+  std::string normalizer =
+      kNormalizerSoftmax;         // any normalizer spec: softmax, ssmax (learned), ssmax:ctx=256, ...
+  double rope_theta_scale = 1.0;  // multiplies config rope_theta (the paper raises it 50x at evaluation)
   ComputeDtype dtype = ComputeDtype::Auto;  // precision of the linear layers
   /// Needle prompt lengths in tokens; the loss is measured out to the largest. Empty: n_ctx × 1, 2, 4, 8, 16.
   std::vector<int64_t> lengths;

@@ -29,6 +29,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "attnscope/hook_names.h"  // names are formatted and parsed there
+
 namespace attnscope {
 
 /// What a hook callback receives. The tensor is the model's own: read or copy it, never modify it.
@@ -71,10 +73,6 @@ class HookRegistry {
   std::vector<Entry> m_entries;
   Id m_next_id = 1;
 };
-
-/// Names of the hooks outside the blocks.
-inline const std::string kFinalNormHook = "ln_final.hook_normalized";
-inline const std::string kUnembedHook = "unembed.hook_logits";
 
 /// The hook names of one block, built once so the forward pass does no string formatting.
 struct BlockHookNames {

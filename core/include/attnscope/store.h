@@ -39,6 +39,8 @@
 #include <utility>
 #include <vector>
 
+#include "attnscope/capture_syntax.h"  // MapRequest
+
 namespace attnscope {
 
 /// Thrown for unreadable, foreign, locked or inconsistent capture files; what() is one line naming the file.
@@ -70,13 +72,6 @@ struct CaptureModel {
 struct CaptureTokens {
   std::vector<int64_t> ids;
   std::vector<std::string> text;  // display string per token
-};
-
-/// A map the run stores: one hook's [query, key] maps for some heads.
-struct MapRequest {
-  std::string hook;  // e.g. "blocks.3.attn.hook_pattern" or "blocks.3.attn.hook_scores"
-  int64_t layer = 0;
-  std::vector<int64_t> heads;
 };
 
 struct RunSpec {

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/train_data.h"
 
 namespace at {
@@ -33,8 +34,8 @@ struct TrainParams {
   int64_t d_ff = 344;   // ~8/3 · d_model, as Llama sizes SwiGLU
   int64_t n_ctx = 256;  // training context (tokens per sequence)
   double rope_theta = 10000.0;
-  std::string normalizer = "softmax";  // softmax | ssmax (learned s per layer and head)
-  bool ssmax_bias = false;             // ssmax: also learn b in softmax((s·ln n + b)·z)
+  std::string normalizer = kNormalizerSoftmax;  // softmax | ssmax (learned s per layer and head)
+  bool ssmax_bias = false;                      // ssmax: also learn b in softmax((s·ln n + b)·z)
   std::string init_from;  // model directory whose weights start the run (continued training); empty: random
   // Optimisation: AdamW, linear warm-up to lr, cosine decay to lr · min_lr_ratio at n_steps.
   int64_t n_steps = 3000;

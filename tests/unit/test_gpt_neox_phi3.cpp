@@ -162,6 +162,24 @@ TEST(ArchitectureFeatures, NameWhatTheConfigTurnsOn) {
   EXPECT_STREQ(architectureName(Architecture::GptNeox), "GPT-NeoX");
 }
 
+// The fuzzer starts from these seeds (tests/fuzz/corpus): they must reach the new parsers' far ends.
+TEST(FusedArchitectures, FuzzSeedsParse) {
+  const char* source = std::getenv("ATTNSCOPE_SOURCE_DIR");
+  ASSERT_NE(source, nullptr);
+  auto seed = [&](const std::string& name) {
+    std::ifstream in(std::string(source) + "/tests/fuzz/corpus/fuzz_config/" + name);
+    return parseConfig(std::string(std::istreambuf_iterator<char>(in), {}));
+  };
+  ModelConfig neox = seed("gpt_neox");
+  EXPECT_EQ(neox.arch, Architecture::GptNeox);
+  EXPECT_FALSE(neox.parallel_residual);
+  EXPECT_EQ(neox.rope_scaling.type, "dynamic");
+  ModelConfig phi3 = seed("phi3-longrope");
+  EXPECT_EQ(phi3.rope_scaling.type, "longrope");
+  EXPECT_EQ(phi3.rotaryDim(), 12);
+  EXPECT_EQ(phi3.sliding_window, 262144);
+}
+
 // Layer 0 sees the same embedding at every position of a repeated token: RoPE alone makes its queries and
 // keys differ by position, and only in the rotated dimensions.
 TEST(PartialRotary, LeavesTheOtherDimensionsPositionIndependent) {

@@ -1,8 +1,9 @@
 # Shared CMake helpers for attnscope targets.
 
 # Turns on the project's warning set for a target.
+# A dropped [[nodiscard]] result is an error: a HookHandle thrown away removes its hook at once.
 function(attnscope_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter -Werror=unused-result)
 endfunction()
 
 # Links tcmalloc into an executable that runs the model: tcmalloc keeps freed large blocks for reuse, while with

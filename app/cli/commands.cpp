@@ -29,54 +29,6 @@ std::string ropeText(const ModelConfig& c) {
   return text;
 }
 
-/// Returns the layers where the layer type is (or is not) sliding, as ranges: "0-4, 6-10, 12".
-std::string layerRanges(const ModelConfig& c, bool sliding) {
-  std::string text;
-  for (int64_t l = 0; l < c.n_layer; ++l) {
-    if (c.isSlidingLayer(l) != sliding) continue;
-    int64_t last = l;
-    while (last + 1 < c.n_layer && c.isSlidingLayer(last + 1) == sliding) ++last;
-    text += (text.empty() ? "" : ", ") + std::to_string(l) + (last > l ? "-" + std::to_string(last) : "");
-    l = last;
-  }
-  return text.empty() ? "none" : text;
-}
-
-/// Prints what an architecture adds to the Llama block: q/k norms, norm placement, score scale, soft-capping,
-/// layer types and their RoPE.
-void printFeatures(const ModelConfig& c) {
-  if (c.qk_norm != QkNorm::None)
-    std::printf(
-        "q/k norms    RMSNorm%s %s, before RoPE\n", c.norm_plus_one ? " (1 + w)" : "",
-        c.qk_norm == QkNorm::PerHead ? "per head over the head dim" : "over the whole q and k projections");
-  if (c.norm_layout == NormLayout::Post)
-    std::printf("block norms  on the attention and MLP outputs only (none on their inputs)\n");
-  if (c.norm_layout == NormLayout::PrePost)
-    std::printf("block norms  (1 + w) RMSNorm before and after attention and MLP; embeddings x sqrt(%lld)\n",
-                static_cast<long long>(c.d_model));
-  if (c.attn_scale > 0)
-    std::printf("scores       z = q.k x %g (query_pre_attn_scalar %g)\n", c.attn_scale,
-                1.0 / (c.attn_scale * c.attn_scale));
-  if (c.attn_softcap > 0 || c.final_softcap > 0) {
-    auto cap = [](double v) {
-      char text[48] = "none";
-      if (v > 0) std::snprintf(text, sizeof text, "%g x tanh(x / %g)", v, v);
-      return std::string(text);
-    };
-    std::printf("soft-capping scores %s; logits %s\n", cap(c.attn_softcap).c_str(),
-                cap(c.final_softcap).c_str());
-  }
-  if (c.sliding_window > 0 || !c.sliding_layers.empty()) {
-    std::printf("layer types  sliding (window %lld) on %s; full on %s\n",
-                static_cast<long long>(c.sliding_window), layerRanges(c, true).c_str(),
-                layerRanges(c, false).c_str());
-    if (c.rope_local_theta > 0)
-      std::printf("local RoPE   theta %g, no scaling, on sliding layers (full layers: the RoPE above)\n",
-                  c.rope_local_theta);
-  }
-  if (c.gelu_mlp) std::printf("mlp          gated, GELU (tanh approximation)\n");
-}
-
 void printSsmax(const Model& model) {
   const ModelConfig& c = model.config();
   if (!c.ssmax_learned) {
@@ -113,8 +65,7 @@ int runInfo(const InfoOptions& options) {
   std::string dtypes;
   for (const auto& [name, count] : dtype_counts) dtypes += (dtypes.empty() ? "" : ", ") + name;
 
-  std::printf("model        %s (%s architecture)\n", c.model_type.c_str(),
-              c.arch == Architecture::Gpt2 ? "GPT-2" : "Llama");
+  std::printf("model        %s (%s architecture)\n", c.model_type.c_str(), architectureName(c.arch));
   std::printf("parameters   %s\n", withCommas(static_cast<uint64_t>(model.parameterCount())).c_str());
   std::printf("layers       %lld\n", static_cast<long long>(c.n_layer));
   std::printf("heads        %lld (kv heads %lld, head dim %lld)\n", static_cast<long long>(c.n_head),
@@ -122,12 +73,13 @@ int runInfo(const InfoOptions& options) {
   std::printf("width        d_model %lld, d_ff %lld, vocab %lld\n", static_cast<long long>(c.d_model),
               static_cast<long long>(c.d_ff), static_cast<long long>(c.vocab_size));
   std::printf("context      %lld (%s)\n", static_cast<long long>(c.n_ctx), ropeText(c).c_str());
-  printFeatures(c);
   std::printf("dtype        %s%s%s; computes in %s by default (--dtype)\n", dtypes.c_str(),
               c.torch_dtype.empty() ? "" : ", config torch_dtype ", c.torch_dtype.c_str(),
               computeDtypeName(model.computeDtype()));
   std::printf("files        %zu safetensors file(s), %zu tensors\n", checkpoint.files().size(),
               checkpoint.tensors().size());
+  for (const std::string& feature : architectureFeatures(c))
+    std::printf("feature      %s\n", feature.c_str());
   printSsmax(model);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "attnscope/config.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <initializer_list>
@@ -209,10 +210,14 @@ ModelConfig parseConfig(const std::string& json_text) {
   } else if (isNormsFamily(c.model_type)) {
     parseLlama(j, c);
     parseNormsFamily(j, c);
+  } else if (c.model_type == "gpt_neox") {
+    parseGptNeox(j, c);
+  } else if (c.model_type == "phi3") {
+    parsePhi3(j, c);
   } else {
     throw ConfigError("config.json: model_type '" + escapeForMessage(c.model_type) +
                       "' is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, olmo2, gemma2, "
-                      "gemma3_text)");
+                      "gemma3_text, gpt_neox, phi3)");
   }
   parseLayerTypes(j, c);
   refuseUnimplementedKeys(j, c);
@@ -249,6 +254,9 @@ int64_t minimumParameterCount(const ModelConfig& c) {
   if (c.arch == Architecture::Gpt2) {
     total = saturatingAdd(total, mul({c.n_ctx, c.d_model}));  // learned positions
     per_layer = saturatingAdd(mul({4, c.d_model, c.d_model}), mul({2, c.d_model, c.d_ff}));
+  } else if (c.arch == Architecture::GptNeox) {  // fused q, k, v and dense; two MLP matrices
+    per_layer = saturatingAdd(mul({4, c.d_model, c.d_model}), mul({2, c.d_model, c.d_ff}));
+    if (!c.tie_word_embeddings) total = saturatingAdd(total, mul({c.vocab_size, c.d_model}));  // embed_out
   } else {
     const int64_t q_and_o = mul({2, c.d_model, c.n_head, c.d_head});
     const int64_t k_and_v = mul({2, c.d_model, c.n_kv_head, c.d_head});
@@ -269,11 +277,16 @@ void requireWeightsFit(const ModelConfig& config, uint64_t checkpoint_bytes, con
 }
 
 ModelConfig withRopeTheta(const ModelConfig& config, double rope_theta) {
-  if (config.arch != Architecture::Llama)
+  if (config.arch == Architecture::Gpt2)
     throw ConfigError("rope_theta: " + config.model_type + " has no rotary position embeddings");
   if (!(rope_theta > 1.0)) throw ConfigError("rope_theta must be > 1");
   json j = parseJsonOr<ConfigError>(config.json, "config.json");
-  j["rope_theta"] = rope_theta;
+  if (config.arch == Architecture::GptNeox) {  // GPT-NeoX's name for it; a rope_theta beside it must agree
+    j["rotary_emb_base"] = rope_theta;
+    if (j.contains("rope_theta")) j["rope_theta"] = rope_theta;
+  } else {
+    j["rope_theta"] = rope_theta;
+  }
   return parseConfig(j.dump(2));
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Internal: the config.json readers config.cpp defines, shared with the parsers of each family
-// (config_norms.cpp). Every reader throws ConfigError naming the key at fault.
+// (config_norms.cpp, config_fused.cpp). Every reader throws ConfigError naming the key at fault.
 
 #include <string>
 
@@ -28,6 +28,12 @@ bool isNormsFamily(const std::string& model_type);
 bool isGemmaFamily(const std::string& model_type);
 /// Reads what qwen3, olmo2, gemma2 and gemma3_text add to the Llama keys parseLlama has read.
 void parseNormsFamily(const json& j, ModelConfig& c);
+/// Reads a gpt_neox (Pythia) config: LayerNorm with biases, fused per-head query_key_value, rotary_pct of
+/// each head rotated with base rotary_emb_base, GELU MLP with biases, untied embed_out.
+void parseGptNeox(const json& j, ModelConfig& c);
+/// Reads a phi3 config: the Llama block with fused qkv_proj and gate_up_proj, partial_rotary_factor, longrope
+/// scaling and one sliding window for every layer when sliding_window is set.
+void parsePhi3(const json& j, ModelConfig& c);
 /// Reads layer_types (one "full_attention" or "sliding_attention" per layer) into c.sliding_layers.
 void parseLayerTypes(const json& j, ModelConfig& c);
 /// Throws ConfigError for a key that would change the computation in a way attnscope does not implement for

@@ -79,7 +79,19 @@ Model::Model(const ModelConfig& config, WeightInit init, ComputeDtype dtype) : m
   ParamInit params;
   params.allocate = init == WeightInit::Random;
   params.matrix_dtype = matrixType(m_dtype);
-  m_impl = config.arch == Architecture::Gpt2 ? makeGpt2(config, params) : makeLlama(config, params);
+  switch (config.arch) {
+    case Architecture::Gpt2:
+      m_impl = makeGpt2(config, params);
+      break;
+    case Architecture::GptNeox:
+      m_impl = makeGptNeox(config, params);
+      break;
+    case Architecture::Phi3:
+      m_impl = makePhi3(config, params);
+      break;
+    default:
+      m_impl = makeLlama(config, params);
+  }
   if (init != WeightInit::Random) return;
   torch::NoGradGuard no_grad;
   for (auto& item : m_impl->named_parameters()) {
@@ -235,8 +247,13 @@ void Model::loadWeights(const Checkpoint& checkpoint) {
 ComputeDtype resolveComputeDtype(ComputeDtype requested, const Checkpoint& checkpoint) {
   if (requested != ComputeDtype::Auto) return requested;
   std::map<DType, int64_t> matrix_elements;
-  for (const auto& item : checkpoint.tensors())
-    if (item.second.shape.size() >= 2) matrix_elements[item.second.dtype] += item.second.numel();
+  for (const auto& item : checkpoint.tensors()) {
+    const DType dtype = item.second.dtype;
+    // Floating-point matrices only: old Pythia exports carry a BOOL causal mask per layer that can outnumber
+    // a small model's weights.
+    const bool weight_type = dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+    if (weight_type && item.second.shape.size() >= 2) matrix_elements[dtype] += item.second.numel();
+  }
   DType most = DType::F32;
   int64_t count = -1;
   for (const auto& [dtype, n] : matrix_elements)

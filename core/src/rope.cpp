@@ -17,6 +17,7 @@ double yarnCorrectionDim(double rotations, int64_t dim, double base, double max_
 Rope::Rope(const ModelConfig& config) : m_config(config) {
   const RopeScaling& rs = config.rope_scaling;
   m_depends_on_len = rs.type == "dynamic";
+  if (rs.type == "longrope") m_attention_factor = rs.attention_factor.value_or(1.0);
   if (rs.type == "yarn")
     m_attention_factor =
         rs.attention_factor ? *rs.attention_factor : (rs.factor > 1 ? 0.1 * std::log(rs.factor) + 1.0 : 1.0);
@@ -24,7 +25,7 @@ Rope::Rope(const ModelConfig& config) : m_config(config) {
 
 std::vector<double> Rope::inverseFrequencies(int64_t n_pos) const {
   const RopeScaling& rs = m_config.rope_scaling;
-  const int64_t dim = m_config.d_head;
+  const int64_t dim = m_config.rotaryDim();
   double base = m_config.rope_theta;
   if (rs.type == "dynamic" && n_pos > m_config.n_ctx) {
     // NTK-aware: grow the base so the longest wavelength stretches over the longer sequence.
@@ -37,6 +38,10 @@ std::vector<double> Rope::inverseFrequencies(int64_t n_pos) const {
 
   if (rs.type == "linear") {
     for (double& f : inv) f /= rs.factor;
+  } else if (rs.type == "longrope") {
+    // Phi-3: per-frequency divisors, the long set once the sequence outgrows the pretraining context.
+    const std::vector<double>& ext = frequencySet(n_pos) ? rs.long_factor : rs.short_factor;
+    for (int64_t i = 0; i < dim / 2; ++i) inv[i] /= ext.at(i);
   } else if (rs.type == "llama3") {
     const double old_len = static_cast<double>(rs.original_max_position_embeddings);
     const double low_wavelen = old_len / rs.low_freq_factor;
@@ -68,8 +73,15 @@ std::vector<double> Rope::inverseFrequencies(int64_t n_pos) const {
   return inv;
 }
 
+int64_t Rope::frequencySet(int64_t n_pos) const {
+  const RopeScaling& rs = m_config.rope_scaling;
+  return rs.type == "longrope" && n_pos > rs.original_max_position_embeddings ? 1 : 0;
+}
+
 std::pair<torch::Tensor, torch::Tensor> Rope::cosSin(int64_t n_pos) {
-  bool reuse = m_cached_len >= 0 && (m_depends_on_len ? m_cached_len == n_pos : m_cached_len >= n_pos);
+  bool reuse = m_cached_len >= 0 && (m_depends_on_len ? m_cached_len == n_pos
+                                                      : m_cached_len >= n_pos && frequencySet(m_cached_len) ==
+                                                                                     frequencySet(n_pos));
   if (!reuse) {
     // Angles in double: fp32 position × frequency loses digits at long contexts.
     std::vector<double> inv = inverseFrequencies(n_pos);
@@ -88,7 +100,11 @@ std::pair<torch::Tensor, torch::Tensor> Rope::cosSin(int64_t n_pos) {
 }
 
 torch::Tensor Rope::apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  const int64_t half = x.size(-1) / 2;
+  const int64_t dim = cos.size(-1);
+  if (dim < x.size(-1)) {
+    return torch::cat({apply(x.narrow(-1, 0, dim), cos, sin), x.narrow(-1, dim, x.size(-1) - dim)}, -1);
+  }
+  const int64_t half = dim / 2;
   auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
   return x * cos + rotated * sin;
 }

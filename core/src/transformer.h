@@ -69,6 +69,8 @@ class TransformerImpl : public torch::nn::Module {
 
 std::shared_ptr<TransformerImpl> makeGpt2(const ModelConfig& config, const ParamInit& init);
 std::shared_ptr<TransformerImpl> makeLlama(const ModelConfig& config, const ParamInit& init);
+std::shared_ptr<TransformerImpl> makeGptNeox(const ModelConfig& config, const ParamInit& init);
+std::shared_ptr<TransformerImpl> makePhi3(const ModelConfig& config, const ParamInit& init);
 
 /// Returns the SSMax initial s: 1 / mean(ln n) over n = 1..n_ctx, so s·ln n averages 1 over the context.
 double defaultSsmaxS(int64_t n_ctx);

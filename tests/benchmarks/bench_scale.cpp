@@ -5,7 +5,8 @@
 // printed beside it is that measurement's alone; rates are compared with this machine's matmul rate in the
 // same dtype, measured in the same run. A benchmark, never a test: run it by hand on an idle machine.
 //
-//   bench_scale [--models qwen2.5-0.5b,llama3-8b,qwen3-0.6b] [--dir DIR] [--keep] [--threads N] [--long T]
+//   bench_scale [--models qwen2.5-0.5b,llama3-8b] [--dir DIR] [--keep] [--threads N] [--long T]
+//   (also qwen3-0.6b, pythia-1.4b and phi3-mini: info and the bf16 forward and capture at T = 2048 only)
 //
 //   --dir DIR   where the checkpoints go (default: a new temporary directory, removed at the end unless
 //   --keep);
@@ -54,13 +55,16 @@ struct Shape {
   int64_t n_layer, n_head, n_kv_head, d_model, d_ff, vocab, max_pos;
   bool tied;
   double rope_theta;
-  int64_t head_dim = 0;  // 0: d_model / n_head
+  bool full_suite = true;  // false: info and the bf16 forward and capture at T = 2048 only
+  int64_t head_dim = 0;    // 0: d_model / n_head
 };
 
 const Shape kShapes[] = {
     {"qwen2.5-0.5b", "qwen2", 24, 14, 2, 896, 4864, 151936, 32768, true, 1e6},
     {"llama3-8b", "llama", 32, 32, 8, 4096, 14336, 128256, 8192, false, 5e5},
-    {"qwen3-0.6b", "qwen3", 28, 16, 8, 1024, 3072, 151936, 40960, true, 1e6, 128},
+    {"qwen3-0.6b", "qwen3", 28, 16, 8, 1024, 3072, 151936, 40960, true, 1e6, false, 128},
+    {"pythia-1.4b", "gpt_neox", 24, 16, 16, 2048, 8192, 50304, 2048, false, 1e4, false},
+    {"phi3-mini", "phi3", 32, 32, 32, 3072, 8192, 32064, 4096, false, 1e4, false},
 };
 
 const char* causalLmClass(const std::string& model_type) {
@@ -71,19 +75,37 @@ const char* causalLmClass(const std::string& model_type) {
 
 std::string configText(const Shape& s) {
   nlohmann::json j = {{"model_type", s.model_type},
-                      {"architectures", {causalLmClass(s.model_type)}},
                       {"vocab_size", s.vocab},
                       {"hidden_size", s.d_model},
                       {"intermediate_size", s.d_ff},
                       {"num_hidden_layers", s.n_layer},
                       {"num_attention_heads", s.n_head},
-                      {"num_key_value_heads", s.n_kv_head},
                       {"max_position_embeddings", s.max_pos},
-                      {"rope_theta", s.rope_theta},
-                      {"rms_norm_eps", 1e-6},
                       {"tie_word_embeddings", s.tied},
                       {"torch_dtype", "bfloat16"}};
   if (s.head_dim > 0) j["head_dim"] = s.head_dim;
+  if (s.model_type == "gpt_neox") {  // as EleutherAI/pythia-1.4b's config.json
+    j.update(nlohmann::json{{"architectures", {"GPTNeoXForCausalLM"}},
+                            {"rotary_pct", 0.25},
+                            {"rotary_emb_base", s.rope_theta},
+                            {"use_parallel_residual", true},
+                            {"hidden_act", "gelu"},
+                            {"layer_norm_eps", 1e-5}});
+  } else if (s.model_type == "phi3") {  // as microsoft/Phi-3-mini-4k-instruct's config.json
+    j.update(nlohmann::json{{"architectures", {"Phi3ForCausalLM"}},
+                            {"num_key_value_heads", s.n_kv_head},
+                            {"original_max_position_embeddings", s.max_pos},
+                            {"rope_theta", s.rope_theta},
+                            {"rope_scaling", nullptr},
+                            {"sliding_window", 2047},
+                            {"rms_norm_eps", 1e-5},
+                            {"hidden_act", "silu"}});
+  } else {
+    j.update(nlohmann::json{{"architectures", {causalLmClass(s.model_type)}},
+                            {"num_key_value_heads", s.n_kv_head},
+                            {"rope_theta", s.rope_theta},
+                            {"rms_norm_eps", 1e-6}});
+  }
   return j.dump(2) + "\n";
 }
 
@@ -273,7 +295,8 @@ int runTask(const std::vector<std::string>& a) {
 double forwardFlops(const Shape& s, int64_t T) {
   const double d = static_cast<double>(s.d_model);
   const double dh = s.head_dim > 0 ? static_cast<double>(s.head_dim) : d / static_cast<double>(s.n_head);
-  const double linear = d * dh * (2.0 * s.n_head + 2.0 * s.n_kv_head) + 3.0 * d * s.d_ff;
+  const double mlp_matrices = s.model_type == "gpt_neox" ? 2.0 : 3.0;  // GELU MLP or gated MLP
+  const double linear = d * dh * (2.0 * s.n_head + 2.0 * s.n_kv_head) + mlp_matrices * d * s.d_ff;
   const double attention = 2.0 * 2.0 * s.n_head * dh * (static_cast<double>(T) * (T + 1) / 2);
   return s.n_layer * (2.0 * linear * T + attention);
 }
@@ -342,7 +365,7 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
     return c;
   };
 
-  if (s.name == "qwen3-0.6b") {  // a plain bf16 forward and a statistics capture at T = 2048
+  if (!s.full_suite) {
     row("bfloat16", "forward", 2048);
     row("bfloat16", "capture", 2048);
     return;

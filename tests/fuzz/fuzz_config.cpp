@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         config.vocab_size <= 0 || config.n_kv_head <= 0 || config.d_ff <= 0)
       fuzz::contractViolated("parseConfig returned a non-positive size");
     for (int64_t layer = 0; layer < config.n_layer && layer < 4; ++layer) (void)config.windowOf(layer);
-    if (config.arch == Architecture::Llama) (void)withRopeTheta(config, 2 * config.rope_theta);
+    if (config.arch != Architecture::Gpt2) (void)withRopeTheta(config, 2 * config.rope_theta);
+    (void)architectureFeatures(config);
   } catch (const std::exception& error) {
     fuzz::noteRefusal(error);
   }

@@ -165,6 +165,34 @@ void writeConfigSeeds(const fs::path& out, const fs::path& source) {
            {"attention_normalizer", "ssmax"},
            {"ssmax_bias", true}}
           .dump(2));
+  writeFile(dir / "gpt_neox", json{{"model_type", "gpt_neox"},
+                                   {"vocab_size", 50304},
+                                   {"hidden_size", 64},
+                                   {"num_hidden_layers", 2},
+                                   {"num_attention_heads", 4},
+                                   {"intermediate_size", 256},
+                                   {"rotary_pct", 0.25},
+                                   {"rotary_emb_base", 10000},
+                                   {"use_parallel_residual", false},
+                                   {"hidden_act", "gelu"},
+                                   {"rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}}}
+                                  .dump(2));
+  writeFile(dir / "phi3-longrope", json{{"model_type", "phi3"},
+                                        {"vocab_size", 32064},
+                                        {"hidden_size", 64},
+                                        {"num_hidden_layers", 2},
+                                        {"num_attention_heads", 4},
+                                        {"num_key_value_heads", 2},
+                                        {"intermediate_size", 96},
+                                        {"max_position_embeddings", 131072},
+                                        {"original_max_position_embeddings", 4096},
+                                        {"partial_rotary_factor", 0.75},
+                                        {"sliding_window", 262144},
+                                        {"rope_scaling",
+                                         {{"type", "su"},
+                                          {"short_factor", {1.0, 1.02, 1.05, 1.1, 1.2, 1.3}},
+                                          {"long_factor", {1.0, 1.5, 2.5, 4.0, 8.0, 16.0}}}}}
+                                       .dump(2));
   writeFile(dir / "mistral", json{{"model_type", "mistral"},
                                   {"vocab_size", 32000},
                                   {"hidden_size", 64},

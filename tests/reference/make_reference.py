@@ -38,10 +38,13 @@ from arch_llama import llama_forward, llama_model, llama_gqa  # noqa: E402
 from arch_qwen3 import qwen3_forward, qwen3_model  # noqa: E402
 from arch_olmo2 import olmo2_forward, olmo2_model  # noqa: E402
 from arch_gemma import gemma_forward, gemma_model  # noqa: E402
+from arch_gpt_neox import gpt_neox_forward, gpt_neox_model  # noqa: E402
+from arch_phi3 import longrope, phi3_forward, phi3_model  # noqa: E402
 
 # model_type -> forward(config, weights, ids, run) -> (logits [T, vocab], patterns [layer][H,T,T], scores alike)
 FORWARDS = {"gpt2": gpt2_forward, "llama": llama_forward, "mistral": llama_forward, "qwen2": llama_forward,
-            "qwen3": qwen3_forward, "olmo2": olmo2_forward, "gemma2": gemma_forward, "gemma3_text": gemma_forward}
+            "qwen3": qwen3_forward, "olmo2": olmo2_forward, "gemma2": gemma_forward, "gemma3_text": gemma_forward,
+            "gpt_neox": gpt_neox_forward, "phi3": phi3_forward}
 
 
 def build_cases():
@@ -93,6 +96,7 @@ def build_cases():
     add(c, 67, Run("ssmax_learned", "ssmax", learned), softmax_run())
     add(llama_model("llama_head_dim", V=105, D=48, n_kv=2, hd=16), 38, softmax_run())
     add_norm_families(add, L, H, rng)
+    add_fused_cases(add, rng, L, H)
     return cases
 
 
@@ -135,6 +139,33 @@ def add_norm_families(add, L, H, rng):
                     layer_types=["full_attention", "sliding_attention"], attn_logit_softcapping=2.5,
                     rope_local_base_freq=10000.0, rope_theta=1000000.0),
         37, softmax_run(), logn_run(8))
+
+
+def add_fused_cases(add, rng, L, H):
+    """GPT-NeoX (Pythia) and Phi-3: fused projections, partial rotary, parallel residual, longrope."""
+    # Pythia's layout: rotary_pct 0.25 (4 of 16 head dims turn), parallel residual, the old exports' buffers.
+    add(gpt_neox_model("gpt_neox_parallel", V=111, D=64, old_buffers=True), 47, softmax_run(),
+        ssmax_run("ssmax_heads", L, H, head_values(rng, L * H, 0.2, 0.6)), logn_run(16), temperature_run(8, 0.1))
+    add(gpt_neox_model("gpt_neox_sequential_bf16", V=97, D=64, dtype=torch.bfloat16, rotary_pct=0.5, parallel=False,
+                       rotary_emb_base=500),
+        43, softmax_run(), ssmax_run("ssmax_s", L, H, 0.35), logn_run(16), temperature_run(8, 0.1))
+    add(gpt_neox_model("gpt_neox_tied_nobias", V=89, D=48, rotary_pct=0.5, attention_bias=False,
+                       tie_word_embeddings=True, hidden_act="gelu_fast", rope_scaling={"type": "linear", "factor": 2.0}),
+        39, softmax_run(), ssmax_run("ssmax_s_b", L, H, 0.3, 0.1))
+    # Phi-4-mini's layout (partial_rotary_factor 0.75, GQA) with longrope over an original context of 32: T = 32 is
+    # the last length on the short factors, T = 45 takes the long ones (legacy type name "su", tied head, BF16).
+    # Longrope's attention factor (1.18 here) sharpens the scores: smaller q/k weights keep them as sharp as the
+    # other cases' (the bf16 path test bounds its error on all of them).
+    scaling, original = longrope("phi3_longrope", 6, 32)
+    add(phi3_model("phi3_longrope_short", V=101, D=64, n_kv=2, partial=0.75, rope_scaling=scaling,
+                   original=original, qkv_std=0.16), 32, softmax_run(),
+        ssmax_run("ssmax_heads", L, H, head_values(rng, L * H, 0.2, 0.6)), logn_run(16), temperature_run(8, 0.1))
+    add(phi3_model("phi3_longrope_long_bf16", V=101, D=64, n_kv=2, partial=0.75, dtype=torch.bfloat16, tied=True,
+                   rope_scaling=dict(scaling, type="su"), original=original, qkv_std=0.16),
+        45, softmax_run(), ssmax_run("ssmax_s", L, H, 0.3), logn_run(16), temperature_run(8, 0.1))
+    # Phi-3-mini-4k's layout: no rope scaling, one sliding window for every layer.
+    add(phi3_model("phi3_window", V=103, D=64, n_kv=4, sliding_window=16), 40, softmax_run(),
+        ssmax_run("ssmax_s", L, H, 0.4), logn_run(8))
 
 
 # --- output ------------------------------------------------------------------------------------------------------

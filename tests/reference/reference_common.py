@@ -10,7 +10,7 @@ import zlib
 import torch
 
 F64 = torch.float64
-ST_DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
+ST_DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64", torch.bool: "BOOL"}
 HF_DTYPE = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
 
@@ -149,6 +149,16 @@ def rope_inv_freq(cfg, dim, T):
     inv = 1.0 / base ** (torch.arange(0, dim, 2, dtype=F64) / dim)
     if kind in ("default", "dynamic"):
         return inv, 1.0
+    if kind == "longrope":
+        # Phi-3: the pretraining context comes from the config (Phi3Config defaults it to 4096), the factor is the
+        # ratio of the contexts, and the whole sequence takes the long factors once it is longer than that context.
+        old = rs.get("original_max_position_embeddings", cfg.get("original_max_position_embeddings", 4096))
+        factor = cfg["max_position_embeddings"] / old
+        attention_factor = rs.get("attention_factor")
+        if attention_factor is None:
+            attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(old))
+        ext = torch.tensor(rs["long_factor"] if T > old else rs["short_factor"], dtype=F64)
+        return 1.0 / (ext * base ** (torch.arange(0, dim, 2, dtype=F64) / dim)), attention_factor
     factor = rs["factor"]
     if kind == "linear":
         return inv / factor, 1.0
@@ -201,6 +211,11 @@ def random_attention(w, prefix, D, n_head, n_kv, hd, std, bias):
         w.randn(prefix + f"self_attn.{proj}.weight", (n_out, n_in), std)
         if bias:
             w.randn(prefix + f"self_attn.{proj}.bias", (n_out,), 0.05)
+def rotate_partial(x, cos, sin):
+    """Partial rotary (GPT-NeoX rotary_pct, partial_rotary_factor): the first cos.shape[-1] dimensions turn, the rest
+    pass through unchanged."""
+    r = cos.shape[-1]
+    return torch.cat([rotate(x[..., :r], cos, sin), x[..., r:]], dim=-1)
 
 
 def head_dim(cfg):

@@ -21,7 +21,10 @@ constexpr int64_t kMaxConfigDimension = int64_t{1} << 24;
 /// Most parameters a config.json may imply (minimumParameterCount): 2^40, about 1.1 trillion.
 constexpr int64_t kMaxParameterCount = int64_t{1} << 40;
 
-enum class Architecture { Gpt2, Llama };
+enum class Architecture { Gpt2, Llama, GptNeox, Phi3 };
+
+/// Returns the family's display name ("GPT-2", "Llama", "GPT-NeoX", "Phi-3").
+const char* architectureName(Architecture arch);
 
 /// Normalisation of q and k before RoPE: none (llama), RMSNorm over each head's d_head (qwen3, gemma3) or
 /// over the whole projection before the heads are split (olmo2).
@@ -33,14 +36,17 @@ enum class NormLayout { Pre, Post, PrePost };
 
 /// RoPE frequency scaling, as in transformers' modeling_rope_utils.
 struct RopeScaling {
-  std::string type = "default";  // default, linear, dynamic, llama3, yarn
+  std::string type = "default";  // default, linear, dynamic, llama3, yarn, longrope
   double factor = 1.0;
   double low_freq_factor = 1.0;                  // llama3
   double high_freq_factor = 4.0;                 // llama3
   int64_t original_max_position_embeddings = 0;  // llama3, yarn (0: use max_position_embeddings)
   double beta_fast = 32.0;                       // yarn
   double beta_slow = 1.0;                        // yarn
-  std::optional<double> attention_factor;        // yarn (default 0.1 ln(factor) + 1)
+  std::optional<double> attention_factor;        // yarn (default 0.1 ln(factor) + 1), longrope
+  // longrope (phi3): per-frequency divisors [rotary dims / 2], the long ones for sequences longer than
+  // original_max_position_embeddings
+  std::vector<double> short_factor, long_factor;
 };
 
 /// Everything the model code needs from config.json, in one naming scheme for every architecture.
@@ -77,6 +83,10 @@ struct ModelConfig {
   /// layer_types: true where a layer is "sliding_attention"; empty when the config gives none (then
   /// window_first_layer decides).
   std::vector<bool> sliding_layers;
+  int64_t rotary_dim = 0;  // leading dimensions of each head that RoPE rotates; 0: all of d_head
+  // GPT-NeoX
+  bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) instead of two residual steps
+  std::string hidden_act;          // MLP activation as config.json names it, where the family lets it vary
   // SSMax learned in training (config "attention_normalizer": "ssmax")
   bool ssmax_learned = false;
   bool ssmax_bias = false;
@@ -90,7 +100,13 @@ struct ModelConfig {
   }
   /// Returns the sliding window of a layer, or 0 when the layer attends to every earlier key.
   int64_t windowOf(int64_t layer) const { return isSlidingLayer(layer) ? sliding_window : 0; }
+  /// Returns how many leading dimensions of each head RoPE rotates (partial rotary); the rest pass unchanged.
+  int64_t rotaryDim() const { return rotary_dim > 0 ? rotary_dim : d_head; }
 };
+
+/// Returns the architecture-specific features a config turns on, one short phrase each ("partial rotary: 32
+/// of 128 head dims", "parallel residual", ...), for `info`; empty for a plain model of its family.
+std::vector<std::string> architectureFeatures(const ModelConfig& config);
 
 /// Formats a count with thousands separators ("494,032,768"), for sizes in messages and summaries.
 std::string withCommas(uint64_t n);

@@ -5,7 +5,7 @@
 #include "attnscope/hook_names.h"
 #include "attnscope/untrusted_text.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 CaptureDocument::CaptureDocument(QObject* parent) : QObject(parent) {}
 
@@ -133,4 +133,4 @@ Selection CaptureDocument::clamped(Selection selection) const {
   return selection;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

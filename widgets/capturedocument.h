@@ -11,7 +11,7 @@
 
 #include "attnscope/store.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 /// What the views show: one run (optionally compared with a second), one head, one query row.
 struct Selection {
@@ -71,7 +71,7 @@ class CaptureDocument : public QObject {
  Q_SIGNALS:
   /// A file was opened or closed: everything may have changed.
   void documentChanged();
-  void selectionChanged(const attnscope::gui::Selection& selection);
+  void selectionChanged(const attnscope::widgets::Selection& selection);
   void errorOccurred(const QString& message);
 
  private:
@@ -85,4 +85,4 @@ class CaptureDocument : public QObject {
   Selection m_selection;
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

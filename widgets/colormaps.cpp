@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 QCPColorGradient viridisGradient() {
   QCPColorGradient gradient;
@@ -58,4 +58,4 @@ QColor seriesColor(int index) {
   return QColor(colors[static_cast<std::size_t>(std::max(0, index)) % colors.size()]);
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

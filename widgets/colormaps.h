@@ -6,7 +6,7 @@
 
 #include <qcustomplot.h>
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 /// A viridis-like gradient (dark purple → teal → yellow), for probabilities and other one-sided values.
 QCPColorGradient viridisGradient();
@@ -23,4 +23,4 @@ QColor textColorOn(const QColor& background);
 /// Distinct line colours for overlaid runs (colour-blind safe order).
 QColor seriesColor(int index);
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

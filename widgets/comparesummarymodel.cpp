@@ -9,7 +9,7 @@
 #include "attnscope/store.h"
 #include "colormaps.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 QString formatValue(double v) {
@@ -113,4 +113,4 @@ QVariant CompareSummaryModel::headerData(int section, Qt::Orientation orientatio
   return {};
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

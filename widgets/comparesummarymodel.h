@@ -16,7 +16,7 @@ namespace attnscope {
 class CaptureFile;
 }
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 struct CompareSummaryRequest {
   QString runA, runB;
@@ -62,4 +62,4 @@ class CompareSummaryModel : public QAbstractTableModel {
   CompareSummary m_summary;
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

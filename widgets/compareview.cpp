@@ -15,7 +15,7 @@
 #include "heatmapwidget.h"
 #include "statisticnames.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 CompareView::CompareView(CaptureDocument* document, QWidget* parent)
     : QWidget(parent),
@@ -140,4 +140,4 @@ void CompareView::reload() {
                   });
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -13,7 +13,7 @@ class QLabel;
 class QSortFilterProxyModel;
 class QTableView;
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 class CaptureDocument;
 class HeatmapWidget;
@@ -52,4 +52,4 @@ class CompareView : public QWidget {
   bool m_syncing = false;
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -15,7 +15,7 @@
 #include "colormaps.h"
 #include "statisticnames.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* parent)
     : QWidget(parent),
       m_document(document),
@@ -215,4 +215,4 @@ void ContextCurveWidget::rebuild() {
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

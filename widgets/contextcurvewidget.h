@@ -13,7 +13,7 @@ class QComboBox;
 class QCustomPlot;
 class QCPTextElement;
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 class CaptureDocument;
 struct Selection;
@@ -55,4 +55,4 @@ class ContextCurveWidget : public QWidget, public ExportSource {
   JobTracker m_jobs{this};
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

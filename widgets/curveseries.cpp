@@ -10,7 +10,7 @@
 #include "attnscope/normalizer_spec.h"
 #include "attnscope/store.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 CurveSet computeCurves(const CaptureFile& file, const CurveRequest& request) {
   CurveSet set;
@@ -76,4 +76,4 @@ CsvTable curvesTable(const CurveSet& set) {
   return table;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

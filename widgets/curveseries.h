@@ -12,7 +12,7 @@
 #include "plotexport.h"
 #include "statisticnames.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 enum class CurveScope { Head, Layer, AllLayers };
 
@@ -44,4 +44,4 @@ std::vector<std::pair<double, double>> theoryCurve(double n_max, double s, int p
 /// count.
 CsvTable curvesTable(const CurveSet& set);
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -10,7 +10,7 @@
 #include "attnscope/store.h"
 #include "colormaps.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -118,4 +118,4 @@ QColor HeadGridModel::cellColor(double value) const {
   return viridisColor((value - m_values.lo) / (m_values.hi - m_values.lo));
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

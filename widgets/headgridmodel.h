@@ -14,7 +14,7 @@ namespace attnscope {
 class CaptureFile;
 }
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 struct HeadGridRequest {
   QString run;
@@ -60,4 +60,4 @@ class HeadGridModel : public QAbstractTableModel {
   HeadGridValues m_values;
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -16,7 +16,7 @@
 #include "capturedocument.h"
 #include "statisticnames.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 /// Paints each cell in its statistic's colour even when selected (the style's highlight would hide the
@@ -149,4 +149,4 @@ CsvTable HeadGridView::exportTable() const {
   return table;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -13,7 +13,7 @@ class QComboBox;
 class QLabel;
 class QTableView;
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 class CaptureDocument;
 struct Selection;
@@ -53,4 +53,4 @@ class HeadGridView : public QWidget, public ExportSource {
   JobTracker m_jobs{this};
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

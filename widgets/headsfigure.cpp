@@ -13,7 +13,7 @@
 #include "capturedocument.h"
 #include "colormaps.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 constexpr double kLogFloor = 1e-4;  // as in HeatmapWidget: the lowest probability the log scale shows
@@ -311,4 +311,4 @@ CsvTable HeadsFigure::exportTable() const {
   return table;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

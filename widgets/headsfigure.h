@@ -17,7 +17,7 @@ class QCPColorScale;
 class QCustomPlot;
 class QTimer;
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 class CaptureDocument;
 struct Selection;
@@ -84,4 +84,4 @@ class HeadsFigure : public QWidget, public ExportSource {
   std::vector<QCPAxisRect*> m_rects;  // [layer * n_head + head], owned by the plot's layout
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -14,7 +14,7 @@
 #include "capturedocument.h"
 #include "colormaps.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 constexpr double kLogFloor = 1e-4;  // lowest probability the log scale shows; smaller values clamp to it
@@ -412,4 +412,4 @@ CsvTable HeatmapWidget::exportTable() const {
   return table;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -21,7 +21,7 @@ class QCustomPlot;
 class QMouseEvent;
 class QTimer;
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 class CaptureDocument;
 struct Selection;
@@ -99,4 +99,4 @@ class HeatmapWidget : public QWidget, public ExportSource {
   QSize m_axisSize;  // of the axis rect at the last layout
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

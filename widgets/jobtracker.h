@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 /// Returns true once the job asking is no longer wanted (superseded, cancelled, or its view destroyed).
 /// Safe to call from any thread, also after the tracker is gone.
@@ -94,4 +94,4 @@ class JobTracker {
   std::shared_ptr<State> m_state = std::make_shared<State>();
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -6,7 +6,7 @@
 
 #include "attnscope/store.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 int64_t ceilDiv(int64_t a, int64_t b) {
@@ -86,4 +86,4 @@ MapTile readTile(const CaptureFile& file, const TileRequest& request,
   return tile;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

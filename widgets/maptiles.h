@@ -11,7 +11,7 @@ namespace attnscope {
 class CaptureFile;
 }
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 /// Token ranges [begin, end) along queries (rows) and keys (columns).
 struct TokenWindow {
@@ -59,4 +59,4 @@ constexpr int64_t kTileBandRows = 256;
 MapTile readTile(const CaptureFile& file, const TileRequest& request,
                  const std::function<bool()>& cancelled = {});
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

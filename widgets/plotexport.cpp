@@ -13,7 +13,7 @@
 
 #include <qcustomplot.h>
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 QString csvField(const QString& field) {
@@ -147,4 +147,4 @@ bool exportSource(const ExportSource& source, const QString& path, const ExportO
   return exportWidget(source.exportWidget(), path, options, error);
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

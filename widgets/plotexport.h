@@ -10,7 +10,7 @@
 class QCustomPlot;
 class QWidget;
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 /// Rows of text with a header, as written to CSV.
 struct CsvTable {
@@ -55,4 +55,4 @@ class ExportSource {
 bool exportSource(const ExportSource& source, const QString& path, const ExportOptions& options,
                   QString* error);
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -6,7 +6,7 @@
 #include "attnscope/analysis.h"
 #include "attnscope/statistics.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 QString translated(std::string_view text) {
@@ -51,4 +51,4 @@ QString summaryDescription(const QString& stat) {
   return tail;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -6,7 +6,7 @@
 
 class QComboBox;
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 /// The statistic that views show first (max_prob).
 QString defaultStatistic();
@@ -27,4 +27,4 @@ bool statisticIsProbability(const QString& stat);
 /// "that see a target").
 QString summaryDescription(const QString& stat);
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

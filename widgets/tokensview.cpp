@@ -11,7 +11,7 @@
 
 #include "capturedocument.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 namespace {
 
 constexpr int kMargin = 6, kPadding = 3, kLineGap = 3;
@@ -209,4 +209,4 @@ CsvTable TokensView::exportTable() const {
   return table;
 }
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

@@ -12,7 +12,7 @@ class QLabel;
 #include "jobtracker.h"
 #include "plotexport.h"
 
-namespace attnscope::gui {
+namespace attnscope::widgets {
 
 class CaptureDocument;
 struct Selection;
@@ -64,4 +64,4 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   JobTracker m_jobs{this};
 };
 
-}  // namespace attnscope::gui
+}  // namespace attnscope::widgets

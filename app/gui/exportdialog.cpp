@@ -17,7 +17,7 @@
 
 namespace attnscope::gui {
 
-ExportDialog::ExportDialog(const QList<ExportSource*>& sources, ExportSource* current,
+ExportDialog::ExportDialog(const QList<widgets::ExportSource*>& sources, widgets::ExportSource* current,
                            const QString& directory, QWidget* parent)
     : QDialog(parent),
       m_sources(sources),
@@ -29,7 +29,7 @@ ExportDialog::ExportDialog(const QList<ExportSource*>& sources, ExportSource* cu
       m_scale(new QDoubleSpinBox(this)),
       m_dpi(new QSpinBox(this)) {
   setWindowTitle(tr("Export"));
-  for (ExportSource* source : m_sources) m_view->addItem(source->exportName());
+  for (widgets::ExportSource* source : m_sources) m_view->addItem(source->exportName());
   m_view->setCurrentIndex(std::max<qsizetype>(0, m_sources.indexOf(current)));
   m_width->setRange(100, 10000);
   m_height->setRange(100, 10000);
@@ -65,7 +65,7 @@ ExportDialog::ExportDialog(const QList<ExportSource*>& sources, ExportSource* cu
   onSourceChanged();
 }
 
-ExportSource* ExportDialog::source() const {
+widgets::ExportSource* ExportDialog::source() const {
   return m_sources.value(m_view->currentIndex());
 }
 
@@ -73,8 +73,8 @@ QString ExportDialog::path() const {
   return m_path->text().trimmed();
 }
 
-ExportOptions ExportDialog::options() const {
-  ExportOptions options;
+widgets::ExportOptions ExportDialog::options() const {
+  widgets::ExportOptions options;
   options.width = m_width->value();
   options.height = m_height->value();
   options.scale = m_scale->value();
@@ -83,7 +83,7 @@ ExportOptions ExportDialog::options() const {
 }
 
 void ExportDialog::onSourceChanged() {
-  ExportSource* current = source();
+  widgets::ExportSource* current = source();
   if (!current) return;
   const QWidget* widget = current->exportPlot() ? current->exportPlot() : current->exportWidget();
   m_width->setValue(std::max(100, widget->width()));
@@ -101,7 +101,7 @@ void ExportDialog::chooseFile() {
 }
 
 void ExportDialog::accept() {
-  if (exportFormatForPath(path()) == ExportFormat::Unknown) {
+  if (widgets::exportFormatForPath(path()) == widgets::ExportFormat::Unknown) {
     QMessageBox::warning(this, tr("Export"), tr("Choose a file ending in .png, .pdf, .svg or .csv."));
     return;
   }

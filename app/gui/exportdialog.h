@@ -17,12 +17,12 @@ namespace attnscope::gui {
 class ExportDialog : public QDialog {
   Q_OBJECT
  public:
-  ExportDialog(const QList<ExportSource*>& sources, ExportSource* current, const QString& directory,
-               QWidget* parent = nullptr);
+  ExportDialog(const QList<widgets::ExportSource*>& sources, widgets::ExportSource* current,
+               const QString& directory, QWidget* parent = nullptr);
 
-  ExportSource* source() const;
+  widgets::ExportSource* source() const;
   QString path() const;
-  ExportOptions options() const;
+  widgets::ExportOptions options() const;
 
   void accept() override;
 
@@ -30,7 +30,7 @@ class ExportDialog : public QDialog {
   void chooseFile();
   void onSourceChanged();
 
-  QList<ExportSource*> m_sources;
+  QList<widgets::ExportSource*> m_sources;
   QString m_directory;
   QComboBox* m_view;
   QLineEdit* m_path;

@@ -15,6 +15,9 @@
 #include "tokensview.h"
 
 namespace attnscope::gui {
+
+using namespace attnscope::widgets;
+
 namespace {
 
 constexpr int kTimeoutMs = 120000;

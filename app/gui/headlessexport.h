@@ -14,11 +14,11 @@ struct HeadlessExportOptions {
   QString out;
   QString run, compareRun;  // empty: the file's first (and second) run
   int layer = 0, head = 0;
-  int query = -1;                          // -1: the last token
-  QString stat = defaultStatistic();       // statistic of the context curve and the head grid
-  QString scope = QStringLiteral("head");  // context-curve: head, layer or all
-  bool logScale = false;                   // heatmap and heads colour scale
-  bool difference = false;                 // head grid: run − compare run
+  int query = -1;                              // -1: the last token
+  QString stat = widgets::defaultStatistic();  // statistic of the context curve and the head grid
+  QString scope = QStringLiteral("head");      // context-curve: head, layer or all
+  bool logScale = false;                       // heatmap and heads colour scale
+  bool difference = false;                     // head grid: run − compare run
   int width = 0, height = 0;  // 0: the figure's default (900 × 600; heads: sized so each small map is square)
   double scale = 2.0;
   int dpi = 192;

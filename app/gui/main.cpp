@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   const QCommandLineOption stat(
       QStringLiteral("stat"),
       QStringLiteral("Context curve and head grid statistic: %1.").arg(stats.join(QStringLiteral(", "))),
-      QStringLiteral("name"), attnscope::gui::defaultStatistic());
+      QStringLiteral("name"), attnscope::widgets::defaultStatistic());
   const QCommandLineOption scope(QStringLiteral("scope"), QStringLiteral("Curve scope: head, layer or all."),
                                  QStringLiteral("scope"), QStringLiteral("head"));
   const QCommandLineOption log(QStringLiteral("log"),
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   window.show();
   if (!parser.positionalArguments().isEmpty() && window.openFile(parser.positionalArguments().first())) {
     // The selection options of --export also choose what the window opens on.
-    attnscope::gui::CaptureDocument* document = window.document();
+    attnscope::widgets::CaptureDocument* document = window.document();
     if (parser.isSet(run)) document->setRun(parser.value(run));
     if (parser.isSet(compare)) {
       document->setCompareRun(parser.value(compare));

@@ -32,6 +32,9 @@
 #include "tokensview.h"
 
 namespace attnscope::gui {
+
+using namespace attnscope::widgets;
+
 namespace {
 
 bool isCaptureFile(const QString& path) {

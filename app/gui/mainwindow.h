@@ -18,19 +18,22 @@ namespace attnscope {
 struct CaptureRequest;
 }
 
-namespace attnscope::gui {
-
+namespace attnscope::widgets {
 class CaptureDocument;
-class CaptureProgressWidget;
-class CaptureWorker;
 class CompareView;
-struct CaptureOutcome;
 class ContextCurveWidget;
 class HeadGridView;
 class HeatmapWidget;
-class RecentFiles;
 class TokensView;
 struct Selection;
+}  // namespace attnscope::widgets
+
+namespace attnscope::gui {
+
+class CaptureProgressWidget;
+class CaptureWorker;
+struct CaptureOutcome;
+class RecentFiles;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -41,14 +44,14 @@ class MainWindow : public QMainWindow {
   /// Opens a capture; shows a message and returns false if it cannot be read.
   bool openFile(const QString& path);
 
-  CaptureDocument* document() const { return m_document; }
-  HeadGridView* headGrid() const { return m_grid; }
-  HeatmapWidget* heatmap() const { return m_heatmap; }
-  CompareView* compareView() const { return m_compare; }
+  widgets::CaptureDocument* document() const { return m_document; }
+  widgets::HeadGridView* headGrid() const { return m_grid; }
+  widgets::HeatmapWidget* heatmap() const { return m_heatmap; }
+  widgets::CompareView* compareView() const { return m_compare; }
   /// The central tabs: Heatmap and Compare.
   QTabWidget* centralTabs() const { return m_tabs; }
-  ContextCurveWidget* contextCurve() const { return m_curve; }
-  TokensView* tokensView() const { return m_tokens; }
+  widgets::ContextCurveWidget* contextCurve() const { return m_curve; }
+  widgets::TokensView* tokensView() const { return m_tokens; }
   /// Shows the Run model dialog (for modelDir, else the last model run) and starts the capture it describes.
   void showRunDialog(const QString& modelDir = QString());
   /// Starts a capture on the worker thread (threads: compute threads, 0 for one per core); the capture
@@ -57,7 +60,7 @@ class MainWindow : public QMainWindow {
   CaptureWorker* captureWorker() const { return m_worker; }
   CaptureProgressWidget* captureProgress() const { return m_progress; }
   /// The views that can be exported, heatmap first.
-  QList<ExportSource*> exportSources() const;
+  QList<widgets::ExportSource*> exportSources() const;
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
@@ -72,19 +75,20 @@ class MainWindow : public QMainWindow {
   void onCaptureFailed(const QString& message);
   void showExportDialog();
   void showExportHeadsDialog();
-  void writeExport(const ExportSource& source, const QString& path, const ExportOptions& options);
+  void writeExport(const widgets::ExportSource& source, const QString& path,
+                   const widgets::ExportOptions& options);
   void onDocumentChanged();
-  void onSelectionChanged(const Selection& selection);
+  void onSelectionChanged(const widgets::Selection& selection);
   void showError(const QString& message);
-  ExportSource* focusedSource() const;
+  widgets::ExportSource* focusedSource() const;
 
-  CaptureDocument* m_document;
-  HeadGridView* m_grid;
-  HeatmapWidget* m_heatmap;
-  CompareView* m_compare;
+  widgets::CaptureDocument* m_document;
+  widgets::HeadGridView* m_grid;
+  widgets::HeatmapWidget* m_heatmap;
+  widgets::CompareView* m_compare;
   QTabWidget* m_tabs;
-  ContextCurveWidget* m_curve;
-  TokensView* m_tokens;
+  widgets::ContextCurveWidget* m_curve;
+  widgets::TokensView* m_tokens;
   RecentFiles* m_recent = nullptr;
   CaptureWorker* m_worker;
   CaptureProgressWidget* m_progress;

@@ -33,8 +33,8 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using attnscope::gui::CaptureDocument;
-using attnscope::gui::HeatmapWidget;
+using attnscope::widgets::CaptureDocument;
+using attnscope::widgets::HeatmapWidget;
 
 constexpr int64_t kTokens = 8192;
 constexpr int64_t kBlockRows = 64;  // rows per write: one chunk row of the store

@@ -65,7 +65,7 @@ class TestCaptureWorker : public QObject {
     QVERIFY(progress.count() >= 1 + 2 * 2);  // loading, then every layer of both runs
     QCOMPARE(progress.last().first().value<CaptureProgress>().fraction(), 1.0);
 
-    CaptureDocument document;
+    widgets::CaptureDocument document;
     QVERIFY(document.open(outcome.path));
     QCOMPARE(document.nTokens(), 14);
     QCOMPARE(document.tokens().first(), QStringLiteral("H"));
@@ -97,7 +97,7 @@ class TestCaptureWorker : public QObject {
     const auto outcome = finished.first().first().value<CaptureOutcome>();
     QVERIFY(outcome.cancelled);
     QCOMPARE(outcome.n_completed, 0);
-    CaptureDocument document;
+    widgets::CaptureDocument document;
     QVERIFY(document.open(outcome.path));
     QCOMPARE(document.runs().size(), std::size_t(1));
     QVERIFY(!document.runs()[0].complete);
@@ -191,7 +191,7 @@ class TestCaptureWorker : public QObject {
     QCOMPARE(QString::fromStdString(request.model_dir), second);
     QVERIFY(runToTheEnd(request));
 
-    CaptureDocument document;
+    widgets::CaptureDocument document;
     QVERIFY(document.open(gui));
     QCOMPARE(document.runs().size(), std::size_t(3));
     QStringList names;
@@ -247,7 +247,7 @@ class TestCaptureWorker : public QObject {
     MainWindow window;
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QSignalSpy opened(window.document(), &CaptureDocument::documentChanged);
+    QSignalSpy opened(window.document(), &widgets::CaptureDocument::documentChanged);
     QVERIFY(window.runCapture(makeRequest(QStringLiteral("window.h5")), 1));
     QVERIFY(window.captureProgress()->isVisible());
     QVERIFY(opened.wait(60000));

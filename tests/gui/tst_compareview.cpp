@@ -22,7 +22,7 @@
 #include "knowncapture.h"
 
 using namespace attnscope;
-using namespace attnscope::gui;
+using namespace attnscope::widgets;
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include "knowncapture.h"
 
 using namespace attnscope;
-using namespace attnscope::gui;
+using namespace attnscope::widgets;
 
 class TestContextCurveWidget : public QObject {
   Q_OBJECT

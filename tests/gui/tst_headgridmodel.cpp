@@ -16,7 +16,7 @@
 #include "knowncapture.h"
 
 using namespace attnscope;
-using namespace attnscope::gui;
+using namespace attnscope::widgets;
 
 class TestHeadGridModel : public QObject {
   Q_OBJECT

@@ -16,7 +16,7 @@
 #include "headgridmodel.h"
 
 using namespace attnscope;
-using namespace attnscope::gui;
+using namespace attnscope::widgets;
 
 namespace {
 

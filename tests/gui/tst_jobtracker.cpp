@@ -23,7 +23,7 @@
 #include "maptiles.h"
 
 using namespace attnscope;
-using namespace attnscope::gui;
+using namespace attnscope::widgets;
 
 namespace {
 

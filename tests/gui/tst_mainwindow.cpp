@@ -35,6 +35,7 @@
 
 using namespace attnscope;
 using namespace attnscope::gui;
+using namespace attnscope::widgets;
 
 namespace {
 

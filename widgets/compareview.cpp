@@ -12,6 +12,7 @@
 #include <qcustomplot.h>
 
 #include "capturedocument.h"
+#include "elidedlabel.h"
 #include "heatmapwidget.h"
 #include "statisticnames.h"
 
@@ -27,10 +28,11 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
       m_proxy(new QSortFilterProxyModel(this)),
       m_table(new QTableView(this)),
       m_stat(new QComboBox(this)),
-      m_status(new QLabel(this)),
+      m_status(new ElidedLabel(this)),
       m_head(new QLabel(this)) {
   m_head->setStyleSheet(QStringLiteral("font-weight: bold"));
   addStatisticItems(m_stat);
+  letComboBoxGiveWay(m_stat);
   m_stat->setToolTip(tr("Statistic summarised per head: %1").arg(summaryDescription(defaultStatistic())));
   m_proxy->setSourceModel(m_model);
   m_proxy->setSortRole(CompareSummaryModel::ValueRole);
@@ -43,14 +45,15 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
 
   auto* maps = new QSplitter(Qt::Horizontal, this);
-  for (HeatmapWidget* map : m_maps) {
-    map->setCompactTitle(true);
-    maps->addWidget(map);
+  for (int i = 0; i < 3; ++i) {
+    m_maps[i]->setCompactTitle(true);
+    maps->addWidget(m_maps[i]);
+    maps->setStretchFactor(i, 1);  // equal widths: the difference map has no log checkbox to widen it
   }
   auto* summary = new QWidget(this);
   auto* controls = new QHBoxLayout;
   controls->addWidget(
-      new QLabel(tr("Per-head change, %1:").arg(summaryDescription(defaultStatistic())), this));
+      new ElidedLabel(tr("Per-head change, %1:").arg(summaryDescription(defaultStatistic())), this));
   controls->addWidget(m_stat);
   controls->addWidget(m_status, 1);
   auto* summaryLayout = new QVBoxLayout(summary);
@@ -76,7 +79,7 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
       connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
               [this, map] { syncRangesFrom(map); });
   connect(m_stat, &QComboBox::currentIndexChanged, this, &CompareView::reload);
-  connect(m_document, &CaptureDocument::documentChanged, this, &CompareView::reload);
+  connect(m_document, &CaptureDocument::documentChanged, this, &CompareView::onDocumentChanged);
   connect(m_document, &CaptureDocument::selectionChanged, this, &CompareView::reload);
   connect(m_table, &QTableView::clicked, this, [this](const QModelIndex& index) {
     const QModelIndex source = m_proxy->mapToSource(index);
@@ -102,6 +105,14 @@ void CompareView::syncRangesFrom(HeatmapWidget* source) {
   m_syncing = false;
 }
 
+void CompareView::onDocumentChanged() {
+  // Another file may name its runs as the last one did: the rows shown, or being read, are the old file's.
+  m_jobs.cancel();
+  m_shown = {};
+  m_model->clear();
+  reload();
+}
+
 void CompareView::reload() {
   const Selection& selection = m_document->selection();
   m_head->setText(m_document->isOpen() ? tr("Layer %1 · head %2").arg(selection.layer).arg(selection.head)
@@ -120,7 +131,7 @@ void CompareView::reload() {
     return;
   }
   if (request.runA == m_shown.runA && request.runB == m_shown.runB && request.stat == m_shown.stat &&
-      m_model->rowCount() > 0)
+      (m_model->rowCount() > 0 || m_jobs.isRunning()))
     return;  // only the head or query changed
   m_shown = request;
   m_status->setText(tr("Reading…"));

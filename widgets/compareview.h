@@ -36,6 +36,7 @@ class CompareView : public QWidget {
   void contentReady();
 
  private:
+  void onDocumentChanged();
   void reload();
   void syncRangesFrom(HeatmapWidget* source);
 

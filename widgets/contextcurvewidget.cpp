@@ -13,9 +13,19 @@
 #include "attnscope/statistics.h"
 #include "capturedocument.h"
 #include "colormaps.h"
+#include "elidedlabel.h"
 #include "statisticnames.h"
 
 namespace attnscope::widgets {
+
+namespace {
+
+// QCPAxisTickerLog falls back to linear ticks (1, 1.2, 1.4, ...) when the range spans under 1.6 octaves: the
+// axis spans at least 2 octaves, and an empty plot the keys of a typical prompt.
+constexpr double kMinKeys = 4, kEmptyKeys = 1024;
+
+}  // namespace
+
 ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* parent)
     : QWidget(parent),
       m_document(document),
@@ -24,6 +34,8 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
       m_scope(new QComboBox(this)),
       m_theory(new QCheckBox(tr("Theory"), this)) {
   addStatisticItems(m_stat);
+  letComboBoxGiveWay(m_stat);
+  letComboBoxGiveWay(m_scope);
   m_scope->addItem(tr("Selected head"), static_cast<int>(CurveScope::Head));
   m_scope->addItem(tr("Selected layer, all heads"), static_cast<int>(CurveScope::Layer));
   m_scope->addItem(tr("All layers and heads"), static_cast<int>(CurveScope::AllLayers));
@@ -32,7 +44,7 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
          "Softmax, and SSMax with the s of each run that fixes one."));
   m_theory->setChecked(true);
 
-  m_plot->setMinimumSize(280, 200);
+  m_plot->setMinimumSize(220, 200);
   m_title =
       new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
   m_plot->plotLayout()->insertRow(0);
@@ -42,8 +54,9 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
   ticker->setLogBase(2);
   ticker->setSubTickCount(0);
   m_plot->xAxis->setTicker(ticker);
-  m_plot->xAxis->setNumberFormat(QStringLiteral("f"));
-  m_plot->xAxis->setNumberPrecision(0);
+  // Whole n print whole; the linear ticks of a range zoomed under 1.6 octaves keep their decimals.
+  m_plot->xAxis->setNumberFormat(QStringLiteral("g"));
+  m_plot->xAxis->setNumberPrecision(7);
   m_plot->xAxis->setLabel(tr("context size n (keys the query sees)"));
   // The legend sits below the axes: inside, it would cover the curves of long runs.
   m_plot->legend->setVisible(true);
@@ -132,7 +145,7 @@ void ContextCurveWidget::rebuild() {
   m_plot->clearGraphs();
   const CurveRequest& request = m_curves.request;
   const QStringList allRuns = m_document->runNames();
-  double n_max = 2;
+  double n_max = kMinKeys;
   for (std::size_t i = 0; i < m_curves.curves.size(); ++i) {
     const Curve& curve = m_curves.curves[i];
     const QString run = QString::fromStdString(curve.run);
@@ -199,7 +212,7 @@ void ContextCurveWidget::rebuild() {
     title += tr("  (not captured in %1)").arg(m_curves.missing.join(QStringLiteral(", ")));
   m_title->setText(title);
   m_plot->yAxis->setLabel(statisticAxisLabel(request.stat));
-  m_plot->xAxis->setRange(1, n_max);
+  m_plot->xAxis->setRange(1, m_curves.curves.empty() ? kEmptyKeys : n_max);
   if (statisticIsProbability(request.stat)) {
     m_plot->yAxis->setRange(0, 1.02);
   } else {

@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "capturedocument.h"
+#include "elidedlabel.h"
 #include "statisticnames.h"
 
 namespace attnscope::widgets {
@@ -50,6 +51,7 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
       m_table(new QTableView(this)),
       m_status(new QLabel(this)) {
   addStatisticItems(m_statistic);
+  letComboBoxGiveWay(m_statistic);
   m_difference->setToolTip(tr("Colour each head by the selected run's value minus the compare run's"));
 
   m_table->setModel(m_model);

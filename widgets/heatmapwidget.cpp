@@ -33,7 +33,7 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
       m_log(new QCheckBox(tr("Log colour scale"), this)),
       m_reload(new QTimer(this)) {
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-  m_plot->setMinimumSize(240, 200);
+  m_plot->setMinimumSize(180, 200);  // three side by side in Compare still fit a 1280-px window
   m_plot->xAxis->setLabel(tr("key position"));
   m_plot->yAxis->setLabel(tr("query position"));
   m_plot->yAxis->setRangeReversed(true);  // query 0 at the top, like a matrix

@@ -12,6 +12,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QScreen>
 #include <QSettings>
 #include <QSignalBlocker>
 #include <QStatusBar>
@@ -23,6 +24,7 @@
 #include "captureworker.h"
 #include "compareview.h"
 #include "contextcurvewidget.h"
+#include "elidedlabel.h"
 #include "exportdialog.h"
 #include "headgridview.h"
 #include "headsfigure.h"
@@ -57,7 +59,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_progress(new CaptureProgressWidget(this)),
       m_runBox(new QComboBox(this)),
       m_compareBox(new QComboBox(this)),
-      m_position(new QLabel(this)) {
+      m_position(new ElidedLabel(this)) {
   setWindowTitle(tr("attnscope"));
   setAcceptDrops(true);
   m_tabs->addTab(m_heatmap, tr("Heatmap"));
@@ -77,7 +79,9 @@ MainWindow::MainWindow(QWidget* parent)
   connect(m_document, &CaptureDocument::selectionChanged, this, &MainWindow::onSelectionChanged);
   connect(m_document, &CaptureDocument::errorOccurred, this, &MainWindow::showError);
   QSettings settings;
-  if (!restoreGeometry(settings.value("window/geometry").toByteArray())) resize(1500, 950);
+  // The first time, as large as a desktop allows and no larger than a laptop's screen.
+  if (!restoreGeometry(settings.value("window/geometry").toByteArray()))
+    resize(QSize(1500, 950).boundedTo(screen()->availableGeometry().size()));
   restoreState(settings.value("window/state").toByteArray());
   m_tabs->setCurrentIndex(settings.value("window/tab", 0).toInt());
   onDocumentChanged();

@@ -1,6 +1,7 @@
 // Compare view: the per-head summary (mean over the last 10% of queries, run A, run B, A − B) has the known
 // capture's values and passes QAbstractItemModelTester, directly and through the sorting proxy; the three
-// maps share zoom and pan; the difference map holds run − compare run.
+// maps share zoom and pan; the difference map holds run − compare run; opening another file whose runs have
+// the same names shows that file's numbers.
 
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
@@ -28,12 +29,13 @@ namespace {
 
 constexpr int kTokens = 64, kLayers = 2, kHeads = 3;
 
-double expectedTailMean(int run, const QString& stat, int layer, int head) {
-  const int64_t q0 = kTokens - 7;  // the last ceil(64 / 10) = 7 queries, all after the target tokens 2..3
+/// The mean of the last ceil(T / 10) queries (7 of 64), all after the target tokens 2..3.
+double expectedTailMean(int run, const QString& stat, int layer, int head, int n_tokens = kTokens) {
+  const int64_t q0 = n_tokens - (n_tokens + 9) / 10;
   double sum = 0;
-  for (int64_t q = q0; q < kTokens; ++q)
+  for (int64_t q = q0; q < n_tokens; ++q)
     sum += test::knownStatValue(run, stat, layer, head, static_cast<int>(q));
-  return sum / static_cast<double>(kTokens - q0);
+  return sum / static_cast<double>(n_tokens - q0);
 }
 
 }  // namespace
@@ -143,6 +145,40 @@ class TestCompareView : public QObject {
     for (float v : tile.values) QCOMPARE(v, 0.0f);
     QVERIFY(view.differenceMap()->describeCell(30, 20).contains(QStringLiteral("Δp = 0")));
     QVERIFY(view.runMap()->tile().at(30, 20) > 0.3f);
+  }
+
+  void openingAnotherFileRefreshesTheTable_data() {
+    QTest::addColumn<int>("n_tokens");  // of the second file; its runs have the first file's names
+    QTest::newRow("shorter prompt") << 32;
+    QTest::newRow("longer prompt") << 100;
+  }
+
+  void openingAnotherFileRefreshesTheTable() {
+    QFETCH(int, n_tokens);
+    const QString second = m_dir.filePath(QStringLiteral("second-%1.h5").arg(n_tokens));
+    test::writeKnownCapture(second, {n_tokens, kLayers, kHeads});
+    CaptureDocument document;
+    QVERIFY(document.open(m_path));
+    CompareView view(&document);
+    QTRY_COMPARE_WITH_TIMEOUT(view.summaryModel()->rowCount(), kLayers * kHeads, 10000);
+    QCOMPARE(view.summaryModel()->summary().n_tokens, int64_t(kTokens));
+
+    QVERIFY(document.open(second));  // the same runs, the same statistic: only the numbers differ
+    QTRY_COMPARE_WITH_TIMEOUT(view.summaryModel()->summary().n_tokens, int64_t(n_tokens), 5000);
+    QAbstractItemModel* table = view.summaryTable()->model();
+    QCOMPARE(table->rowCount(), kLayers * kHeads);
+    for (int row = 0; row < table->rowCount(); ++row) {
+      const auto value = [&](int column) {
+        return table->index(row, column).data(CompareSummaryModel::ValueRole).toDouble();
+      };
+      const int layer = static_cast<int>(value(CompareSummaryModel::LayerColumn));
+      const int head = static_cast<int>(value(CompareSummaryModel::HeadColumn));
+      const double a = expectedTailMean(0, QStringLiteral("max_prob"), layer, head, n_tokens);
+      const double b = expectedTailMean(1, QStringLiteral("max_prob"), layer, head, n_tokens);
+      QVERIFY(std::abs(a - expectedTailMean(0, QStringLiteral("max_prob"), layer, head)) > 1e-3);
+      QVERIFY(std::abs(value(CompareSummaryModel::RunAColumn) - a) < 1e-5);
+      QVERIFY(std::abs(value(CompareSummaryModel::RunBColumn) - b) < 1e-5);
+    }
   }
 
   void noCompareRunExplainsItself() {

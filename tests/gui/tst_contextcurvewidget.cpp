@@ -1,6 +1,8 @@
 // ContextCurveWidget on a known capture: one median line and a q10–q90 band per run, one point per occupied
-// log-n bin, theory curves only for max attention, runs without the statistic reported, CSV of the series.
+// log-n bin, theory curves only for max attention, runs without the statistic reported, CSV of the series;
+// without a file, an empty frame with clean log-2 ticks.
 
+#include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -15,6 +17,23 @@
 
 using namespace attnscope;
 using namespace attnscope::widgets;
+
+namespace {
+
+void checkTicksAreDistinctPowersOfTwo(const QCPAxis* axis) {
+  const QVector<double> ticks = axis->tickVector();
+  const QVector<QString> labels = axis->tickVectorLabels();
+  QStringList shown;
+  for (const QString& label : labels) shown << label;
+  QVERIFY2(!ticks.isEmpty(), "no ticks");
+  QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());
+  for (double tick : ticks) {
+    const double exponent = std::log2(tick);
+    QVERIFY2(std::abs(exponent - std::round(exponent)) < 1e-9, qPrintable(shown.join(QLatin1Char(' '))));
+  }
+}
+
+}  // namespace
 
 class TestContextCurveWidget : public QObject {
   Q_OBJECT
@@ -82,6 +101,71 @@ class TestContextCurveWidget : public QObject {
     QCOMPARE(widget.curves().request.head, 2);
     const double last = (widget.plot()->graph(2)->data()->constEnd() - 1)->value;
     QVERIFY(std::abs(last - test::knownStatValue(0, "max_prob", 1, 2, 7)) < 1e-5);
+  }
+
+  void emptyStateIsClean_data() {
+    QTest::addColumn<QString>("stat");
+    QTest::addColumn<int>("n_tokens");  // of a capture opened and closed again; 0: none opened
+    QTest::newRow("no file") << "max_prob" << 0;
+    QTest::newRow("no file, entropy") << "entropy" << 0;
+    QTest::newRow("file closed") << "max_prob" << 8;
+  }
+
+  // Without a file the plot is an empty frame with readable axes: log-2 ticks at distinct powers of two (the
+  // log ticker falls back to linear ticks printed without decimals, "1 1 2 2", when the range spans less than
+  // 1.6 octaves) and a message in the title.
+  void emptyStateIsClean() {
+    QFETCH(QString, stat);
+    QFETCH(int, n_tokens);
+    CaptureDocument document;
+    ContextCurveWidget widget(&document);
+    widget.setStat(stat);
+    widget.resize(700, 450);
+    widget.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&widget));
+    if (n_tokens > 0) {
+      const QString path = m_dir.filePath(QStringLiteral("closed-%1.h5").arg(n_tokens));
+      test::writeKnownCapture(path, {n_tokens, 2, 3});
+      QSignalSpy ready(&widget, &ContextCurveWidget::contentReady);
+      QVERIFY(document.open(path));
+      QVERIFY(ready.wait(10000));
+      document.close();
+    }
+    QCustomPlot* plot = widget.plot();
+    plot->replot(QCustomPlot::rpImmediateRefresh);
+    QCOMPARE(plot->graphCount(), 0);
+    checkTicksAreDistinctPowersOfTwo(plot->xAxis);
+    QVERIFY(plot->xAxis->tickVector().size() >= 4);
+    QCOMPARE(plot->yAxis->range().lower, 0.0);
+    const QVector<QString> yLabels = plot->yAxis->tickVectorLabels();
+    QCOMPARE(QSet<QString>(yLabels.begin(), yLabels.end()).size(), yLabels.size());
+    const auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+    QVERIFY(title);
+    QVERIFY2(title->text().startsWith(QStringLiteral("Open a capture file")), qPrintable(title->text()));
+  }
+
+  // A capture of a few tokens spans under 1.6 octaves of n, yet its axis still reads 1, 2, 4, ...
+  void shortCaptureHasLogTicks() {
+    const QString path = m_dir.filePath(QStringLiteral("short.h5"));
+    test::writeKnownCapture(path, {3, 1, 1, {}, {}, {{1, 2}}});
+    CaptureDocument document;
+    ContextCurveWidget widget(&document);
+    widget.resize(700, 450);
+    widget.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&widget));
+    QSignalSpy ready(&widget, &ContextCurveWidget::contentReady);
+    QVERIFY(document.open(path));
+    QVERIFY(ready.wait(10000));
+    widget.plot()->replot(QCustomPlot::rpImmediateRefresh);
+    QVERIFY(widget.plot()->graphCount() > 0);
+    checkTicksAreDistinctPowersOfTwo(widget.plot()->xAxis);
+
+    // Zoomed under 1.6 octaves the ticks are linear (2, 2.2, 2.4, ...): they keep their decimals.
+    widget.plot()->xAxis->setRange(2, 3);
+    widget.plot()->replot(QCustomPlot::rpImmediateRefresh);
+    const QVector<QString> labels = widget.plot()->xAxis->tickVectorLabels();
+    QVERIFY(labels.size() >= 3);
+    QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());
   }
 
   void theoryCurves() {

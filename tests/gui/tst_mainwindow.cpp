@@ -166,6 +166,55 @@ class TestMainWindow : public QObject {
     QVERIFY(QSettings().value("recentFiles").toStringList().value(0).endsWith(QFileInfo(capture).fileName()));
   }
 
+  void fitsLaptopScreens_data() {
+    QTest::addColumn<QString>("capture");  // empty: no file open
+    QTest::newRow("no capture") << QString();
+    QTest::newRow("known") << m_known;
+    QTest::newRow("bundled sample") << qEnvironmentVariable("ATTNSCOPE_BUNDLED_CAPTURE");
+  }
+
+  // A 1280×800 screen leaves about 1280×760 to a window: its docks give way and its labels and combo boxes
+  // elide rather than push the minimum size past that, with every view still inside the window.
+  void fitsLaptopScreens() {
+    QFETCH(QString, capture);
+    const QSize laptop(1280, 760);
+    MainWindow window;
+    window.resize(1500, 950);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    if (!capture.isEmpty()) {
+      QSignalSpy curveReady(window.contextCurve(), &ContextCurveWidget::contentReady);
+      QVERIFY(window.openFile(capture));
+      QVERIFY(curveReady.wait(20000) || !curveReady.isEmpty());
+      // The status bar names the selected cell, the longest text the window shows.
+      window.document()->setQuery(window.document()->nTokens() - 1);
+    }
+    QApplication::processEvents();
+    const QList<QWidget*> views{window.headGrid(), window.centralTabs(), window.contextCurve(),
+                                window.tokensView(), window.statusBar()};
+    const auto format = [](QSize size) {
+      return QStringLiteral("%1×%2").arg(size.width()).arg(size.height());
+    };
+    const QSize hint = window.minimumSizeHint(), minimum = window.minimumSize();
+    QString sizes = QStringLiteral("window: minimumSizeHint %1, minimumSize %2; views' minimumSizeHint:")
+                        .arg(format(hint), format(minimum));
+    for (QWidget* view : views)
+      sizes += QStringLiteral(" %1 %2").arg(view->metaObject()->className(), format(view->minimumSizeHint()));
+    QVERIFY2(hint.width() <= laptop.width() && hint.height() <= laptop.height(), qPrintable(sizes));
+    QVERIFY2(minimum.width() <= laptop.width() && minimum.height() <= laptop.height(), qPrintable(sizes));
+
+    window.resize(laptop);
+    QApplication::processEvents();
+    QCOMPARE(window.size(), laptop);
+    const QRect inside = window.rect();
+    for (QWidget* view : views) {
+      QVERIFY2(view->isVisible(), qPrintable(view->metaObject()->className()));
+      const QRect placed(view->mapTo(&window, QPoint(0, 0)), view->size());
+      QVERIFY2(inside.contains(placed), qPrintable(view->metaObject()->className()));
+      QVERIFY2(view->width() >= view->minimumSizeHint().width(), qPrintable(view->metaObject()->className()));
+    }
+  }
+
   void exportAllHeadsFromMenu() {
     MainWindow window;
     window.show();

@@ -148,8 +148,7 @@ void parseGpt2(const json& j, ModelConfig& c) {
   c.d_head = c.d_model / c.n_head;
 }
 
-void parseLlama(const json& j, ModelConfig& c) {
-  c.arch = Architecture::Llama;
+void parseDecoderSizes(const json& j, ModelConfig& c, int64_t default_ctx, double default_eps) {
   c.vocab_size = requireInt(j, "vocab_size");
   c.d_model = requireInt(j, "hidden_size");
   c.n_layer = requireInt(j, "num_hidden_layers");
@@ -158,9 +157,14 @@ void parseLlama(const json& j, ModelConfig& c) {
   if (c.n_kv_head == 0 || c.n_head % c.n_kv_head != 0)
     throw ConfigError("config.json: num_attention_heads must be a multiple of num_key_value_heads");
   c.d_ff = requireInt(j, "intermediate_size");
-  c.n_ctx = optionalInt(j, "max_position_embeddings", 2048);
-  c.norm_eps = optionalNumber(j, "rms_norm_eps", 1e-6);
+  c.n_ctx = optionalInt(j, "max_position_embeddings", default_ctx);
+  c.norm_eps = optionalNumber(j, "rms_norm_eps", default_eps);
   c.tie_word_embeddings = optionalBool(j, "tie_word_embeddings", false);
+}
+
+void parseLlama(const json& j, ModelConfig& c) {
+  c.arch = Architecture::Llama;
+  parseDecoderSizes(j, c, 2048, 1e-6);
   c.rope_theta = optionalNumber(j, "rope_theta", 10000.0);
   if (!(c.rope_theta > 1.0)) throw ConfigError("config.json: 'rope_theta' must be > 1");
   c.rope_scaling = parseRopeScaling(j, c.n_ctx);

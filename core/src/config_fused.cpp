@@ -145,17 +145,7 @@ void parseGptNeox(const json& j, ModelConfig& c) {
 /// layer when sliding_window is set.
 void parsePhi3(const json& j, ModelConfig& c) {
   c.arch = Architecture::Phi3;
-  c.vocab_size = requireInt(j, "vocab_size");
-  c.d_model = requireInt(j, "hidden_size");
-  c.n_layer = requireInt(j, "num_hidden_layers");
-  c.n_head = requireInt(j, "num_attention_heads");
-  c.n_kv_head = optionalInt(j, "num_key_value_heads", c.n_head);
-  if (c.n_kv_head == 0 || c.n_head % c.n_kv_head != 0)
-    throw ConfigError("config.json: num_attention_heads must be a multiple of num_key_value_heads");
-  c.d_ff = requireInt(j, "intermediate_size");
-  c.n_ctx = optionalInt(j, "max_position_embeddings", 4096);
-  c.norm_eps = optionalNumber(j, "rms_norm_eps", 1e-5);
-  c.tie_word_embeddings = optionalBool(j, "tie_word_embeddings", false);
+  parseDecoderSizes(j, c, 4096, 1e-5);
   if (c.d_model % c.n_head != 0)
     throw ConfigError("config.json: hidden_size must be divisible by num_attention_heads");
   c.d_head = c.d_model / c.n_head;

@@ -19,6 +19,9 @@ int64_t optionalInt(const json& j, const char* key, int64_t fallback);
 double optionalNumber(const json& j, const char* key, double fallback);
 bool optionalBool(const json& j, const char* key, bool fallback);
 std::string optionalString(const json& j, const char* key, const std::string& fallback);
+/// Reads the sizes every Llama-style decoder config gives (vocab, hidden, layers, heads, kv heads,
+/// intermediate, context, rms_norm_eps, tied head), with the family's defaults for context and epsilon.
+void parseDecoderSizes(const json& j, ModelConfig& c, int64_t default_ctx, double default_eps);
 /// Reads rope_scaling (null or absent: "default").
 RopeScaling parseRopeScaling(const json& j, int64_t n_ctx);
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Sweeps on a real Slurm cluster: brings up a single-node cluster on localhost (cluster.sh), submits
+# scripts/slurm/sweep.sbatch as a 3-task array and merge.sbatch with --dependency=afterok on it, exactly as the
+# README shows, and checks the merged file against the same sweep run unsharded, record for record. Then submits
+# the array again: every task finds its shard, resumes it and adds nothing. The daemons are always stopped by pid.
+# Skips (exit 77) only when not root or the Slurm/munge packages are missing (scripts/setup.sh installs them).
+# Usage: test_slurm.sh CLI SAMPLES_DIR SLURM_SCRIPTS_DIR
+set -uo pipefail
+cli=$1 samples=$2 scripts=$3
+here=$(cd "$(dirname "$0")" && pwd)
+
+skip() {
+  echo "SKIP: $*"
+  exit 77
+}
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+((EUID == 0)) || skip "needs root (slurmd runs the jobs and the test's daemons run as root)"
+missing=()
+for tool in mungekey munged munge unmunge slurmctld slurmd sbatch squeue sinfo scontrol scancel; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+((${#missing[@]} == 0)) || skip "${missing[*]} not installed (scripts/setup.sh installs slurmctld slurmd slurm-client munge)"
+
+source "$here/cluster.sh"
+work=$(mktemp -d)
+on_exit() {
+  cluster_stop
+  rm -rf "$work"
+}
+trap on_exit EXIT
+trap 'exit 1' INT TERM HUP
+
+# The sweep: small enough for seconds on the bundled byte-level sample, and 12 cells, so each of 3 shards owns 4.
+# One thread everywhere: with more, the order of floating-point sums follows the thread count, and records of
+# the same prompt would differ in their last bits between the tasks and the unsharded run.
+sweep=("$samples/bytes-softmax" --needle --lengths 96,160 --depths 0,0.5,1 --prompts 2 -n softmax -n ssmax:s=0.3
+  --threads 1)
+export ATTNSCOPE_CLI=$cli
+
+start=$SECONDS
+cluster_start "$work/cluster" || fail "cluster did not start"
+cluster_wait_idle 30 || fail "node not idle"
+echo "cluster up: node idle after $((SECONDS - start)) s"
+
+# The README's two lines.
+array=$(sbatch --parsable --array=0-2 --output="$work/sweep-%a.out" "$scripts/sweep.sbatch" "$work/shards" \
+  "${sweep[@]}") || fail "sbatch of the array failed"
+merge=$(sbatch --parsable --dependency=afterok:"$array" --output="$work/merge.out" "$scripts/merge.sbatch" \
+  "$work/shards" "$work/merged.h5") || fail "sbatch of the merge failed"
+
+# The reference, while the cluster works: the same sweep, unsharded, outside Slurm. Every wait is bounded, and
+# all of them together stay inside ctest's TIMEOUT, so this script always reaches its trap and stops the daemons.
+timeout 180 "$cli" sweep "${sweep[@]}" --out "$work/direct.h5" >"$work/direct.out" 2>&1 ||
+  fail "unsharded sweep failed: $(tail -1 "$work/direct.out")"
+
+# Prints "JOB STATE EXIT" for every task of the given jobs (scontrol keeps finished jobs for MinJobAge, 300 s).
+job_states() {
+  local job
+  for job in "$@"; do
+    scontrol -o show job "$job" | sed -E 's/.*JobId=([0-9]+) .*JobState=([A-Z_]+) .*ExitCode=([0-9:]+).*/\1 \2 \3/'
+  done
+}
+# Fails unless every task of the jobs completed with exit code 0, showing the job outputs otherwise.
+expect_completed() {
+  local states
+  states=$(job_states "$@")
+  if grep -qv ' COMPLETED 0:0$' <<<"$states"; then
+    echo "$states"
+    tail -n 5 "$work"/*.out
+    cluster_logs
+    fail "jobs $* did not all complete"
+  fi
+}
+
+cluster_wait_jobs 180 "$array" "$merge" || fail "jobs did not finish"
+expect_completed "$array" "$merge"
+echo "array $array (3 tasks) and dependent merge $merge completed after $((SECONDS - start)) s"
+compare_sweeps "$work/direct.h5" "$work/merged.h5" || fail "merged sweep differs from the unsharded one"
+
+# A re-submitted (or requeued) array resumes each shard: nothing is run again and the shards are unchanged.
+cp -r "$work/shards" "$work/shards-before"
+again=$(sbatch --parsable --array=0-2 --output="$work/again-%a.out" "$scripts/sweep.sbatch" "$work/shards" \
+  "${sweep[@]}") || fail "sbatch of the second array failed"
+cluster_wait_jobs 120 "$again" || fail "second array did not finish"
+expect_completed "$again"
+grep -q -- '--resume' "$work"/again-*.out || fail "the second array did not resume its shards"
+for k in 0 1 2; do
+  compare_sweeps "$work/shards-before/shard-$k.h5" "$work/shards/shard-$k.h5" ||
+    fail "resuming shard $k changed it"
+done
+echo "PASS: 3-task array + dependent merge equal the unsharded sweep; a second array resumed all 3 shards" \
+  "($((SECONDS - start)) s)"

@@ -25,6 +25,10 @@ done
 ((${#missing[@]} == 0)) || skip "${missing[*]} not installed (scripts/setup.sh installs slurmctld slurmd slurm-client munge)"
 
 source "$here/cluster.sh"
+# Record for record with h5py, independently of attnscope's reader.
+compare_sweeps() {
+  /usr/bin/python3 "$here/compare_sweeps.py" "$@"
+}
 work=$(mktemp -d)
 on_exit() {
   cluster_stop

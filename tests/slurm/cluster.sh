@@ -59,11 +59,12 @@ cluster_start() {
   slurmd_port=$(cluster_free_port)
   while [[ $slurmd_port == "$ctld_port" ]]; do slurmd_port=$(cluster_free_port); done
   : >"$dir/plugstack.conf"  # no SPANK plugins from /etc/slurm
-  # config_overrides: the node has the CPUs written here whatever the hardware says, so a smaller machine
-  # does not drain it. MaxTime bounds any job the test leaves behind (minutes).
+  # Addresses are loopback, so nothing depends on how the host name resolves. config_overrides: the node has
+  # the CPUs written here whatever the hardware says, so a smaller machine does not drain it. MaxTime bounds any
+  # job the test leaves behind (minutes).
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=attnscope-test
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 SlurmUser=root
@@ -90,7 +91,7 @@ SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 ReturnToService=2
 SchedulerType=sched/builtin
-NodeName=$host CPUs=2 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=5 State=UP
 EOF
   export SLURM_CONF=$dir/slurm.conf

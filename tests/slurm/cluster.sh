@@ -61,7 +61,7 @@ cluster_start() {
   : >"$dir/plugstack.conf"  # no SPANK plugins from /etc/slurm
   # Addresses are loopback, so nothing depends on how the host name resolves. config_overrides: the node has
   # the CPUs written here whatever the hardware says, so a smaller machine does not drain it. MaxTime bounds any
-  # job the test leaves behind (minutes).
+  # job that hangs (minutes).
   cat >"$dir/slurm.conf" <<EOF
 ClusterName=attnscope-test
 SlurmctldHost=$host(127.0.0.1)

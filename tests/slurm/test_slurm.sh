@@ -18,6 +18,7 @@ fail() {
   exit 1
 }
 ((EUID == 0)) || skip "needs root (slurmd runs the jobs and the test's daemons run as root)"
+PATH=$PATH:/usr/sbin:/sbin  # the daemons and mungekey live there, which a non-login PATH may leave out
 missing=()
 for tool in mungekey munged munge unmunge slurmctld slurmd sbatch squeue sinfo scontrol scancel; do
   command -v "$tool" >/dev/null || missing+=("$tool")

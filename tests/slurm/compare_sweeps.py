@@ -64,8 +64,13 @@ def compare(expected, actual):
         for column in sorted(set(e_records) ^ set(a_records)):
             problems.append(f"{name}/{column}: only in {'expected' if column in e_records else 'actual'}")
         for column in sorted(set(e_records) & set(a_records)):
-            if not same_values(e_records[column], a_records[column]):
-                problems.append(f"{name}/{column}: records differ")
+            e_rows, a_rows = e_records[column], a_records[column]
+            if e_rows.shape != a_rows.shape or e_rows.dtype != a_rows.dtype:
+                problems.append(f"{name}/{column}: {a_rows.dtype} {a_rows.shape}, expected {e_rows.dtype} "
+                                f"{e_rows.shape}")
+            elif not same_values(e_rows, a_rows):
+                cells = [int(c) for c, e, a in zip(e_records["cell"], e_rows, a_rows) if not same_values(e, a)]
+                problems.append(f"{name}/{column}: records of cells {cells} differ")
         n_records += len(e_records["cell"])
     return problems, n_records, len(e_groups)
 

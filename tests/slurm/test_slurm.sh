@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sweeps on a real Slurm cluster: brings up a single-node cluster on localhost (cluster.sh), submits
 # scripts/slurm/sweep.sbatch as a 3-task array and merge.sbatch with --dependency=afterok on it, exactly as the
-# README shows, and checks the merged file against the same sweep run unsharded, record for record. Then submits
-# the array again: every task finds its shard, resumes it and adds nothing. The daemons are always stopped by pid.
+# README shows, and checks the merged file against the same sweep run unsharded, record for record. Then cuts one
+# shard short, as a kill leaves it, and submits the array again: each task resumes its shard, only the missing
+# records are run, and every shard equals what it was. The daemons are always stopped by pid.
 # Skips (exit 77) only when not root or the Slurm/munge packages are missing (scripts/setup.sh installs them).
 # Usage: test_slurm.sh CLI SAMPLES_DIR SLURM_SCRIPTS_DIR
 set -uo pipefail
@@ -41,7 +42,7 @@ trap 'exit 1' INT TERM HUP
 # The sweep: small enough for seconds on the bundled byte-level sample, and 12 cells, so each of 3 shards owns 4.
 # One thread everywhere: with more, the order of floating-point sums follows the thread count, and records of
 # the same prompt would differ in their last bits between the tasks and the unsharded run.
-sweep=("$samples/bytes-softmax" --needle --lengths 96,160 --depths 0,0.5,1 --prompts 2 -n softmax -n ssmax:s=0.3
+sweep=("$samples/bytes-softmax" --needle --lengths 192,256 --depths 0,0.5,1 --prompts 2 -n softmax -n ssmax:s=0.3
   --threads 1)
 export ATTNSCOPE_CLI=$cli
 
@@ -85,16 +86,29 @@ expect_completed "$array" "$merge"
 echo "array $array (3 tasks) and dependent merge $merge completed after $((SECONDS - start)) s"
 compare_sweeps "$work/direct.h5" "$work/merged.h5" || fail "merged sweep differs from the unsharded one"
 
-# A re-submitted (or requeued) array resumes each shard: nothing is run again and the shards are unchanged.
+# A requeued (or re-submitted) array resumes each shard. Shard 1 is made to look killed after all but its last
+# record under each normalizer (n_records lowered, as a kill between two appends leaves it): task 1 must run
+# exactly those 2 records again, tasks 0 and 2 nothing, and every shard must equal what it was.
 cp -r "$work/shards" "$work/shards-before"
+/usr/bin/python3 -c '
+import sys
+import h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    for group in f["normalizers"].values():
+        group.attrs.modify("n_records", group.attrs["n_records"] - 1)
+' "$work/shards/shard-1.h5" || fail "could not cut shard 1 short"
 again=$(sbatch --parsable --array=0-2 --output="$work/again-%a.out" "$scripts/sweep.sbatch" "$work/shards" \
   "${sweep[@]}") || fail "sbatch of the second array failed"
 cluster_wait_jobs 120 "$again" || fail "second array did not finish"
 expect_completed "$again"
-grep -q -- '--resume' "$work"/again-*.out || fail "the second array did not resume its shards"
 for k in 0 1 2; do
-  compare_sweeps "$work/shards-before/shard-$k.h5" "$work/shards/shard-$k.h5" ||
-    fail "resuming shard $k changed it"
+  grep -q -- "shard-$k.h5 --resume" "$work/again-$k.out" || fail "task $k did not resume: $(head -1 "$work/again-$k.out")"
+  compare_sweeps "$work/shards-before/shard-$k.h5" "$work/shards/shard-$k.h5" || fail "resumed shard $k differs"
 done
-echo "PASS: 3-task array + dependent merge equal the unsharded sweep; a second array resumed all 3 shards" \
+if ! grep -q ' 0 record(s) written, 8 already stored' "$work/again-0.out" ||
+  ! grep -q ' 2 record(s) written, 6 already stored' "$work/again-1.out" ||
+  ! grep -q ' 0 record(s) written, 8 already stored' "$work/again-2.out"; then
+  fail "the resumed tasks did not run exactly the missing records: $(grep -h 'record(s) written' "$work"/again-*.out)"
+fi
+echo "PASS: 3-task array + dependent merge equal the unsharded sweep; a requeued array resumed its 3 shards" \
   "($((SECONDS - start)) s)"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sweeps on a real Slurm cluster: brings up a single-node cluster on localhost (cluster.sh), submits
 # scripts/slurm/sweep.sbatch as a 3-task array and merge.sbatch with --dependency=afterok on it, exactly as the
-# README shows, and checks the merged file against the same sweep run unsharded, record for record. Then cuts one
-# shard short, as a kill leaves it, and submits the array again: each task resumes its shard, only the missing
-# records are run, and every shard equals what it was. The daemons are always stopped by pid.
+# README shows, and checks the merged file against the same sweep run unsharded, record for record. Then cuts a
+# shard short, as a kill leaves it, and has Slurm requeue its task; then cuts another and submits the array
+# again: each task resumes its shard, only the missing records run, and every shard ends equal to what it was.
+# The daemons are always stopped by pid.
 # Skips (exit 77) only when not root or the Slurm/munge packages are missing (scripts/setup.sh installs them).
 # Usage: test_slurm.sh CLI SAMPLES_DIR SLURM_SCRIPTS_DIR
 set -uo pipefail
@@ -86,29 +87,44 @@ expect_completed "$array" "$merge"
 echo "array $array (3 tasks) and dependent merge $merge completed after $((SECONDS - start)) s"
 compare_sweeps "$work/direct.h5" "$work/merged.h5" || fail "merged sweep differs from the unsharded one"
 
-# A requeued (or re-submitted) array resumes each shard. Shard 1 is made to look killed after all but its last
-# record under each normalizer (n_records lowered, as a kill between two appends leaves it): task 1 must run
-# exactly those 2 records again, tasks 0 and 2 nothing, and every shard must equal what it was.
+# A task that Slurm requeues, and an array submitted again, resume their shards. Each time one shard is made to
+# look killed after all but its last record under each normalizer (n_records lowered, as a kill between two
+# appends leaves it): its task must run exactly those 2 records again, other tasks nothing, and every shard must
+# end equal to what it was.
 cp -r "$work/shards" "$work/shards-before"
-/usr/bin/python3 -c '
+cut_short() {
+  /usr/bin/python3 -c '
 import sys
 import h5py
 with h5py.File(sys.argv[1], "r+") as f:
     for group in f["normalizers"].values():
         group.attrs.modify("n_records", group.attrs["n_records"] - 1)
-' "$work/shards/shard-1.h5" || fail "could not cut shard 1 short"
+' "$work/shards/shard-$1.h5" || fail "could not cut shard $1 short"
+}
+# Checks that task output $1 resumed shard $2, wrote $3 records and found $4 stored, and that the shard is whole.
+expect_resumed() {
+  grep -q -- "shard-$2.h5 --resume" "$1" || fail "$1: shard $2 not resumed: $(head -1 "$1")"
+  grep -q " $3 record(s) written, $4 already stored" "$1" ||
+    fail "$1: expected $3 records written and $4 stored: $(grep 'record(s) written' "$1")"
+  compare_sweeps "$work/shards-before/shard-$2.h5" "$work/shards/shard-$2.h5" || fail "resumed shard $2 differs"
+}
+
+# Preemption or node failure: Slurm runs task 1's script again. A requeued job waits for a begin time Slurm sets
+# in the future; start it now.
+cut_short 1
+scontrol requeue "${array}_1" && scontrol update JobId="${array}_1" StartTime=now || fail "requeue of task 1 failed"
+cluster_wait_jobs 120 "$array" || fail "requeued task did not finish"
+expect_completed "$array"
+expect_resumed "$work/sweep-1.out" 1 2 6
+
+# After a failure or a time limit: the same array line again.
+cut_short 2
 again=$(sbatch --parsable --array=0-2 --output="$work/again-%a.out" "$scripts/sweep.sbatch" "$work/shards" \
   "${sweep[@]}") || fail "sbatch of the second array failed"
 cluster_wait_jobs 120 "$again" || fail "second array did not finish"
 expect_completed "$again"
-for k in 0 1 2; do
-  grep -q -- "shard-$k.h5 --resume" "$work/again-$k.out" || fail "task $k did not resume: $(head -1 "$work/again-$k.out")"
-  compare_sweeps "$work/shards-before/shard-$k.h5" "$work/shards/shard-$k.h5" || fail "resumed shard $k differs"
-done
-if ! grep -q ' 0 record(s) written, 8 already stored' "$work/again-0.out" ||
-  ! grep -q ' 2 record(s) written, 6 already stored' "$work/again-1.out" ||
-  ! grep -q ' 0 record(s) written, 8 already stored' "$work/again-2.out"; then
-  fail "the resumed tasks did not run exactly the missing records: $(grep -h 'record(s) written' "$work"/again-*.out)"
-fi
-echo "PASS: 3-task array + dependent merge equal the unsharded sweep; a requeued array resumed its 3 shards" \
-  "($((SECONDS - start)) s)"
+expect_resumed "$work/again-0.out" 0 0 8
+expect_resumed "$work/again-1.out" 1 0 8
+expect_resumed "$work/again-2.out" 2 2 6
+echo "PASS: a 3-task array and the dependent merge equal the unsharded sweep; a requeued task and a second" \
+  "array resumed their shards with exactly the missing records ($((SECONDS - start)) s)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A single-node Slurm cluster on localhost from Debian's slurmctld, slurmd and munge, private to one temporary
 # directory: its own munge key, munged socket and pid file, its own slurm.conf with ports no other cluster uses,
 # state and spool under the directory. Sourced by test_slurm.sh; nothing here runs on its own.
@@ -142,7 +143,7 @@ cluster_stop() {
   ((${#cluster_pids[@]})) || return 0
   # Jobs first, while slurmctld can still reach their slurmstepd; then the daemons, newest first.
   if [[ -n ${SLURM_CONF:-} ]]; then
-    scancel --full "$(squeue -h -o %A | paste -sd, -)" 2>/dev/null || true
+    scancel --full --partition=test 2>/dev/null || true
     cluster_poll 10 bash -c '[[ -z $(squeue -h -o %A 2>/dev/null) ]]' || true
   fi
   local i pid

@@ -4,7 +4,7 @@
 # state and spool under the directory. Sourced by test_slurm.sh; nothing here runs on its own.
 #   cluster_start DIR     creates and starts everything; exports SLURM_CONF; returns non-zero with a message
 #   cluster_wait_idle S   waits at most S seconds for the node to be idle
-#   cluster_wait_jobs S ID...  waits at most S seconds until the jobs have left the queue
+#   cluster_wait_jobs S ID...  waits at most S seconds until the jobs have left the queue (or cannot run)
 #   cluster_stop          cancels the cluster's jobs and stops its daemons by pid (safe to call twice)
 # Written from DESIGN.md's "Slurm" facts: auth and job credentials through munge, processes tracked by
 # /proc (proctrack/linuxproc, no cgroups), no task binding, consumable CPUs.
@@ -112,17 +112,19 @@ cluster_wait_idle() {
   fi
 }
 
-cluster_jobs_gone() {
-  [[ -z $(squeue -h -j "$(
-    IFS=,
-    echo "$*"
-  )" -o %i 2>/dev/null) ]]
+# Succeeds when none of the jobs is queued or running any more, or when those left wait on a dependency that can
+# never be met (a failed array task leaves its merge so): waiting longer would not change the outcome.
+cluster_jobs_settled() {
+  local ids reasons
+  ids=$(IFS=, && echo "$*")
+  reasons=$(squeue -h -j "$ids" -o %r 2>/dev/null)
+  [[ -z $reasons ]] || ! grep -qvx DependencyNeverSatisfied <<<"$reasons"
 }
 
 cluster_wait_jobs() {
   local seconds=$1
   shift
-  if ! cluster_poll "$seconds" cluster_jobs_gone "$@"; then
+  if ! cluster_poll "$seconds" cluster_jobs_settled "$@"; then
     echo "cluster: jobs $* still queued or running after $seconds s:" >&2
     squeue -o '%i %j %T %r' >&2
     return 1

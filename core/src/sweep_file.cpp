@@ -89,10 +89,14 @@ void checkSweepHeader(const SweepHeader& header, const std::string& where, bool 
   count("depths", grid.depths.size(), 1, kMaxSweepAxis);
   count("statistics", grid.stats.size(), 0, kMaxSweepStats);
   count("loss edges", grid.loss_edges.size(), 0, kMaxSweepLossEdges);
-  for (const std::string& spec : grid.normalizers)
-    if (spec.empty() || static_cast<int64_t>(spec.size()) > kMaxSweepTextBytes)
-      bad("a normalizer spec is empty");
-  if (!unique(grid.normalizers)) bad("the grid names a normalizer twice");
+  const auto names = [&](const std::vector<std::string>& list, const std::string& what) {
+    for (const std::string& name : list)
+      if (name.empty() || static_cast<int64_t>(name.size()) > kMaxSweepTextBytes)
+        bad("a " + what + " is empty or longer than " + std::to_string(kMaxSweepTextBytes) + " bytes");
+    if (!unique(list)) bad("the grid names a " + what + " twice");
+  };
+  names(grid.normalizers, "normalizer");
+  names(grid.stats, "statistic");
   for (int64_t length : grid.lengths)
     if (length < 1 || length > kMaxCaptureTokens)
       bad("length " + std::to_string(length) + " is outside [1, " + std::to_string(kMaxCaptureTokens) + "]");
@@ -100,10 +104,6 @@ void checkSweepHeader(const SweepHeader& header, const std::string& where, bool 
   for (double depth : grid.depths)
     if (!(depth >= 0 && depth <= 1)) bad("a depth is outside [0, 1]");
   if (!unique(grid.depths)) bad("the grid names a depth twice");
-  for (const std::string& stat : grid.stats)
-    if (stat.empty() || static_cast<int64_t>(stat.size()) > kMaxSweepTextBytes)
-      bad("a statistic name is empty");
-  if (!unique(grid.stats)) bad("the grid names a statistic twice");
   if (grid.loss_edges.size() == 1) bad("one loss edge makes no bucket");
   for (size_t i = 0; i < grid.loss_edges.size(); ++i)
     if (grid.loss_edges[i] < 0 || (i > 0 && grid.loss_edges[i] <= grid.loss_edges[i - 1]))
@@ -259,28 +259,12 @@ SweepGrid readGrid(const FileState& state) {
 }  // namespace
 
 SweepHeader openSweepFile(FileState& state) {
-  struct stat info = {};
-  if (::stat(state.path.c_str(), &info) != 0)
-    fail(state.path, errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno));
-  if (S_ISDIR(info.st_mode)) fail(state.path, "is a directory, not a sweep file");
-  if (info.st_size == 0 || H5Fis_hdf5(state.path.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    fail(state.path, "not an HDF5 file (not an attnscope sweep)");
-  }
-  PlistHandle fapl = fileAccess(state.writable, state.path);
-  state.file =
-      FileHandle(check(H5Fopen(state.path.c_str(), state.writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl),
-                       state.path, "cannot open HDF5 file"));
+  openHdf5File(state, "sweep");
   if (!hasAttr(state.file, "kind") || readStringAttr(state.file, "kind", state.path) != kSweepKind)
     fail(state.path, "not an attnscope sweep file (no kind = '" + std::string(kSweepKind) + "' attribute)");
   if (!hasAttr(state.file, "schema_version"))
-    fail(state.path, "an unfinished sweep file (its creation was interrupted; delete it and start again)");
-  const int64_t version = readIntAttr(state.file, "schema_version", state.path);
-  if (version > kSweepSchemaVersion)
-    fail(state.path, "sweep schema version " + std::to_string(version) +
-                         " is newer than this attnscope reads (" + std::to_string(kSweepSchemaVersion) +
-                         "); update attnscope");
-  if (version < 1) refuse(state.path, "invalid sweep schema version " + std::to_string(version));
+    fail(state.path, "an unfinished sweep file (no schema_version attribute: its creation was interrupted)");
+  checkSchemaVersion(state, "sweep", kSweepSchemaVersion);
   SweepHeader header;
   header.shard.k = readIntAttr(state.file, "shard_k", state.path);
   header.shard.n = readIntAttr(state.file, "shard_n", state.path);

@@ -133,8 +133,16 @@ void checkSweepHeader(const SweepHeader& header, const std::string& where, bool 
 
 namespace {
 
+/// No modification times in object headers: the same sweep makes the same bytes.
+PlistHandle untimed(hid_t plist_class, const std::string& where) {
+  PlistHandle plist(check(H5Pcreate(plist_class), where, "cannot create property list"));
+  if (H5Pset_obj_track_times(plist, false) < 0) fail(where, "cannot switch off object times");
+  return plist;
+}
+
 GroupHandle createGroup(hid_t loc, const std::string& name, const std::string& where) {
-  return GroupHandle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where,
+  PlistHandle gcpl = untimed(H5P_GROUP_CREATE, where);
+  return GroupHandle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), where,
                            "cannot create group " + name));
 }
 
@@ -143,7 +151,7 @@ void createColumn(hid_t group, const SweepColumn& column, int64_t rows, const st
   dims.insert(dims.end(), column.row.begin(), column.row.end());
   SpaceHandle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where,
                           "cannot create dataspace"));
-  PlistHandle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), where, "cannot create property list"));
+  PlistHandle dcpl = untimed(H5P_DATASET_CREATE, where);
   // Allocated now, so no append changes the file's structure; numbers are not pre-filled (rows beyond
   // n_records are never read), strings are (HDF5 needs a fill value for variable-length types).
   if (H5Pset_layout(dcpl, H5D_CONTIGUOUS) < 0 || H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0 ||

@@ -35,11 +35,14 @@ void readEverything(const SweepReader& reader) {
     try {
       (void)retrievalGrid(grid, records, true, options);
       if (grid.mode == SweepMode::Needle)
-        for (int64_t length : grid.lengths) (void)needleScoreGrid(grid, records, length, n_layer, n_head, options);
-      for (const std::string& stat : grid.stats) (void)sweepStatCurve(grid, records, stat, -1, -1, n_layer, n_head, options);
+        for (int64_t length : grid.lengths)
+          (void)needleScoreGrid(grid, records, length, n_layer, n_head, options);
+      for (const std::string& stat : grid.stats)
+        (void)sweepStatCurve(grid, records, stat, -1, -1, n_layer, n_head, options);
       (void)sweepLossCurve(grid, records, options);
     } catch (const std::invalid_argument& error) {
-      fuzz::contractViolated((std::string("an aggregate refused records the reader accepted: ") + error.what()).c_str());
+      fuzz::contractViolated(
+          (std::string("an aggregate refused records the reader accepted: ") + error.what()).c_str());
     }
   }
 }

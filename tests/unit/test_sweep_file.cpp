@@ -145,6 +145,8 @@ TEST(SweepFile, ResumeContinuesTheSameSweepOnly) {
   }
   EXPECT_EQ(errorOf([&] { SweepWriter::open(path.str(), header, false); }),
             path.str() + ": already exists; resume it (--resume) or choose another file");
+  EXPECT_EQ(errorOf([&] { SweepWriter::open(path.str() + ".d/x.h5", header, false); }),
+            path.str() + ".d/x.h5: cannot create: no directory '" + path.str() + ".d'");
   SweepHeader other = header;
   other.grid.lengths = {16, 48};
   EXPECT_EQ(errorOf([&] { SweepWriter::open(path.str(), other, true); }),

@@ -69,7 +69,8 @@ TEST_F(MalformedSweep, ForeignFiles) {
   EXPECT_EQ(readError(dir), dir + ": is a directory, not a sweep file");
   EXPECT_EQ(readError(path() + ".none"), path() + ".none: no such file");
   EXPECT_TRUE(isSweepFile(path()));
-  EXPECT_EQ(errorOf([&] { CaptureFile::open(path()); }), path() + ": is an 'attnscope sweep' file, not a capture");
+  EXPECT_EQ(errorOf([&] { CaptureFile::open(path()); }),
+            path() + ": is an 'attnscope sweep' file, not a capture");
 }
 
 TEST_F(MalformedSweep, SchemaFromTheFuture) {
@@ -97,8 +98,9 @@ TEST_F(MalformedSweep, DatasetOfTheWrongShape) {
     H5Ldelete(file, "normalizers/0/stat_sums", H5P_DEFAULT);
     addDataset(file, "normalizers/0/stat_sums", {12, 2, 2, 3, 10});
   });
-  expectRefused("/normalizers/0: dataset '/normalizers/0/stat_sums' is [12, 2, 2, 3, 10], not the "
-                "[12, 2, 2, 3, 11] its header says");
+  expectRefused(
+      "/normalizers/0: dataset '/normalizers/0/stat_sums' is [12, 2, 2, 3, 10], not the "
+      "[12, 2, 2, 3, 11] its header says");
 }
 
 TEST_F(MalformedSweep, DatasetOfTheWrongType) {
@@ -125,10 +127,11 @@ TEST_F(MalformedSweep, SizesTheFileCannotHold) {
     }
   });
   const std::string error = readError(path());
-  EXPECT_EQ(error.rfind(path() + ": /normalizers/0: dataset '/normalizers/0/needle_scores' declares more data "
-                                 "than the file's ",
-                        0),
-            0u)
+  EXPECT_EQ(
+      error.rfind(path() + ": /normalizers/0: dataset '/normalizers/0/needle_scores' declares more data "
+                           "than the file's ",
+                  0),
+      0u)
       << error;
 }
 

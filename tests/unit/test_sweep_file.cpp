@@ -96,6 +96,20 @@ TEST(SweepFile, RoundTripIsBitExact) {
   }
 }
 
+// More array tasks than cells (a Slurm array of 16 over 12 cells): a shard with no cells is a valid, empty
+// file.
+TEST(SweepFile, ShardWithoutCells) {
+  TempPath empty("empty.h5"), merged("merged.h5");
+  SweepHeader header = makeSweepHeader(SweepMode::Needle, {13, 16});
+  writeSweep(empty.str(), header);
+  auto reader = SweepReader::open(empty.str());
+  EXPECT_EQ(reader->count(0), 0);
+  EXPECT_TRUE(reader->records(1).empty());
+  const SweepMergeReport report = mergeSweeps(merged.str(), {empty.str()});
+  EXPECT_EQ(report.n_records, 0);
+  EXPECT_EQ(report.missing.size(), 12u);
+}
+
 TEST(SweepFile, ReaderOrdersRecordsByCell) {
   TempPath path("order.h5");
   const SweepHeader header = makeSweepHeader();

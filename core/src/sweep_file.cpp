@@ -40,7 +40,6 @@ SweepSchema makeSweepSchema(const SweepHeader& header) {
   const hsize_t n_layer = u(model.n_layer), n_head = u(model.n_head), n_bins = u(schema.shape.n_bins);
   const hsize_t n_stats = header.grid.stats.size(), n_buckets = u(schema.shape.loss);
   const hsize_t needle_layers = schema.shape.needle_scores > 0 ? n_layer : 0;
-  const hsize_t bin_layers = n_bins > 0 ? n_layer : 0;
   schema.columns = {
       {"cell", H5T_STD_I64LE, H5T_NATIVE_INT64, H5T_INTEGER, {}},
       {"length", H5T_STD_I64LE, H5T_NATIVE_INT64, H5T_INTEGER, {}},
@@ -54,7 +53,7 @@ SweepSchema makeSweepSchema(const SweepHeader& header) {
       {"digit_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, H5T_FLOAT, {}},
       {"needle_scores", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, H5T_FLOAT, {needle_layers, n_head}},
       {"stat_sums", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, H5T_FLOAT, {n_stats, n_layer, n_head, n_bins}},
-      {"stat_counts", H5T_STD_I32LE, H5T_NATIVE_INT32, H5T_INTEGER, {bin_layers, n_bins}},
+      {"stat_counts", H5T_STD_I32LE, H5T_NATIVE_INT32, H5T_INTEGER, {n_layer, n_bins}},
       {"loss_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, H5T_FLOAT, {n_buckets}},
       {"loss_counts", H5T_STD_I64LE, H5T_NATIVE_INT64, H5T_INTEGER, {n_buckets}},
   };

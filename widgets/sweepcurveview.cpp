@@ -53,14 +53,11 @@ SweepCurveSet sweepStatCurves(const SweepData& data, const QString& stat, CurveS
   set.yLabel = statisticAxisLabel(stat);
   const std::vector<std::string>& stats = data.grid().stats;
   if (std::find(stats.begin(), stats.end(), stat.toStdString()) == stats.end()) {
+    QStringList recorded;
+    for (const std::string& name : stats) recorded << QString::fromStdString(name);
     set.message =
-        QObject::tr("This sweep recorded no %1 (it has: %2)").arg(stat, QString::fromStdString([&] {
-                                                                    std::string all;
-                                                                    for (const std::string& s : stats)
-                                                                      all += (all.empty() ? "" : ", ") + s;
-                                                                    return all.empty() ? std::string("none")
-                                                                                       : all;
-                                                                  }()));
+        QObject::tr("This sweep recorded no %1 (it has: %2)")
+            .arg(stat, recorded.isEmpty() ? QObject::tr("none") : recorded.join(QStringLiteral(", ")));
     return set;
   }
   const int64_t l = scope == CurveScope::AllLayers ? -1 : set.layer;
@@ -171,6 +168,10 @@ SweepCurveView::SweepCurveView(SweepDocument* document, SweepCurveKind kind, QWi
   layout->addWidget(m_plot, 1);
   connect(m_document, &SweepDocument::documentChanged, this, &SweepCurveView::onDocumentChanged);
   onDocumentChanged();
+}
+
+QWidget* SweepCurveView::exportWidget() const {
+  return m_plot;
 }
 
 QString SweepCurveView::exportName() const {

@@ -56,7 +56,7 @@ class SweepCurveView : public QWidget, public ExportSource {
 
   QString exportName() const override;
   QCustomPlot* exportPlot() const override { return m_plot; }
-  QWidget* exportWidget() const override { return m_plot; }
+  QWidget* exportWidget() const override;
   CsvTable exportTable() const override { return sweepCurveTable(m_curves); }
 
  private:

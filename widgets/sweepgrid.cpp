@@ -127,7 +127,7 @@ void drawSweepGrid(QCustomPlot* plot, const SweepGridFigure& figure) {
   plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-SweepGridHit sweepGridHitAt(const QCustomPlot* plot, const SweepGridFigure& figure, const QPointF& pos) {
+SweepGridHit sweepGridHitAt(QCustomPlot* plot, const SweepGridFigure& figure, const QPointF& pos) {
   for (int i = 0; i < plot->plottableCount(); ++i) {
     const auto* map = qobject_cast<const QCPColorMap*>(plot->plottable(i));
     if (!map || !map->keyAxis()->axisRect()->rect().contains(pos.toPoint())) continue;

@@ -44,7 +44,7 @@ struct SweepGridHit {
 /// Clears plot and draws figure: title, panels side by side with their axes labelled, one colour scale.
 void drawSweepGrid(QCustomPlot* plot, const SweepGridFigure& figure);
 /// The cell at a pixel position of a plot drawn by drawSweepGrid.
-SweepGridHit sweepGridHitAt(const QCustomPlot* plot, const SweepGridFigure& figure, const QPointF& pos);
+SweepGridHit sweepGridHitAt(QCustomPlot* plot, const SweepGridFigure& figure, const QPointF& pos);
 /// "ssmax · length 1024 · depth 0.5", the mean, its interval and its count.
 QString sweepCellToolTip(const SweepGridFigure& figure, const SweepGridHit& hit);
 /// One row per panel and cell: normalizer, row, column, mean, ci_lo, ci_hi, count.

@@ -108,6 +108,10 @@ SweepGridView::SweepGridView(SweepDocument* document, SweepGridKind kind, QWidge
   onDocumentChanged();
 }
 
+QWidget* SweepGridView::exportWidget() const {
+  return m_plot;
+}
+
 QString SweepGridView::exportName() const {
   return m_kind == SweepGridKind::Retrieval ? QStringLiteral("retrieval") : QStringLiteral("needle-heads");
 }

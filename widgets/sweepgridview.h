@@ -41,7 +41,7 @@ class SweepGridView : public QWidget, public ExportSource {
 
   QString exportName() const override;
   QCustomPlot* exportPlot() const override { return m_plot; }
-  QWidget* exportWidget() const override { return m_plot; }
+  QWidget* exportWidget() const override;
   CsvTable exportTable() const override { return sweepGridTable(m_figure); }
 
  protected:

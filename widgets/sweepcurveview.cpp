@@ -221,12 +221,18 @@ void SweepCurveView::rebuild() {
     m_curves = {};
     m_curves.kind = m_kind;
     m_curves.message = tr("Open a sweep file to see its curves");
-  } else if (m_kind == SweepCurveKind::Loss) {
-    m_curves = sweepLossCurves(*data);
   } else {
-    m_curves = sweepStatCurves(*data, m_stat->currentData().toString(),
-                               static_cast<CurveScope>(m_scope->currentData().toInt()), m_layer->value(),
-                               m_head->value());
+    try {
+      m_curves = m_kind == SweepCurveKind::Loss
+                     ? sweepLossCurves(*data)
+                     : sweepStatCurves(*data, m_stat->currentData().toString(),
+                                       static_cast<CurveScope>(m_scope->currentData().toInt()),
+                                       m_layer->value(), m_head->value());
+    } catch (const std::exception& error) {  // records the reader let through but analysis refuses
+      m_curves = {};
+      m_curves.kind = m_kind;
+      m_curves.message = QString::fromStdString(error.what());
+    }
   }
   draw();
 }

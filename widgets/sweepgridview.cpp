@@ -142,10 +142,15 @@ void SweepGridView::rebuild() {
   if (!data) {
     m_figure = {};
     m_figure.message = noSweepMessage(nullptr, m_kind);
-  } else if (m_kind == SweepGridKind::Retrieval) {
-    m_figure = retrievalFigure(*data, m_choice->currentData().toBool());
   } else {
-    m_figure = needleHeadsFigure(*data, m_choice->currentData().toLongLong());
+    try {
+      m_figure = m_kind == SweepGridKind::Retrieval
+                     ? retrievalFigure(*data, m_choice->currentData().toBool())
+                     : needleHeadsFigure(*data, m_choice->currentData().toLongLong());
+    } catch (const std::exception& error) {  // records the reader let through but analysis refuses
+      m_figure = {};
+      m_figure.message = QString::fromStdString(error.what());
+    }
   }
   drawSweepGrid(m_plot, m_figure);
 }

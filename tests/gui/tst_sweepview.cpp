@@ -124,8 +124,10 @@ class TestSweepView : public QObject {
     SweepDocument document;
     SweepGridView view(&document, SweepGridKind::Retrieval);
     QVERIFY(openAndWait(&document, m_needle));
+    view.setAttribute(Qt::WA_DontShowOnScreen);  // laid out at its size, as on screen
     view.resize(900, 480);
-    view.plot()->resize(900, 450);
+    view.show();
+    QCoreApplication::processEvents();
     view.plot()->replot();
     QCPColorMap* ssmax = colorMap(view.plot(), 1);
     // ssmax, 256 tokens, depth 1: one of two prompts correct.

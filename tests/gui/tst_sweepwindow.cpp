@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "capturedocument.h"
 #include "knownsweep.h"
 #include "mainwindow.h"
 #include "sweepdocument.h"
@@ -29,8 +30,12 @@ struct Outcome {
   QString out, err;
 };
 
-Outcome runAttnscope(const QStringList& arguments) {
+Outcome runAttnscope(const QStringList& arguments, const QString& runtimeDir) {
   QProcess process;
+  // Qt warns on stderr without a runtime directory; the refusals' stderr must be their one line.
+  QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+  environment.insert(QStringLiteral("XDG_RUNTIME_DIR"), runtimeDir);
+  process.setProcessEnvironment(environment);
   process.start(QStringLiteral(ATTNSCOPE_GUI_BINARY), arguments);
   Outcome outcome;
   if (!process.waitForFinished(60000)) return outcome;
@@ -106,7 +111,8 @@ class TestSweepWindow : public QObject {
       const QString out = m_dir.filePath(figure + QStringLiteral("-headless.") + suffix);
       const Outcome outcome = runAttnscope(
           QStringList{"--export", documents ? m_documents : m_needle, "--figure", figure, "--out", out} +
-          extra);
+              extra,
+          m_dir.path());
       QVERIFY2(outcome.exitCode == 0, qPrintable(outcome.err));
       QFile file(out);
       QVERIFY(file.open(QIODevice::ReadOnly));
@@ -148,8 +154,8 @@ class TestSweepWindow : public QObject {
     QFETCH(QStringList, arguments);
     QFETCH(QString, message);
     const QString out = m_dir.filePath(QStringLiteral("refused.png"));
-    const Outcome outcome =
-        runAttnscope(QStringList{"--export", documents ? m_documents : m_needle, "--out", out} + arguments);
+    const Outcome outcome = runAttnscope(
+        QStringList{"--export", documents ? m_documents : m_needle, "--out", out} + arguments, m_dir.path());
     QCOMPARE(outcome.exitCode, 1);
     QVERIFY2(outcome.err.contains(message), qPrintable(outcome.err));
     QCOMPARE(outcome.err.count(QLatin1Char('\n')), 1);

@@ -29,15 +29,19 @@ SweepData readSweepData(const QString& path) {
 QString sweepSummary(const SweepData& data) {
   const SweepGrid& grid = data.grid();
   const QString model = QFileInfo(QString::fromStdString(data.header.model.checkpoint.path)).fileName();
-  return QObject::tr(
-             "%1 sweep of %2 (%3 layers × %4 heads) · %5 lengths × %6 depths × %7 prompts · "
-             "%8 normalizers · %9 of %10 records")
+  // Documents sweeps have one depth: the grid is lengths × documents.
+  const QString cells =
+      grid.mode == SweepMode::Needle
+          ? QObject::tr("%1 lengths × %2 depths × %3 prompts")
+                .arg(grid.lengths.size())
+                .arg(grid.depths.size())
+                .arg(grid.prompts_per_cell)
+          : QObject::tr("%1 lengths × %2 documents").arg(grid.lengths.size()).arg(grid.prompts_per_cell);
+  return QObject::tr("%1 sweep of %2 (%3 layers × %4 heads) · %5 · %6 normalizers · %7 of %8 records")
       .arg(QString::fromLatin1(sweepModeName(grid.mode)), model.isEmpty() ? QObject::tr("a model") : model)
       .arg(data.nLayer())
       .arg(data.nHead())
-      .arg(grid.lengths.size())
-      .arg(grid.depths.size())
-      .arg(grid.prompts_per_cell)
+      .arg(cells)
       .arg(grid.normalizers.size())
       .arg(data.nRecords())
       .arg(grid.cellCount() * static_cast<int64_t>(grid.normalizers.size()));

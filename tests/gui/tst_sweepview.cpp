@@ -278,8 +278,13 @@ class TestSweepView : public QObject {
     QVERIFY(!view.tabs()->isTabEnabled(0) && !view.tabs()->isTabEnabled(1));
     QVERIFY(view.tabs()->isTabEnabled(2) && view.tabs()->isTabEnabled(3));
     QCOMPARE(view.tabs()->currentIndex(), 2);
+    QVERIFY(sweepSummary(*document.data()).contains(QStringLiteral("2 lengths × 3 documents")));
     QVERIFY(openAndWait(&document, m_needle));
     QVERIFY(view.tabs()->isTabEnabled(0) && !view.tabs()->isTabEnabled(3));
+    const QString summary = sweepSummary(*document.data());
+    for (const char* part : {"needle sweep of known-llama", "2 layers × 3 heads",
+                             "3 lengths × 3 depths × 2 prompts", "2 normalizers", "36 of 36 records"})
+      QVERIFY2(summary.contains(QString::fromUtf8(part)), qPrintable(summary));
     QCOMPARE(view.exportSources().size(), 4);
   }
 

@@ -74,7 +74,7 @@ int64_t knownCount(int64_t length, int64_t lo, int64_t hi) {
   return std::max<int64_t>(0, std::min(hi, length + 1) - std::max<int64_t>(lo, 1));
 }
 
-void writeKnownSweep(const QString& path, const SweepHeader& header) {
+void writeKnownSweep(const QString& path, const SweepHeader& header, int64_t n_cells) {
   QFile::remove(path);
   const SweepGrid& grid = header.grid;
   const int n_layer = static_cast<int>(header.model.n_layer), n_head = static_cast<int>(header.model.n_head);
@@ -83,7 +83,8 @@ void writeKnownSweep(const QString& path, const SweepHeader& header) {
   const auto writer = SweepWriter::open(path.toStdString(), header, false);
   for (int normalizer = 0; normalizer < static_cast<int>(grid.normalizers.size()); ++normalizer) {
     int ordinal = 0;
-    for (int64_t index = 0; index < grid.cellCount(); ++index, ++ordinal) {
+    const int64_t n_written = n_cells < 0 ? grid.cellCount() : std::min(n_cells, grid.cellCount());
+    for (int64_t index = 0; index < n_written; ++index, ++ordinal) {
       const SweepCell cell = sweepCell(grid, index);
       const int li = static_cast<int>(cell.length_index), di = static_cast<int>(cell.depth_index);
       const int prompt = static_cast<int>(cell.prompt_index);

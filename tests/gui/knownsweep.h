@@ -36,7 +36,8 @@ double knownLoss(int normalizer, int bucket, int prompt);
 /// Queries (or positions) of a prompt of length tokens in the n range [lo, hi): those with 1 <= n <= length.
 int64_t knownCount(int64_t length, int64_t lo, int64_t hi);
 
-/// Writes the sweep of header to path with every record (replacing any file there). Throws on failure.
-void writeKnownSweep(const QString& path, const SweepHeader& header);
+/// Writes the sweep of header to path (replacing any file there): every record, or with n_cells >= 0 only
+/// those of the first n_cells cells of each normalizer, as a killed sweep leaves them. Throws on failure.
+void writeKnownSweep(const QString& path, const SweepHeader& header, int64_t n_cells = -1);
 
 }  // namespace attnscope::test

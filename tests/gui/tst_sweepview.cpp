@@ -288,6 +288,26 @@ class TestSweepView : public QObject {
     QCOMPARE(view.exportSources().size(), 4);
   }
 
+  // A sweep killed after 7 of its 18 cells: the cells no record reached are grey (NaN) with a tooltip that
+  // says so, the others are the means of the records there.
+  void partialSweep() {
+    const QString path = m_dir.filePath(QStringLiteral("partial.h5"));
+    test::writeKnownSweep(path, test::knownNeedleSweepHeader(), 7);
+    SweepDocument document;
+    SweepGridView view(&document, SweepGridKind::Retrieval);
+    QVERIFY(openAndWait(&document, path));
+    QVERIFY(sweepSummary(*document.data()).contains(QStringLiteral("14 of 36 records")));
+    const SweepGridFigure& figure = view.figure();
+    // Cells 0..6: length 64 at every depth (2 prompts each), and the first prompt of 128 tokens at depth 0.
+    QCOMPARE(figure.cell(0, 0, 2)->count, 2);
+    QCOMPARE(figure.cell(0, 1, 0)->count, 1);
+    QCOMPARE(figure.cell(0, 1, 1)->count, 0);
+    QVERIFY(std::isnan(colorMap(view.plot(), 0)->data()->cell(1, 1)));
+    QVERIFY(std::isnan(colorMap(view.plot(), 1)->data()->cell(2, 2)));
+    QVERIFY(sweepCellToolTip(figure, SweepGridHit{0, 2, 2}).endsWith(QLatin1String("no records")));
+    QCOMPARE(colorMap(view.plot(), 0)->data()->cell(0, 1), 1.0);  // softmax, 128 tokens, depth 0: correct
+  }
+
   void unreadableFileKeepsTheSweep() {
     SweepDocument document;
     QVERIFY(openAndWait(&document, m_needle));

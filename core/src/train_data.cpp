@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "attnscope/text_input.h"
+
 namespace attnscope {
 namespace {
 
@@ -33,6 +35,24 @@ std::string readFortuneFile(const fs::path& path) {
     out += '\n';
   }
   return out;
+}
+
+// Returns the regular files of a text directory in name order (*.dat, *.u8 and symlinks skipped).
+std::vector<fs::path> listTextFiles(const std::string& dir) {
+  std::error_code error;
+  fs::directory_iterator it(dir, error);
+  if (error)
+    throw std::runtime_error("corpus: cannot read directory " + dir +
+                             " (the fortunes package provides it: scripts/setup.sh)");
+  std::vector<fs::path> files;
+  for (const auto& entry : it) {
+    const fs::path& path = entry.path();
+    if (entry.is_symlink() || !entry.is_regular_file()) continue;
+    if (path.extension() == ".dat" || path.extension() == ".u8") continue;
+    files.push_back(path);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 bool isSpace(char c) {
@@ -65,19 +85,7 @@ double uniformUnit(std::mt19937_64& rng) {
 }
 
 TextCorpus loadCorpus(const CorpusParams& params) {
-  std::error_code error;
-  fs::directory_iterator it(params.dir, error);
-  if (error)
-    throw std::runtime_error("corpus: cannot read directory " + params.dir +
-                             " (the fortunes package provides it: scripts/setup.sh)");
-  std::vector<fs::path> files;
-  for (const auto& entry : it) {
-    const fs::path& path = entry.path();
-    if (entry.is_symlink() || !entry.is_regular_file()) continue;
-    if (path.extension() == ".dat" || path.extension() == ".u8") continue;
-    files.push_back(path);
-  }
-  std::sort(files.begin(), files.end());
+  std::vector<fs::path> files = listTextFiles(params.dir);
   TextCorpus corpus;
   for (const fs::path& path : files) {
     const std::string name = path.filename().string();
@@ -90,6 +98,36 @@ TextCorpus loadCorpus(const CorpusParams& params) {
   if (corpus.held_out_text.empty())
     throw std::runtime_error("corpus: none of the held-out files is in " + params.dir);
   return corpus;
+}
+
+HaystackText loadHaystack(const std::string& path, const CorpusParams& corpus) {
+  HaystackText haystack;
+  std::vector<fs::path> files;
+  std::error_code error;
+  const bool single_file = !path.empty() && !fs::is_directory(path, error);
+  if (path.empty()) {
+    for (const std::string& name : loadCorpus(corpus).held_out_files)
+      files.push_back(fs::path(corpus.dir) / name);
+  } else {
+    if (!fs::exists(path, error)) throw std::runtime_error("haystack: " + path + " does not exist");
+    if (single_file && !fs::is_regular_file(path, error))
+      throw std::runtime_error("haystack: " + path + " is not a regular file or directory");
+    files = single_file ? std::vector<fs::path>{path} : listTextFiles(path);
+  }
+  int64_t bytes = 0;
+  for (const fs::path& file : files) {
+    const auto size = fs::file_size(file, error);
+    bytes += error ? 0 : static_cast<int64_t>(size);
+    if (bytes > kMaxHaystackBytes)
+      throw std::runtime_error("haystack: " + (path.empty() ? corpus.dir : path) + " holds more than " +
+                               std::to_string(kMaxHaystackBytes >> 20) + " MiB of text");
+    // A single file is the user's text as it is; a directory's files are read as the corpus reads them.
+    haystack.text += single_file ? readFile(file.string()) : readFortuneFile(file) + "\n";
+    haystack.files.push_back(file.string());
+  }
+  if (haystack.text.empty())
+    throw std::runtime_error("haystack: no text in " + (path.empty() ? corpus.dir : path));
+  return haystack;
 }
 
 Needle drawNeedle(std::mt19937_64& rng) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -41,6 +42,31 @@ void printRetrieval(const SweepReader& reader) {
         std::printf(" %8s", "-");
     }
     std::printf("\n");
+  }
+}
+
+/// The heads with the highest mean needle score per normalizer and length (the paper's Figure 7).
+void printNeedleHeads(const SweepReader& reader) {
+  const SweepHeader& header = reader.header();
+  const int64_t n_layer = header.model.n_layer, n_head = header.model.n_head;
+  std::printf("needle score (attention of the answer position on the needle), top heads per length:\n");
+  for (std::size_t k = 0; k < header.grid.normalizers.size(); ++k) {
+    const std::vector<SweepRecord> records = reader.records(static_cast<int64_t>(k));
+    for (int64_t length : header.grid.lengths) {
+      const std::vector<SweepEstimate> heads = needleScoreGrid(header.grid, records, length, n_layer, n_head);
+      std::vector<int64_t> order(heads.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+      // Heads without records (another shard's lengths) have NaN means: they sort last and are not printed.
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return !std::isnan(heads[a].mean) && (std::isnan(heads[b].mean) || heads[a].mean > heads[b].mean);
+      });
+      if (order.empty() || heads[order[0]].count == 0) continue;
+      std::printf("  %-24s %8lld ", header.grid.normalizers[k].c_str(), static_cast<long long>(length));
+      for (std::size_t i = 0; i < std::min<std::size_t>(3, order.size()); ++i)
+        std::printf(" L%lld.H%lld %.3f", static_cast<long long>(order[i] / n_head),
+                    static_cast<long long>(order[i] % n_head), heads[order[i]].mean);
+      std::printf("\n");
+    }
   }
 }
 
@@ -91,10 +117,12 @@ int runSweep(const SweepOptions& options) {
               static_cast<long long>(result.n_written + result.n_skipped), static_cast<long long>(result.n_total),
               result.cancelled ? " (cancelled: --resume continues)" : "");
   const auto reader = SweepReader::open(result.path);
-  if (reader->header().grid.mode == SweepMode::Needle)
+  if (reader->header().grid.mode == SweepMode::Needle) {
     printRetrieval(*reader);
-  else
+    printNeedleHeads(*reader);
+  } else {
     printLoss(*reader);
+  }
   return result.cancelled ? 130 : 0;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
 #include <c10/util/Exception.h>
@@ -14,8 +15,6 @@
 
 namespace attnscope {
 namespace {
-
-constexpr int64_t kDigits = 7;
 
 /// Runs every cell of a grid through the session, keeping the records in memory (eval writes no sweep file).
 std::vector<SweepRecord> runAll(SweepSession& session, const SweepGrid& grid,
@@ -158,7 +157,7 @@ void writeEvalCsv(const EvalResult& result, const std::string& path) {
     const std::string where = std::to_string(r.length) + "," + csvNumber(r.depth) + ",,,,,";
     out << "needle_accuracy," << lead << where << csvNumber(r.accuracy) << "," << r.n_prompts << "\n";
     out << "needle_digit_accuracy," << lead << where << csvNumber(r.digit_accuracy) << ","
-        << r.n_prompts * kDigits << "\n";
+        << r.n_prompts * kNeedleDigits << "\n";
   }
   for (const NeedleHeadScore& h : result.heads)
     out << "needle_mass," << lead << h.length << "," << csvNumber(h.depth) << "," << h.layer << "," << h.head

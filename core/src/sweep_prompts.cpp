@@ -105,6 +105,7 @@ bool SweepPromptBuilder::wordStartsAt(const std::vector<int64_t>& hay, int64_t a
   if (at == 0) return true;
   const std::string before = m_tokenizer.decode({hay[at - 1]});
   if (!before.empty() && isBlank(before.back())) return true;
+  if (at >= static_cast<int64_t>(hay.size())) return false;  // the haystack's end: only what precedes counts
   // A token that carries its word's leading space (BPE " word", sentencepiece "▁word"), and is more than
   // whitespace, starts a word too.
   const std::string here = m_tokenizer.decode({hay[at]});

@@ -184,7 +184,7 @@ SweepGrid SweepSession::makeGrid(const SweepRequest& request) const {
   grid.lengths = request.lengths;
   if (grid.lengths.empty())
     for (int64_t k : {1, 2, 4}) grid.lengths.push_back(k * c.n_ctx);
-  grid.answer_tokens = needle ? 7 : 0;  // the needle's 7 digits: at least one character per token
+  grid.answer_tokens = needle ? kNeedleDigits : 0;  // tokens of at least one character cover the digits
   for (int64_t length : grid.lengths) {
     if (length < 2 || length > kMaxSweepLength)
       throw std::invalid_argument("lengths: " + std::to_string(length) + " is not in 2.." +

@@ -23,7 +23,6 @@ const char* const kCities[] = {
     "Dakar",   "Tunis",  "Algiers",  "Quito",   "Bogota", "Caracas", "Santiago", "Havana",   "Toronto",
     "Chicago", "Denver", "Boston",   "Seattle", "Sydney", "Perth",   "Auckland", "Helsinki", "Stockholm",
     "Moscow",  "Kyiv",   "Istanbul", "Beirut",  "Amman"};
-constexpr int64_t kDigits = 7;
 
 // Returns a file's text with fortune separator lines ("%") turned into blank lines.
 std::string readFortuneFile(const fs::path& path) {
@@ -135,7 +134,7 @@ Needle drawNeedle(std::mt19937_64& rng) {
   Needle needle;
   needle.city = kCities[uniformIndex(rng, n_cities)];
   needle.digits = std::string(1, static_cast<char>('1' + uniformIndex(rng, 9)));
-  for (int64_t i = 1; i < kDigits; ++i) needle.digits += static_cast<char>('0' + uniformIndex(rng, 10));
+  for (int64_t i = 1; i < kNeedleDigits; ++i) needle.digits += static_cast<char>('0' + uniformIndex(rng, 10));
   return needle;
 }
 
@@ -151,7 +150,7 @@ std::string needleQuestion(const Needle& needle) {
 int64_t minNeedlePromptBytes() {
   std::size_t longest = 0;
   for (const char* city : kCities) longest = std::max(longest, std::string(city).size());
-  Needle needle{std::string(longest, 'x'), std::string(kDigits, '0')};
+  Needle needle{std::string(longest, 'x'), std::string(kNeedleDigits, '0')};
   return static_cast<int64_t>(needleSentence(needle).size() + 1 + needleQuestion(needle).size());
 }
 
@@ -175,7 +174,7 @@ NeedlePrompt buildNeedlePrompt(const std::string& source, uint64_t offset, int64
   prompt.text = hay.substr(0, at) + sentence + " " + hay.substr(at) + question;
   prompt.needle_begin = at;
   prompt.needle_end = at + static_cast<int64_t>(sentence.size());
-  prompt.digits_begin = prompt.needle_end - 1 - kDigits;  // the digits end just before the final "."
+  prompt.digits_begin = prompt.needle_end - 1 - kNeedleDigits;  // the digits end just before the final "."
   prompt.answer = needle.digits;
   prompt.city = needle.city;
   return prompt;
@@ -195,9 +194,9 @@ TrainSample drawTrainSample(const std::string& source, int64_t n_bytes, double n
     Needle needle = drawNeedle(rng);
     const double depth = uniformUnit(rng);
     const uint64_t offset = uniformIndex(rng, source.size());
-    NeedlePrompt prompt = buildNeedlePrompt(source, offset, n_bytes - kDigits - 1, depth, needle);
+    NeedlePrompt prompt = buildNeedlePrompt(source, offset, n_bytes - kNeedleDigits - 1, depth, needle);
     sample.answer_begin = static_cast<int64_t>(prompt.text.size());
-    sample.answer_end = sample.answer_begin + kDigits;
+    sample.answer_end = sample.answer_begin + kNeedleDigits;
     sample.bytes = prompt.text + prompt.answer + ".";
   } else {
     sample.bytes = textSlice(source, uniformIndex(rng, source.size()), n_bytes);

@@ -1,6 +1,8 @@
 // Sweep prompts in a model's own tokens: exact lengths, BOS once, the needle's token range decoding to the
 // needle sentence (real GPT-2 and Llama 3 vocabularies), and byte prompts equal to eval's buildNeedlePrompt.
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -25,7 +27,7 @@ std::string haystackText() {
                          "\tIt was the best of times, it was the worst of times.\n",
                          "Caf\xc3\xa9 au lait costs 3.50 at 7 o'clock; na\xc3\xafve readers pay 12,000.\n",
                          "\n",
-                         "Q: What is 2+2?  A: 4 -- as \xe2\x80\x9ceveryone\xe2\x80\x9d knows.\n",
+                         "Q: What is 2+2?  A: 4 -- as \xe2\x80\x9c" "everyone\xe2\x80\x9d knows.\n",
                          "  indented    words\tand tabs, then a long-hyphenated-compound-word.\n"};
   for (int i = 0; i < 300; ++i) text += lines[(i * 7 + i / 3) % 6];
   return text;
@@ -45,7 +47,7 @@ TEST(SweepPrompts, BytePromptsAreEvalsPrompts) {
   const std::string text = haystackText();
   SweepPromptBuilder builder(*tokenizer, text);
   EXPECT_TRUE(builder.prefix().empty());
-  for (int64_t length : {96, 256, 1000}) {
+  for (int64_t length : {130, 256, 1000}) {
     for (double depth : {0.0, 0.25, 0.5, 0.75, 1.0}) {
       // eval's stream of a length and depth, drawn in order (evaluate.cpp before the sweep runner).
       std::mt19937_64 rng(1234 ^ (static_cast<uint64_t>(length) * 0x9E3779B97F4A7C15ULL) ^
@@ -74,6 +76,22 @@ TEST(SweepPrompts, BytePromptsAreEvalsPrompts) {
     // The same document at every length: a shorter cut is a prefix.
     EXPECT_EQ(builder.document(100, 1234, i).ids, slice(got.ids, 0, 101));
   }
+}
+
+TEST(SweepPrompts, DefaultHaystackIsEvalsHeldOutText) {
+  const CorpusParams corpus;
+  if (!fs::is_directory(corpus.dir)) GTEST_SKIP() << corpus.dir << " missing (scripts/setup.sh installs fortunes)";
+  const HaystackText haystack = loadHaystack("");
+  EXPECT_EQ(haystack.text, loadCorpus(corpus).held_out_text);
+  EXPECT_EQ(haystack.files.size(), corpus.held_out.size());
+  // A file is read as it is; a directory as the corpus reads its files ('%' separators blanked).
+  const fs::path dir = fs::temp_directory_path() / ("attnscope_haystack_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "a") << "one\n%\ntwo\n";
+  EXPECT_EQ(loadHaystack((dir / "a").string()).text, "one\n%\ntwo\n");
+  EXPECT_EQ(loadHaystack(dir.string()).text, "one\n\ntwo\n\n");
+  EXPECT_THROW(loadHaystack((dir / "missing").string()), std::runtime_error);
+  fs::remove_all(dir);
 }
 
 TEST(SweepPrompts, ByteTokenizerWithBosPutsItFirstOnce) {
@@ -156,8 +174,9 @@ TEST_P(RealVocabulary, NeedleRangeDecodesToTheSentence) {
   }
   std::printf("[ %-10s ] %lld prompts, %lld needles tokenized with their leading space\n", GetParam().c_str(),
               static_cast<long long>(n_checked), static_cast<long long>(n_before_word));
-  if (GetParam() != "llama2")  // sentencepiece's decoder strips a leading space: no way to see it here
+  if (GetParam() != "llama2") {  // sentencepiece's decoder strips a leading space: no way to see it here
     EXPECT_GT(n_before_word, 0) << "byte-level BPE attaches a space to the following word";
+  }
 }
 
 TEST_P(RealVocabulary, DocumentsAreCutAtTheLength) {

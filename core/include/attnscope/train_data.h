@@ -46,7 +46,10 @@ HaystackText loadHaystack(const std::string& path, const CorpusParams& corpus = 
 /// Returns n_bytes bytes of source from offset (taken modulo its size), wrapping around to its start.
 std::string textSlice(const std::string& source, uint64_t offset, int64_t n_bytes);
 
-/// One needle: a city and the 7-digit number to retrieve.
+/// Digits of a needle's number (the answer a model must retrieve).
+constexpr int64_t kNeedleDigits = 7;
+
+/// One needle: a city and the kNeedleDigits-digit number to retrieve.
 struct Needle {
   std::string city;
   std::string digits;

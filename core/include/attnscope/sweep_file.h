@@ -16,6 +16,19 @@ namespace attnscope {
 
 constexpr int kSweepSchemaVersion = 1;
 
+// Bounds of what a sweep file may declare (README, "Sweep files"): the writer never makes a file beyond them
+// and the reader refuses one before allocating anything. Model shapes keep to the capture bounds
+// (kMaxCapture*).
+constexpr int64_t kMaxSweepCells = int64_t{1} << 20;  // lengths × depths × prompts_per_cell
+constexpr int64_t kMaxSweepAxis = 4096;               // lengths, and depths
+constexpr int64_t kMaxSweepNormalizers = 256;
+constexpr int64_t kMaxSweepStats = 64;
+constexpr int64_t kMaxSweepBinsPerOctave = 64;
+constexpr int64_t kMaxSweepLossEdges = int64_t{1} << 16;
+constexpr int64_t kMaxSweepRecordValues = int64_t{1} << 26;  // stat_sums of one record: 256 MiB of float32
+constexpr int64_t kMaxSweepGroupValues = int64_t{1} << 32;   // stat_sums of one normalizer: 16 GiB
+constexpr int64_t kMaxSweepTextBytes = int64_t{1} << 16;     // one answer or generated text, a name or spec
+
 /// Who a sweep's records describe: the model (config text, path, weights hash), its shape and tokenizer.
 struct SweepModel {
   CaptureModel checkpoint;  // config_json, path, weights_hash
@@ -56,6 +69,8 @@ class SweepReader {
   virtual ~SweepReader();
   virtual const std::string& path() const = 0;
   virtual const SweepHeader& header() const = 0;
+  /// Returns how many records one normalizer (index into grid.normalizers) has.
+  virtual int64_t count(int64_t normalizer) const = 0;
   /// Returns every record of one normalizer (index into grid.normalizers), ordered by cell.
   virtual std::vector<SweepRecord> records(int64_t normalizer) const = 0;
 };

@@ -118,6 +118,20 @@ std::string storableText(const std::string& bytes) {
   return bytes;
 }
 
+/// What decides a prompt: two cells (of any grids) with equal keys have the same prompt.
+struct PromptKey {
+  SweepMode mode = SweepMode::Needle;
+  int64_t length = -1;
+  double depth = 0;
+  int64_t prompt_index = -1;
+  uint64_t seed = 0;
+  double distractors = 0;
+  bool operator==(const PromptKey& o) const {
+    return mode == o.mode && length == o.length && depth == o.depth && prompt_index == o.prompt_index &&
+           seed == o.seed && distractors == o.distractors;
+  }
+};
+
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -135,7 +149,7 @@ struct SweepSession::State {
   std::vector<std::string> spec_texts;
   std::vector<StatSource> sources;  // where each of source_stats comes from
   std::vector<std::string> source_stats;
-  int64_t prompt_cell = -1;  // the cell whose prompt `prompt` holds
+  PromptKey prompt_key;  // what `prompt` was built from
   SweepPrompt prompt;
 };
 
@@ -239,10 +253,12 @@ SweepRecord SweepSession::run(const SweepGrid& grid, const SweepCell& cell, int6
   r.prompt_index = cell.prompt_index;
   // The file's identity of the cell; the prompt itself is draw prompt_index of eval's stream (sweep_prompts.h).
   r.seed = sweepCellSeed(grid, cell);
-  if (s.prompt_cell != cell.index) {  // normalizers of one cell share its prompt
+  // The normalizers of one cell share its prompt (built once).
+  const PromptKey key{grid.mode, r.length, r.depth, cell.prompt_index, grid.seed, grid.distractors};
+  if (!(s.prompt_key == key)) {
     s.prompt = needle ? s.prompts->needle(r.length, r.depth, grid.seed, cell.prompt_index, grid.distractors)
                       : s.prompts->document(r.length, grid.seed, cell.prompt_index);
-    s.prompt_cell = cell.index;
+    s.prompt_key = key;
   }
   if (s.spec_texts != grid.normalizers) {
     s.specs.clear();

@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   };
 
-  // Adds the prompt grid of eval and sweep: lengths x depths x prompts per cell, and the seed that draws them.
+  // Adds the prompt grid of eval and sweep: lengths x depths x prompts per cell, and the seed that draws
+  // them.
   auto addPromptGrid = [](CLI::App* cmd, std::vector<int64_t>& lengths, std::vector<double>& depths,
                           int64_t& prompts, uint64_t& seed, const std::string& lengths_help) {
     cmd->add_option("--lengths", lengths, lengths_help)->delimiter(',');
@@ -236,14 +237,16 @@ int main(int argc, char** argv) {
 
   SweepOptions sweep;
   attnscope::SweepRequest& sr = sweep.request;
-  auto* sweep_cmd = app.add_subcommand(
-      "sweep",
-      "Run needle-in-a-haystack or long-document prompts over lengths x depths x prompts, once per normalizer, "
-      "into a sweep file (one record per prompt, appended as each finishes)");
+  auto* sweep_cmd =
+      app.add_subcommand("sweep",
+                         "Run needle-in-a-haystack or long-document prompts over lengths x depths x prompts, "
+                         "once per normalizer, "
+                         "into a sweep file (one record per prompt, appended as each finishes)");
   addModelDir(sweep_cmd, sr.model_dir, "Hugging Face model directory");
   auto* sweep_mode = sweep_cmd->add_option_group("mode", "Exactly one of --needle, --documents");
   bool sweep_needle = false;
-  sweep_mode->add_flag("--needle", sweep_needle, "Needle retrieval by greedy generation, needle score per head");
+  sweep_mode->add_flag("--needle", sweep_needle,
+                       "Needle retrieval by greedy generation, needle score per head");
   sweep_mode->add_flag("--documents", sweep.documents, "Held-out text cut at each length: loss by position");
   sweep_mode->require_option(1);
   addDtype(sweep_cmd, sweep.dtype);
@@ -297,9 +300,9 @@ int main(int argc, char** argv) {
   try {
     attnscope::setComputeThreads(threads);
     // Only the chosen subcommand's model directory is set; a cached model id becomes its snapshot directory.
-    for (std::string* model_dir : {&info.model_dir, &run.model_dir, &tokenize.model_dir,
-                                   &capture.request.model_dir, &eval.model_dir, &train.params.init_from,
-                                   &sweep.request.model_dir})
+    for (std::string* model_dir :
+         {&info.model_dir, &run.model_dir, &tokenize.model_dir, &capture.request.model_dir, &eval.model_dir,
+          &train.params.init_from, &sweep.request.model_dir})
       if (!model_dir->empty()) *model_dir = attnscope::resolveModelPath(*model_dir, revision);
     if (*info_cmd) return runInfo(info);
     if (*run_cmd) return runForward(run);

@@ -76,7 +76,8 @@ void printLoss(const SweepReader& reader) {
   std::printf("loss per position (nats/token, mean over documents; rows: normalizer, columns: positions):\n");
   std::printf("  %-24s", "normalizer");
   for (std::size_t b = 0; b + 1 < grid.loss_edges.size(); ++b) {
-    const std::string range = std::to_string(grid.loss_edges[b]) + "-" + std::to_string(grid.loss_edges[b + 1] - 1);
+    const std::string range =
+        std::to_string(grid.loss_edges[b]) + "-" + std::to_string(grid.loss_edges[b + 1] - 1);
     std::printf(" %11s", range.c_str());
   }
   std::printf("\n");
@@ -106,16 +107,16 @@ int runSweep(const SweepOptions& options) {
     std::fprintf(stderr, "%sprompts %lld/%lld (%lld already stored), %s elapsed, ETA %s; %s%s",
                  terminal ? "\r\033[K" : "", static_cast<long long>(p.done), static_cast<long long>(p.total),
                  static_cast<long long>(p.skipped), formatDuration(p.seconds).c_str(),
-                 formatDuration(p.eta_seconds).c_str(),
-                 p.last.c_str(), terminal && p.done != p.total ? "" : "\n");
+                 formatDuration(p.eta_seconds).c_str(), p.last.c_str(),
+                 terminal && p.done != p.total ? "" : "\n");
   };
   const SweepResult result = attnscope::runSweep(request, progress, [&] { return stop.requested(); });
   if (terminal && result.cancelled) std::fprintf(stderr, "\n");
-  std::printf("%s: %lld record(s) written, %lld already stored, %lld of this shard's %lld done%s\n",
-              result.path.c_str(), static_cast<long long>(result.n_written),
-              static_cast<long long>(result.n_skipped),
-              static_cast<long long>(result.n_written + result.n_skipped), static_cast<long long>(result.n_total),
-              result.cancelled ? " (cancelled: --resume continues)" : "");
+  std::printf(
+      "%s: %lld record(s) written, %lld already stored, %lld of this shard's %lld done%s\n",
+      result.path.c_str(), static_cast<long long>(result.n_written), static_cast<long long>(result.n_skipped),
+      static_cast<long long>(result.n_written + result.n_skipped), static_cast<long long>(result.n_total),
+      result.cancelled ? " (cancelled: --resume continues)" : "");
   const auto reader = SweepReader::open(result.path);
   if (reader->header().grid.mode == SweepMode::Needle) {
     printRetrieval(*reader);

@@ -31,7 +31,8 @@ int runTrain(const TrainOptions& options) {
     if (info.step % options.log_every == 0 || info.step == info.n_steps || stop.requested())
       std::printf("step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  elapsed %s  eta %s\n",
                   static_cast<long long>(info.step), static_cast<long long>(info.n_steps), info.loss, info.lr,
-                  info.tokens_per_s, formatDuration(info.elapsed_s).c_str(), formatDuration(info.eta_s).c_str());
+                  info.tokens_per_s, formatDuration(info.elapsed_s).c_str(),
+                  formatDuration(info.eta_s).c_str());
     std::fflush(stdout);
     return !stop.requested();
   };

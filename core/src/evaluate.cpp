@@ -36,8 +36,8 @@ std::vector<LossBucket> lossBuckets(const SweepGrid& grid, const std::vector<Swe
       sum += r.loss_sums[b];
       count += r.loss_counts[b];
     }
-    buckets[b] = {grid.loss_edges[b], grid.loss_edges[b + 1], count > 0 ? sum / static_cast<double>(count) : 0,
-                  count};
+    buckets[b] = {grid.loss_edges[b], grid.loss_edges[b + 1],
+                  count > 0 ? sum / static_cast<double>(count) : 0, count};
   }
   return buckets;
 }

@@ -33,12 +33,10 @@ struct Insertion {
   int64_t sentence_tokens = 0;        // of behind_blank, those of the sentence
   std::vector<int64_t> before_word;   // tokens of " " + sentence
   double depth = 0;
-  int64_t at = 0;            // haystack token it goes before
-  bool behind = true;        // which tokenization is used
-  bool is_needle = false;    // the needle asked about, else a distractor
-  int64_t maxSize() const {
-    return static_cast<int64_t>(std::max(behind_blank.size(), before_word.size()));
-  }
+  int64_t at = 0;          // haystack token it goes before
+  bool behind = true;      // which tokenization is used
+  bool is_needle = false;  // the needle asked about, else a distractor
+  int64_t maxSize() const { return static_cast<int64_t>(std::max(behind_blank.size(), before_word.size())); }
   int64_t size() const { return static_cast<int64_t>(behind ? behind_blank.size() : before_word.size()); }
 };
 
@@ -86,8 +84,10 @@ std::vector<int64_t> SweepPromptBuilder::haystackIds(uint64_t offset, int64_t n_
     std::string slice = textSlice(m_text, start, n_bytes);
     std::size_t end = slice.size();
     while (end > 0 && (static_cast<unsigned char>(slice[end - 1]) & 0xC0) == 0x80) --end;
-    if (end > 0 && utf8CharLength(slice, end - 1) == 0) --end;  // a lead byte whose character was cut
-    else end = slice.size();
+    if (end > 0 && utf8CharLength(slice, end - 1) == 0)
+      --end;  // a lead byte whose character was cut
+    else
+      end = slice.size();
     slice.resize(end);
     std::vector<int64_t> ids = m_tokenizer.encode(slice, false);
     // One token more than needed: the slice's last token may be a word cut short by its end.
@@ -97,7 +97,8 @@ std::vector<int64_t> SweepPromptBuilder::haystackIds(uint64_t offset, int64_t n_
     }
     if (n_bytes > 1024 * n_tokens + 4096)
       throw std::invalid_argument("haystack: " + std::to_string(n_bytes) + " bytes give only " +
-                                  std::to_string(ids.size()) + " tokens (need " + std::to_string(n_tokens) + ")");
+                                  std::to_string(ids.size()) + " tokens (need " + std::to_string(n_tokens) +
+                                  ")");
   }
 }
 
@@ -109,8 +110,8 @@ bool SweepPromptBuilder::wordStartsAt(const std::vector<int64_t>& hay, int64_t a
   // A token that carries its word's leading space (BPE " word", sentencepiece "▁word"), and is more than
   // whitespace, starts a word too.
   const std::string here = m_tokenizer.decode({hay[at]});
-  const bool leads = (!here.empty() && isBlank(here.front())) ||
-                     m_tokenizer.displayString(hay[at]).rfind("\u2423", 0) == 0;
+  const bool leads =
+      (!here.empty() && isBlank(here.front())) || m_tokenizer.displayString(hay[at]).rfind("\u2423", 0) == 0;
   return leads && !allBlank(here);
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 // The prompts of a sweep, in the tokens of the model's own tokenizer (internal to the core; no torch).
 // Needle prompts: haystack tokens with the city/number needle sentence (train_data.h) inserted at a depth,
-// optional distractor needles of other cities, the question at the end, exactly `length` tokens. Each piece is
-// tokenized on its own, so the needle's token range holds the sentence and nothing else, and a tokenizer's BOS
-// comes once, first. For the byte tokenizer without BOS the prompt is byte for byte buildNeedlePrompt's, drawn
-// from the same random stream as `eval` always drew it, so sweeps reproduce eval's numbers.
-// Documents: text at a random offset, the same for every length, cut at each length.
+// optional distractor needles of other cities, the question at the end, exactly `length` tokens. Each piece
+// is tokenized on its own, so the needle's token range holds the sentence and nothing else, and a tokenizer's
+// BOS comes once, first. For the byte tokenizer without BOS the prompt is byte for byte buildNeedlePrompt's,
+// drawn from the same random stream as `eval` always drew it, so sweeps reproduce eval's numbers. Documents:
+// text at a random offset, the same for every length, cut at each length.
 
 #include <cstdint>
 #include <string>
@@ -18,15 +18,15 @@ class Tokenizer;
 
 /// One prompt of a sweep.
 struct SweepPrompt {
-  std::vector<int64_t> ids;                  // needle: [length]; documents: [length + 1], the last a target only
+  std::vector<int64_t> ids;  // needle: [length]; documents: [length + 1], the last a target only
   int64_t needle_begin = 0, needle_end = 0;  // token range [begin, end) covering the needle sentence
   std::string sentence;                      // the needle sentence
   std::string answer;                        // the digits that should follow the prompt
   std::vector<std::pair<int64_t, int64_t>> distractors;  // token ranges of the other cities' needles
 };
 
-/// Returns the seed of the random stream a needle prompt of (length, depth) is drawn from: prompt i of a cell is
-/// the stream's i-th draw (needle, then haystack offset), as eval has always drawn them.
+/// Returns the seed of the random stream a needle prompt of (length, depth) is drawn from: prompt i of a cell
+/// is the stream's i-th draw (needle, then haystack offset), as eval has always drawn them.
 uint64_t needleStreamSeed(uint64_t seed, int64_t length, double depth);
 
 /// Builds prompts from one haystack for one tokenizer.

@@ -103,7 +103,7 @@ class PromptObserver {
   const ModelConfig& m_config;
   const std::vector<StatSource>& m_sources;
   int64_t m_n_queries, m_needle_begin, m_needle_end, m_n_bins;
-  std::vector<double> m_sums;  // [S, n_layer, n_head, n_bins]
+  std::vector<double> m_sums;     // [S, n_layer, n_head, n_bins]
   std::vector<int32_t> m_counts;  // [n_layer, n_bins]
   std::vector<double> m_needle;   // [n_layer, n_head]
 };
@@ -225,7 +225,8 @@ SweepGrid SweepSession::makeGrid(const SweepRequest& request) const {
     throw std::invalid_argument("distractors must be in [0, 1000] per 1,000 tokens");
   if (!needle && request.distractors > 0) throw std::invalid_argument("distractors are for needle sweeps");
   grid.distractors = request.distractors;
-  grid.haystack = s.options.haystack.empty() ? s.options.corpus.dir + " (held-out files)" : s.options.haystack;
+  grid.haystack =
+      s.options.haystack.empty() ? s.options.corpus.dir + " (held-out files)" : s.options.haystack;
   grid.haystack_hash = hashFiles(s.haystack.files);
   grid.bins_per_octave = 1;
   if (s.options.binned_stats)
@@ -251,7 +252,8 @@ SweepRecord SweepSession::run(const SweepGrid& grid, const SweepCell& cell, int6
   r.length = grid.lengths.at(cell.length_index);
   r.depth = grid.depths.at(cell.depth_index);
   r.prompt_index = cell.prompt_index;
-  // The file's identity of the cell; the prompt itself is draw prompt_index of eval's stream (sweep_prompts.h).
+  // The file's identity of the cell; the prompt itself is draw prompt_index of eval's stream
+  // (sweep_prompts.h).
   r.seed = sweepCellSeed(grid, cell);
   // The normalizers of one cell share its prompt (built once).
   const PromptKey key{grid.mode, r.length, r.depth, cell.prompt_index, grid.seed, grid.distractors};
@@ -283,10 +285,11 @@ SweepRecord SweepSession::run(const SweepGrid& grid, const SweepCell& cell, int6
   const NormalizerSpec& spec = s.specs.at(normalizer);
   PromptObserver observer(grid, s.config, s.sources, r.length, needle ? prompt.needle_begin : 0,
                           needle ? prompt.needle_end : 0);
-  HookHandle hook = s.model->hooks().observeAttention(attentionPatternAllLayers(), [&](const AttentionBlock& b) {
-    observer.onBlock(b);
-    return HookResult::Continue;
-  });
+  HookHandle hook =
+      s.model->hooks().observeAttention(attentionPatternAllLayers(), [&](const AttentionBlock& b) {
+        observer.onBlock(b);
+        return HookResult::Continue;
+      });
   torch::NoGradGuard no_grad;
   if (needle) {
     r.needle_begin = prompt.needle_begin;
@@ -305,7 +308,7 @@ SweepRecord SweepSession::run(const SweepGrid& grid, const SweepCell& cell, int6
   } else {
     ForwardOptions options;
     options.normalizer = spec;
-    auto ids = torch::tensor(prompt.ids, torch::kInt64).view({1, -1});  // [1, length + 1]
+    auto ids = torch::tensor(prompt.ids, torch::kInt64).view({1, -1});                     // [1, length + 1]
     auto losses = s.model->tokenLosses(ids, options)[0].to(torch::kFloat64).contiguous();  // [length]
     const double* loss = losses.data_ptr<double>();
     const std::vector<int64_t>& edges = grid.loss_edges;
@@ -352,8 +355,9 @@ SweepResult runSweepCells(SweepSession& session, const SweepGrid& grid, const st
       step.eta_seconds =
           step.seconds / static_cast<double>(result.n_written) * static_cast<double>(step.total - step.done);
       char line[200];
-      std::snprintf(line, sizeof line, "length %lld depth %g #%lld %s: %s", static_cast<long long>(record.length),
-                    record.depth, static_cast<long long>(record.prompt_index), grid.normalizers[k].c_str(),
+      std::snprintf(line, sizeof line, "length %lld depth %g #%lld %s: %s",
+                    static_cast<long long>(record.length), record.depth,
+                    static_cast<long long>(record.prompt_index), grid.normalizers[k].c_str(),
                     grid.mode == SweepMode::Needle ? (record.correct ? "ok" : "missed") : "done");
       step.last = line;
       if (progress) progress(step);

@@ -1,6 +1,6 @@
 #pragma once
-// Real-size random-weight checkpoints for the benchmarks: the shapes, tensor names, dtype (bf16) and vocabulary
-// sizes of real models, written as a model directory the loader opens like any other.
+// Real-size random-weight checkpoints for the benchmarks: the shapes, tensor names, dtype (bf16) and
+// vocabulary sizes of real models, written as a model directory the loader opens like any other.
 
 #include <cstdint>
 #include <cstdio>

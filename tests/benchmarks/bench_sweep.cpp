@@ -1,7 +1,7 @@
-// Needle sweep throughput on the Qwen2.5-0.5B-shaped random-weight bf16 checkpoint (bench_checkpoint.h): prompts
-// per second at 1k and 8k tokens through runSweep (prompt building, prefill with the statistics observer, greedy
-// generation of the answer on the KV cache, one flushed record per prompt), against a plain forward pass of the
-// same length measured in the same run. A benchmark, never a test: run it by hand.
+// Needle sweep throughput on the Qwen2.5-0.5B-shaped random-weight bf16 checkpoint (bench_checkpoint.h):
+// prompts per second at 1k and 8k tokens through runSweep (prompt building, prefill with the statistics
+// observer, greedy generation of the answer on the KV cache, one flushed record per prompt), against a plain
+// forward pass of the same length measured in the same run. A benchmark, never a test: run it by hand.
 //
 //   bench_sweep [--dir DIR] [--tokenizer DIR] [--lengths 1024,8192] [--prompts N] [--threads N]
 //
@@ -86,13 +86,15 @@ int main(int argc, char** argv) {
   }
   attnscope::setComputeThreads(threads);
   const bool temporary = dir.empty();
-  if (temporary) dir = (fs::temp_directory_path() / ("attnscope_bench_sweep_" + std::to_string(::getpid()))).string();
+  if (temporary)
+    dir = (fs::temp_directory_path() / ("attnscope_bench_sweep_" + std::to_string(::getpid()))).string();
   const bench::Shape& shape = bench::kShapes[0];  // qwen2.5-0.5b
   const fs::path model_dir = fs::path(dir) / shape.name;
   try {
     bench::writeCheckpoint(shape, model_dir);
     if (!fs::exists(fs::path(tokenizer) / "tokenizer.json")) {
-      std::fprintf(stderr, "bench_sweep: no tokenizer.json in %s (run tests/tokenizer/setup.sh or --tokenizer)\n",
+      std::fprintf(stderr,
+                   "bench_sweep: no tokenizer.json in %s (run tests/tokenizer/setup.sh or --tokenizer)\n",
                    tokenizer.c_str());
       return 1;
     }
@@ -112,9 +114,10 @@ int main(int argc, char** argv) {
         forward = bench::forwardSeconds(*model, ids);
       }
       const Timing t = sweepTiming(model_dir.string(), length, n_prompts, fs::path(dir) / "bench_sweep.h5");
-      // ratio: one sweep prompt (prefill with statistics, 7 generated tokens, a record) per plain forward pass.
-      std::printf("  %-8lld %12.4f %12.2f %14.2f %9.2fx\n", static_cast<long long>(length), t.prompts_per_second,
-                  t.seconds_per_prompt, forward, t.seconds_per_prompt / forward);
+      // ratio: one sweep prompt (prefill with statistics, 7 generated tokens, a record) per plain forward
+      // pass.
+      std::printf("  %-8lld %12.4f %12.2f %14.2f %9.2fx\n", static_cast<long long>(length),
+                  t.prompts_per_second, t.seconds_per_prompt, forward, t.seconds_per_prompt / forward);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {

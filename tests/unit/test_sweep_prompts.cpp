@@ -27,7 +27,8 @@ std::string haystackText() {
                          "\tIt was the best of times, it was the worst of times.\n",
                          "Caf\xc3\xa9 au lait costs 3.50 at 7 o'clock; na\xc3\xafve readers pay 12,000.\n",
                          "\n",
-                         "Q: What is 2+2?  A: 4 -- as \xe2\x80\x9c" "everyone\xe2\x80\x9d knows.\n",
+                         "Q: What is 2+2?  A: 4 -- as \xe2\x80\x9c"
+                         "everyone\xe2\x80\x9d knows.\n",
                          "  indented    words\tand tabs, then a long-hyphenated-compound-word.\n"};
   for (int i = 0; i < 300; ++i) text += lines[(i * 7 + i / 3) % 6];
   return text;
@@ -80,7 +81,8 @@ TEST(SweepPrompts, BytePromptsAreEvalsPrompts) {
 
 TEST(SweepPrompts, DefaultHaystackIsEvalsHeldOutText) {
   const CorpusParams corpus;
-  if (!fs::is_directory(corpus.dir)) GTEST_SKIP() << corpus.dir << " missing (scripts/setup.sh installs fortunes)";
+  if (!fs::is_directory(corpus.dir))
+    GTEST_SKIP() << corpus.dir << " missing (scripts/setup.sh installs fortunes)";
   const HaystackText haystack = loadHaystack("");
   EXPECT_EQ(haystack.text, loadCorpus(corpus).held_out_text);
   EXPECT_EQ(haystack.files.size(), corpus.held_out.size());

@@ -1,13 +1,14 @@
 // runSweep on random-weight checkpoints with real vocabularies (GPT-2's BPE, Llama 3's tokenizer.json with
-// BOS): every record of the grid written, the needle's token range decoding to the needle sentence, the needle
-// score equal to the attention a plain forward pass shows, statistics binned from the same rows a capture
-// stores, documents' losses equal to Model::tokenLosses, and request errors before any file exists.
+// BOS): every record of the grid written, the needle's token range decoding to the needle sentence, the
+// needle score equal to the attention a plain forward pass shows, statistics binned from the same rows a
+// capture stores, documents' losses equal to Model::tokenLosses, and request errors before any file exists.
 
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <numeric>
 
 #include <gtest/gtest.h>
@@ -31,7 +32,8 @@ namespace fs = std::filesystem;
 // Small shapes, real vocabulary sizes (GPT-2 50,257; Llama 3 128,256 and its BOS 128000).
 const char* kGpt2 = R"({"model_type": "gpt2", "vocab_size": 50257, "n_embd": 32, "n_layer": 2, "n_head": 2,
   "n_positions": 160})";
-const char* kLlama3 = R"({"model_type": "llama", "vocab_size": 128256, "hidden_size": 32, "intermediate_size": 48,
+const char* kLlama3 =
+    R"({"model_type": "llama", "vocab_size": 128256, "hidden_size": 32, "intermediate_size": 48,
   "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128,
   "bos_token_id": 128000})";
 
@@ -52,7 +54,8 @@ class SweepRunnerTest : public testing::Test {
     // A small haystack in a file of its own (--haystack FILE).
     std::string text;
     for (int i = 0; i < 200; ++i)
-      text += "Line " + std::to_string(i) + ": the cat sat on the mat, and \xe2\x80\x9cnothing\xe2\x80\x9d moved.\n";
+      text += "Line " + std::to_string(i) +
+              ": the cat sat on the mat, and \xe2\x80\x9cnothing\xe2\x80\x9d moved.\n";
     std::ofstream(root / "hay.txt") << text;
   }
   static void TearDownTestSuite() { fs::remove_all(root); }
@@ -97,11 +100,13 @@ class SweepRunnerTest : public testing::Test {
       const std::vector<SweepRecord> records = reader->records(k);
       ASSERT_EQ(records.size(), 12u);
       for (const SweepRecord& r : records) {
-        const SweepPrompt prompt = builder.needle(r.length, r.depth, grid.seed, r.prompt_index, grid.distractors);
+        const SweepPrompt prompt =
+            builder.needle(r.length, r.depth, grid.seed, r.prompt_index, grid.distractors);
         ASSERT_EQ(static_cast<int64_t>(prompt.ids.size()), r.length);
         EXPECT_EQ(r.needle_begin, prompt.needle_begin);
         EXPECT_EQ(r.needle_end, prompt.needle_end);
-        const std::vector<int64_t> needle(prompt.ids.begin() + r.needle_begin, prompt.ids.begin() + r.needle_end);
+        const std::vector<int64_t> needle(prompt.ids.begin() + r.needle_begin,
+                                          prompt.ids.begin() + r.needle_end);
         std::string decoded = tokenizer->decode(needle);
         if (!decoded.empty() && decoded[0] == ' ') decoded.erase(0, 1);
         EXPECT_EQ(decoded, prompt.sentence) << model_name << " cell " << r.cell;
@@ -126,8 +131,8 @@ class SweepRunnerTest : public testing::Test {
         // Every prompt query is counted once per layer, in the bin of its n.
         const int64_t n_bins = static_cast<int64_t>(r.stat_counts.size()) / L;
         for (int64_t l = 0; l < L; ++l)
-          EXPECT_EQ(std::accumulate(r.stat_counts.begin() + l * n_bins, r.stat_counts.begin() + (l + 1) * n_bins,
-                                    int64_t{0}),
+          EXPECT_EQ(std::accumulate(r.stat_counts.begin() + l * n_bins,
+                                    r.stat_counts.begin() + (l + 1) * n_bins, int64_t{0}),
                     r.length);
       }
     }
@@ -162,7 +167,8 @@ TEST_F(SweepRunnerTest, BinnedStatisticsAreTheCapturesRows) {
   // Capture the same prompt and bin its stored per-query statistics by n.
   const auto tokenizer = loadTokenizer(request.model_dir);
   const std::string text = loadHaystack(request.haystack).text;
-  const SweepPrompt prompt = SweepPromptBuilder(*tokenizer, text).needle(100, 0.5, grid.seed, 0, grid.distractors);
+  const SweepPrompt prompt =
+      SweepPromptBuilder(*tokenizer, text).needle(100, 0.5, grid.seed, 0, grid.distractors);
   CaptureRequest capture;
   capture.model_dir = request.model_dir;
   capture.prompt.ids = prompt.ids;
@@ -178,9 +184,11 @@ TEST_F(SweepRunnerTest, BinnedStatisticsAreTheCapturesRows) {
       const std::vector<float> values = file->readStat("ssmax:s=0.4", grid.stats[s], l);  // [H, T]
       for (int64_t h = 0; h < H; ++h) {
         std::vector<double> bins(n_bins, 0.0);
-        for (int64_t q = 0; q < 100; ++q) bins[sweepBinOf(q + 1, grid.bins_per_octave)] += values[h * 100 + q];
+        for (int64_t q = 0; q < 100; ++q)
+          bins[sweepBinOf(q + 1, grid.bins_per_octave)] += values[h * 100 + q];
         for (int64_t b = 0; b < n_bins; ++b)
-          EXPECT_NEAR(r.stat_sums[((s * L + l) * H + h) * n_bins + b], bins[b], 1e-4 * (1 + std::abs(bins[b])))
+          EXPECT_NEAR(r.stat_sums[((s * L + l) * H + h) * n_bins + b], bins[b],
+                      1e-4 * (1 + std::abs(bins[b])))
               << grid.stats[s] << " layer " << l << " head " << h << " bin " << b;
       }
     }
@@ -202,12 +210,14 @@ TEST_F(SweepRunnerTest, DocumentLossesAreTokenLosses) {
   const std::string text = loadHaystack(request.haystack).text;
   auto model = loadModel(request.model_dir);
   for (const SweepRecord& r : reader->records(0)) {
-    const SweepPrompt doc = SweepPromptBuilder(*tokenizer, text).document(r.length, grid.seed, r.prompt_index);
+    const SweepPrompt doc =
+        SweepPromptBuilder(*tokenizer, text).document(r.length, grid.seed, r.prompt_index);
     torch::NoGradGuard no_grad;
     auto losses = model->tokenLosses(torch::tensor(doc.ids).view({1, -1}))[0].to(torch::kFloat64);
     ASSERT_EQ(r.loss_sums.size() + 1, grid.loss_edges.size());
     for (std::size_t b = 0; b + 1 < grid.loss_edges.size(); ++b) {
-      const int64_t lo = std::min(grid.loss_edges[b], r.length), hi = std::min(grid.loss_edges[b + 1], r.length);
+      const int64_t lo = std::min(grid.loss_edges[b], r.length),
+                    hi = std::min(grid.loss_edges[b + 1], r.length);
       EXPECT_EQ(r.loss_counts[b], hi - lo);
       EXPECT_NEAR(r.loss_sums[b], hi > lo ? losses.slice(0, lo, hi).sum().item<double>() : 0.0, 1e-6);
     }
@@ -215,7 +225,25 @@ TEST_F(SweepRunnerTest, DocumentLossesAreTokenLosses) {
 }
 
 TEST_F(SweepRunnerTest, RequestErrorsComeBeforeTheFile) {
-  const auto refused = [&](SweepRequest r, const std::string& message) {
+  // Each case changes one field of a good request; the error names it and no file appears.
+  const std::vector<std::pair<std::function<void(SweepRequest&)>, std::string>> cases = {
+      {[](SweepRequest& x) { x.lengths = {20}; }, "cannot hold the needle"},
+      {[](SweepRequest& x) { x.lengths = {200}; }, "exceed the gpt2 model's 160 learned positions"},
+      {[](SweepRequest& x) {
+         x.normalizers = {"softmax", "softmax"};
+       },
+       "given twice"},
+      {[](SweepRequest& x) { x.normalizers = {"ssmax"}; }, "no learned SSMax"},
+      {[](SweepRequest& x) { x.depths = {1.5}; }, "depths"},
+      {[](SweepRequest& x) { x.haystack = (root / "none.txt").string(); }, "does not exist"},
+      {[](SweepRequest& x) {
+         x.shard = {3, 3};
+       },
+       "shard"},
+  };
+  for (const auto& [change, message] : cases) {
+    SweepRequest r = needleRequest("gpt2", "refused.h5");
+    change(r);
     try {
       runSweep(r);
       ADD_FAILURE() << "accepted; expected: " << message;
@@ -223,15 +251,7 @@ TEST_F(SweepRunnerTest, RequestErrorsComeBeforeTheFile) {
       EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
     EXPECT_FALSE(fs::exists(r.out)) << message;
-  };
-  SweepRequest r = needleRequest("gpt2", "refused.h5");
-  refused([&] { auto x = r; x.lengths = {20}; return x; }(), "cannot hold the needle");
-  refused([&] { auto x = r; x.lengths = {200}; return x; }(), "exceed the gpt2 model's 160 learned positions");
-  refused([&] { auto x = r; x.normalizers = {"softmax", "softmax"}; return x; }(), "given twice");
-  refused([&] { auto x = r; x.normalizers = {"ssmax"}; return x; }(), "no learned SSMax");
-  refused([&] { auto x = r; x.depths = {1.5}; return x; }(), "depths");
-  refused([&] { auto x = r; x.haystack = (root / "none.txt").string(); return x; }(), "does not exist");
-  refused([&] { auto x = r; x.shard = {3, 3}; return x; }(), "shard");
+  }
 }
 
 }  // namespace

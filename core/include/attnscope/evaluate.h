@@ -2,12 +2,13 @@
 // Evaluation of a model on held-out fortunes text, a fixed-shape sweep (sweep_request.h) whose records are
 // turned into tables instead of a sweep file; it runs on the sweep runner, so both measure the same way:
 //   loss      mean next-token cross-entropy per position bucket, out to many times the training context;
-//   needle    retrieval accuracy against prompt length and needle depth: exact match of the 7 digits produced by
+//   needle    retrieval accuracy against prompt length and needle depth: exact match of the 7 digits produced
+//   by
 //             greedy generation, and the share of digits generated in their place;
 //   heads     needle score per layer and head: attention mass from the answer position onto the needle
 //             sentence (the paper's Figure 7), averaged over the prompts of a length and depth.
-// Prompts are in the model's own tokens; for byte-level models (those `train` makes) they are the prompts eval
-// has always used. No torch in this header.
+// Prompts are in the model's own tokens; for byte-level models (those `train` makes) they are the prompts
+// eval has always used. No torch in this header.
 
 #include <cstdint>
 #include <functional>

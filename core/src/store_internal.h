@@ -198,6 +198,11 @@ struct FileState {
 
 /// The file access properties of readers (no HDF5 file locking) and writers (no metadata cache evictions).
 PlistHandle fileAccess(bool writable, const std::string& path);
+/// Opens the HDF5 file behind state.path (read-only, or for writing with state.writable) with one-line errors
+/// for a missing file, a directory or a file that is not HDF5 ("not an attnscope <kind>").
+void openHdf5File(FileState& state, const std::string& kind);
+/// Refuses a root schema_version newer than supported or below 1 ("<kind> schema version ...").
+void checkSchemaVersion(const FileState& state, const std::string& kind, int64_t supported);
 /// Opens the HDF5 file behind state.path and checks that it is a capture this build can read, with its
 /// /tokens within the bounds.
 void openCapture(FileState& state);

@@ -40,7 +40,6 @@ SweepSchema makeSweepSchema(const SweepHeader& header) {
   const hsize_t n_layer = u(model.n_layer), n_head = u(model.n_head), n_bins = u(schema.shape.n_bins);
   const hsize_t n_stats = header.grid.stats.size(), n_buckets = u(schema.shape.loss);
   const hsize_t needle_layers = schema.shape.needle_scores > 0 ? n_layer : 0;
-  const hsize_t bin_layers = n_bins > 0 ? n_layer : 0;
   schema.columns = {
       {"cell", H5T_STD_I64LE, H5T_NATIVE_INT64, H5T_INTEGER, {}},
       {"length", H5T_STD_I64LE, H5T_NATIVE_INT64, H5T_INTEGER, {}},
@@ -54,7 +53,7 @@ SweepSchema makeSweepSchema(const SweepHeader& header) {
       {"digit_accuracy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, H5T_FLOAT, {}},
       {"needle_scores", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, H5T_FLOAT, {needle_layers, n_head}},
       {"stat_sums", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, H5T_FLOAT, {n_stats, n_layer, n_head, n_bins}},
-      {"stat_counts", H5T_STD_I32LE, H5T_NATIVE_INT32, H5T_INTEGER, {bin_layers, n_bins}},
+      {"stat_counts", H5T_STD_I32LE, H5T_NATIVE_INT32, H5T_INTEGER, {n_layer, n_bins}},
       {"loss_sums", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, H5T_FLOAT, {n_buckets}},
       {"loss_counts", H5T_STD_I64LE, H5T_NATIVE_INT64, H5T_INTEGER, {n_buckets}},
   };
@@ -89,10 +88,14 @@ void checkSweepHeader(const SweepHeader& header, const std::string& where, bool 
   count("depths", grid.depths.size(), 1, kMaxSweepAxis);
   count("statistics", grid.stats.size(), 0, kMaxSweepStats);
   count("loss edges", grid.loss_edges.size(), 0, kMaxSweepLossEdges);
-  for (const std::string& spec : grid.normalizers)
-    if (spec.empty() || static_cast<int64_t>(spec.size()) > kMaxSweepTextBytes)
-      bad("a normalizer spec is empty");
-  if (!unique(grid.normalizers)) bad("the grid names a normalizer twice");
+  const auto names = [&](const std::vector<std::string>& list, const std::string& what) {
+    for (const std::string& name : list)
+      if (name.empty() || static_cast<int64_t>(name.size()) > kMaxSweepTextBytes)
+        bad("a " + what + " is empty or longer than " + std::to_string(kMaxSweepTextBytes) + " bytes");
+    if (!unique(list)) bad("the grid names a " + what + " twice");
+  };
+  names(grid.normalizers, "normalizer");
+  names(grid.stats, "statistic");
   for (int64_t length : grid.lengths)
     if (length < 1 || length > kMaxCaptureTokens)
       bad("length " + std::to_string(length) + " is outside [1, " + std::to_string(kMaxCaptureTokens) + "]");
@@ -100,10 +103,6 @@ void checkSweepHeader(const SweepHeader& header, const std::string& where, bool 
   for (double depth : grid.depths)
     if (!(depth >= 0 && depth <= 1)) bad("a depth is outside [0, 1]");
   if (!unique(grid.depths)) bad("the grid names a depth twice");
-  for (const std::string& stat : grid.stats)
-    if (stat.empty() || static_cast<int64_t>(stat.size()) > kMaxSweepTextBytes)
-      bad("a statistic name is empty");
-  if (!unique(grid.stats)) bad("the grid names a statistic twice");
   if (grid.loss_edges.size() == 1) bad("one loss edge makes no bucket");
   for (size_t i = 0; i < grid.loss_edges.size(); ++i)
     if (grid.loss_edges[i] < 0 || (i > 0 && grid.loss_edges[i] <= grid.loss_edges[i - 1]))
@@ -133,8 +132,16 @@ void checkSweepHeader(const SweepHeader& header, const std::string& where, bool 
 
 namespace {
 
+/// No modification times in object headers: the same sweep makes the same bytes.
+PlistHandle untimed(hid_t plist_class, const std::string& where) {
+  PlistHandle plist(check(H5Pcreate(plist_class), where, "cannot create property list"));
+  if (H5Pset_obj_track_times(plist, false) < 0) fail(where, "cannot switch off object times");
+  return plist;
+}
+
 GroupHandle createGroup(hid_t loc, const std::string& name, const std::string& where) {
-  return GroupHandle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), where,
+  PlistHandle gcpl = untimed(H5P_GROUP_CREATE, where);
+  return GroupHandle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), where,
                            "cannot create group " + name));
 }
 
@@ -143,7 +150,7 @@ void createColumn(hid_t group, const SweepColumn& column, int64_t rows, const st
   dims.insert(dims.end(), column.row.begin(), column.row.end());
   SpaceHandle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), where,
                           "cannot create dataspace"));
-  PlistHandle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), where, "cannot create property list"));
+  PlistHandle dcpl = untimed(H5P_DATASET_CREATE, where);
   // Allocated now, so no append changes the file's structure; numbers are not pre-filled (rows beyond
   // n_records are never read), strings are (HDF5 needs a fill value for variable-length types).
   if (H5Pset_layout(dcpl, H5D_CONTIGUOUS) < 0 || H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0 ||
@@ -259,28 +266,12 @@ SweepGrid readGrid(const FileState& state) {
 }  // namespace
 
 SweepHeader openSweepFile(FileState& state) {
-  struct stat info = {};
-  if (::stat(state.path.c_str(), &info) != 0)
-    fail(state.path, errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno));
-  if (S_ISDIR(info.st_mode)) fail(state.path, "is a directory, not a sweep file");
-  if (info.st_size == 0 || H5Fis_hdf5(state.path.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    fail(state.path, "not an HDF5 file (not an attnscope sweep)");
-  }
-  PlistHandle fapl = fileAccess(state.writable, state.path);
-  state.file =
-      FileHandle(check(H5Fopen(state.path.c_str(), state.writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl),
-                       state.path, "cannot open HDF5 file"));
+  openHdf5File(state, "sweep");
   if (!hasAttr(state.file, "kind") || readStringAttr(state.file, "kind", state.path) != kSweepKind)
     fail(state.path, "not an attnscope sweep file (no kind = '" + std::string(kSweepKind) + "' attribute)");
   if (!hasAttr(state.file, "schema_version"))
-    fail(state.path, "an unfinished sweep file (its creation was interrupted; delete it and start again)");
-  const int64_t version = readIntAttr(state.file, "schema_version", state.path);
-  if (version > kSweepSchemaVersion)
-    fail(state.path, "sweep schema version " + std::to_string(version) +
-                         " is newer than this attnscope reads (" + std::to_string(kSweepSchemaVersion) +
-                         "); update attnscope");
-  if (version < 1) refuse(state.path, "invalid sweep schema version " + std::to_string(version));
+    fail(state.path, "an unfinished sweep file (no schema_version attribute: its creation was interrupted)");
+  checkSchemaVersion(state, "sweep", kSweepSchemaVersion);
   SweepHeader header;
   header.shard.k = readIntAttr(state.file, "shard_k", state.path);
   header.shard.n = readIntAttr(state.file, "shard_n", state.path);

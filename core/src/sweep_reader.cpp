@@ -67,10 +67,14 @@ void readRows(hid_t dataset, const SweepColumn& column, int64_t n_rows, void* da
     refuse(where, std::string("cannot read ") + column.name + " (" + hdf5Detail() + ")");
 }
 
+DatasetHandle openColumn(hid_t group, const SweepColumn& column, const std::string& where) {
+  return DatasetHandle(
+      check(H5Dopen2(group, column.name, H5P_DEFAULT), where, std::string("cannot open ") + column.name));
+}
+
 template <typename T>
 std::vector<T> readColumn(hid_t group, const SweepColumn& column, int64_t n_rows, const std::string& where) {
-  DatasetHandle dataset(
-      check(H5Dopen2(group, column.name, H5P_DEFAULT), where, std::string("cannot open ") + column.name));
+  DatasetHandle dataset = openColumn(group, column, where);
   std::vector<T> values(static_cast<size_t>(n_rows) * column.rowValues());
   readRows(dataset, column, n_rows, values.data(), where);
   return values;
@@ -78,8 +82,7 @@ std::vector<T> readColumn(hid_t group, const SweepColumn& column, int64_t n_rows
 
 std::vector<std::string> readTextColumn(hid_t group, const SweepColumn& column, int64_t n_rows,
                                         const std::string& where) {
-  DatasetHandle dataset(
-      check(H5Dopen2(group, column.name, H5P_DEFAULT), where, std::string("cannot open ") + column.name));
+  DatasetHandle dataset = openColumn(group, column, where);
   std::vector<std::string> texts;
   if (n_rows == 0) return texts;
   TypeHandle stored(

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <utility>
 
@@ -161,6 +162,9 @@ std::unique_ptr<SweepWriter> openSweepWriter(const std::string& path, const Swee
   } else {
     // Built under a temporary name and linked into place whole: a writer killed while creating the file
     // leaves no file at path (only the temporary one), so --resume simply starts again.
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent))
+      fail(path, "cannot create: no directory " + quoteForMessage(parent.string()));
     const std::string partial = path + ".partial-" + std::to_string(::getpid());
     bool created = false;
     state->lock = WriteLock::acquire(partial, true, &created);

@@ -64,8 +64,14 @@ inline SweepRecord makeSweepRecord(const SweepHeader& header, int64_t cell_index
   }
   for (int64_t i = 0; i < shape.needle_scores; ++i) r.needle_scores.push_back(unit(rng));
   if (!r.needle_scores.empty() && cell_index == 0) r.needle_scores[0] = -0.0f;
-  for (int64_t i = 0; i < shape.stat_sums; ++i) r.stat_sums.push_back(unit(rng) * 10);
+  // stat_sums [n_stats, n_layer, n_head, n_bins] of probabilities: at most the bin's count [n_layer, n_bins].
   for (int64_t i = 0; i < shape.stat_counts; ++i) r.stat_counts.push_back(static_cast<int32_t>(rng() % 20));
+  const int64_t n_head = header.model.n_head, n_bins = shape.n_bins, layer_values = n_head * n_bins;
+  for (int64_t i = 0; i < shape.stat_sums; ++i) {
+    const int64_t layer = i / layer_values % header.model.n_layer, bin = i % n_bins;
+    r.stat_sums.push_back(unit(rng) *
+                          static_cast<float>(r.stat_counts[static_cast<size_t>(layer * n_bins + bin)]));
+  }
   for (int64_t i = 0; i < shape.loss; ++i) {
     r.loss_counts.push_back(static_cast<int64_t>(rng() % 30) + 1);
     r.loss_sums.push_back(static_cast<double>(unit(rng)) * static_cast<double>(r.loss_counts.back()));

@@ -1,11 +1,16 @@
 // Aggregates of sweep records: the percentile bootstrap (exact on a case with a known distribution, an
-// interval that holds the mean and shrinks with n, deterministic), the retrieval grid, needle scores per
-// head, and binned curves on hand-made records whose answers are worked out by hand below.
+// interval that holds the mean and shrinks with n, bit for bit an independent Python implementation), the
+// retrieval grid, needle scores per head, and binned curves on hand-made records whose answers are worked out
+// by hand below.
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "attnscope/sweep_analysis.h"
 
@@ -69,6 +74,56 @@ TEST(Bootstrap, IntervalHoldsTheMeanShrinksWithNAndIsDeterministic) {
   const SweepEstimate x = bootstrapMean(ramp), y = bootstrapMean(ramp, other);
   EXPECT_EQ(x.mean, y.mean);
   EXPECT_TRUE(x.lo != y.lo || x.hi != y.hi);
+}
+
+/// Runs tests/reference/sweep_bootstrap.py (an independent MT19937-64 and bootstrap in Python) on values.
+SweepEstimate pythonBootstrap(const std::vector<double>& values, const SweepAggregateOptions& options) {
+  const char* source = std::getenv("ATTNSCOPE_SOURCE_DIR");
+  std::string command = "/usr/bin/python3 " + std::string(source) + "/tests/reference/sweep_bootstrap.py " +
+                        std::to_string(options.seed) + " " + std::to_string(options.resamples) + " ";
+  char number[64];
+  std::snprintf(number, sizeof number, "%.17g", options.confidence);
+  command += number;
+  for (double v : values) {
+    std::snprintf(number, sizeof number, " %.17g", v);
+    command += number;
+  }
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return {};
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  EXPECT_EQ(::pclose(pipe), 0) << output;
+  SweepEstimate e;
+  EXPECT_EQ(std::sscanf(output.c_str(), "%lf %lf %lf", &e.mean, &e.lo, &e.hi), 3) << output;
+  return e;
+}
+
+// The same intervals, bit for bit, as a Python implementation written from the definitions: so the resampling
+// is std::mt19937_64 as the standard defines it, unbiased, and reproducible on any platform.
+TEST(Bootstrap, EqualsAnIndependentPythonReference) {
+  if (!std::getenv("ATTNSCOPE_SOURCE_DIR")) GTEST_SKIP() << "ATTNSCOPE_SOURCE_DIR is not set (ctest sets it)";
+  std::vector<double> skewed, three = {0.1, 0.7, 0.25};
+  for (int i = 0; i < 37; ++i) skewed.push_back((i * i % 11) / 7.0 + (i % 5 == 0 ? 3.5 : 0.0));
+  SweepAggregateOptions options;
+  for (uint64_t seed : {uint64_t{7}, uint64_t{123456789012345}}) {
+    for (double confidence : {0.95, 0.8}) {
+      options.seed = seed;
+      options.confidence = confidence;
+      options.resamples = seed == 7 ? 1000 : 333;
+      for (const std::vector<double>* values : {&skewed, &three}) {
+        const SweepEstimate ours = bootstrapMean(*values, options),
+                            theirs = pythonBootstrap(*values, options);
+        SCOPED_TRACE("seed " + std::to_string(seed) + ", confidence " + std::to_string(confidence) + ", n " +
+                     std::to_string(values->size()));
+        EXPECT_EQ(ours.mean, theirs.mean);
+        EXPECT_EQ(ours.lo, theirs.lo);
+        EXPECT_EQ(ours.hi, theirs.hi);
+        EXPECT_LT(ours.lo, ours.hi);
+      }
+    }
+  }
 }
 
 /// Lengths {10, 20} × depths {0, 1} × 2 prompts: cell = (length · 2 + depth) · 2 + prompt.

@@ -10,32 +10,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <numeric>
 
 #include "attnscope/sweep_file.h"
+#include "file_call_faults.h"  // g_file_calls, g_die_at
 #include "sweep_test_support.h"
-
-// Fault injection as in test_store_safety: HDF5 reaches the file through pwrite and ftruncate; a child that
-// set g_die_at dies by SIGKILL just before its g_die_at-th such call.
-namespace {
-std::atomic<long> g_file_calls{0};
-long g_die_at = 0;
-
-void crashPoint() {
-  if (++g_file_calls == g_die_at) ::raise(SIGKILL);
-}
-}  // namespace
-
-extern "C" ssize_t pwrite(int fd, const void* buffer, size_t n, off_t offset) {
-  crashPoint();
-  return ::syscall(SYS_pwrite64, fd, buffer, n, offset);
-}
-
-extern "C" int ftruncate(int fd, off_t length) noexcept {
-  crashPoint();
-  return static_cast<int>(::syscall(SYS_ftruncate, fd, length));
-}
 
 namespace attnscope {
 namespace {
@@ -115,6 +96,20 @@ TEST(SweepFile, RoundTripIsBitExact) {
   }
 }
 
+// More array tasks than cells (a Slurm array of 16 over 12 cells): a shard with no cells is a valid, empty
+// file.
+TEST(SweepFile, ShardWithoutCells) {
+  TempPath empty("empty.h5"), merged("merged.h5");
+  SweepHeader header = makeSweepHeader(SweepMode::Needle, {13, 16});
+  writeSweep(empty.str(), header);
+  auto reader = SweepReader::open(empty.str());
+  EXPECT_EQ(reader->count(0), 0);
+  EXPECT_TRUE(reader->records(1).empty());
+  const SweepMergeReport report = mergeSweeps(merged.str(), {empty.str()});
+  EXPECT_EQ(report.n_records, 0);
+  EXPECT_EQ(report.missing.size(), 12u);
+}
+
 TEST(SweepFile, ReaderOrdersRecordsByCell) {
   TempPath path("order.h5");
   const SweepHeader header = makeSweepHeader();
@@ -164,6 +159,8 @@ TEST(SweepFile, ResumeContinuesTheSameSweepOnly) {
   }
   EXPECT_EQ(errorOf([&] { SweepWriter::open(path.str(), header, false); }),
             path.str() + ": already exists; resume it (--resume) or choose another file");
+  EXPECT_EQ(errorOf([&] { SweepWriter::open(path.str() + ".d/x.h5", header, false); }),
+            path.str() + ".d/x.h5: cannot create: no directory '" + path.str() + ".d'");
   SweepHeader other = header;
   other.grid.lengths = {16, 48};
   EXPECT_EQ(errorOf([&] { SweepWriter::open(path.str(), other, true); }),
@@ -379,6 +376,34 @@ TEST(SweepMerge, RefusesShardsThatDisagree) {
             }),
             c.str() + ": the record of cell 4 under 'ssmax:s=0.3' differs from the one in " + a.str());
   EXPECT_FALSE(fs::exists(merged.str()));
+}
+
+// The files tests/cli/test_sweep_cli.sh merges with attnscope-cli and reads with h5py (the README snippet),
+// written into $ATTNSCOPE_SWEEP_SAMPLES (the sweep_samples fixture) or else a temporary directory: the
+// unsharded sweep whole.h5, its shards shard0..2.h5 (K/3), and other.h5, shard 0/3 of other weights.
+TEST(SweepSamples, ShardsOfOneSweepAndOneOfAnother) {
+  const char* env = std::getenv("ATTNSCOPE_SWEEP_SAMPLES");
+  TempPath temporary("samples");
+  const fs::path dir = env ? fs::path(env) : fs::path(temporary.str());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const SweepHeader header = makeSweepHeader();
+  writeSweep((dir / "whole.h5").string(), header);
+  for (int64_t k = 0; k < 3; ++k) {
+    SweepHeader shard = header;
+    shard.shard = {k, 3};
+    writeSweep((dir / ("shard" + std::to_string(k) + ".h5")).string(), shard);
+  }
+  SweepHeader other = header;
+  other.shard = {0, 3};
+  other.model.checkpoint.weights_hash = "ffffffffffffffff";
+  writeSweep((dir / "other.h5").string(), other);
+  int64_t n_records = 0;
+  for (const char* name : {"shard0.h5", "shard1.h5", "shard2.h5"})
+    n_records += static_cast<int64_t>(allRecords(*SweepReader::open((dir / name).string())).size());
+  EXPECT_EQ(n_records, 2 * header.grid.cellCount());
+  EXPECT_EQ(allRecords(*SweepReader::open((dir / "whole.h5").string())).size(), 24u);
+  if (!env) fs::remove_all(dir);
 }
 
 }  // namespace

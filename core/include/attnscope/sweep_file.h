@@ -51,13 +51,16 @@ std::string sweepMismatch(const SweepHeader& a, const SweepHeader& b);
 /// any point leaves every earlier record readable.
 class SweepWriter {
  public:
-  /// Creates path, or with resume opens the existing file and checks its header against this one (throws
-  /// StoreError naming the first difference). Throws StoreError when path exists and resume is false.
+  /// Creates path, or with resume opens the existing file (creating it when there is none yet) and checks its
+  /// header against this one, shard included (throws StoreError naming the first difference). Throws
+  /// StoreError when path exists and resume is false, or another process is writing it.
   static std::unique_ptr<SweepWriter> open(const std::string& path, const SweepHeader& header, bool resume);
   virtual ~SweepWriter();
   /// Returns whether the file already holds the record of (cell, normalizer).
   virtual bool has(int64_t cell, int64_t normalizer) const = 0;
-  /// Appends one record (sizes checked against the header) and flushes it.
+  /// Appends one record and flushes it. Throws StoreError for a record that does not fit the header: sizes
+  /// other than sweepRecordShape, a cell outside the shard or already stored, a seed, depth or prompt index
+  /// not the cell's, a needle range outside the prompt.
   virtual void append(const SweepRecord& record) = 0;
 };
 
@@ -79,7 +82,7 @@ class SweepReader {
 struct SweepMergeReport {
   int64_t n_records = 0;            // records written
   std::vector<int64_t> missing;     // cells some normalizer has no record of
-  std::vector<int64_t> duplicated;  // cells more than one shard holds (the first is kept only if equal)
+  std::vector<int64_t> duplicated;  // cells more than one shard holds, with equal records (kept once)
 };
 
 /// Joins shard files into out (created; must not exist). Throws StoreError when the shards disagree on the

@@ -16,17 +16,25 @@
 namespace attnscope::cli {
 namespace {
 
+/// The width of the normalizer column: the longest spec (at least "normalizer").
+int nameWidth(const SweepGrid& grid) {
+  std::size_t width = 10;
+  for (const std::string& name : grid.normalizers) width = std::max(width, name.size());
+  return static_cast<int>(width);
+}
+
 /// Retrieval (share of exact matches) per normalizer and length, every depth together.
 void printRetrieval(const SweepReader& reader) {
   const SweepGrid& grid = reader.header().grid;
-  std::printf("retrieval (exact match of the answer; rows: normalizer, columns: length in tokens):\n  %-24s",
-              "normalizer");
+  const int width = nameWidth(grid);
+  std::printf("retrieval (exact match of the answer; rows: normalizer, columns: length in tokens):\n  %-*s",
+              width, "normalizer");
   for (int64_t length : grid.lengths) std::printf(" %8lld", static_cast<long long>(length));
   std::printf("\n");
   const int64_t n_depths = static_cast<int64_t>(grid.depths.size());
   for (std::size_t k = 0; k < grid.normalizers.size(); ++k) {
     const std::vector<SweepEstimate> cells = retrievalGrid(grid, reader.records(static_cast<int64_t>(k)));
-    std::printf("  %-24s", grid.normalizers[k].c_str());
+    std::printf("  %-*s", width, grid.normalizers[k].c_str());
     for (std::size_t li = 0; li < grid.lengths.size(); ++li) {
       double sum = 0;
       int64_t count = 0;
@@ -61,7 +69,8 @@ void printNeedleHeads(const SweepReader& reader) {
         return !std::isnan(heads[a].mean) && (std::isnan(heads[b].mean) || heads[a].mean > heads[b].mean);
       });
       if (order.empty() || heads[order[0]].count == 0) continue;
-      std::printf("  %-24s %8lld ", header.grid.normalizers[k].c_str(), static_cast<long long>(length));
+      std::printf("  %-*s %8lld ", nameWidth(header.grid), header.grid.normalizers[k].c_str(),
+                  static_cast<long long>(length));
       for (std::size_t i = 0; i < std::min<std::size_t>(3, order.size()); ++i)
         std::printf(" L%lld.H%lld %.3f", static_cast<long long>(order[i] / n_head),
                     static_cast<long long>(order[i] % n_head), heads[order[i]].mean);
@@ -74,7 +83,8 @@ void printNeedleHeads(const SweepReader& reader) {
 void printLoss(const SweepReader& reader) {
   const SweepGrid& grid = reader.header().grid;
   std::printf("loss per position (nats/token, mean over documents; rows: normalizer, columns: positions):\n");
-  std::printf("  %-24s", "normalizer");
+  const int width = nameWidth(grid);
+  std::printf("  %-*s", width, "normalizer");
   for (std::size_t b = 0; b + 1 < grid.loss_edges.size(); ++b) {
     const std::string range =
         std::to_string(grid.loss_edges[b]) + "-" + std::to_string(grid.loss_edges[b + 1] - 1);
@@ -82,7 +92,7 @@ void printLoss(const SweepReader& reader) {
   }
   std::printf("\n");
   for (std::size_t k = 0; k < grid.normalizers.size(); ++k) {
-    std::printf("  %-24s", grid.normalizers[k].c_str());
+    std::printf("  %-*s", width, grid.normalizers[k].c_str());
     for (const SweepCurvePoint& p : sweepLossCurve(grid, reader.records(static_cast<int64_t>(k))))
       std::printf(" %11.4f", p.value.mean);
     std::printf("\n");

@@ -10,6 +10,7 @@
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
 #include "attnscope/statistics.h"
+#include "block_stats.h"
 #include "row_stats.h"
 
 namespace attnscope {
@@ -83,32 +84,13 @@ class RunRecorder {
 
   /// Records one query block: every stage arrives together, so nothing depends on the order hooks fire in.
   void onBlock(const AttentionBlock& b) {
-    const int64_t nq = b.q1 - b.q0, nk = b.k1 - b.k0;
     write(kStatMultiplier, b, b.multiplier);
-    auto p = b.pattern[0].contiguous();  // [H, nq, nk]
-    auto y = b.logits[0].contiguous();   // [H, nq, nk]
-    const int64_t H = p.size(0);
-    auto stats = torch::empty({6, H, nq}, torch::kFloat32);
-    RowStatsOutput out;
-    float* base = stats.data_ptr<float>();
-    out.max_prob = base;
-    out.argmax = base + H * nq;
-    out.entropy = base + 2 * H * nq;
-    out.sink_mass = base + 3 * H * nq;
-    out.topk_mass = base + 4 * H * nq;
-    if (!m_spec.targets.empty()) out.target_mass = base + 5 * H * nq;
-    RowStatsParams params;
-    params.k0 = b.k0;
-    params.topk = m_spec.topk;
-    params.targets = &m_spec.targets;
-    computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
-    const char* names[] = {kStatMaxProb,  kStatArgmax,   kStatEntropy,
-                           kStatSinkMass, kStatTopkMass, kStatTargetMass};
-    for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], b, stats[i]);
-    // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
-    auto n_keys = torch::arange(b.q0 + 1, b.q1 + 1, torch::kFloat32);
-    if (const int64_t window = m_config.windowOf(b.layer); window > 0) n_keys.clamp_max_(window);
-    write(kStatNKeys, b, n_keys.expand({H, nq}));
+    const int64_t H = b.pattern.size(1);
+    const bool with_targets = !m_spec.targets.empty();
+    auto stats = blockRowStats(b, m_spec.topk, with_targets ? &m_spec.targets : nullptr);  // [S, H, nq]
+    const std::vector<const char*> names = blockRowStatNames(with_targets);
+    for (std::size_t i = 0; i < names.size(); ++i) write(names[i], b, stats[static_cast<int64_t>(i)]);
+    write(kStatNKeys, b, blockKeyCounts(m_config, b).expand({H, b.q1 - b.q0}));
     for (const MapRequest& request : m_spec.maps) {
       if (request.layer != b.layer) continue;
       const BlockHookNames& hook = m_names[b.layer];
@@ -142,6 +124,43 @@ class RunRecorder {
 };
 
 }  // namespace
+
+std::vector<const char*> blockRowStatNames(bool with_targets) {
+  std::vector<const char*> names = {kStatMaxProb, kStatArgmax, kStatEntropy, kStatSinkMass, kStatTopkMass};
+  if (with_targets) names.push_back(kStatTargetMass);
+  return names;
+}
+
+at::Tensor blockRowStats(const AttentionBlock& b, int64_t topk,
+                         const std::vector<std::pair<int64_t, int64_t>>* targets) {
+  const int64_t nq = b.q1 - b.q0, nk = b.k1 - b.k0;
+  auto p = b.pattern[0].contiguous();  // [H, nq, nk]
+  auto y = b.logits[0].contiguous();   // [H, nq, nk]
+  const int64_t H = p.size(0);
+  const bool with_targets = targets && !targets->empty();
+  auto stats = torch::empty({with_targets ? 6 : 5, H, nq}, torch::kFloat32);
+  RowStatsOutput out;
+  float* base = stats.data_ptr<float>();
+  out.max_prob = base;
+  out.argmax = base + H * nq;
+  out.entropy = base + 2 * H * nq;
+  out.sink_mass = base + 3 * H * nq;
+  out.topk_mass = base + 4 * H * nq;
+  if (with_targets) out.target_mass = base + 5 * H * nq;
+  RowStatsParams params;
+  params.k0 = b.k0;
+  params.topk = topk;
+  params.targets = targets;
+  computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
+  return stats;
+}
+
+at::Tensor blockKeyCounts(const ModelConfig& config, const AttentionBlock& b) {
+  // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
+  auto n_keys = torch::arange(b.q0 + 1, b.q1 + 1, torch::kFloat32);
+  if (const int64_t window = config.windowOf(b.layer); window > 0) n_keys.clamp_max_(window);
+  return n_keys;
+}
 
 CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir) {
   return {model.config().json, model_dir, hashFiles(Checkpoint::open(model_dir).files())};

@@ -16,6 +16,7 @@ namespace attnscope {
 struct SweepRequest {
   std::string model_dir;  // Hugging Face model directory (or a cached model id, resolved by the front end)
   ComputeDtype dtype = ComputeDtype::Auto;
+  double rope_theta_scale = 1.0;  // multiplies config rope_theta (the paper raises it 50x at evaluation)
   SweepMode mode = SweepMode::Needle;
   std::vector<std::string> normalizers = {"softmax"};        // normalizer specs, one record per cell each
   std::vector<int64_t> lengths;                              // tokens; empty: the model's context × 1, 2, 4

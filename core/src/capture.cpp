@@ -33,6 +33,9 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
   if (request.topk < 1)
     throw CaptureRequestError(CaptureField::Topk,
                               "must be at least 1 (is " + std::to_string(request.topk) + ")");
+  if (request.local_window < 1 || request.local_window > kMaxCaptureTokens)
+    throw CaptureRequestError(CaptureField::LocalWindow, "must be in 1.." + std::to_string(kMaxCaptureTokens) +
+                                                             " (is " + std::to_string(request.local_window) + ")");
   if (request.query_block < 0)
     throw CaptureRequestError(CaptureField::QueryBlock,
                               "must not be negative (is " + std::to_string(request.query_block) + ")");
@@ -67,6 +70,7 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
     spec.stats = capturedStatistics(!targets.empty());
     spec.maps = maps;
     spec.topk = request.topk;
+    spec.local_window = request.local_window;
     spec.targets = targets;
     runs.push_back(std::move(run));
   }
@@ -76,8 +80,9 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
 /// Streams one run's attention blocks into per-head statistics and map blocks.
 class RunRecorder {
  public:
-  RunRecorder(const ModelConfig& config, RunWriter& writer, const RunSpec& spec)
-      : m_config(config), m_writer(writer), m_spec(spec) {
+  RunRecorder(const ModelConfig& config, RunWriter& writer, const RunSpec& spec,
+              const std::vector<int64_t>& induction_keys)
+      : m_config(config), m_writer(writer), m_spec(spec), m_induction_keys(induction_keys) {
     for (int64_t l = 0; l < config.n_layer; ++l) m_names.emplace_back(l);
   }
 
@@ -88,23 +93,28 @@ class RunRecorder {
     auto p = b.pattern[0].contiguous();  // [H, nq, nk]
     auto y = b.logits[0].contiguous();   // [H, nq, nk]
     const int64_t H = p.size(0);
-    auto stats = torch::empty({6, H, nq}, torch::kFloat32);
     RowStatsOutput out;
-    float* base = stats.data_ptr<float>();
-    out.max_prob = base;
-    out.argmax = base + H * nq;
-    out.entropy = base + 2 * H * nq;
-    out.sink_mass = base + 3 * H * nq;
-    out.topk_mass = base + 4 * H * nq;
-    if (!m_spec.targets.empty()) out.target_mass = base + 5 * H * nq;
+    // Each statistic's [H, nq] rows, in the order of the catalogue; target_mass only with targets.
+    std::vector<std::pair<const char*, float**>> rows = {
+        {kStatMaxProb, &out.max_prob},          {kStatArgmax, &out.argmax},
+        {kStatEntropy, &out.entropy},           {kStatSinkMass, &out.sink_mass},
+        {kStatTopkMass, &out.topk_mass},        {kStatTargetMass, &out.target_mass},
+        {kStatPrevTokenMass, &out.prev_token_mass}, {kStatInductionMass, &out.induction_mass},
+        {kStatLocalMass, &out.local_mass},      {kStatMeanDistance, &out.mean_distance}};
+    if (m_spec.targets.empty()) rows.erase(rows.begin() + 5);
+    auto stats = torch::empty({static_cast<int64_t>(rows.size()), H, nq}, torch::kFloat32);  // [stat, H, nq]
+    for (std::size_t i = 0; i < rows.size(); ++i) *rows[i].second = stats[static_cast<int64_t>(i)].data_ptr<float>();
     RowStatsParams params;
     params.k0 = b.k0;
     params.topk = m_spec.topk;
     params.targets = &m_spec.targets;
+    params.q0 = b.q0;
+    params.n_queries = nq;
+    params.window = m_config.windowOf(b.layer);
+    params.local_window = m_spec.local_window;
+    params.induction_keys = &m_induction_keys;
     computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
-    const char* names[] = {kStatMaxProb,  kStatArgmax,   kStatEntropy,
-                           kStatSinkMass, kStatTopkMass, kStatTargetMass};
-    for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], b, stats[i]);
+    for (std::size_t i = 0; i < rows.size(); ++i) write(rows[i].first, b, stats[static_cast<int64_t>(i)]);
     // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
     auto n_keys = torch::arange(b.q0 + 1, b.q1 + 1, torch::kFloat32);
     if (const int64_t window = m_config.windowOf(b.layer); window > 0) n_keys.clamp_max_(window);
@@ -138,6 +148,7 @@ class RunRecorder {
   const ModelConfig& m_config;
   RunWriter& m_writer;
   const RunSpec& m_spec;
+  const std::vector<int64_t>& m_induction_keys;  // [T] inductionKeys of the prompt
   std::vector<BlockHookNames> m_names;  // hook names of the maps' layers
 };
 
@@ -168,6 +179,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
   std::vector<PlannedRun> runs = planRuns(request, c, T);
   const bool other_weights = file.model().weights_hash != weights.weights_hash;
   auto input = torch::tensor(ids, torch::kInt64).view({1, T});
+  const std::vector<int64_t> induction_keys = inductionKeys(ids);
   ForwardOptions pass;  // no logits: a capture reads attention only
   pass.query_block = request.query_block;
 
@@ -177,7 +189,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
     spec.compute_dtype = computeDtypeName(model.computeDtype());
     if (other_weights) spec.model = weights;
     RunWriter writer = file.beginRun(spec);
-    RunRecorder recorder(c, writer, spec);
+    RunRecorder recorder(c, writer, spec, induction_keys);
     CaptureProgress step;
     step.loading = false;
     step.run = static_cast<int64_t>(r);

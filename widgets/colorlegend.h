@@ -20,11 +20,17 @@ class ColorLegend : public QCustomPlot {
   void clearScale();
 
   QCPColorScale* colorScale() const { return m_scale; }
-  /// The label shown under the scale ("" when cleared).
-  QString label() const;
+  /// The label shown under the scale, in full ("" when cleared).
+  QString label() const { return m_label; }
+
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
+  void fitLabel();
+
   QCPColorScale* m_scale;
+  QString m_label;
 };
 
 }  // namespace attnscope::widgets

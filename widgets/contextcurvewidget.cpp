@@ -97,7 +97,12 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
   m_plot->legend->setBorderPen(Qt::NoPen);
   m_plot->legend->setMargins(QMargins(4, 2, 4, 2));
   // Every layout pass (screen or export) gives the legend the columns that fit the width of that pass.
-  m_title->setLayoutHook([legend = m_plot->legend](int width) { fitLegendColumns(legend, width); });
+  m_title->setLayoutHook([this](const QSize& size) {
+    fitLegendColumns(m_plot->legend, size.width());
+    // The value axis label runs along the plot's height: long labels wrap, then end in "…".
+    m_plot->yAxis->setLabel(wrapText(statisticAxisLabel(m_curves.request.stat), m_plot->yAxis->labelFont(),
+                                     std::max(60, size.height() / 2)));
+  });
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   connect(m_plot, &QCustomPlot::mouseMove, this, [this](QMouseEvent* event) {
     const QString tip = toolTipAt(event->position());
@@ -257,7 +262,6 @@ void ContextCurveWidget::rebuild() {
   if (!m_curves.missing.isEmpty())
     title << tr("(not captured in %1)").arg(m_curves.missing.join(QStringLiteral(", ")));
   m_title->setParts(title);
-  m_plot->yAxis->setLabel(statisticAxisLabel(request.stat));
   m_plot->xAxis->setRange(1, m_curves.curves.empty() ? kEmptyKeys : n_max);
   if (statisticIsProbability(request.stat)) {
     m_plot->yAxis->setRange(0, 1.02);

@@ -12,6 +12,25 @@ const char kFullName[] = "fullName";
 
 }  // namespace
 
+QString wrapText(const QString& text, const QFont& font, int width, int max_lines) {
+  const QFontMetrics metrics(font);
+  width = std::max(width, 1);
+  QStringList lines;
+  for (const QString& word : text.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+    if (!lines.isEmpty() && metrics.horizontalAdvance(lines.back() + QLatin1Char(' ') + word) <= width)
+      lines.back() += QLatin1Char(' ') + word;
+    else
+      lines << word;
+  }
+  if (lines.size() > max_lines) {
+    QStringList rest = lines.mid(max_lines - 1);
+    lines = lines.mid(0, max_lines - 1);
+    lines << rest.join(QLatin1Char(' '));
+  }
+  for (QString& line : lines) line = metrics.elidedText(line, Qt::ElideRight, width);
+  return lines.join(QLatin1Char('\n'));
+}
+
 FittedTitle::FittedTitle(QCustomPlot* plot, const QFont& font) : QCPTextElement(plot, QString(), font) {}
 
 void FittedTitle::setParts(const QStringList& parts) {
@@ -28,7 +47,7 @@ QString FittedTitle::fitted(const QStringList& parts, const QFont& font, int wid
     if (!lines.isEmpty() && fits(lines.back() + kSeparator + part))
       lines.back() += kSeparator + part;
     else
-      lines << part;
+      lines << wrapText(part, font, width).split(QLatin1Char('\n'));
   }
   for (QString& line : lines) line = metrics.elidedText(line, Qt::ElideRight, std::max(width, 1));
   return lines.join(QLatin1Char('\n'));
@@ -37,17 +56,19 @@ QString FittedTitle::fitted(const QStringList& parts, const QFont& font, int wid
 void FittedTitle::update(UpdatePhase phase) {
   if (phase == upPreparation && mParentPlot) {
     const int width = mParentPlot->viewport().width();
-    if (m_hook) m_hook(width);
+    if (m_hook) m_hook(mParentPlot->viewport().size());
     setText(fitted(m_parts, font(), width - margins().left() - margins().right() - 8));
   }
   QCPTextElement::update(phase);
 }
 
 void fitLegendColumns(QCPLegend* legend, int width) {
-  const int n = legend->itemCount();
-  if (n == 0) return;
+  // itemCount() counts the grid's cells, empty ones (null items) included.
   QList<QCPAbstractLegendItem*> items;
-  for (int i = 0; i < n; ++i) items << legend->item(i);
+  for (int i = 0; i < legend->itemCount(); ++i)
+    if (QCPAbstractLegendItem* item = legend->item(i)) items << item;
+  const int n = static_cast<int>(items.size());
+  if (n == 0) return;
   const int chrome = legend->margins().left() + legend->margins().right();
   const int available = std::max(40, width - chrome - 8);
   // Names back in full before measuring: a wider plot than last time may fit them.

@@ -131,6 +131,11 @@ class TestHeadGridModel : public QObject {
     QVERIFY(legend->colorScale()->visible());
     QCOMPARE(legend->label(), statisticAxisLabel(QString::fromLatin1(kStatInductionMass)));
     QCOMPARE(legend->colorScale()->dataRange(), QCPRange(0, 1));  // a probability
+    legend->replot(QCustomPlot::rpImmediateRefresh);
+    const QVector<double> ticks = legend->colorScale()->axis()->tickVector();
+    QVERIFY(ticks.size() >= 3);
+    QCOMPARE(ticks.first(), 0.0);  // the range's ends are labelled
+    QCOMPARE(ticks.last(), 1.0);
     // A cell and the legend agree: the cell's colour is the scale's colour at its value.
     const double v = view.model()->value(1, 2);
     QVERIFY(std::abs(v - (0.2 * 2 + 0.3 + 0.1)) < 1e-5);

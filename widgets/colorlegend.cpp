@@ -52,6 +52,15 @@ void ColorLegend::resizeEvent(QResizeEvent* event) {
   QCustomPlot::resizeEvent(event);
 }
 
+void ColorLegend::paintEvent(QPaintEvent*) {
+  // Drawn from the layout, not from QCustomPlot's pixel buffers, which refresh only in a later event: a grab
+  // or an export made right after setScale (the headless export) shows the current scale, and PDF and SVG
+  // exports get vectors.
+  QCPPainter painter(this);
+  painter.fillRect(rect(), Qt::white);
+  toPainter(&painter, width(), height());
+}
+
 void ColorLegend::fitLabel() {
   m_scale->axis()->setLabel(wrapText(m_label, m_scale->axis()->labelFont(), width() - 8));
 }

@@ -25,6 +25,7 @@ class ColorLegend : public QCustomPlot {
 
  protected:
   void resizeEvent(QResizeEvent* event) override;
+  void paintEvent(QPaintEvent* event) override;
 
  private:
   void fitLabel();

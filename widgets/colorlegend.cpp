@@ -14,7 +14,8 @@ ColorLegend::ColorLegend(QWidget* parent) : QCustomPlot(parent), m_scale(nullptr
   m_scale->setBarWidth(10);
   // Room at both ends for the labels of the range's ends; tick labels and the label set the height.
   m_scale->setAutoMargins(QCP::msTop | QCP::msBottom);
-  m_scale->setMargins(QMargins(fontMetrics().averageCharWidth() * 3, 0, fontMetrics().averageCharWidth() * 3, 0));
+  m_scale->setMargins(
+      QMargins(fontMetrics().averageCharWidth() * 3, 0, fontMetrics().averageCharWidth() * 3, 0));
   m_scale->setRangeDrag(false);
   m_scale->setRangeZoom(false);
   // Ticks at both ends and three between: the range reads off the scale itself.

@@ -8,8 +8,8 @@
 #include <QSpinBox>
 #include <QToolButton>
 #include <QToolTip>
-#include <QWidgetAction>
 #include <QVBoxLayout>
+#include <QWidgetAction>
 
 #include <qcustomplot.h>
 
@@ -60,8 +60,8 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
   m_minQueries->setValue(kDefaultMinBinQueries);
   m_minQueries->setPrefix(tr("Sparse below "));
   m_minQueries->setSuffix(tr(" queries per bin"));
-  m_minQueries->setToolTip(
-      tr("Bins with fewer queries per head than this are sparse: drawn dashed with hollow markers, or hidden"));
+  m_minQueries->setToolTip(tr(
+      "Bins with fewer queries per head than this are sparse: drawn dashed with hollow markers, or hidden"));
   m_hideSparse->setCheckable(true);
   auto* bins = new QToolButton(this);
   bins->setText(tr("Bins"));
@@ -295,7 +295,9 @@ void ContextCurveWidget::addRunGraphs(const Curve& curve, const QColor& color, c
     const bool sparse = isSparseBin(curve, p, minimum);
     runSparse |= sparse;
     // The dashed line reaches the dense neighbours of a sparse bin, so the curve reads as one line.
-    const auto sparseAt = [&](std::size_t k) { return k < count && isSparseBin(curve, curve.points[k], minimum); };
+    const auto sparseAt = [&](std::size_t k) {
+      return k < count && isSparseBin(curve, curve.points[k], minimum);
+    };
     const bool touchesSparse = sparse || sparseAt(b + 1) || (b > 0 && sparseAt(b - 1));
     n << p.n_center;
     median << (sparse ? NAN : p.median);

@@ -1,6 +1,7 @@
 #pragma once
-// Plot titles and legends that fit the plot's width whenever it is laid out — in a narrow dock on screen and at
-// whatever size an export draws it (QCustomPlot lays a plot out again for every savePdf/savePng/toPainter).
+// Plot titles and legends that fit the plot's width whenever it is laid out — in a narrow dock on screen and
+// at whatever size an export draws it (QCustomPlot lays a plot out again for every
+// savePdf/savePng/toPainter).
 
 #include <QStringList>
 
@@ -10,7 +11,8 @@
 
 namespace attnscope::widgets {
 
-/// Wraps text at spaces into lines of at most width pixels in font; beyond max_lines the last line ends in "…".
+/// Wraps text at spaces into lines of at most width pixels in font; beyond max_lines the last line ends in
+/// "…".
 QString wrapText(const QString& text, const QFont& font, int width, int max_lines = 2);
 
 /// A title made of parts: on one line, joined by " · ", when they fit; else as few lines as fit (a part too

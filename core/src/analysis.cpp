@@ -133,7 +133,8 @@ HeadSummaries summarizeHeads(const CaptureFile& file, const std::string& run, co
         if (!std::isfinite(v)) continue;
         // n from the capture respects sliding windows; files without n_keys are read as causal.
         if (only_seeing_targets &&
-            !querySeesTarget(q, n_keys.empty() ? NAN : n_keys[row + static_cast<std::size_t>(q)], info.targets))
+            !querySeesTarget(q, n_keys.empty() ? NAN : n_keys[row + static_cast<std::size_t>(q)],
+                             info.targets))
           continue;
         sum += v;
         ++count;

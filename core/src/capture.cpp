@@ -34,8 +34,9 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
     throw CaptureRequestError(CaptureField::Topk,
                               "must be at least 1 (is " + std::to_string(request.topk) + ")");
   if (request.local_window < 1 || request.local_window > kMaxCaptureTokens)
-    throw CaptureRequestError(CaptureField::LocalWindow, "must be in 1.." + std::to_string(kMaxCaptureTokens) +
-                                                             " (is " + std::to_string(request.local_window) + ")");
+    throw CaptureRequestError(CaptureField::LocalWindow, "must be in 1.." +
+                                                             std::to_string(kMaxCaptureTokens) + " (is " +
+                                                             std::to_string(request.local_window) + ")");
   if (request.query_block < 0)
     throw CaptureRequestError(CaptureField::QueryBlock,
                               "must not be negative (is " + std::to_string(request.query_block) + ")");
@@ -95,15 +96,20 @@ class RunRecorder {
     const int64_t H = p.size(0);
     RowStatsOutput out;
     // Each statistic's [H, nq] rows, in the order of the catalogue; target_mass only with targets.
-    std::vector<std::pair<const char*, float**>> rows = {
-        {kStatMaxProb, &out.max_prob},          {kStatArgmax, &out.argmax},
-        {kStatEntropy, &out.entropy},           {kStatSinkMass, &out.sink_mass},
-        {kStatTopkMass, &out.topk_mass},        {kStatTargetMass, &out.target_mass},
-        {kStatPrevTokenMass, &out.prev_token_mass}, {kStatInductionMass, &out.induction_mass},
-        {kStatLocalMass, &out.local_mass},      {kStatMeanDistance, &out.mean_distance}};
+    std::vector<std::pair<const char*, float**>> rows = {{kStatMaxProb, &out.max_prob},
+                                                         {kStatArgmax, &out.argmax},
+                                                         {kStatEntropy, &out.entropy},
+                                                         {kStatSinkMass, &out.sink_mass},
+                                                         {kStatTopkMass, &out.topk_mass},
+                                                         {kStatTargetMass, &out.target_mass},
+                                                         {kStatPrevTokenMass, &out.prev_token_mass},
+                                                         {kStatInductionMass, &out.induction_mass},
+                                                         {kStatLocalMass, &out.local_mass},
+                                                         {kStatMeanDistance, &out.mean_distance}};
     if (m_spec.targets.empty()) rows.erase(rows.begin() + 5);
     auto stats = torch::empty({static_cast<int64_t>(rows.size()), H, nq}, torch::kFloat32);  // [stat, H, nq]
-    for (std::size_t i = 0; i < rows.size(); ++i) *rows[i].second = stats[static_cast<int64_t>(i)].data_ptr<float>();
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      *rows[i].second = stats[static_cast<int64_t>(i)].data_ptr<float>();
     RowStatsParams params;
     params.k0 = b.k0;
     params.topk = m_spec.topk;
@@ -149,7 +155,7 @@ class RunRecorder {
   RunWriter& m_writer;
   const RunSpec& m_spec;
   const std::vector<int64_t>& m_induction_keys;  // [T] inductionKeys of the prompt
-  std::vector<BlockHookNames> m_names;  // hook names of the maps' layers
+  std::vector<BlockHookNames> m_names;           // hook names of the maps' layers
 };
 
 }  // namespace

@@ -12,7 +12,8 @@
 namespace attnscope {
 namespace {
 
-// Half an induction prompt at most: the whole prompt stays within a capture's token bound (kMaxCaptureTokens).
+// Half an induction prompt at most: the whole prompt stays within a capture's token bound
+// (kMaxCaptureTokens).
 constexpr int64_t kMaxInductionLength = int64_t{1} << 23;
 
 /// The model directory's tokenizer, or null when it has none (ids then display as numbers).
@@ -69,7 +70,8 @@ std::pair<int64_t, uint64_t> parseInductionPrompt(const std::string& text) {
   return {length, std::stoull(seed_text)};
 }
 
-PromptTokens promptTokens(const PromptSource& prompt, const std::string& model_dir, int64_t model_vocab_size) {
+PromptTokens promptTokens(const PromptSource& prompt, const std::string& model_dir,
+                          int64_t model_vocab_size) {
   const int given =
       !prompt.ids.empty() + !prompt.text.empty() + !prompt.file.empty() + !prompt.induction.empty();
   if (given != 1)
@@ -83,7 +85,8 @@ PromptTokens promptTokens(const PromptSource& prompt, const std::string& model_d
     int64_t vocab = model_vocab_size;
     if (tokenizer) vocab = vocab > 0 ? std::min(vocab, tokenizer->vocabSize()) : tokenizer->vocabSize();
     if (vocab < 1)
-      throw std::invalid_argument("induction prompt: the model directory gives no vocabulary size to draw from");
+      throw std::invalid_argument(
+          "induction prompt: the model directory gives no vocabulary size to draw from");
     tokens.ids = inductionPromptIds(length, seed, vocab);
   } else if (tokens.ids.empty()) {
     std::string text = prompt.text;

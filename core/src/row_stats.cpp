@@ -130,9 +130,10 @@ void rowStats(const float* p, const float* y, int64_t n, const RowStatsParams& p
   };
   if (out.prev_token_mass) out.prev_token_mass[row] = massOn(i - 1);
   if (out.induction_mass)
-    out.induction_mass[row] = massOn(params.induction_keys && i < static_cast<int64_t>(params.induction_keys->size())
-                                         ? (*params.induction_keys)[i]
-                                         : -1);
+    out.induction_mass[row] =
+        massOn(params.induction_keys && i < static_cast<int64_t>(params.induction_keys->size())
+                   ? (*params.induction_keys)[i]
+                   : -1);
   if (out.local_mass) {
     const int64_t lo = std::max(i - std::max<int64_t>(1, params.local_window) + 1, params.k0) - params.k0,
                   hi = std::min(i + 1, params.k0 + n) - params.k0;

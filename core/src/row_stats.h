@@ -34,8 +34,8 @@ struct RowStatsParams {
   const std::vector<int64_t>* induction_keys = nullptr;  // [T] inductionKeys(ids); needed for induction_mass
 };
 
-/// The induction key of every query position: j + 1 for the latest j < i with ids[j] == ids[i], or -1 when the
-/// token has not occurred before. O(T) time and memory: [T].
+/// The induction key of every query position: j + 1 for the latest j < i with ids[j] == ids[i], or -1 when
+/// the token has not occurred before. O(T) time and memory: [T].
 std::vector<int64_t> inductionKeys(const std::vector<int64_t>& ids);
 
 /// Computes the statistics of rows attention rows. p: probabilities [rows, n_keys]; logits: the softmax input

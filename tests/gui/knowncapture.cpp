@@ -25,7 +25,8 @@ float knownStatValue(int run, const QString& stat, int layer, int head, int quer
   if (stat == QLatin1String("target_mass"))
     return run == 0 ? 0.3f + 0.05f * head : std::numeric_limits<float>::quiet_NaN();
   if (stat == QLatin1String("induction_mass"))  // undefined (NaN) for the first two queries
-    return query < 2 ? std::numeric_limits<float>::quiet_NaN() : 0.2f * head + 0.3f * layer + 0.1f * (1 - run);
+    return query < 2 ? std::numeric_limits<float>::quiet_NaN()
+                     : 0.2f * head + 0.3f * layer + 0.1f * (1 - run);
   return 0;
 }
 

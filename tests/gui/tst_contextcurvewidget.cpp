@@ -176,8 +176,8 @@ class TestContextCurveWidget : public QObject {
     QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());
   }
 
-  // Defect 5: a bin of one query was drawn like the others, a false cliff at the long end. The known capture's
-  // bins hold 1, 1, 1, 2, 2, 1 queries (n = 1, 2, 3, 4–5, 6–7, 8).
+  // Defect 5: a bin of one query was drawn like the others, a false cliff at the long end. The known
+  // capture's bins hold 1, 1, 1, 2, 2, 1 queries (n = 1, 2, 3, 4–5, 6–7, 8).
   void sparseBinsAreDrawnDistinctly() {
     CaptureDocument document;
     ContextCurveWidget widget(&document);
@@ -208,7 +208,7 @@ class TestContextCurveWidget : public QObject {
     QCOMPARE(plot->graph(2)->scatterStyle().brush().color(), QColor(Qt::white));  // hollow
     QCOMPARE(plot->graph(3)->pen().style(), Qt::SolidLine);
     QVERIFY(plot->graph(3)->scatterStyle().brush().color() != QColor(Qt::white));  // filled
-    QCOMPARE(nanPattern(plot->graph(1)), QStringLiteral("------"));  // no band over sparse bins
+    QCOMPARE(nanPattern(plot->graph(1)), QStringLiteral("------"));                // no band over sparse bins
 
     widget.setMinBinQueries(2);  // bins 4–5 and 6–7 are dense now
     QCOMPARE(nanPattern(plot->graph(3)), QStringLiteral("---xx-"));
@@ -220,7 +220,8 @@ class TestContextCurveWidget : public QObject {
     const QCPGraphData last = *(plot->graph(2)->data()->constEnd() - 1);
     const QPointF at(plot->xAxis->coordToPixel(last.key), plot->yAxis->coordToPixel(last.value));
     const QString tip = widget.toolTipAt(at);
-    QVERIFY2(tip.contains(QStringLiteral("1 query")) && tip.contains(QStringLiteral("sparse")), qPrintable(tip));
+    QVERIFY2(tip.contains(QStringLiteral("1 query")) && tip.contains(QStringLiteral("sparse")),
+             qPrintable(tip));
     QVERIFY2(tip.contains(QStringLiteral("n 8–11")), qPrintable(tip));
     QVERIFY(widget.toolTipAt(QPointF(-100, -100)).isEmpty());
 
@@ -236,8 +237,8 @@ class TestContextCurveWidget : public QObject {
     QCOMPARE(nanPattern(plot->graph(3)), QStringLiteral("---xx-"));
     plot->replot(QCustomPlot::rpImmediateRefresh);
     const QCPGraphData dense = *(plot->graph(3)->data()->constBegin() + 3);
-    const QString denseTip =
-        widget.toolTipAt(QPointF(plot->xAxis->coordToPixel(dense.key), plot->yAxis->coordToPixel(dense.value)));
+    const QString denseTip = widget.toolTipAt(
+        QPointF(plot->xAxis->coordToPixel(dense.key), plot->yAxis->coordToPixel(dense.value)));
     QVERIFY2(denseTip.contains(QStringLiteral("2 queries × 3 heads = 6 values")), qPrintable(denseTip));
     QVERIFY2(!denseTip.contains(QStringLiteral("sparse")), qPrintable(denseTip));
   }
@@ -280,7 +281,8 @@ class TestContextCurveWidget : public QObject {
     const QStringList lines = title->text().split(QLatin1Char('\n'));
     for (const QString& line : lines)
       QVERIFY2(metrics.horizontalAdvance(line) <= plotWidth, qPrintable(line));
-    QVERIFY2(title->text().startsWith(QStringLiteral("attention mass on target tokens")), qPrintable(title->text()));
+    QVERIFY2(title->text().startsWith(QStringLiteral("attention mass on target tokens")),
+             qPrintable(title->text()));
     QVERIFY(title->outerRect().height() >= lines.size() * metrics.height());
     QCPLegend* legend = plot->legend;
     QVERIFY(legend->itemCount() >= 2);

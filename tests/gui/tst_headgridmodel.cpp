@@ -12,8 +12,8 @@
 
 #include <cmath>
 
-#include "attnscope/store.h"
 #include "attnscope/statistics.h"
+#include "attnscope/store.h"
 #include "capturedocument.h"
 #include "colorlegend.h"
 #include "headgridmodel.h"
@@ -140,7 +140,8 @@ class TestHeadGridModel : public QObject {
         for (int x = 0; x < image.width(); ++x) {
           const QColor c = image.pixelColor(x, y);
           if (std::abs(c.red() - want.red()) + std::abs(c.green() - want.green()) +
-                  std::abs(c.blue() - want.blue()) < 24)
+                  std::abs(c.blue() - want.blue()) <
+              24)
             return true;
         }
       return false;

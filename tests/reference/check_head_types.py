@@ -17,7 +17,6 @@ They must equal the stored float32 statistics within float32 tolerance; exits 1 
 import json
 import math
 import os
-import struct
 import sys
 
 import h5py
@@ -26,25 +25,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arch_llama import llama_forward  # noqa: E402
-from reference_common import F64, softmax_run  # noqa: E402
+from reference_common import F64, read_safetensors, softmax_run  # noqa: E402
 
 TOLERANCE = {"prev_token_mass": 2e-5, "induction_mass": 2e-5, "local_mass": 2e-5, "mean_distance": 2e-5}
 
 
 def load_weights(model_dir):
-    with open(os.path.join(model_dir, "model.safetensors"), "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    weights = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", f"{name}: only float32 checkpoints ({info['dtype']})"
-        begin, end = info["data_offsets"]
-        weights[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype="<f4").copy()).view(
-            info["shape"]).to(F64)
-    return weights
+    return {name: t.to(F64) for name, t in read_safetensors(os.path.join(model_dir, "model.safetensors")).items()}
 
 
 def head_types(p, ids, W):

@@ -48,12 +48,14 @@ torch::Tensor asTensor(const std::vector<float>& v, int64_t rows, int64_t cols) 
 }
 
 /// Expects stored (float32) to equal reference (float64) within tol, with NaN in the same places.
-void expectSameOrNan(const torch::Tensor& stored, const torch::Tensor& reference, double tol, const char* what) {
+void expectSameOrNan(const torch::Tensor& stored, const torch::Tensor& reference, double tol,
+                     const char* what) {
   auto s = stored.to(torch::kFloat64);
   EXPECT_TRUE(torch::equal(s.isnan(), reference.isnan())) << what << ": NaN in other places";
   auto both = ~(s.isnan() | reference.isnan());
   if (both.any().item<bool>()) {
-    EXPECT_LT((s.masked_select(both) - reference.masked_select(both)).abs().max().item<double>(), tol) << what;
+    EXPECT_LT((s.masked_select(both) - reference.masked_select(both)).abs().max().item<double>(), tol)
+        << what;
   }
 }
 

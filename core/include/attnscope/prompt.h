@@ -34,6 +34,7 @@ struct PromptTokens {
 /// induction prompt draws from the smaller of the tokenizer's vocabulary and model_vocab_size (config.json's
 /// vocab_size; 0: unknown), and needs at least one of them. Throws std::invalid_argument (not exactly one
 /// source, no tokens, a bad induction spec), std::runtime_error (unreadable file), TokenizerError.
-PromptTokens promptTokens(const PromptSource& prompt, const std::string& model_dir, int64_t model_vocab_size = 0);
+PromptTokens promptTokens(const PromptSource& prompt, const std::string& model_dir,
+                          int64_t model_vocab_size = 0);
 
 }  // namespace attnscope

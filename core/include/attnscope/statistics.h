@@ -19,12 +19,12 @@ inline constexpr char kStatTargetMass[] = "target_mass";  // probability on the 
 // Head types, per query i from its own row (no T×T map). NaN where undefined; summaries and curves skip NaN.
 inline constexpr char kStatPrevTokenMass[] = "prev_token_mass";  // p on key i−1 (NaN at i = 0)
 inline constexpr char kStatInductionMass[] = "induction_mass";   // p on key j+1, j < i the latest with
-                                                                  // ids[j] == ids[i] (NaN: no such j, or
-                                                                  // key j+1 outside the query's window)
-inline constexpr char kStatLocalMass[] = "local_mass";        // p on keys i−W+1..i (W: run attr local_window)
+                                                                 // ids[j] == ids[i] (NaN: no such j, or
+                                                                 // key j+1 outside the query's window)
+inline constexpr char kStatLocalMass[] = "local_mass";  // p on keys i−W+1..i (W: run attr local_window)
 inline constexpr char kStatMeanDistance[] = "mean_distance";  // Σ_j p_j (i − j), in tokens
-inline constexpr char kStatMultiplier[] = "multiplier";   // the normalizer's logit multiplier m
-inline constexpr char kStatNKeys[] = "n_keys";            // keys the query sees (the n of SSMax)
+inline constexpr char kStatMultiplier[] = "multiplier";       // the normalizer's logit multiplier m
+inline constexpr char kStatNKeys[] = "n_keys";                // keys the query sees (the n of SSMax)
 
 /// What the catalogue knows of one statistic.
 struct StatisticInfo {

@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "capturedocument.h"
+#include "colorlegend.h"
 #include "elidedlabel.h"
 #include "statisticnames.h"
 
@@ -49,6 +50,7 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
       m_statistic(new QComboBox(this)),
       m_difference(new QCheckBox(tr("Δ vs compare run"), this)),
       m_table(new QTableView(this)),
+      m_legend(new ColorLegend(this)),
       m_status(new QLabel(this)) {
   addStatisticItems(m_statistic);
   letComboBoxGiveWay(m_statistic);
@@ -73,6 +75,7 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addLayout(controls);
   layout->addWidget(m_table, 1);
+  layout->addWidget(m_legend);
   layout->addWidget(m_status);
 
   connect(m_statistic, &QComboBox::currentIndexChanged, this, &HeadGridView::reload);
@@ -112,6 +115,7 @@ void HeadGridView::reload() {
   auto file = m_document->file();
   if (!file) {
     m_model->clear();
+    m_legend->clearScale();
     m_status->setText(tr("No capture open"));
     return;
   }
@@ -119,6 +123,8 @@ void HeadGridView::reload() {
   m_jobs.startJob([file, request](const CancelCheck&) { return computeHeadGrid(*file, request); },
                   [this](HeadGridValues values) {
                     m_model->setValues(values);
+                    m_legend->setScale(headGridGradient(values), values.lo, values.hi,
+                                       headGridLegendLabel(values));
                     QString text = tr("%1 · run %2").arg(headGridTitle(values.request), values.request.run);
                     if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
                     m_status->setText(text);
@@ -127,6 +133,7 @@ void HeadGridView::reload() {
                   },
                   [this](const QString& error) {
                     m_model->clear();
+                    m_legend->clearScale();
                     m_status->setText(error);
                     Q_EMIT contentReady();
                   });

@@ -23,12 +23,16 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
   app.fallthrough();  // "attnscope-cli train DIR --threads 2" works as well as "--threads 2 train DIR"
 
-  // Adds --ids / --text / --prompt-file to a subcommand.
+  // Adds --ids / --text / --prompt-file / --induction-prompt to a subcommand.
   auto addPrompt = [](CLI::App* cmd, attnscope::PromptSource& prompt) {
-    auto* group = cmd->add_option_group("prompt", "Exactly one of --ids, --text, --prompt-file");
+    auto* group =
+        cmd->add_option_group("prompt", "Exactly one of --ids, --text, --prompt-file, --induction-prompt");
     group->add_option("--ids", prompt.ids, "Token ids, comma-separated")->delimiter(',');
     group->add_option("--text", prompt.text, "Prompt text (tokenized with the model's tokenizer)");
     group->add_option("--prompt-file", prompt.file, "File holding the prompt text")->check(CLI::ExistingFile);
+    group->add_option("--induction-prompt", prompt.induction,
+                      "R[:SEED]: R distinct random token ids, then the same R again (finds induction heads; "
+                      "see the induction_mass statistic)");
     group->require_option(1);
   };
 
@@ -118,6 +122,10 @@ int main(int argc, char** argv) {
       "SSMax-trained model); the runs record their own model");
   capture_cmd->add_option("--targets", capture.request.targets,
                           "Target token ranges for target_mass, e.g. 10:20,40:45");
+  capture_cmd
+      ->add_option("--local-window", capture.request.local_window,
+                   "W of the local_mass statistic: attention on the query's last W keys, itself included")
+      ->capture_default_str();
   capture_cmd->add_option("--topk", capture.request.topk, "k of the top-k mass statistic")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();

@@ -32,6 +32,8 @@ QString captureFieldLabel(CaptureField field) {
       return CaptureWorker::tr("Targets");
     case CaptureField::Topk:
       return CaptureWorker::tr("Top-k");
+    case CaptureField::LocalWindow:
+      return CaptureWorker::tr("Local window");
     case CaptureField::QueryBlock:
       return CaptureWorker::tr("Query block");
     case CaptureField::Out:

@@ -13,14 +13,23 @@
 
 namespace attnscope {
 
-/// The statistics blockRowStats returns, in its order: max_prob, argmax, entropy, sink_mass, topk_mass, and
-/// target_mass when there are targets (names from attnscope/statistics.h).
+/// The statistics blockRowStats returns, in its order: max_prob, argmax, entropy, sink_mass, topk_mass,
+/// target_mass when there are targets, then the head types prev_token_mass, induction_mass, local_mass and
+/// mean_distance (names from attnscope/statistics.h).
 std::vector<const char*> blockRowStatNames(bool with_targets);
 
+/// What the row statistics of a block depend on besides the block.
+struct BlockStatsOptions {
+  int64_t topk = 10;                                                  // k of topk_mass
+  const std::vector<std::pair<int64_t, int64_t>>* targets = nullptr;  // key ranges [begin, end), or null
+  int64_t local_window = 8;                                           // W of local_mass
+  const std::vector<int64_t>* induction_keys = nullptr;  // inductionKeys of the pass's ids; null: NaN
+};
+
 /// Returns the row statistics of batch item 0 of a block: [n_stats, H, q1-q0] float32 in blockRowStatNames
-/// order. targets: key ranges [begin, end) for target_mass, or null.
-at::Tensor blockRowStats(const AttentionBlock& block, int64_t topk,
-                         const std::vector<std::pair<int64_t, int64_t>>* targets);
+/// order (with_targets: options.targets is non-empty).
+at::Tensor blockRowStats(const ModelConfig& config, const AttentionBlock& block,
+                         const BlockStatsOptions& options);
 
 /// Returns n, the keys each query of the block sees: [q1-q0] float32, position + 1 capped by the layer's
 /// sliding window.

@@ -34,6 +34,10 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
   if (request.topk < 1)
     throw CaptureRequestError(CaptureField::Topk,
                               "must be at least 1 (is " + std::to_string(request.topk) + ")");
+  if (request.local_window < 1 || request.local_window > kMaxCaptureTokens)
+    throw CaptureRequestError(CaptureField::LocalWindow, "must be in 1.." +
+                                                             std::to_string(kMaxCaptureTokens) + " (is " +
+                                                             std::to_string(request.local_window) + ")");
   if (request.query_block < 0)
     throw CaptureRequestError(CaptureField::QueryBlock,
                               "must not be negative (is " + std::to_string(request.query_block) + ")");
@@ -68,6 +72,7 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
     spec.stats = capturedStatistics(!targets.empty());
     spec.maps = maps;
     spec.topk = request.topk;
+    spec.local_window = request.local_window;
     spec.targets = targets;
     runs.push_back(std::move(run));
   }
@@ -77,8 +82,9 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
 /// Streams one run's attention blocks into per-head statistics and map blocks.
 class RunRecorder {
  public:
-  RunRecorder(const ModelConfig& config, RunWriter& writer, const RunSpec& spec)
-      : m_config(config), m_writer(writer), m_spec(spec) {
+  RunRecorder(const ModelConfig& config, RunWriter& writer, const RunSpec& spec,
+              const std::vector<int64_t>& induction_keys)
+      : m_config(config), m_writer(writer), m_spec(spec), m_induction_keys(induction_keys) {
     for (int64_t l = 0; l < config.n_layer; ++l) m_names.emplace_back(l);
   }
 
@@ -87,7 +93,12 @@ class RunRecorder {
     write(kStatMultiplier, b, b.multiplier);
     const int64_t H = b.pattern.size(1);
     const bool with_targets = !m_spec.targets.empty();
-    auto stats = blockRowStats(b, m_spec.topk, with_targets ? &m_spec.targets : nullptr);  // [S, H, nq]
+    BlockStatsOptions options;
+    options.topk = m_spec.topk;
+    options.targets = with_targets ? &m_spec.targets : nullptr;
+    options.local_window = m_spec.local_window;
+    options.induction_keys = &m_induction_keys;
+    auto stats = blockRowStats(m_config, b, options);  // [S, H, nq]
     const std::vector<const char*> names = blockRowStatNames(with_targets);
     for (std::size_t i = 0; i < names.size(); ++i) write(names[i], b, stats[static_cast<int64_t>(i)]);
     write(kStatNKeys, b, blockKeyCounts(m_config, b).expand({H, b.q1 - b.q0}));
@@ -120,7 +131,8 @@ class RunRecorder {
   const ModelConfig& m_config;
   RunWriter& m_writer;
   const RunSpec& m_spec;
-  std::vector<BlockHookNames> m_names;  // hook names of the maps' layers
+  const std::vector<int64_t>& m_induction_keys;  // [T] inductionKeys of the prompt
+  std::vector<BlockHookNames> m_names;           // hook names of the maps' layers
 };
 
 }  // namespace
@@ -128,29 +140,44 @@ class RunRecorder {
 std::vector<const char*> blockRowStatNames(bool with_targets) {
   std::vector<const char*> names = {kStatMaxProb, kStatArgmax, kStatEntropy, kStatSinkMass, kStatTopkMass};
   if (with_targets) names.push_back(kStatTargetMass);
+  for (const char* name : {kStatPrevTokenMass, kStatInductionMass, kStatLocalMass, kStatMeanDistance})
+    names.push_back(name);
   return names;
 }
 
-at::Tensor blockRowStats(const AttentionBlock& b, int64_t topk,
-                         const std::vector<std::pair<int64_t, int64_t>>* targets) {
+at::Tensor blockRowStats(const ModelConfig& config, const AttentionBlock& b,
+                         const BlockStatsOptions& options) {
   const int64_t nq = b.q1 - b.q0, nk = b.k1 - b.k0;
   auto p = b.pattern[0].contiguous();  // [H, nq, nk]
   auto y = b.logits[0].contiguous();   // [H, nq, nk]
   const int64_t H = p.size(0);
-  const bool with_targets = targets && !targets->empty();
-  auto stats = torch::empty({with_targets ? 6 : 5, H, nq}, torch::kFloat32);
+  const bool with_targets = options.targets && !options.targets->empty();
+  const std::vector<const char*> names = blockRowStatNames(with_targets);
+  auto stats = torch::empty({static_cast<int64_t>(names.size()), H, nq}, torch::kFloat32);  // [stat, H, nq]
+  // Each statistic's [H, nq] rows, in blockRowStatNames order.
   RowStatsOutput out;
-  float* base = stats.data_ptr<float>();
-  out.max_prob = base;
-  out.argmax = base + H * nq;
-  out.entropy = base + 2 * H * nq;
-  out.sink_mass = base + 3 * H * nq;
-  out.topk_mass = base + 4 * H * nq;
-  if (with_targets) out.target_mass = base + 5 * H * nq;
+  const std::vector<std::pair<const char*, float**>> slots = {{kStatMaxProb, &out.max_prob},
+                                                              {kStatArgmax, &out.argmax},
+                                                              {kStatEntropy, &out.entropy},
+                                                              {kStatSinkMass, &out.sink_mass},
+                                                              {kStatTopkMass, &out.topk_mass},
+                                                              {kStatTargetMass, &out.target_mass},
+                                                              {kStatPrevTokenMass, &out.prev_token_mass},
+                                                              {kStatInductionMass, &out.induction_mass},
+                                                              {kStatLocalMass, &out.local_mass},
+                                                              {kStatMeanDistance, &out.mean_distance}};
+  for (std::size_t i = 0; i < names.size(); ++i)
+    for (const auto& [name, slot] : slots)
+      if (std::string_view(name) == names[i]) *slot = stats[static_cast<int64_t>(i)].data_ptr<float>();
   RowStatsParams params;
   params.k0 = b.k0;
-  params.topk = topk;
-  params.targets = targets;
+  params.topk = options.topk;
+  params.targets = options.targets;
+  params.q0 = b.q0;
+  params.n_queries = nq;
+  params.window = config.windowOf(b.layer);
+  params.local_window = options.local_window;
+  params.induction_keys = options.induction_keys;
   computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
   return stats;
 }
@@ -187,6 +214,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
   std::vector<PlannedRun> runs = planRuns(request, c, T);
   const bool other_weights = file.model().weights_hash != weights.weights_hash;
   auto input = torch::tensor(ids, torch::kInt64).view({1, T});
+  const std::vector<int64_t> induction_keys = inductionKeys(ids);
   ForwardOptions pass;  // no logits: a capture reads attention only
   pass.query_block = request.query_block;
 
@@ -196,7 +224,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
     spec.compute_dtype = computeDtypeName(model.computeDtype());
     if (other_weights) spec.model = weights;
     RunWriter writer = file.beginRun(spec);
-    RunRecorder recorder(c, writer, spec);
+    RunRecorder recorder(c, writer, spec, induction_keys);
     CaptureProgress step;
     step.loading = false;
     step.run = static_cast<int64_t>(r);

@@ -20,6 +20,7 @@
 #include "attnscope/tokenizer.h"
 #include "attnscope/untrusted_text.h"
 #include "block_stats.h"
+#include "row_stats.h"
 #include "sweep_prompts.h"
 
 namespace attnscope {
@@ -40,8 +41,9 @@ struct StatSource {
 class PromptObserver {
  public:
   PromptObserver(const SweepGrid& grid, const ModelConfig& config, const std::vector<StatSource>& sources,
-                 int64_t n_queries, int64_t needle_begin, int64_t needle_end)
+                 const std::vector<int64_t>& ids, int64_t n_queries, int64_t needle_begin, int64_t needle_end)
       : m_grid(grid),
+        m_induction_keys(inductionKeys(ids)),
         m_config(config),
         m_sources(sources),
         m_n_queries(n_queries),
@@ -66,7 +68,11 @@ class PromptObserver {
       }
     }
     if (m_sources.empty()) return;
-    auto rows = blockRowStats(b, kTopk, nullptr).narrow(2, 0, nq);  // [5, H, nq]
+    BlockStatsOptions options;
+    options.topk = kTopk;
+    options.local_window = kDefaultLocalWindow;
+    options.induction_keys = &m_induction_keys;
+    auto rows = blockRowStats(m_config, b, options).narrow(2, 0, nq);  // [S, H, nq]
     std::vector<torch::Tensor> picked;
     for (const StatSource& s : m_sources)
       picked.push_back(s.row < 0 ? b.multiplier.to(torch::kFloat32).narrow(1, 0, nq) : rows[s.row]);
@@ -100,6 +106,8 @@ class PromptObserver {
 
  private:
   const SweepGrid& m_grid;
+  const std::vector<int64_t>
+      m_induction_keys;  // [ids] of the pass (inductionKeys); later queries are skipped
   const ModelConfig& m_config;
   const std::vector<StatSource>& m_sources;
   int64_t m_n_queries, m_needle_begin, m_needle_end, m_n_bins;
@@ -283,7 +291,7 @@ SweepRecord SweepSession::run(const SweepGrid& grid, const SweepCell& cell, int6
   }
   const SweepPrompt& prompt = s.prompt;
   const NormalizerSpec& spec = s.specs.at(normalizer);
-  PromptObserver observer(grid, s.config, s.sources, r.length, needle ? prompt.needle_begin : 0,
+  PromptObserver observer(grid, s.config, s.sources, prompt.ids, r.length, needle ? prompt.needle_begin : 0,
                           needle ? prompt.needle_end : 0);
   HookHandle hook =
       s.model->hooks().observeAttention(attentionPatternAllLayers(), [&](const AttentionBlock& b) {

@@ -13,6 +13,7 @@
 
 #include "capturedocument.h"
 #include "colormaps.h"
+#include "elidedlabel.h"
 
 namespace attnscope::widgets {
 namespace {
@@ -97,6 +98,8 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
     const QSize size = m_plot->axisRect()->rect().size();
     if (size == m_axisSize) return;
     m_axisSize = size;
+    m_message->setText(wrapText(m_message->property("message").toString(), QFontMetrics(m_message->font()),
+                                size.width() - 12));
     updateTickers();
     m_reload->start();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
@@ -344,7 +347,8 @@ void HeatmapWidget::updateQueryMarker() {
 }
 
 void HeatmapWidget::showMessage(const QString& text) {
-  m_message->setText(text);
+  m_message->setProperty("message", text);  // rewrapped to the plot's width on each layout (elidedlabel.h)
+  m_message->setText(wrapText(text, QFontMetrics(m_message->font()), m_plot->axisRect()->width() - 12));
   m_message->setVisible(!text.isEmpty());
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -22,10 +22,10 @@ CompareFigure::CompareFigure(QString title, QVector<QCustomPlot*> plots)
 int CompareFigure::layout(const QSize& page, bool) {
   m_page = page;
   const QFontMetrics metrics(titleFont(m_plots.value(0)));
-  m_titleHeight = metrics.boundingRect(QRect(0, 0, page.width() - 2 * kMargin, 10000), Qt::TextWordWrap,
-                                       m_title)
-                      .height() +
-                  kMargin;
+  m_titleHeight =
+      metrics.boundingRect(QRect(0, 0, page.width() - 2 * kMargin, 10000), Qt::TextWordWrap, m_title)
+          .height() +
+      kMargin;
   return 1;
 }
 

@@ -48,7 +48,8 @@ bool CompareSortProxy::lessThan(const QModelIndex& left, const QModelIndex& righ
   if (l != r) return sortOrder() == Qt::AscendingOrder ? l : r;
   const QVariant a = left.data(sortRole()), b = right.data(sortRole());
   const double x = a.toDouble(), y = b.toDouble();
-  if (std::isnan(x) != std::isnan(y)) return sortOrder() == Qt::AscendingOrder ? !std::isnan(x) : std::isnan(x);
+  if (std::isnan(x) != std::isnan(y))
+    return sortOrder() == Qt::AscendingOrder ? !std::isnan(x) : std::isnan(x);
   return x < y;
 }
 
@@ -91,8 +92,9 @@ QVariant CompareSummaryModel::data(const QModelIndex& index, int role) const {
     case HasMapsRole:
       return change.hasMaps;
     case Qt::ToolTipRole:
-      return change.hasMaps ? QVariant() : tr("No attention map stored for this head in both runs: the panels "
-                                              "above stay empty");
+      return change.hasMaps ? QVariant()
+                            : tr("No attention map stored for this head in both runs: the panels "
+                                 "above stay empty");
     case Qt::TextAlignmentRole:
       return int(Qt::AlignRight | Qt::AlignVCenter);
     case Qt::BackgroundRole:

@@ -26,7 +26,7 @@ struct CompareSummaryRequest {
 
 struct HeadChange {
   int layer = 0, head = 0;
-  double a = 0, b = 0;  // NaN when the run lacks the statistic
+  double a = 0, b = 0;   // NaN when the run lacks the statistic
   bool hasMaps = false;  // both runs store the head's map (the Compare panels can show it)
   double difference() const { return a - b; }
 };

@@ -177,11 +177,13 @@ std::unique_ptr<Figure> CompareView::exportFigure() const {
 CsvTable CompareView::exportTable() const {
   const CompareSummary& summary = m_model->summary();
   CsvTable table;
-  table.header = QStringList{"layer", "head", summary.request.runA, summary.request.runB, "difference",
-                             "has_maps"};
+  table.header =
+      QStringList{"layer", "head", summary.request.runA, summary.request.runB, "difference", "has_maps"};
   for (const HeadChange& change : summary.heads)
-    table.rows << QStringList{QString::number(change.layer), QString::number(change.head),
-                              QString::number(change.a),     QString::number(change.b),
+    table.rows << QStringList{QString::number(change.layer),
+                              QString::number(change.head),
+                              QString::number(change.a),
+                              QString::number(change.b),
                               QString::number(change.difference()),
                               change.hasMaps ? QStringLiteral("1") : QStringLiteral("0")};
   return table;

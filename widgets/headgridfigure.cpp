@@ -66,7 +66,8 @@ void drawHeadGridFigure(QCustomPlot* plot, const HeadGridModel& model) {
   map->data()->setSize(values.n_head, values.n_layer);
   map->data()->setRange(QCPRange(0, values.n_head - 1), QCPRange(0, values.n_layer - 1));
   for (int layer = 0; layer < values.n_layer; ++layer)
-    for (int head = 0; head < values.n_head; ++head) map->data()->setCell(head, layer, model.value(layer, head));
+    for (int head = 0; head < values.n_head; ++head)
+      map->data()->setCell(head, layer, model.value(layer, head));
   auto* scale = new QCPColorScale(plot);
   scale->setType(QCPAxis::atRight);
   scale->setBarWidth(14);

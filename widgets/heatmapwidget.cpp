@@ -63,7 +63,7 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
 
   m_message = new QCPItemText(m_plot);
-  m_message->position->setType(QCPItemPosition::ptAxisRectRatio);
+  m_message->position->setType(QCPItemPosition::ptViewportRatio);  // the whole plot's width: narrow panels
   m_message->position->setCoords(0.5, 0.5);
   m_message->setClipToAxisRect(false);
   m_message->setVisible(false);
@@ -96,10 +96,10 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   connect(m_plot, &QCustomPlot::afterLayout, this, [this] {
     // A new plot size may need another pyramid level and a different choice of token labels.
     const QSize size = m_plot->axisRect()->rect().size();
+    m_message->setText(wrapText(m_message->property("message").toString(), QFontMetrics(m_message->font()),
+                                m_plot->width() - 16));
     if (size == m_axisSize) return;
     m_axisSize = size;
-    m_message->setText(wrapText(m_message->property("message").toString(), QFontMetrics(m_message->font()),
-                                size.width() - 12));
     updateTickers();
     m_reload->start();
     m_plot->replot(QCustomPlot::rpQueuedReplot);
@@ -348,7 +348,7 @@ void HeatmapWidget::updateQueryMarker() {
 
 void HeatmapWidget::showMessage(const QString& text) {
   m_message->setProperty("message", text);  // rewrapped to the plot's width on each layout (elidedlabel.h)
-  m_message->setText(wrapText(text, QFontMetrics(m_message->font()), m_plot->axisRect()->width() - 12));
+  m_message->setText(wrapText(text, QFontMetrics(m_message->font()), m_plot->width() - 16));
   m_message->setVisible(!text.isEmpty());
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }

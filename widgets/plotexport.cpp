@@ -9,8 +9,8 @@
 #include <QSaveFile>
 #include <QSvgGenerator>
 #include <QTextStream>
-#include <QtMath>
 #include <QWidget>
+#include <QtMath>
 
 #include <qcustomplot.h>
 

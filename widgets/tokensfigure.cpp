@@ -14,10 +14,10 @@
 namespace attnscope::widgets {
 namespace {
 
-constexpr int kPadding = 3;    // above and below a token's text
-constexpr int kLineGap = 3;    // between lines
-constexpr int kMinWidth = 4;   // of a token whose text is (nearly) empty
-constexpr int kMargin = 16;    // around the figure
+constexpr int kPadding = 3;   // above and below a token's text
+constexpr int kLineGap = 3;   // between lines
+constexpr int kMinWidth = 4;  // of a token whose text is (nearly) empty
+constexpr int kMargin = 16;   // around the figure
 constexpr int kLegendBar = 160;
 const QColor kHiddenText(150, 150, 150);
 
@@ -78,8 +78,8 @@ TokensFigure::TokensFigure(TokensFigureContent content) : m_content(std::move(co
 
 int TokensFigure::headerHeight() const {
   const QFontMetrics title(boldTitle(m_content.font)), body(m_content.font);
-  const QRect wrapped = title.boundingRect(QRect(0, 0, m_page.width() - 2 * kMargin, 10000),
-                                           Qt::TextWordWrap, m_content.title);
+  const QRect wrapped =
+      title.boundingRect(QRect(0, 0, m_page.width() - 2 * kMargin, 10000), Qt::TextWordWrap, m_content.title);
   return kMargin + wrapped.height() + 8 + body.height() + 14;
 }
 
@@ -163,12 +163,14 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
   }
 
   // Footer: which tokens this page holds, so a reader knows none is left out.
-  const QString footer =
-      n == 0 ? QObject::tr("no tokens")
-      : n_pages == 1
-          ? QObject::tr("all %1 tokens").arg(n)
-          : QObject::tr("tokens %1–%2 of %3 · page %4 of %5").arg(first).arg(last - 1).arg(n).arg(i + 1).arg(
-                n_pages);
+  const QString footer = n == 0         ? QObject::tr("no tokens")
+                         : n_pages == 1 ? QObject::tr("all %1 tokens").arg(n)
+                                        : QObject::tr("tokens %1–%2 of %3 · page %4 of %5")
+                                              .arg(first)
+                                              .arg(last - 1)
+                                              .arg(n)
+                                              .arg(i + 1)
+                                              .arg(n_pages);
   painter.setPen(QColor(90, 90, 90));
   painter.drawText(QRect(kMargin, m_page.height() - kMargin - h + 4, width, h), Qt::AlignRight, footer);
   painter.restore();

@@ -30,18 +30,23 @@ TokensView::TokensView(CaptureDocument* document, QWidget* parent)
   viewport()->setBackgroundRole(QPalette::Base);
   connect(m_document, &CaptureDocument::documentChanged, this, [this] {
     m_rowKey.clear();
-    m_text.clear();
-    for (int i = 0; i < m_document->nTokens(); ++i) m_text << runningToken(*m_document, i);
+    readText();
     relayout();
   });
   connect(m_document, &CaptureDocument::selectionChanged, this, &TokensView::onSelectionChanged);
+  readText();  // the document may be open already (headless export)
   relayout();
   onSelectionChanged(m_document->selection());
 }
 
+void TokensView::readText() {
+  m_text.clear();
+  for (int i = 0; i < m_document->nTokens(); ++i) m_text << runningToken(*m_document, i);
+}
+
 void TokensView::relayout() {
-  const TokenLayout layout =
-      layoutTokens(m_text, m_document->tokens(), QFontMetrics(font()), kMargin, viewport()->width() - 2 * kMargin);
+  const TokenLayout layout = layoutTokens(m_text, m_document->tokens(), QFontMetrics(font()), kMargin,
+                                          viewport()->width() - 2 * kMargin);
   m_rects = layout.rects;
   for (QRect& rect : m_rects) rect.translate(0, kMargin);
   m_contentHeight = layout.height + 2 * kMargin;

@@ -48,6 +48,8 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
 
  private:
   void onSelectionChanged(const Selection& selection);
+  /// Reads the document's tokens as running text.
+  void readText();
   void relayout();
   void reloadWeights();
   void ensureVisible(int token);

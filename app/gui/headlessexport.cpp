@@ -63,7 +63,8 @@ QString selectionProblem(const HeadlessExportOptions& options, const CaptureDocu
   if (!options.compareRun.isEmpty() && !document.runInfo(options.compareRun))
     return QStringLiteral("no compare run %1 in %2 (runs: %3)")
         .arg(options.compareRun, options.capture, document.runNames().join(QStringLiteral(", ")));
-  const QString compareName = options.compareRun.isEmpty() ? document.selection().compareRun : options.compareRun;
+  const QString compareName =
+      options.compareRun.isEmpty() ? document.selection().compareRun : options.compareRun;
   if (options.layer < 0 || options.layer >= run->n_layer)
     return QStringLiteral("--layer %1 is not in 0..%2 (run %3 has %4 layers)")
         .arg(options.layer)
@@ -106,8 +107,9 @@ QString selectionProblem(const HeadlessExportOptions& options, const CaptureDocu
     if (figure == QLatin1String("compare")) runs << compareName;
     for (const QString& name : runs)
       if (!document.hasMap(name, options.layer, options.head))
-        return QStringLiteral("run %1 stores no attention map of layer %2 head %3 (capture with --maps %2.%3 "
-                              "or --maps all)")
+        return QStringLiteral(
+                   "run %1 stores no attention map of layer %2 head %3 (capture with --maps %2.%3 "
+                   "or --maps all)")
             .arg(name)
             .arg(options.layer)
             .arg(options.head);

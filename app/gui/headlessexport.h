@@ -10,7 +10,8 @@ namespace attnscope::gui {
 
 struct HeadlessExportOptions {
   QString capture;
-  QString figure = QStringLiteral("context-curve");  // heatmap, context-curve, head-grid, tokens, heads, compare
+  QString figure =
+      QStringLiteral("context-curve");  // heatmap, context-curve, head-grid, tokens, heads, compare
   QString out;
   QString run, compareRun;  // empty: the file's first (and second) run
   int layer = 0, head = 0;

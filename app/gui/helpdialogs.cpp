@@ -25,7 +25,8 @@ const char* const kReadmeSections[] = {"Quick start (Debian 12)", "The desktop a
 QList<QPair<QString, QString>> viewKeys() {
   return {
       {QObject::tr("Wheel / drag"), QObject::tr("Heatmap: zoom at the cursor / pan")},
-      {QObject::tr("Click"), QObject::tr("Heatmap: make that row the query; Tokens: make that token the query")},
+      {QObject::tr("Click"),
+       QObject::tr("Heatmap: make that row the query; Tokens: make that token the query")},
       {QObject::tr("Up / Down"), QObject::tr("Heatmap: previous / next query")},
       {QObject::tr("Left / Right"), QObject::tr("Heatmap: previous / next key")},
       {QObject::tr("+ / −"), QObject::tr("Heatmap: zoom in / out")},
@@ -68,7 +69,8 @@ QList<QPair<QString, QString>> shortcutList(const QMainWindow* window) {
   QList<QPair<QString, QString>> list;
   for (QAction* action : window->menuBar()->actions())
     if (action->menu())
-      collectShortcuts(action->menu(), action->text().remove(QLatin1Char('&')) + QStringLiteral(" › "), &list);
+      collectShortcuts(action->menu(), action->text().remove(QLatin1Char('&')) + QStringLiteral(" › "),
+                       &list);
   return list + viewKeys();
 }
 
@@ -110,12 +112,14 @@ QDialog* createAboutDialog(QWidget* parent) {
   text->setOpenExternalLinks(true);
   text->setTextInteractionFlags(Qt::TextBrowserInteraction);
   text->setText(
-      QObject::tr("<h3>attnscope %1</h3>"
-                  "<p>See how each attention head of a transformer distributes attention under softmax and "
-                  "Scalable-Softmax (SSMax, <a href=\"https://arxiv.org/abs/2501.19399\">arXiv 2501.19399</a>) "
-                  "as the context grows.</p><p>%2</p><p>Qt %3 · keyboard shortcuts: Help › Keyboard "
-                  "shortcuts.</p>")
-          .arg(QStringLiteral(ATTNSCOPE_VERSION).toHtmlEscaped(), readmeHtml(), QString::fromLatin1(qVersion())));
+      QObject::tr(
+          "<h3>attnscope %1</h3>"
+          "<p>See how each attention head of a transformer distributes attention under softmax and "
+          "Scalable-Softmax (SSMax, <a href=\"https://arxiv.org/abs/2501.19399\">arXiv 2501.19399</a>) "
+          "as the context grows.</p><p>%2</p><p>Qt %3 · keyboard shortcuts: Help › Keyboard "
+          "shortcuts.</p>")
+          .arg(QStringLiteral(ATTNSCOPE_VERSION).toHtmlEscaped(), readmeHtml(),
+               QString::fromLatin1(qVersion())));
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, dialog);
   QObject::connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::close);
   auto* layout = new QVBoxLayout(dialog);

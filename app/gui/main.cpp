@@ -46,9 +46,10 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Write one figure and exit."));
   const QCommandLineOption figure(
       QStringLiteral("figure"),
-      QStringLiteral("heatmap, context-curve, head-grid, tokens (every token, paged in PDF),\n"
-                     "compare (run, compare run and difference side by side), or heads (every\n"
-                     "head's map as small multiples: one shared colour scale, 'no map' where none is stored)."),
+      QStringLiteral(
+          "heatmap, context-curve, head-grid, tokens (every token, paged in PDF),\n"
+          "compare (run, compare run and difference side by side), or heads (every\n"
+          "head's map as small multiples: one shared colour scale, 'no map' where none is stored)."),
       QStringLiteral("name"), QStringLiteral("context-curve"));
   const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("Output: .png, .pdf, .svg or .csv."),
                                QStringLiteral("file"));

@@ -31,8 +31,8 @@
 #include "exportdialog.h"
 #include "headgridview.h"
 #include "headsfigure.h"
-#include "helpdialogs.h"
 #include "heatmapwidget.h"
+#include "helpdialogs.h"
 #include "recentfiles.h"
 #include "runmodeldialog.h"
 #include "tokensview.h"
@@ -255,8 +255,8 @@ void MainWindow::offerPartialCapture(const CaptureOutcome& outcome) {
   keep->setObjectName(QStringLiteral("keepPartial"));
   if (remove) remove->setObjectName(QStringLiteral("deletePartial"));
   connect(box, &QMessageBox::buttonClicked, this, [this, outcome, open, keep](QAbstractButton* button) {
-    resolvePartialCapture(outcome, button == open   ? PartialCapture::Open
-                                   : button == keep ? PartialCapture::Keep
+    resolvePartialCapture(outcome, button == open    ? PartialCapture::Open
+                                   : button == keep  ? PartialCapture::Keep
                                    : outcome.created ? PartialCapture::Delete
                                                      : PartialCapture::Keep);
   });
@@ -354,9 +354,9 @@ void MainWindow::onDocumentChanged() {
   m_compareBox->addItem(tr("(none)"), QString());
   for (const RunInfo& run : m_document->runs()) {
     const QString name = QString::fromStdString(run.name);
-    const QString label = tr("%1  [%2]%3")
-                              .arg(name, normalizerLabel(run.normalizer),
-                                   run.complete ? QString() : tr(" (incomplete)"));
+    const QString label =
+        tr("%1  [%2]%3")
+            .arg(name, normalizerLabel(run.normalizer), run.complete ? QString() : tr(" (incomplete)"));
     const QString exact = tr("%1: normalizer %2").arg(name, QString::fromStdString(run.normalizer));
     m_runBox->addItem(label, name);
     m_compareBox->addItem(label, name);

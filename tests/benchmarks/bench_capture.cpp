@@ -111,9 +111,10 @@ int main(int argc, char** argv) {
     const double asked = layer_done.at(0) + layer / 2;  // the user clicks Cancel in the middle of layer 1
     layer_done.clear();
     const double stopped = capture([&] { return bench::seconds(start) >= asked; });
-    std::printf("T %lld: one layer %.3f s; cancel in the middle of layer 1 stopped the capture %.3f s later "
-                "(%.2f of a layer; %zu layer(s) finished)\n",
-                static_cast<long long>(T), layer, stopped - asked, (stopped - asked) / layer, layer_done.size());
+    std::printf(
+        "T %lld: one layer %.3f s; cancel in the middle of layer 1 stopped the capture %.3f s later "
+        "(%.2f of a layer; %zu layer(s) finished)\n",
+        static_cast<long long>(T), layer, stopped - asked, (stopped - asked) / layer, layer_done.size());
     std::filesystem::remove(path);
     return 0;
   }

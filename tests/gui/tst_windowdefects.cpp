@@ -1,7 +1,8 @@
-// The window's smaller defects of issue 15, end to end: the Help menu (shortcut list, About box), choosing the
-// compare run as the run swaps them, headless export refuses what it cannot draw with one line and exit 1, the
-// Run dialog never shows a stale verdict and reports a broken config.json as what it is, and a cancelled
-// capture stops within a query block, is never opened unasked and is deleted unless the user keeps it.
+// The window's smaller defects of issue 15, end to end: the Help menu (shortcut list, About box), choosing
+// the compare run as the run swaps them, headless export refuses what it cannot draw with one line and exit
+// 1, the Run dialog never shows a stale verdict and reports a broken config.json as what it is, and a
+// cancelled capture stops within a query block, is never opened unasked and is deleted unless the user keeps
+// it.
 
 #include <QAbstractButton>
 #include <QAction>
@@ -70,7 +71,8 @@ class TestWindowDefects : public QObject {
     auto* box = window.findChild<QDialog*>(QStringLiteral("aboutDialog"));
     QVERIFY(box && box->isVisible());
     const QString text = box->findChild<QLabel*>(QStringLiteral("aboutText"))->text();
-    QVERIFY2(QRegularExpression(QStringLiteral("attnscope \\d+\\.\\d+")).match(text).hasMatch(), qPrintable(text));
+    QVERIFY2(QRegularExpression(QStringLiteral("attnscope \\d+\\.\\d+")).match(text).hasMatch(),
+             qPrintable(text));
     for (const char* section : {"Quick start (Debian 12)", "The desktop application", "Capture files"})
       QVERIFY2(text.contains(QString::fromUtf8(section)), qPrintable(text));
   }
@@ -98,8 +100,9 @@ class TestWindowDefects : public QObject {
                                            << "--head 3 is not in 0..2 (run softmax has 3 heads)";
     QTest::newRow("head without a map") << QStringList{"--figure", "heatmap", "--layer", "1", "--head", "2"}
                                         << "run softmax stores no attention map of layer 1 head 2";
-    QTest::newRow("compare without a map") << QStringList{"--figure", "compare", "--layer", "1", "--head", "2"}
-                                           << "stores no attention map of layer 1 head 2";
+    QTest::newRow("compare without a map")
+        << QStringList{"--figure", "compare", "--layer", "1", "--head", "2"}
+        << "stores no attention map of layer 1 head 2";
     QTest::newRow("query beyond T") << QStringList{"--figure", "tokens", "--query", "16"}
                                     << "--query 16 is not in 0..15 (the prompt has 16 tokens)";
     QTest::newRow("difference ignored") << QStringList{"--figure", "heatmap", "--difference"}
@@ -108,10 +111,10 @@ class TestWindowDefects : public QObject {
                                  << "--log applies to the heatmap and heads figures only";
     QTest::newRow("unknown stat") << QStringList{"--figure", "head-grid", "--stat", "max_prb"}
                                   << "unknown --stat max_prb";
-    QTest::newRow("unknown compare run") << QStringList{"--figure", "compare", "--compare", "nope"}
-                                         << "no compare run nope in";
-    QTest::newRow("layer not a number") << QStringList{"--figure", "heatmap", "--layer", "one"}
-                                        << "--layer one is not a number";
+    QTest::newRow("unknown compare run")
+        << QStringList{"--figure", "compare", "--compare", "nope"} << "no compare run nope in";
+    QTest::newRow("layer not a number")
+        << QStringList{"--figure", "heatmap", "--layer", "one"} << "--layer one is not a number";
     QTest::newRow("huge size") << QStringList{"--figure", "tokens", "--width", "900000"}
                                << "--width and --height must be in 1..20000";
   }
@@ -122,6 +125,9 @@ class TestWindowDefects : public QObject {
     const QString out = m_dir.filePath(QStringLiteral("refused.png"));
     QFile::remove(out);
     QProcess process;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("XDG_RUNTIME_DIR"), m_dir.path());  // else Qt warns on stderr
+    process.setProcessEnvironment(environment);
     process.start(QStringLiteral(ATTNSCOPE_GUI_BINARY),
                   QStringList{"--export", m_known, "--out", out} + arguments);
     QVERIFY(process.waitForFinished(60000));

@@ -227,7 +227,8 @@ TEST_F(RunCaptureTest, DefaultRunNamesAreRoundedAndTheNormalizerKeepsTheExactVal
   EXPECT_EQ(runs[2].normalizer, "ssmax:s=0.18033688011112042");
   EXPECT_EQ(runs[3].name, "ssmax:s=0.1803");  // rounded, it would repeat the name before it
   EXPECT_EQ(parseNormalizer("ssmax:s=0.123456/2.5,b=0.0004567").label(), "ssmax:s=0.123/2.5,b=0.000457");
-  EXPECT_EQ(parseNormalizer("temperature:floor=8192,scale=0.123456").label(), "temperature:floor=8192,scale=0.123");
+  EXPECT_EQ(parseNormalizer("temperature:floor=8192,scale=0.123456").label(),
+            "temperature:floor=8192,scale=0.123");
 }
 
 TEST_F(RunCaptureTest, PlanRecordsEachRunAsTheFileWill) {

@@ -1,8 +1,10 @@
 #include "capturedocument.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "attnscope/hook_names.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/untrusted_text.h"
 
 namespace attnscope::widgets {
@@ -129,6 +131,14 @@ void CaptureDocument::setQuery(int query) {
 
 std::string CaptureDocument::patternHook(int layer) {
   return formatHookName(layer, BlockHook::Pattern);
+}
+
+QString normalizerLabel(const std::string& normalizer) {
+  try {
+    return QString::fromStdString(parseNormalizer(normalizer).label());
+  } catch (const std::invalid_argument&) {
+    return QString::fromStdString(normalizer);  // a file from elsewhere: shown as stored
+  }
 }
 
 bool runHasMap(const RunInfo& run, int layer, int head) {

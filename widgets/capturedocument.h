@@ -13,6 +13,9 @@
 
 namespace attnscope::widgets {
 
+/// A run's normalizer spec as a short label, numbers to 3 digits ("ssmax:s=0.18"); files keep the exact spec.
+QString normalizerLabel(const std::string& normalizer);
+
 /// Whether a run stores the attention map (pattern) of this head.
 bool runHasMap(const RunInfo& run, int layer, int head);
 

@@ -171,7 +171,7 @@ void ContextCurveWidget::rebuild() {
     line->setData(n, median, true);
     line->setPen(QPen(color, 2));
     line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, color, Qt::white, 6));
-    const QString normalizer = m_curves.normalizers.value(static_cast<int>(i));
+    const QString normalizer = normalizerLabel(m_curves.normalizers.value(static_cast<int>(i)).toStdString());
     line->setName(run == normalizer ? tr("%1: median, q10–q90").arg(run)
                                     : tr("%1 [%2]: median, q10–q90").arg(run, normalizer));
   }

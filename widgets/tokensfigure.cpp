@@ -24,8 +24,15 @@ const QColor kHiddenText(150, 150, 150);
 QFont boldTitle(const QFont& font) {
   QFont title = font;
   title.setBold(true);
-  title.setPointSizeF(font.pointSizeF() + 1);
+  title.setPixelSize(font.pixelSize() + 1);
   return title;
+}
+
+/// The font in pixels: a PDF page (72 points per inch) then draws tokens as wide as the layout measured them
+/// (a font in points would shrink by 72/96 and open gaps between tokens).
+QFont pixelFont(QFont font) {
+  if (font.pixelSize() <= 0) font.setPixelSize(qRound(font.pointSizeF() * 96.0 / 72.0));
+  return font;
 }
 
 }  // namespace
@@ -49,7 +56,9 @@ TokenLayout layoutTokens(const QStringList& text, const QStringList& raw, const 
     if (x + w > right && x > x0) x = x0, y += layout.lineHeight;
     layout.rects[static_cast<std::size_t>(i)] = QRect(x, y, w, line);
     x += w;
-    if (raw.value(i).contains(QLatin1Char('\n'))) x = x0, y += layout.lineHeight;
+    // A newline ends the line; captures that store drawn tokens hold it as "↵".
+    if (raw.value(i).contains(QLatin1Char('\n')) || text[i].endsWith(QChar(0x21B5)))
+      x = x0, y += layout.lineHeight;
   }
   layout.height = text.isEmpty() ? 0 : y + line;
   return layout;
@@ -72,6 +81,7 @@ void paintToken(QPainter& painter, const QRect& rect, const QString& text, float
 }
 
 TokensFigure::TokensFigure(TokensFigureContent content) : m_content(std::move(content)) {
+  m_content.font = pixelFont(m_content.font);
   for (float w : m_content.weights)
     if (std::isfinite(w)) m_largest = std::max(m_largest, w);
 }
@@ -80,7 +90,7 @@ int TokensFigure::headerHeight() const {
   const QFontMetrics title(boldTitle(m_content.font)), body(m_content.font);
   const QRect wrapped =
       title.boundingRect(QRect(0, 0, m_page.width() - 2 * kMargin, 10000), Qt::TextWordWrap, m_content.title);
-  return kMargin + wrapped.height() + 8 + body.height() + 14;
+  return kMargin + wrapped.height() + 8 + 2 * (body.height() + 4) + 10;  // title, two legend lines, gap
 }
 
 int TokensFigure::layout(const QSize& page, bool tall) {
@@ -124,7 +134,8 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
   // Legend: the shade's scale from 0 to the largest weight, the query outline, hidden keys.
   painter.setFont(m_content.font);
   int x = kMargin;
-  const int y = title.bottom() + 8, h = metrics.height();
+  int y = title.bottom() + 8;
+  const int h = metrics.height();
   const auto text = [&](const QString& s, const QColor& color) {
     painter.setPen(color);
     painter.drawText(QRect(x, y, metrics.horizontalAdvance(s) + 2, h), Qt::AlignVCenter, s);
@@ -146,7 +157,8 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
   const QRect sample(x, y, metrics.horizontalAdvance(QObject::tr("query")) + 6, h + 2);
   paintToken(painter, sample, QStringLiteral(" ") + QObject::tr("query"), -1, true, true, Qt::black,
              kHiddenText);
-  x = sample.right() + 10;
+  x = kMargin;  // a line of its own, so that narrow pages keep it
+  y += h + 4;
   text(QObject::tr("grey: after the query, not visible to it"), kHiddenText);
 
   // Tokens of this page.

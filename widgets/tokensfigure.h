@@ -37,7 +37,7 @@ struct TokenLayout {
 
 /// Lays out text (running tokens) in lines of `width` pixels starting at x = x0: each token as wide as its
 /// text (at least a few pixels, so that every token can be seen and clicked), no gap between tokens, a new
-/// line after a token that holds a newline (raw: the token's own text).
+/// line after a token that holds a newline (raw: the token's own text) or is drawn ending in "↵".
 TokenLayout layoutTokens(const QStringList& text, const QStringList& raw, const QFontMetrics& metrics, int x0,
                          int width);
 

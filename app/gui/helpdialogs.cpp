@@ -19,7 +19,7 @@ namespace {
 
 /// The README sections a new user reads, by their headings.
 const char* const kReadmeSections[] = {"Quick start (Debian 12)", "The desktop application", "Capture files",
-                                       "Normalizers (`--normalizer SPEC`)", "Tests and benchmarks"};
+                                       "Normalizers (--normalizer SPEC)", "Tests and benchmarks"};
 
 /// The keys and gestures of the views, which are not menu actions.
 QList<QPair<QString, QString>> viewKeys() {

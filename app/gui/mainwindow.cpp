@@ -21,7 +21,6 @@
 #include <QTabWidget>
 #include <QToolBar>
 
-#include "attnscope/normalizer_spec.h"
 #include "capturedocument.h"
 #include "captureprogresswidget.h"
 #include "captureworker.h"
@@ -42,15 +41,6 @@ namespace attnscope::gui {
 using namespace attnscope::widgets;
 
 namespace {
-
-/// A run's normalizer as a short label (numbers to 3 digits); the exact spec goes in the tooltip.
-QString normalizerLabel(const std::string& normalizer) {
-  try {
-    return QString::fromStdString(parseNormalizer(normalizer).label());
-  } catch (const std::invalid_argument&) {
-    return QString::fromStdString(normalizer);  // a file from elsewhere: shown as stored
-  }
-}
 
 bool isCaptureFile(const QString& path) {
   const QString suffix = QFileInfo(path).suffix().toLower();
@@ -95,7 +85,9 @@ MainWindow::MainWindow(QWidget* parent)
   QSettings settings;
   // The first time, as large as a desktop allows and no larger than a laptop's screen.
   if (!restoreGeometry(settings.value("window/geometry").toByteArray()))
-    resize(QSize(1500, 950).boundedTo(screen()->availableGeometry().size()));
+    // The frame is not known before the window is shown: leave room for a title bar (else the status bar
+    // falls off a 1280×800 screen).
+    resize(QSize(1500, 950).boundedTo(screen()->availableGeometry().size() - QSize(8, 40)));
   restoreState(settings.value("window/state").toByteArray());
   m_tabs->setCurrentIndex(settings.value("window/tab", 0).toInt());
   onDocumentChanged();

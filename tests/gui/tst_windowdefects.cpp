@@ -41,6 +41,8 @@ class TestWindowDefects : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
+    // Settings of their own: tst_mainwindow, which may run at the same time, checks the recent files.
+    QCoreApplication::setApplicationName(QStringLiteral("attnscope-tst_windowdefects"));
     QVERIFY(m_dir.isValid());
     m_known = m_dir.filePath(QStringLiteral("known.h5"));
     test::KnownCaptureOptions options;

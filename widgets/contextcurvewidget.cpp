@@ -210,7 +210,7 @@ void ContextCurveWidget::rebuild() {
     const Curve& curve = m_curves.curves[i];
     const QString run = QString::fromStdString(curve.run);
     for (const CurvePoint& p : curve.points) n_max = std::max(n_max, p.n_hi);
-    const QString normalizer = m_curves.normalizers.value(static_cast<int>(i));
+    const QString normalizer = normalizerLabel(m_curves.normalizers.value(static_cast<int>(i)).toStdString());
     addRunGraphs(curve, seriesColor(allRuns.indexOf(run)),
                  run == normalizer ? tr("%1: median, q10–q90").arg(run)
                                    : tr("%1 [%2]: median, q10–q90").arg(run, normalizer),

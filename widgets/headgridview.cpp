@@ -11,11 +11,14 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include <qcustomplot.h>
+
 #include <algorithm>
 
 #include "capturedocument.h"
 #include "colorlegend.h"
 #include "elidedlabel.h"
+#include "headgridfigure.h"
 #include "statisticnames.h"
 
 namespace attnscope::widgets {
@@ -145,6 +148,18 @@ void HeadGridView::showCurrentHead() {
   if (!index.isValid() || m_table->currentIndex() == index) return;
   m_table->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect);
   m_table->scrollTo(index);
+}
+
+QCustomPlot* HeadGridView::exportPlot() const {
+  auto* plot = findChild<QCustomPlot*>(QStringLiteral("headGridFigure"));
+  if (!plot) {
+    plot = new QCustomPlot(const_cast<HeadGridView*>(this));  // never shown: drawn only into files
+    plot->setObjectName(QStringLiteral("headGridFigure"));
+    plot->hide();
+  }
+  plot->resize(size());
+  drawHeadGridFigure(plot, *m_model);
+  return plot;
 }
 
 CsvTable HeadGridView::exportTable() const {

@@ -33,6 +33,8 @@ class HeadGridView : public QWidget, public ExportSource {
   void setDifference(bool difference);
 
   QString exportName() const override { return QStringLiteral("head-grid"); }
+  /// The grid as a figure (headgridfigure.h): values, axes, colour scale, title; never the controls.
+  QCustomPlot* exportPlot() const override;
   QWidget* exportWidget() const override { return const_cast<HeadGridView*>(this); }
   /// One row per head: layer, head, value.
   CsvTable exportTable() const override;

@@ -61,7 +61,11 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
     validateNormalizer(run.normalizer, c);
     RunSpec& spec = run.record;
     spec.normalizer = run.normalizer.text();
-    spec.name = request.run_names.empty() ? runNameFor(spec.normalizer) : request.run_names[r];
+    // Default names are short (numbers to 3 digits; the exact spec is the run's normalizer attribute), unless
+    // rounding would give two runs one name.
+    spec.name = !request.run_names.empty()                        ? request.run_names[r]
+                : names.count(runNameFor(run.normalizer.label())) ? runNameFor(spec.normalizer)
+                                                                  : runNameFor(run.normalizer.label());
     if (!names.insert(spec.name).second)
       throw CaptureRequestError(
           request.run_names.empty() ? CaptureField::Normalizers : CaptureField::RunNames,
@@ -233,12 +237,15 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
     step.normalizer = request.normalizers[r];
     // The hooks live for this run's pass only.
     HookRegistry& hooks = model.hooks();
-    HookHandle observer = hooks.observeAttention(attentionPatternAllLayers(),
-                                                 [&](const AttentionBlock& b) {
-                                                   recorder.onBlock(b);
-                                                   return HookResult::Continue;
-                                                 },
-                                                 {recorder.needsScores()});
+    // Cancel is asked after every query block, not only after each layer: a layer of a long prompt takes
+    // seconds, a block a fraction of one.
+    HookHandle observer =
+        hooks.observeAttention(attentionPatternAllLayers(),
+                               [&](const AttentionBlock& b) {
+                                 recorder.onBlock(b);
+                                 return cancel && cancel() ? HookResult::Stop : HookResult::Continue;
+                               },
+                               {recorder.needsScores()});
     HookHandle layers = hooks.add(hookPatternAllLayers(BlockHook::ResidPost), [&](const HookEvent& e) {
       step.layer = e.layer + 1;
       if (progress) progress(step);

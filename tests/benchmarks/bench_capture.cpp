@@ -1,9 +1,11 @@
 // Capture cost, measured against baselines in the same process:
-//   bench_capture overhead [T]     statistics capture vs a plain forward pass of the same model (goal
-//   <= 1.15x) bench_capture rss T            peak resident memory of a statistics capture at T tokens (one
-//   process per T) bench_capture save DIR         writes the benchmark model as an HF checkpoint (for the
-//   Python baseline) bench_capture rowstats [n] the row statistics of 4 heads x 512 queries x n keys with
-//   and without the head types (prev-token, induction, local mass, mean distance): their cost
+// - bench_capture overhead [T]: statistics capture vs a plain forward pass of the same model (goal <= 1.15x).
+// - bench_capture rss T: peak resident memory of a statistics capture at T tokens (one process per T).
+// - bench_capture save DIR: writes the benchmark model as an HF checkpoint (for the Python baseline).
+// - bench_capture rowstats [n]: the row statistics of 4 heads x 512 queries x n keys with and without the head
+//   types (prev-token, induction, local mass, mean distance): their cost.
+// - bench_capture cancel [T]: how long a cancel asked in the middle of layer 1 takes to stop the capture,
+//   against the time of one layer (the runner asks after every query block, so the ratio is well under 1).
 // The model: Llama architecture, 4 layers, 4 heads, d_model 256, RoPE, random weights.
 
 #include <sys/resource.h>
@@ -127,6 +129,39 @@ int main(int argc, char** argv) {
                 best_with / best_without);
     return 0;
   }
-  std::fprintf(stderr, "usage: bench_capture overhead [T] | rss T | save DIR | rowstats [n]\n");
+  if (mode == "cancel") {
+    const int64_t T = argc > 2 ? std::atoll(argv[2]) : 8192;
+    auto ids = promptIds(T);
+    const attnscope::CaptureModel weights{model.config().json, "bench", "0"};
+    attnscope::CaptureRequest request;
+    request.normalizers = {"softmax"};
+    std::vector<double> layer_done;  // seconds since the start at the end of each layer
+    bench::Clock::time_point start;
+    const auto capture = [&](const attnscope::CancelPredicate& cancel) {
+      std::filesystem::remove(path);
+      auto file = attnscope::CaptureFile::create(path, weights, {ids, {}});
+      start = bench::Clock::now();
+      attnscope::captureRuns(
+          model, ids, weights, *file, request,
+          [&](const attnscope::CaptureProgress& p) {
+            if (!p.loading) layer_done.push_back(bench::seconds(start));
+          },
+          cancel);
+      file.reset();  // closing the file is part of stopping
+      return bench::seconds(start);
+    };
+    capture({});
+    const double layer = layer_done.size() > 1 ? layer_done[1] - layer_done[0] : layer_done.at(0);
+    const double asked = layer_done.at(0) + layer / 2;  // the user clicks Cancel in the middle of layer 1
+    layer_done.clear();
+    const double stopped = capture([&] { return bench::seconds(start) >= asked; });
+    std::printf(
+        "T %lld: one layer %.3f s; cancel in the middle of layer 1 stopped the capture %.3f s later "
+        "(%.2f of a layer; %zu layer(s) finished)\n",
+        static_cast<long long>(T), layer, stopped - asked, (stopped - asked) / layer, layer_done.size());
+    std::filesystem::remove(path);
+    return 0;
+  }
+  std::fprintf(stderr, "usage: bench_capture overhead [T] | rss T | save DIR | rowstats [n] | cancel [T]\n");
   return 2;
 }

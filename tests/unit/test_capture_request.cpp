@@ -201,6 +201,41 @@ TEST_F(RunCaptureTest, CancelStopsBeforeTheFileOrAfterALayer) {
   EXPECT_FALSE(file->runs()[0].complete);
 }
 
+TEST_F(RunCaptureTest, CancelIsAskedEveryQueryBlockAndStopsInsideALayer) {
+  // 20 tokens in blocks of 6: four blocks per layer, and the predicate is asked after each of them, so a
+  // cancel takes effect within a block (a fraction of a second), not at the end of a layer (seconds on a long
+  // prompt).
+  int asked = 0, layers_done = 0;
+  CaptureResult result = runCapture(
+      request(), [&](const CaptureProgress& p) { layers_done += !p.loading; },
+      [&] { return ++asked >= 3; });  // asked once before the file, then after blocks 1 and 2 of layer 0
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(layers_done, 0);  // layer 0 never finished
+  EXPECT_TRUE(result.cancelled);
+  EXPECT_EQ(result.n_completed, 0);
+  auto file = CaptureFile::open(out());
+  ASSERT_EQ(file->runs().size(), 1u);
+  EXPECT_FALSE(file->runs()[0].complete);
+}
+
+TEST_F(RunCaptureTest, DefaultRunNamesAreRoundedAndTheNormalizerKeepsTheExactValue) {
+  auto model = loadModel(modelDir(1));
+  CaptureRequest r = request();
+  r.run_names.clear();
+  r.normalizers = {"softmax", "ssmax:ctx=256", "ssmax:s=0.18033688011112042", "ssmax:s=0.1803"};
+  const std::vector<RunSpec> runs = planCaptureRuns(r, model->config(), 20);
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].name, "softmax");
+  EXPECT_EQ(runs[1].name, "ssmax:ctx=256");
+  EXPECT_EQ(runs[1].normalizer.rfind("ssmax:s=0.18033688", 0), 0u);  // the file records s itself
+  EXPECT_EQ(runs[2].name, "ssmax:s=0.18");
+  EXPECT_EQ(runs[2].normalizer, "ssmax:s=0.18033688011112042");
+  EXPECT_EQ(runs[3].name, "ssmax:s=0.1803");  // rounded, it would repeat the name before it
+  EXPECT_EQ(parseNormalizer("ssmax:s=0.123456/2.5,b=0.0004567").label(), "ssmax:s=0.123/2.5,b=0.000457");
+  EXPECT_EQ(parseNormalizer("temperature:floor=8192,scale=0.123456").label(),
+            "temperature:floor=8192,scale=0.123");
+}
+
 TEST_F(RunCaptureTest, PlanRecordsEachRunAsTheFileWill) {
   auto model = loadModel(modelDir(1));
   const std::vector<RunSpec> runs = planCaptureRuns(request(), model->config(), 20);

@@ -18,7 +18,7 @@ if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
 fi
 out="$build/demo"
 mkdir -p "$out"
-for figure in context-curve heatmap heads head-grid; do
+for figure in context-curve heatmap heads head-grid tokens compare; do
   "$gui" --export "$capture" "${view[@]}" --figure "$figure" --out "$out/$figure.png"
 done
 "$gui" --export "$capture" --run softmax --compare ssmax --figure context-curve --scope all --out "$out/context-curve-all.pdf"

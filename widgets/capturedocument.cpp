@@ -1,11 +1,26 @@
 #include "capturedocument.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "attnscope/hook_names.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/untrusted_text.h"
 
 namespace attnscope::widgets {
+
+namespace {
+
+/// The first (layer, head) whose map run stores (and other too, when given and possible); (0, 0) if none.
+std::pair<int, int> firstHeadWithMap(const RunInfo& run, const RunInfo* other) {
+  for (const RunInfo* second : {other, static_cast<const RunInfo*>(nullptr)})
+    for (int layer = 0; layer < run.n_layer; ++layer)
+      for (int head = 0; head < run.n_head; ++head)
+        if (runHasMap(run, layer, head) && (!second || runHasMap(*second, layer, head))) return {layer, head};
+  return {0, 0};
+}
+
+}  // namespace
 
 CaptureDocument::CaptureDocument(QObject* parent) : QObject(parent) {}
 
@@ -39,6 +54,11 @@ bool CaptureDocument::open(const QString& path) {
   selection.run = QString::fromStdString(m_runs.front().name);
   if (m_runs.size() > 1) selection.compareRun = QString::fromStdString(m_runs[1].name);
   selection.query = std::max(0, nTokens() - 1);
+  // Open on the first head whose map is stored (in both runs when there are two), so the map views show
+  // something; a statistics-only capture stays on layer 0, head 0.
+  const auto [layer, head] = firstHeadWithMap(m_runs.front(), m_runs.size() > 1 ? &m_runs[1] : nullptr);
+  selection.layer = layer;
+  selection.head = head;
   m_selection = clamped(selection);
   Q_EMIT documentChanged();
   Q_EMIT selectionChanged(m_selection);
@@ -83,12 +103,15 @@ void CaptureDocument::setSelection(const Selection& selection) {
 
 void CaptureDocument::setRun(const QString& run) {
   Selection next = m_selection;
+  // Choosing the compare run as the run swaps the two, so that Compare keeps comparing them.
+  if (run == next.compareRun) next.compareRun = next.run;
   next.run = run;
   setSelection(next);
 }
 
 void CaptureDocument::setCompareRun(const QString& run) {
   Selection next = m_selection;
+  if (run == next.run && !next.compareRun.isEmpty()) next.run = next.compareRun;  // swap, as in setRun
   next.compareRun = run;
   setSelection(next);
 }
@@ -110,13 +133,24 @@ std::string CaptureDocument::patternHook(int layer) {
   return formatHookName(layer, BlockHook::Pattern);
 }
 
-bool CaptureDocument::hasMap(const QString& run, int layer, int head) const {
-  const RunInfo* info = runInfo(run);
-  if (!info) return false;
-  const std::string hook = patternHook(layer);
-  return std::any_of(info->maps.begin(), info->maps.end(), [&](const MapRequest& map) {
+QString normalizerLabel(const std::string& normalizer) {
+  try {
+    return QString::fromStdString(parseNormalizer(normalizer).label());
+  } catch (const std::invalid_argument&) {
+    return QString::fromStdString(normalizer);  // a file from elsewhere: shown as stored
+  }
+}
+
+bool runHasMap(const RunInfo& run, int layer, int head) {
+  const std::string hook = CaptureDocument::patternHook(layer);
+  return std::any_of(run.maps.begin(), run.maps.end(), [&](const MapRequest& map) {
     return map.hook == hook && std::find(map.heads.begin(), map.heads.end(), head) != map.heads.end();
   });
+}
+
+bool CaptureDocument::hasMap(const QString& run, int layer, int head) const {
+  const RunInfo* info = runInfo(run);
+  return info && runHasMap(*info, layer, head);
 }
 
 Selection CaptureDocument::clamped(Selection selection) const {

@@ -13,6 +13,12 @@
 
 namespace attnscope::widgets {
 
+/// A run's normalizer spec as a short label, numbers to 3 digits ("ssmax:s=0.18"); files keep the exact spec.
+QString normalizerLabel(const std::string& normalizer);
+
+/// Whether a run stores the attention map (pattern) of this head.
+bool runHasMap(const RunInfo& run, int layer, int head);
+
 /// What the views show: one run (optionally compared with a second), one head, one query row.
 struct Selection {
   QString run;
@@ -58,7 +64,9 @@ class CaptureDocument : public QObject {
 
   const Selection& selection() const { return m_selection; }
   void setSelection(const Selection& selection);
+  /// Shows run; when it is the compare run, the two swap places (Compare keeps both).
   void setRun(const QString& run);
+  /// Compares with run (empty: none); when it is the run, the two swap places.
   void setCompareRun(const QString& run);
   void setHead(int layer, int head);
   void setQuery(int query);

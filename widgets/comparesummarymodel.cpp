@@ -7,6 +7,7 @@
 
 #include "attnscope/analysis.h"
 #include "attnscope/store.h"
+#include "capturedocument.h"
 #include "colormaps.h"
 
 namespace attnscope::widgets {
@@ -33,9 +34,23 @@ CompareSummary computeCompareSummary(const CaptureFile& file, const CompareSumma
   for (int64_t layer = 0; layer < a.n_layer; ++layer)
     for (int64_t head = 0; head < a.n_head; ++head) {
       const auto i = static_cast<std::size_t>(layer * a.n_head + head);
-      summary.heads.push_back({static_cast<int>(layer), static_cast<int>(head), meansA[i], meansB[i]});
+      const bool maps = runHasMap(a, static_cast<int>(layer), static_cast<int>(head)) &&
+                        runHasMap(b, static_cast<int>(layer), static_cast<int>(head));
+      summary.heads.push_back({static_cast<int>(layer), static_cast<int>(head), meansA[i], meansB[i], maps});
     }
   return summary;
+}
+
+bool CompareSortProxy::lessThan(const QModelIndex& left, const QModelIndex& right) const {
+  const bool l = left.data(CompareSummaryModel::HasMapsRole).toBool(),
+             r = right.data(CompareSummaryModel::HasMapsRole).toBool();
+  // Qt reverses lessThan for a descending sort; the heads with maps stay first either way.
+  if (l != r) return sortOrder() == Qt::AscendingOrder ? l : r;
+  const QVariant a = left.data(sortRole()), b = right.data(sortRole());
+  const double x = a.toDouble(), y = b.toDouble();
+  if (std::isnan(x) != std::isnan(y))
+    return sortOrder() == Qt::AscendingOrder ? !std::isnan(x) : std::isnan(x);
+  return x < y;
 }
 
 CompareSummaryModel::CompareSummaryModel(QObject* parent) : QAbstractTableModel(parent) {}
@@ -74,12 +89,19 @@ QVariant CompareSummaryModel::data(const QModelIndex& index, int role) const {
     case ValueRole:
       if (index.column() <= HeadColumn) return static_cast<int>(v);
       return v;
+    case HasMapsRole:
+      return change.hasMaps;
+    case Qt::ToolTipRole:
+      return change.hasMaps ? QVariant()
+                            : tr("No attention map stored for this head in both runs: the panels "
+                                 "above stay empty");
     case Qt::TextAlignmentRole:
       return int(Qt::AlignRight | Qt::AlignVCenter);
     case Qt::BackgroundRole:
       if (index.column() != DifferenceColumn || !std::isfinite(v) || m_largestChange <= 0) return {};
       return QBrush(divergingColor(v / m_largestChange));
     case Qt::ForegroundRole:
+      if (!change.hasMaps && index.column() <= HeadColumn) return QBrush(QColor(140, 140, 140));
       if (index.column() != DifferenceColumn || !std::isfinite(v) || m_largestChange <= 0) return {};
       return QBrush(textColorOn(divergingColor(v / m_largestChange)));
     default:

@@ -5,6 +5,7 @@
 // one value struct; sort it through a proxy on ValueRole.
 
 #include <QAbstractTableModel>
+#include <QSortFilterProxyModel>
 #include <QString>
 
 #include <cstdint>
@@ -25,7 +26,8 @@ struct CompareSummaryRequest {
 
 struct HeadChange {
   int layer = 0, head = 0;
-  double a = 0, b = 0;  // NaN when the run lacks the statistic
+  double a = 0, b = 0;   // NaN when the run lacks the statistic
+  bool hasMaps = false;  // both runs store the head's map (the Compare panels can show it)
   double difference() const { return a - b; }
 };
 
@@ -33,6 +35,17 @@ struct CompareSummary {
   CompareSummaryRequest request;
   int64_t q0 = 0, n_tokens = 0;   // the queries summarised: [q0, n_tokens)
   std::vector<HeadChange> heads;  // layer-major
+};
+
+/// Sorts a CompareSummaryModel on ValueRole with the heads whose maps are stored first, in either order: a
+/// table sorted by change opens on heads the panels can show.
+class CompareSortProxy : public QSortFilterProxyModel {
+  Q_OBJECT
+ public:
+  using QSortFilterProxyModel::QSortFilterProxyModel;
+
+ protected:
+  bool lessThan(const QModelIndex& left, const QModelIndex& right) const override;
 };
 
 /// Reads both runs' statistic and summarises it per head (summarizeHeads, attnscope/analysis.h). Throws
@@ -45,6 +58,8 @@ class CompareSummaryModel : public QAbstractTableModel {
   enum Column { LayerColumn, HeadColumn, RunAColumn, RunBColumn, DifferenceColumn, ColumnCount };
   /// The raw number of a cell (int for layer/head, double for values, NaN when missing): sort on it.
   static constexpr int ValueRole = Qt::UserRole;
+  /// Whether both runs store the row's head map (bool).
+  static constexpr int HasMapsRole = Qt::UserRole + 1;
 
   explicit CompareSummaryModel(QObject* parent = nullptr);
 

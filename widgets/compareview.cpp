@@ -4,14 +4,16 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
-#include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
 
 #include <qcustomplot.h>
 
+#include <algorithm>
+
 #include "capturedocument.h"
+#include "comparefigure.h"
 #include "elidedlabel.h"
 #include "heatmapwidget.h"
 #include "statisticnames.h"
@@ -25,7 +27,7 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
              new HeatmapWidget(document, this, HeatmapRole::CompareRun),
              new HeatmapWidget(document, this, HeatmapRole::Difference)},
       m_model(new CompareSummaryModel(this)),
-      m_proxy(new QSortFilterProxyModel(this)),
+      m_proxy(new CompareSortProxy(this)),
       m_table(new QTableView(this)),
       m_stat(new QComboBox(this)),
       m_status(new ElidedLabel(this)),
@@ -142,6 +144,7 @@ void CompareView::reload() {
                                           .arg(summary.q0)
                                           .arg(summary.n_tokens - 1));
                     m_model->setSummary(summary);
+                    m_table->scrollToTop();  // sorted by change, heads with maps first
                     Q_EMIT contentReady();
                   },
                   [this](const QString& error) {
@@ -149,6 +152,41 @@ void CompareView::reload() {
                     m_status->setText(error);
                     Q_EMIT contentReady();
                   });
+}
+
+}  // namespace attnscope::widgets
+
+namespace attnscope::widgets {
+
+bool CompareView::isLoading() const {
+  return m_jobs.isRunning() || std::any_of(std::begin(m_maps), std::end(m_maps),
+                                           [](const HeatmapWidget* map) { return map->isLoading(); });
+}
+
+QString CompareView::figureTitle() const {
+  const Selection& s = m_document->selection();
+  if (!m_document->isOpen()) return tr("Compare runs");
+  return tr("Layer %1 · head %2 · %3 vs %4").arg(s.layer).arg(s.head).arg(s.run, s.compareRun);
+}
+
+std::unique_ptr<Figure> CompareView::exportFigure() const {
+  return std::make_unique<CompareFigure>(
+      figureTitle(), QVector<QCustomPlot*>{m_maps[0]->plot(), m_maps[1]->plot(), m_maps[2]->plot()});
+}
+
+CsvTable CompareView::exportTable() const {
+  const CompareSummary& summary = m_model->summary();
+  CsvTable table;
+  table.header =
+      QStringList{"layer", "head", summary.request.runA, summary.request.runB, "difference", "has_maps"};
+  for (const HeadChange& change : summary.heads)
+    table.rows << QStringList{QString::number(change.layer),
+                              QString::number(change.head),
+                              QString::number(change.a),
+                              QString::number(change.b),
+                              QString::number(change.difference()),
+                              change.hasMaps ? QStringLiteral("1") : QStringLiteral("0")};
+  return table;
 }
 
 }  // namespace attnscope::widgets

@@ -7,10 +7,10 @@
 
 #include "comparesummarymodel.h"
 #include "jobtracker.h"
+#include "plotexport.h"
 
 class QComboBox;
 class QLabel;
-class QSortFilterProxyModel;
 class QTableView;
 
 namespace attnscope::widgets {
@@ -19,7 +19,7 @@ class CaptureDocument;
 class HeatmapWidget;
 struct Selection;
 
-class CompareView : public QWidget {
+class CompareView : public QWidget, public ExportSource {
   Q_OBJECT
  public:
   explicit CompareView(CaptureDocument* document, QWidget* parent = nullptr);
@@ -30,6 +30,17 @@ class CompareView : public QWidget {
   CompareSummaryModel* summaryModel() const { return m_model; }
   QTableView* summaryTable() const { return m_table; }
   void setStat(const QString& stat);
+  /// Whether a panel's tile read or the summary is pending or running.
+  bool isLoading() const;
+  /// The figure's title: the head and the runs compared.
+  QString figureTitle() const;
+
+  QString exportName() const override { return QStringLiteral("compare"); }
+  /// The three panels side by side under one title, each with its title and colour scale (comparefigure.h).
+  std::unique_ptr<Figure> exportFigure() const override;
+  QWidget* exportWidget() const override { return const_cast<CompareView*>(this); }
+  /// The per-head summary: layer, head, the statistic in each run and the change.
+  CsvTable exportTable() const override;
 
  Q_SIGNALS:
   /// The summary table holds the latest request's rows (or an error is shown).
@@ -43,7 +54,7 @@ class CompareView : public QWidget {
   CaptureDocument* m_document;
   HeatmapWidget* m_maps[3];
   CompareSummaryModel* m_model;
-  QSortFilterProxyModel* m_proxy;
+  CompareSortProxy* m_proxy;
   QTableView* m_table;
   QComboBox* m_stat;
   QLabel* m_status;

@@ -1,6 +1,8 @@
 #pragma once
 // The paper's figure: a per-query statistic (max attention by default) against the number of keys n the query
-// sees, log n axis, median line and q10–q90 band per run, runs overlaid; the theory curves on demand.
+// sees, log n axis, median line and q10–q90 band per run, runs overlaid; the theory curves on demand. Bins of
+// fewer queries than a minimum the user sets are drawn dashed with hollow markers (or hidden), and a tooltip
+// gives each bin's count. Title and legend fit the plot's width, on screen and in exports.
 
 #include <QWidget>
 
@@ -11,11 +13,13 @@
 class QCheckBox;
 class QComboBox;
 class QCustomPlot;
-class QCPTextElement;
+class QAction;
+class QSpinBox;
 
 namespace attnscope::widgets {
 
 class CaptureDocument;
+class FittedTitle;
 struct Selection;
 
 class ContextCurveWidget : public QWidget, public ExportSource {
@@ -28,6 +32,15 @@ class ContextCurveWidget : public QWidget, public ExportSource {
   void setStat(const QString& stat);
   void setScope(CurveScope scope);
   void setTheoryVisible(bool visible);
+  /// Bins with fewer queries per head than this are sparse.
+  void setMinBinQueries(int queries);
+  int minBinQueries() const;
+  /// Hides sparse bins instead of drawing them dashed and hollow.
+  void setSparseHidden(bool hidden);
+  /// The tooltip at a pixel of the plot: the nearest bin's run, n range, median, q10–q90 and count, or ""
+  /// when no bin is near.
+  QString toolTipAt(const QPointF& pixel) const;
+  FittedTitle* title() const { return m_title; }
 
   QString exportName() const override { return QStringLiteral("context-curve"); }
   QCustomPlot* exportPlot() const override { return m_plot; }
@@ -43,13 +56,16 @@ class ContextCurveWidget : public QWidget, public ExportSource {
   void reload();
   void rebuild();
   CurveRequest currentRequest() const;
+  void addRunGraphs(const Curve& curve, const QColor& color, const QString& name, bool* anySparse);
 
   CaptureDocument* m_document;
   QCustomPlot* m_plot;
-  QCPTextElement* m_title;
+  FittedTitle* m_title;
   QComboBox* m_stat;
   QComboBox* m_scope;
   QCheckBox* m_theory;
+  QSpinBox* m_minQueries;  // in the "Bins" button's menu, with m_hideSparse
+  QAction* m_hideSparse;
   CurveSet m_curves;
   CurveRequest m_shown;
   JobTracker m_jobs{this};

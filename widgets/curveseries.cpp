@@ -30,6 +30,15 @@ CurveSet computeCurves(const CaptureFile& file, const CurveRequest& request) {
   return set;
 }
 
+int64_t binQueries(const Curve& curve, const CurvePoint& point) {
+  const int64_t heads = std::max<int64_t>(1, curve.n_heads);
+  return (point.count + heads - 1) / heads;
+}
+
+bool isSparseBin(const Curve& curve, const CurvePoint& point, int min_queries) {
+  return binQueries(curve, point) < min_queries;
+}
+
 double ssmaxScale(const QString& normalizer) {
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   try {

@@ -30,6 +30,16 @@ struct CurveSet {
   QStringList missing;        // runs without the statistic
 };
 
+/// Bins with fewer queries than this (per head) are sparse unless the user sets another minimum: a bin of one
+/// query is one sample, and its median is no curve.
+constexpr int kDefaultMinBinQueries = 32;
+
+/// The queries of one head in a bin: its values over the heads pooled (count / n_heads, rounded up).
+int64_t binQueries(const Curve& curve, const CurvePoint& point);
+
+/// Whether a bin holds fewer than min_queries queries per head (binQueries).
+bool isSparseBin(const Curve& curve, const CurvePoint& point, int min_queries);
+
 /// Reads and bins the statistic of every requested run. Throws StoreError. Safe off the GUI thread.
 CurveSet computeCurves(const CaptureFile& file, const CurveRequest& request);
 

@@ -6,6 +6,7 @@
 #include <QLabel>
 
 class QComboBox;
+class QFontMetrics;
 
 namespace attnscope::widgets {
 
@@ -22,6 +23,10 @@ class ElidedLabel : public QLabel {
  protected:
   void paintEvent(QPaintEvent* event) override;
 };
+
+/// Breaks text into lines no wider than width (at spaces; explicit newlines kept), for messages drawn where
+/// no layout wraps them (plot items). A word wider than width gets a line of its own.
+QString wrapText(const QString& text, const QFontMetrics& metrics, int width);
 
 /// Lets a combo box shrink below its longest item, to about n_chars characters (the style elides the rest).
 void letComboBoxGiveWay(QComboBox* box, int n_chars = 12);

@@ -21,6 +21,16 @@ QString headGridTitle(const HeadGridRequest& request) {
   return QObject::tr("%1, %2").arg(statisticTitle(request.stat), summaryDescription(request.stat));
 }
 
+QCPColorGradient headGridGradient(const HeadGridValues& values) {
+  return values.request.difference ? divergingGradient() : viridisGradient();
+}
+
+QString headGridLegendLabel(const HeadGridValues& values) {
+  const QString label = statisticAxisLabel(values.request.stat);
+  if (!values.request.difference) return label;
+  return QObject::tr("Δ %1 (%2 − %3)").arg(label, values.request.run, values.request.compareRun);
+}
+
 HeadGridValues computeHeadGrid(const CaptureFile& file, const HeadGridRequest& request) {
   HeadGridValues result;
   result.request = request;
@@ -56,6 +66,7 @@ HeadGridModel::HeadGridModel(QObject* parent) : QAbstractTableModel(parent) {}
 void HeadGridModel::setValues(const HeadGridValues& values) {
   beginResetModel();
   m_values = values;
+  m_gradient = headGridGradient(values);
   endResetModel();
 }
 
@@ -114,8 +125,8 @@ QVariant HeadGridModel::headerData(int section, Qt::Orientation orientation, int
 
 QColor HeadGridModel::cellColor(double value) const {
   if (!std::isfinite(value)) return QColor(Qt::lightGray);
-  if (m_values.request.difference) return divergingColor(value / m_values.hi);
-  return viridisColor((value - m_values.lo) / (m_values.hi - m_values.lo));
+  // The legend's gradient and range: a cell and its place on the scale are one colour.
+  return QColor::fromRgb(m_gradient.color(value, QCPRange(m_values.lo, m_values.hi)));
 }
 
 }  // namespace attnscope::widgets

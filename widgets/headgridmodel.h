@@ -6,6 +6,8 @@
 #include <QAbstractTableModel>
 #include <QString>
 
+#include <qcustomplot.h>
+
 #include <vector>
 
 #include "statisticnames.h"
@@ -33,6 +35,12 @@ struct HeadGridValues {
   double lo = 0, hi = 1;       // colour range; symmetric around 0 for differences
 };
 
+/// The colour scale of the grid: viridis over [lo, hi], or the diverging gradient for differences.
+QCPColorGradient headGridGradient(const HeadGridValues& values);
+
+/// The legend's label: the statistic's axis label, and for differences which run minus which.
+QString headGridLegendLabel(const HeadGridValues& values);
+
 /// Reads the statistic and summarises it per head. Throws StoreError. Safe to call off the GUI thread.
 HeadGridValues computeHeadGrid(const CaptureFile& file, const HeadGridRequest& request);
 
@@ -58,6 +66,7 @@ class HeadGridModel : public QAbstractTableModel {
   QColor cellColor(double value) const;
 
   HeadGridValues m_values;
+  mutable QCPColorGradient m_gradient;  // headGridGradient(m_values); color() fills its lookup table
 };
 
 }  // namespace attnscope::widgets

@@ -11,10 +11,14 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include <qcustomplot.h>
+
 #include <algorithm>
 
 #include "capturedocument.h"
+#include "colorlegend.h"
 #include "elidedlabel.h"
+#include "headgridfigure.h"
 #include "statisticnames.h"
 
 namespace attnscope::widgets {
@@ -49,6 +53,7 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
       m_statistic(new QComboBox(this)),
       m_difference(new QCheckBox(tr("Δ vs compare run"), this)),
       m_table(new QTableView(this)),
+      m_legend(new ColorLegend(this)),
       m_status(new QLabel(this)) {
   addStatisticItems(m_statistic);
   letComboBoxGiveWay(m_statistic);
@@ -73,6 +78,7 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addLayout(controls);
   layout->addWidget(m_table, 1);
+  layout->addWidget(m_legend);
   layout->addWidget(m_status);
 
   connect(m_statistic, &QComboBox::currentIndexChanged, this, &HeadGridView::reload);
@@ -112,6 +118,7 @@ void HeadGridView::reload() {
   auto file = m_document->file();
   if (!file) {
     m_model->clear();
+    m_legend->clearScale();
     m_status->setText(tr("No capture open"));
     return;
   }
@@ -119,6 +126,8 @@ void HeadGridView::reload() {
   m_jobs.startJob([file, request](const CancelCheck&) { return computeHeadGrid(*file, request); },
                   [this](HeadGridValues values) {
                     m_model->setValues(values);
+                    m_legend->setScale(headGridGradient(values), values.lo, values.hi,
+                                       headGridLegendLabel(values));
                     QString text = tr("%1 · run %2").arg(headGridTitle(values.request), values.request.run);
                     if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
                     m_status->setText(text);
@@ -127,6 +136,7 @@ void HeadGridView::reload() {
                   },
                   [this](const QString& error) {
                     m_model->clear();
+                    m_legend->clearScale();
                     m_status->setText(error);
                     Q_EMIT contentReady();
                   });
@@ -138,6 +148,18 @@ void HeadGridView::showCurrentHead() {
   if (!index.isValid() || m_table->currentIndex() == index) return;
   m_table->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect);
   m_table->scrollTo(index);
+}
+
+QCustomPlot* HeadGridView::exportPlot() const {
+  auto* plot = findChild<QCustomPlot*>(QStringLiteral("headGridFigure"));
+  if (!plot) {
+    plot = new QCustomPlot(const_cast<HeadGridView*>(this));  // never shown: drawn only into files
+    plot->setObjectName(QStringLiteral("headGridFigure"));
+    plot->hide();
+  }
+  plot->resize(size());
+  drawHeadGridFigure(plot, *m_model);
+  return plot;
 }
 
 CsvTable HeadGridView::exportTable() const {

@@ -214,7 +214,7 @@ void HeadsFigure::rebuild(const QString& message) {
   small.setPointSizeF(base.pointSizeF() * 0.85);
   const RunInfo* run = m_document->runInfo(m_run);
   const auto maps = std::find_if(m_tiles.begin(), m_tiles.end(), [](const MapTile& t) { return !t.empty(); });
-  const QString normalizer = run ? QString::fromStdString(run->normalizer) : QString();
+  const QString normalizer = run ? normalizerLabel(run->normalizer) : QString();
   QString title = !run ? QString()
                        : tr("%1 · every head · %2 tokens")
                              .arg(normalizer == m_run ? m_run : tr("%1 [%2]").arg(m_run, normalizer))

@@ -13,6 +13,7 @@
 
 #include "capturedocument.h"
 #include "colormaps.h"
+#include "elidedlabel.h"
 
 namespace attnscope::widgets {
 namespace {
@@ -62,7 +63,7 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
 
   m_message = new QCPItemText(m_plot);
-  m_message->position->setType(QCPItemPosition::ptAxisRectRatio);
+  m_message->position->setType(QCPItemPosition::ptViewportRatio);  // the whole plot's width: narrow panels
   m_message->position->setCoords(0.5, 0.5);
   m_message->setClipToAxisRect(false);
   m_message->setVisible(false);
@@ -95,6 +96,8 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   connect(m_plot, &QCustomPlot::afterLayout, this, [this] {
     // A new plot size may need another pyramid level and a different choice of token labels.
     const QSize size = m_plot->axisRect()->rect().size();
+    m_message->setText(wrapText(m_message->property("message").toString(), QFontMetrics(m_message->font()),
+                                m_plot->width() - 16));
     if (size == m_axisSize) return;
     m_axisSize = size;
     updateTickers();
@@ -344,7 +347,8 @@ void HeatmapWidget::updateQueryMarker() {
 }
 
 void HeatmapWidget::showMessage(const QString& text) {
-  m_message->setText(text);
+  m_message->setProperty("message", text);  // rewrapped to the plot's width on each layout (elidedlabel.h)
+  m_message->setText(wrapText(text, QFontMetrics(m_message->font()), m_plot->width() - 16));
   m_message->setVisible(!text.isEmpty());
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -10,18 +10,18 @@
 #include <algorithm>
 
 #include "capturedocument.h"
+#include "elidedlabel.h"
+#include "tokensfigure.h"
 
 namespace attnscope::widgets {
 namespace {
 
-constexpr int kMargin = 6, kPadding = 3, kLineGap = 3;
-const QColor kShade(230, 85, 13);  // attention received
-const QColor kQueryBorder(255, 42, 109);
+constexpr int kMargin = 6;
 
 }  // namespace
 
 TokensView::TokensView(CaptureDocument* document, QWidget* parent)
-    : QAbstractScrollArea(parent), m_document(document), m_caption(new QLabel(this)) {
+    : QAbstractScrollArea(parent), m_document(document), m_caption(new ElidedLabel(this)) {
   m_caption->setTextFormat(Qt::PlainText);
   m_caption->setContentsMargins(kMargin, 2, kMargin, 2);
   setViewportMargins(0, m_caption->sizeHint().height() + 2, 0, 0);
@@ -30,30 +30,29 @@ TokensView::TokensView(CaptureDocument* document, QWidget* parent)
   viewport()->setBackgroundRole(QPalette::Base);
   connect(m_document, &CaptureDocument::documentChanged, this, [this] {
     m_rowKey.clear();
+    readText();
     relayout();
   });
   connect(m_document, &CaptureDocument::selectionChanged, this, &TokensView::onSelectionChanged);
+  readText();  // the document may be open already (headless export)
   relayout();
   onSelectionChanged(m_document->selection());
 }
 
+void TokensView::readText() {
+  m_text.clear();
+  for (int i = 0; i < m_document->nTokens(); ++i) m_text << runningToken(*m_document, i);
+}
+
 void TokensView::relayout() {
-  const QFontMetrics metrics(font());
-  const int line = metrics.height() + 2 * kPadding, width = viewport()->width() - kMargin;
-  const QStringList& tokens = m_document->tokens();
-  m_rects.assign(static_cast<std::size_t>(tokens.size()), QRect());
-  int x = kMargin, y = kMargin;
-  for (int i = 0; i < tokens.size(); ++i) {
-    const int w = std::max(6, metrics.horizontalAdvance(m_document->displayToken(i)) + 2 * kPadding);
-    if (x + w > width && x > kMargin) x = kMargin, y += line + kLineGap;
-    m_rects[static_cast<std::size_t>(i)] = QRect(x, y, w, line);
-    x += w + 1;
-    if (tokens[i].contains(QLatin1Char('\n'))) x = kMargin, y += line + kLineGap;
-  }
-  m_contentHeight = y + line + kMargin;
+  const TokenLayout layout = layoutTokens(m_text, m_document->tokens(), QFontMetrics(font()), kMargin,
+                                          viewport()->width() - 2 * kMargin);
+  m_rects = layout.rects;
+  for (QRect& rect : m_rects) rect.translate(0, kMargin);
+  m_contentHeight = layout.height + 2 * kMargin;
   verticalScrollBar()->setRange(0, std::max(0, m_contentHeight - viewport()->height()));
   verticalScrollBar()->setPageStep(viewport()->height());
-  verticalScrollBar()->setSingleStep(line + kLineGap);
+  verticalScrollBar()->setSingleStep(std::max(1, layout.lineHeight));
   refresh();
 }
 
@@ -110,6 +109,11 @@ void TokensView::refresh() {
 
 QString TokensView::caption() const {
   if (!m_document->isOpen()) return tr("Open a capture file to read its prompt here.");
+  return m_note.isEmpty() ? title() + tr(" · click a token to make it the query") : title();
+}
+
+QString TokensView::title() const {
+  if (!m_document->isOpen()) return {};
   const Selection& s = m_document->selection();
   QString text = tr("Attention from query %1 «%2» · %3 · layer %4 · head %5")
                      .arg(s.query)
@@ -118,7 +122,7 @@ QString TokensView::caption() const {
                      .arg(s.head);
   if (!m_note.isEmpty()) return text + QStringLiteral(" — ") + m_note;
   if (m_maxWeight > 0) text += tr(" · darkest = %1").arg(static_cast<double>(m_maxWeight), 0, 'g', 3);
-  return text + tr(" · click a token to make it the query");
+  return text;
 }
 
 QRect TokensView::tokenRect(int token) const {
@@ -145,18 +149,11 @@ void TokensView::paintEvent(QPaintEvent*) {
   for (; it != m_rects.end() && it->top() <= scroll + height; ++it) {
     const int i = static_cast<int>(it - m_rects.begin());
     const bool seen = i <= query;  // causal: later keys are invisible to the query
-    if (seen && i < static_cast<int>(m_weights.size()) && m_maxWeight > 0) {
-      QColor shade = kShade;
-      shade.setAlphaF(std::clamp(m_weights[static_cast<std::size_t>(i)] / m_maxWeight, 0.0f, 1.0f));
-      painter.fillRect(*it, shade);
-    }
-    if (i == query) {
-      painter.setPen(QPen(kQueryBorder, 2));
-      painter.drawRect(it->adjusted(1, 1, -1, -1));
-    }
-    painter.setPen(seen ? palette().color(QPalette::Text) : palette().color(QPalette::PlaceholderText));
-    painter.drawText(it->adjusted(kPadding, 0, 0, 0), Qt::AlignVCenter | Qt::AlignLeft,
-                     m_document->displayToken(i));
+    const float shade = seen && i < static_cast<int>(m_weights.size()) && m_maxWeight > 0
+                            ? m_weights[static_cast<std::size_t>(i)] / m_maxWeight
+                            : -1.0f;
+    paintToken(painter, *it, m_text.value(i), shade, i == query, seen, palette().color(QPalette::Text),
+               palette().color(QPalette::PlaceholderText));
   }
 }
 
@@ -198,6 +195,18 @@ void TokensView::ensureVisible(int token) {
   if (rect.top() < 0 || rect.bottom() > viewport()->height())
     verticalScrollBar()->setValue(verticalScrollBar()->value() + rect.center().y() -
                                   viewport()->height() / 2);
+}
+
+std::unique_ptr<Figure> TokensView::exportFigure() const {
+  TokensFigureContent content;
+  content.title = title();
+  content.note = m_note;
+  content.text = m_text;
+  content.raw = m_document->tokens();
+  content.weights = m_weights;
+  content.query = m_document->selection().query;
+  content.font = font();
+  return std::make_unique<TokensFigure>(std::move(content));
 }
 
 CsvTable TokensView::exportTable() const {

@@ -31,6 +31,8 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   QSize sizeHint() const override { return {600, 200}; }
 
   QString exportName() const override { return QStringLiteral("tokens"); }
+  /// Every token, wrapped and paged (tokensfigure.h), with the caption as title and a colour legend.
+  std::unique_ptr<Figure> exportFigure() const override;
   QWidget* exportWidget() const override { return const_cast<TokensView*>(this); }
   CsvTable exportTable() const override;
 
@@ -46,14 +48,19 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
 
  private:
   void onSelectionChanged(const Selection& selection);
+  /// Reads the document's tokens as running text.
+  void readText();
   void relayout();
   void reloadWeights();
   void ensureVisible(int token);
   QString caption() const;
+  /// What the tokens show: the query, run, layer and head (the caption without the hint; the export's title).
+  QString title() const;
   /// Updates the caption and repaints the text.
   void refresh();
 
   CaptureDocument* m_document;
+  QStringList m_text;          // running tokens (tokensfigure.h)
   std::vector<QRect> m_rects;  // per token, in content coordinates, sorted by line
   std::vector<float> m_weights;
   float m_maxWeight = 0;

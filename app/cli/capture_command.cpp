@@ -28,6 +28,8 @@ const char* flagOf(CaptureField field) {
       return "--targets";
     case CaptureField::Topk:
       return "--topk";
+    case CaptureField::LocalWindow:
+      return "--local-window";
     case CaptureField::QueryBlock:
       return "--block";
     case CaptureField::Out:

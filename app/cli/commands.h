@@ -1,4 +1,6 @@
 #pragma once
+
+#include <csignal>
 // The subcommands of attnscope-cli. Each returns the process exit code; errors are thrown as exceptions and
 // reported by main as one line.
 
@@ -10,9 +12,28 @@
 #include "attnscope/evaluate.h"
 #include "attnscope/normalizer_spec.h"
 #include "attnscope/prompt.h"
+#include "attnscope/sweep_request.h"
 #include "attnscope/train.h"
 
 namespace attnscope::cli {
+
+/// Sets a flag on SIGINT and SIGTERM while it lives, for commands that stop cleanly between steps (train,
+/// sweep); the previous handlers come back when it is destroyed.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  /// Returns whether a signal asked to stop.
+  bool requested() const;
+
+ private:
+  struct sigaction m_old_int = {}, m_old_term = {};
+};
+
+/// Returns seconds as H:MM:SS ("-:--:--" for a negative, unknown, time).
+std::string formatDuration(double seconds);
 
 /// Token ids (and display strings, when display is given) of a prompt for a model directory.
 std::vector<int64_t> promptIds(const PromptSource& prompt, const std::string& model_dir,
@@ -64,6 +85,13 @@ struct EvalOptions {
   std::string csv;             // write every number here when set
 };
 
+struct SweepOptions {
+  SweepRequest request;        // every field but dtype, mode and shard is set from its flag
+  std::string dtype = "auto";  // compute dtype (computeDtypeNames())
+  bool documents = false;      // --documents, else --needle
+  std::string shard;           // "K/N"; empty: the whole grid
+};
+
 struct NeedleOptions {
   std::string out;
   int64_t length = 2048;  // bytes (= tokens of a byte model)
@@ -89,6 +117,8 @@ int runForward(const RunOptions& options);
 int runTrain(const TrainOptions& options);
 int runEval(const EvalOptions& options);
 int runNeedle(const NeedleOptions& options);
+/// Runs a sweep; returns 130 when SIGINT or SIGTERM cancelled it (finished records kept).
+int runSweep(const SweepOptions& options);
 int runMerge(const MergeOptions& options);
 /// Replaces the process with the attnscope binary beside this one (`attnscope --export ARGS`); returns only
 /// on error.

@@ -1,4 +1,4 @@
-// attnscope-cli eval: loss by position, needle retrieval and needle scores per head of a byte-level model.
+// attnscope-cli eval: loss by position, needle retrieval and needle scores per head, on the sweep runner.
 
 #include <algorithm>
 #include <cstdio>
@@ -10,8 +10,8 @@ namespace attnscope::cli {
 namespace {
 
 void printLoss(const EvalResult& result) {
-  std::printf("loss per position (nats/byte, held-out text; training context %lld):\n",
-              static_cast<long long>(result.n_ctx));
+  std::printf("loss per position (nats/%s, held-out text; training context %lld):\n",
+              result.tokenizer == "bytes" ? "byte" : "token", static_cast<long long>(result.n_ctx));
   std::printf("  %-15s %8s %9s\n", "positions", "loss", "tokens");
   for (const LossBucket& b : result.loss) {
     char range[40];

@@ -23,12 +23,16 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Compute threads (0: one per core)")->check(CLI::NonNegativeNumber);
   app.fallthrough();  // "attnscope-cli train DIR --threads 2" works as well as "--threads 2 train DIR"
 
-  // Adds --ids / --text / --prompt-file to a subcommand.
+  // Adds --ids / --text / --prompt-file / --induction-prompt to a subcommand.
   auto addPrompt = [](CLI::App* cmd, attnscope::PromptSource& prompt) {
-    auto* group = cmd->add_option_group("prompt", "Exactly one of --ids, --text, --prompt-file");
+    auto* group =
+        cmd->add_option_group("prompt", "Exactly one of --ids, --text, --prompt-file, --induction-prompt");
     group->add_option("--ids", prompt.ids, "Token ids, comma-separated")->delimiter(',');
     group->add_option("--text", prompt.text, "Prompt text (tokenized with the model's tokenizer)");
     group->add_option("--prompt-file", prompt.file, "File holding the prompt text")->check(CLI::ExistingFile);
+    group->add_option("--induction-prompt", prompt.induction,
+                      "R[:SEED]: R distinct random token ids, then the same R again (finds induction heads; "
+                      "see the induction_mass statistic)");
     group->require_option(1);
   };
 
@@ -40,6 +44,21 @@ int main(int argc, char** argv) {
                     "F32), float32, bfloat16; attention, softmax and statistics are float32 always")
         ->check(CLI::IsMember(attnscope::computeDtypeNames()))
         ->capture_default_str();
+  };
+
+  // Adds the prompt grid of eval and sweep: lengths x depths x prompts per cell, and the seed that draws
+  // them.
+  auto addPromptGrid = [](CLI::App* cmd, std::vector<int64_t>& lengths, std::vector<double>& depths,
+                          int64_t& prompts, uint64_t& seed, const std::string& lengths_help) {
+    cmd->add_option("--lengths", lengths, lengths_help)->delimiter(',');
+    cmd->add_option("--depths", depths, "Needle depths in [0, 1]")
+        ->delimiter(',')
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    cmd->add_option("--prompts", prompts, "Needle prompts per length and depth")
+        ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+        ->capture_default_str();
+    cmd->add_option("--seed", seed, "Seed of the haystack offsets and needles")->capture_default_str();
   };
 
   // Adds the model directory argument, which also takes a model id (Org/Name) of the local Hugging Face
@@ -103,6 +122,10 @@ int main(int argc, char** argv) {
       "SSMax-trained model); the runs record their own model");
   capture_cmd->add_option("--targets", capture.request.targets,
                           "Target token ranges for target_mass, e.g. 10:20,40:45");
+  capture_cmd
+      ->add_option("--local-window", capture.request.local_window,
+                   "W of the local_mass statistic: attention on the query's last W keys, itself included")
+      ->capture_default_str();
   capture_cmd->add_option("--topk", capture.request.topk, "k of the top-k mass statistic")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
@@ -201,8 +224,8 @@ int main(int argc, char** argv) {
   attnscope::EvalParams& ep = eval.params;
   auto* eval_cmd = app.add_subcommand(
       "eval",
-      "Evaluate a byte-level model: loss by position, needle retrieval against length and depth, needle "
-      "score per head");
+      "Evaluate a model on held-out text: loss by position, needle retrieval against length and depth, "
+      "needle score per head (a fixed sweep, printed as tables)");
   addModelDir(eval_cmd, eval.model_dir, "Model directory made by train");
   addDtype(eval_cmd, eval.dtype);
   eval_cmd->add_option("--normalizer,-n", ep.normalizer, attnscope::normalizerSyntax())
@@ -211,24 +234,45 @@ int main(int argc, char** argv) {
       ->add_option("--rope-theta-scale", ep.rope_theta_scale, "Multiply rope_theta at evaluation (e.g. 50)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  eval_cmd
-      ->add_option("--lengths", ep.lengths,
-                   "Needle prompt lengths; the loss runs to the largest "
-                   "(default: 1, 2, 4, 8, 16 x context)")
-      ->delimiter(',');
-  eval_cmd->add_option("--depths", ep.depths, "Needle depths in [0, 1]")
-      ->delimiter(',')
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  eval_cmd->add_option("--prompts", ep.n_needle_prompts, "Needle prompts per length and depth")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  addPromptGrid(eval_cmd, ep.lengths, ep.depths, ep.n_needle_prompts, ep.seed,
+                "Needle prompt lengths in tokens; the loss runs to the largest (default: 1, 2, 4, 8, 16 x "
+                "context)");
   eval_cmd->add_option("--loss-sequences", ep.n_loss_sequences, "Held-out sequences for the loss")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  eval_cmd->add_option("--seed", ep.seed, "Seed of the held-out offsets and needles")->capture_default_str();
   eval_cmd->add_option("--text-dir", ep.corpus.dir, "Directory of fortune files")->capture_default_str();
   eval_cmd->add_option("--csv", eval.csv, "Write every number as CSV");
+
+  SweepOptions sweep;
+  attnscope::SweepRequest& sr = sweep.request;
+  auto* sweep_cmd =
+      app.add_subcommand("sweep",
+                         "Run needle-in-a-haystack or long-document prompts over lengths x depths x prompts, "
+                         "once per normalizer, "
+                         "into a sweep file (one record per prompt, appended as each finishes)");
+  addModelDir(sweep_cmd, sr.model_dir, "Hugging Face model directory");
+  auto* sweep_mode = sweep_cmd->add_option_group("mode", "Exactly one of --needle, --documents");
+  bool sweep_needle = false;
+  sweep_mode->add_flag("--needle", sweep_needle,
+                       "Needle retrieval by greedy generation, needle score per head");
+  sweep_mode->add_flag("--documents", sweep.documents, "Held-out text cut at each length: loss by position");
+  sweep_mode->require_option(1);
+  addDtype(sweep_cmd, sweep.dtype);
+  sweep_cmd->add_option("--normalizer,-n", sr.normalizers, "Normalizer (repeat: one record per prompt each)")
+      ->required();
+  addPromptGrid(sweep_cmd, sr.lengths, sr.depths, sr.prompts_per_cell, sr.seed,
+                "Prompt lengths in tokens of the model's tokenizer (default: context x 1, 2, 4)");
+  sweep_cmd->add_option("--distractors", sr.distractors, "Other cities' needles per 1,000 tokens")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  sweep_cmd->add_option("--haystack", sr.haystack,
+                        "Text file or directory the prompts are cut from (default: held-out fortunes)");
+  sweep_cmd->add_option("--rope-theta-scale", sr.rope_theta_scale, "Multiply rope_theta (e.g. 50)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sweep_cmd->add_option("--out,-o", sr.out, "Sweep file (.h5)")->required();
+  sweep_cmd->add_option("--shard", sweep.shard, "Run shard K of N (0-based K/N) of the prompt grid");
+  sweep_cmd->add_flag("--resume", sr.resume, "Continue an existing sweep file, skipping stored records");
 
   NeedleOptions needle;
   auto* needle_cmd = app.add_subcommand(
@@ -272,8 +316,9 @@ int main(int argc, char** argv) {
   try {
     attnscope::setComputeThreads(threads);
     // Only the chosen subcommand's model directory is set; a cached model id becomes its snapshot directory.
-    for (std::string* model_dir : {&info.model_dir, &run.model_dir, &tokenize.model_dir,
-                                   &capture.request.model_dir, &eval.model_dir, &train.params.init_from})
+    for (std::string* model_dir :
+         {&info.model_dir, &run.model_dir, &tokenize.model_dir, &capture.request.model_dir, &eval.model_dir,
+          &train.params.init_from, &sweep.request.model_dir})
       if (!model_dir->empty()) *model_dir = attnscope::resolveModelPath(*model_dir, revision);
     if (*info_cmd) return runInfo(info);
     if (*run_cmd) return runForward(run);
@@ -283,6 +328,7 @@ int main(int argc, char** argv) {
     if (*train_cmd) return runTrain(train);
     if (*eval_cmd) return runEval(eval);
     if (*needle_cmd) return runNeedle(needle);
+    if (*sweep_cmd) return runSweep(sweep);
     if (*merge_cmd) return runMerge(merge);
     if (*export_cmd) {
       exporting.args = export_cmd->remaining();

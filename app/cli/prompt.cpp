@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "attnscope/config.h"
 #include "attnscope/prompt.h"
 #include "attnscope/tokenizer.h"
 #include "commands.h"
@@ -12,7 +13,8 @@ namespace attnscope::cli {
 
 std::vector<int64_t> promptIds(const PromptSource& prompt, const std::string& model_dir,
                                std::vector<std::string>* display) {
-  PromptTokens tokens = promptTokens(prompt, model_dir);
+  const int64_t vocab_size = prompt.induction.empty() ? 0 : loadConfig(model_dir).vocab_size;
+  PromptTokens tokens = promptTokens(prompt, model_dir, vocab_size);
   if (display) *display = std::move(tokens.display);
   return tokens.ids;
 }

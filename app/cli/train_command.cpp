@@ -1,34 +1,16 @@
 // attnscope-cli train: trains a small byte-level Llama model with softmax or SSMax attention; Ctrl-C stops it
-// after writing a checkpoint that --resume continues.
+// (or SIGTERM) stops it after writing a checkpoint that --resume continues.
 
-#include <csignal>
 #include <cstdio>
 
 #include "attnscope/runtime.h"
 #include "commands.h"
 
 namespace attnscope::cli {
-namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-
-extern "C" void requestStop(int) {
-  g_stop = 1;
-}
-
-std::string clock(double seconds) {
-  const long long s = static_cast<long long>(seconds + 0.5);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-  return buf;
-}
-
-}  // namespace
 
 int runTrain(const TrainOptions& options) {
   const TrainParams& p = options.params;
-  g_stop = 0;
-  auto previous = std::signal(SIGINT, requestStop);
+  const StopSignals stop;
   bool started = false;
   auto progress = [&](const TrainProgress& info) {
     // The header waits for the first step, so errors before training stay the only output line.
@@ -46,26 +28,20 @@ int runTrain(const TrainOptions& options) {
                     static_cast<long long>(info.step - 1));
       started = true;
     }
-    if (info.step % options.log_every == 0 || info.step == info.n_steps || g_stop)
+    if (info.step % options.log_every == 0 || info.step == info.n_steps || stop.requested())
       std::printf("step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  elapsed %s  eta %s\n",
                   static_cast<long long>(info.step), static_cast<long long>(info.n_steps), info.loss, info.lr,
-                  info.tokens_per_s, clock(info.elapsed_s).c_str(), clock(info.eta_s).c_str());
+                  info.tokens_per_s, formatDuration(info.elapsed_s).c_str(),
+                  formatDuration(info.eta_s).c_str());
     std::fflush(stdout);
-    return !g_stop;
+    return !stop.requested();
   };
-  TrainResult result;
-  try {
-    result = trainModel(p, options.out_dir, options.resume, progress);
-  } catch (...) {
-    std::signal(SIGINT, previous);
-    throw;
-  }
-  std::signal(SIGINT, previous);
+  const TrainResult result = trainModel(p, options.out_dir, options.resume, progress);
   if (!result.finished) {
     std::printf(
         "stopped at step %lld; checkpoint in %s/checkpoint (continue with the same arguments and --resume)\n",
         static_cast<long long>(result.steps_done), options.out_dir.c_str());
-    return 130;  // interrupted, as shells report SIGINT
+    return 130;  // interrupted, as shells report SIGINT (SIGTERM too, so Slurm's preemption also resumes)
   }
   std::printf("saved %s (config.json, model.safetensors) after %lld steps, last loss %.4f\n",
               options.out_dir.c_str(), static_cast<long long>(result.steps_done), result.last_loss);

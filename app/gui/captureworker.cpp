@@ -1,5 +1,6 @@
 #include "captureworker.h"
 
+#include <QFileInfo>
 #include <QThread>
 
 #include <exception>
@@ -32,6 +33,8 @@ QString captureFieldLabel(CaptureField field) {
       return CaptureWorker::tr("Targets");
     case CaptureField::Topk:
       return CaptureWorker::tr("Top-k");
+    case CaptureField::LocalWindow:
+      return CaptureWorker::tr("Local window");
     case CaptureField::QueryBlock:
       return CaptureWorker::tr("Query block");
     case CaptureField::Out:
@@ -80,6 +83,7 @@ void CaptureWorker::onThreadFinished() {
 
 void CaptureWorker::run(const CaptureRequest& request, int threads) {
   m_outcome.n_requested = static_cast<int>(request.normalizers.size());
+  const bool existed = QFileInfo::exists(QString::fromStdString(request.out));
   try {
     setComputeThreads(threads);
     const CaptureResult result = runCapture(
@@ -90,6 +94,7 @@ void CaptureWorker::run(const CaptureRequest& request, int threads) {
     m_outcome.n_requested = static_cast<int>(result.n_requested);
     m_outcome.n_tokens = static_cast<int>(result.n_tokens);
     m_outcome.cancelled = result.cancelled;
+    m_outcome.created = !existed && !result.path.empty();
   } catch (const CaptureRequestError& error) {
     m_error = captureFieldLabel(error.field()) + QLatin1Char(' ') + firstLine(error.detail().c_str());
   } catch (const std::exception& error) {

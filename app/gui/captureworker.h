@@ -23,6 +23,7 @@ struct CaptureOutcome {
   QString path;  // empty when cancelled before the file was created
   int n_completed = 0, n_requested = 0, n_tokens = 0;
   bool cancelled = false;
+  bool created = false;  // the capture made the file at path (it did not exist before): safe to delete
 };
 
 class CaptureWorker : public QObject {

@@ -12,7 +12,8 @@ namespace attnscope::gui {
 
 struct HeadlessExportOptions {
   QString capture;
-  QString figure = QStringLiteral("context-curve");  // heatmap, context-curve, head-grid, tokens, heads
+  QString figure =
+      QStringLiteral("context-curve");  // heatmap, context-curve, head-grid, tokens, heads, compare
   QString out;
   QString run, compareRun;  // empty: the file's first (and second) run
   int layer = 0, head = 0;
@@ -28,7 +29,9 @@ struct HeadlessExportOptions {
   int dpi = 192;
 };
 
-/// Writes the figure; returns a process exit code (0 ok, 1 error with a line on stderr).
+/// Writes the figure; returns a process exit code (0 ok, 1 error with a line on stderr). Refuses what the
+/// figure cannot draw: a layer, head or query outside the capture, a head without a stored map (heatmap,
+/// tokens, compare), an unknown statistic or scope, and --difference or --log on a figure that ignores it.
 int runHeadlessExport(const HeadlessExportOptions& options);
 
 }  // namespace attnscope::gui

@@ -6,8 +6,10 @@
 #include <QTabWidget>
 #include <QTimer>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 
 #include "attnscope/statistics.h"
 #include "capturedocument.h"
@@ -47,9 +49,11 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Write one figure and exit."));
   const QCommandLineOption figure(
       QStringLiteral("figure"),
-      QStringLiteral("heatmap, context-curve, head-grid, tokens, or heads (every head's map as\n"
-                     "small multiples: one shared colour scale, 'no map' where none is stored);\n"
-                     "of a sweep file: retrieval, needle-heads, sweep-curve or sweep-loss."),
+      QStringLiteral(
+          "heatmap, context-curve, head-grid, tokens (every token, paged in PDF),\n"
+          "compare (run, compare run and difference side by side), or heads (every\n"
+          "head's map as small multiples: one shared colour scale, 'no map' where none is stored);\n"
+          "of a sweep file: retrieval, needle-heads, sweep-curve or sweep-loss."),
       QStringLiteral("name"), QStringLiteral("context-curve"));
   const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("Output: .png, .pdf, .svg or .csv."),
                                QStringLiteral("file"));
@@ -102,22 +106,37 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "attnscope: --export needs exactly one capture file\n");
       return 2;
     }
+    // Numbers that do not parse are refused, not read as 0.
+    QString badNumber;
+    const auto number = [&](const QCommandLineOption& option, auto fallback) {
+      if (!parser.isSet(option)) return fallback;
+      bool ok = false;
+      const double value = parser.value(option).toDouble(&ok);
+      if (!ok || (std::is_integral_v<decltype(fallback)> && value != std::floor(value)) ||
+          std::abs(value) > 1e9)
+        badNumber = QStringLiteral("--%1 %2").arg(option.names().first(), parser.value(option));
+      return static_cast<decltype(fallback)>(ok && std::abs(value) <= 1e9 ? value : 0);
+    };
     attnscope::gui::HeadlessExportOptions options;
     options.capture = parser.positionalArguments().first();
     options.figure = parser.value(figure);
     options.out = parser.value(out);
     options.run = parser.value(run);
     options.compareRun = parser.value(compare);
-    options.layer = parser.value(layer).toInt();
-    options.head = parser.value(head).toInt();
-    options.query = parser.value(query).toInt();
+    options.layer = number(layer, 0);
+    options.head = number(head, 0);
+    options.query = number(query, -1);
     options.stat = parser.value(stat);
     options.scope = parser.isSet(scope) ? parser.value(scope) : QString();  // sweeps default to all heads
     options.logScale = parser.isSet(log);
     options.difference = parser.isSet(difference);
-    options.width = parser.value(width).toInt();  // unset: 0, the figure's default size
-    options.height = parser.value(height).toInt();
-    options.scale = parser.value(scale).toDouble();
+    options.width = number(width, 0);  // unset: 0, the figure's default size
+    options.height = number(height, 0);
+    options.scale = number(scale, 2.0);
+    if (!badNumber.isEmpty()) {
+      std::fprintf(stderr, "attnscope: %s is not a number of that kind\n", qPrintable(badNumber));
+      return 1;
+    }
     bool lengthOk = true;
     options.length = parser.isSet(length) ? parser.value(length).toLongLong(&lengthOk) : 0;
     if (!lengthOk) options.length = -1;  // refused with the lengths the sweep holds

@@ -6,12 +6,14 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QEventLoop>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QPushButton>
 #include <QScreen>
 #include <QSettings>
 #include <QSignalBlocker>
@@ -29,6 +31,7 @@
 #include "headgridview.h"
 #include "headsfigure.h"
 #include "heatmapwidget.h"
+#include "helpdialogs.h"
 #include "recentfiles.h"
 #include "runmodeldialog.h"
 #include "sweepdocument.h"
@@ -71,6 +74,7 @@ MainWindow::MainWindow(QWidget* parent)
   setCentralWidget(m_tabs);
   createMenus();
   createDocks();
+  createHelpMenu();
   statusBar()->addPermanentWidget(m_position, 1);
   statusBar()->addPermanentWidget(m_progress);
   connect(m_worker, &CaptureWorker::progressChanged, m_progress, &CaptureProgressWidget::setProgress);
@@ -83,7 +87,9 @@ MainWindow::MainWindow(QWidget* parent)
   QSettings settings;
   // The first time, as large as a desktop allows and no larger than a laptop's screen.
   if (!restoreGeometry(settings.value("window/geometry").toByteArray()))
-    resize(QSize(1500, 950).boundedTo(screen()->availableGeometry().size()));
+    // The frame is not known before the window is shown: leave room for a title bar (else the status bar
+    // falls off a 1280×800 screen).
+    resize(QSize(1500, 950).boundedTo(screen()->availableGeometry().size() - QSize(8, 40)));
   restoreState(settings.value("window/state").toByteArray());
   m_tabs->setCurrentIndex(settings.value("window/tab", 0).toInt());
   onDocumentChanged();
@@ -121,6 +127,8 @@ void MainWindow::createMenus() {
   runs->addWidget(m_runBox);
   runs->addWidget(new QLabel(tr("  Compare with: "), this));
   runs->addWidget(m_compareBox);
+  m_runBox->setObjectName(QStringLiteral("runBox"));
+  m_compareBox->setObjectName(QStringLiteral("compareBox"));
   m_runBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_compareBox->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   m_runBox->setToolTip(tr("The run the head grid, heatmap and tokens view show"));
@@ -129,6 +137,16 @@ void MainWindow::createMenus() {
           [this] { m_document->setRun(m_runBox->currentData().toString()); });
   connect(m_compareBox, &QComboBox::currentIndexChanged, this,
           [this] { m_document->setCompareRun(m_compareBox->currentData().toString()); });
+}
+
+void MainWindow::createHelpMenu() {
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  QAction* keys =
+      help->addAction(tr("&Keyboard shortcuts"), this, [this] { createShortcutsDialog(this)->show(); });
+  keys->setShortcut(QKeySequence::HelpContents);
+  keys->setObjectName(QStringLiteral("shortcutsAction"));
+  QAction* about = help->addAction(tr("&About attnscope"), this, [this] { createAboutDialog(this)->show(); });
+  about->setObjectName(QStringLiteral("aboutAction"));
 }
 
 void MainWindow::createDocks() {
@@ -191,19 +209,75 @@ bool MainWindow::runCapture(const CaptureRequest& request, int threads) {
 void MainWindow::onCaptureFinished(const CaptureOutcome& outcome) {
   m_progress->end();
   m_runAction->setEnabled(true);
-  if (!outcome.path.isEmpty() && !openFile(outcome.path)) return;
   if (outcome.cancelled) {
-    statusBar()->showMessage(
-        tr("Capture cancelled: %1 of %2 runs complete; the interrupted run is marked incomplete")
-            .arg(outcome.n_completed)
-            .arg(outcome.n_requested),
-        15000);
+    offerPartialCapture(outcome);
+    return;
+  }
+  if (!outcome.path.isEmpty() && !openFile(outcome.path)) return;
+  statusBar()->showMessage(tr("Captured %1 run(s) of %2 tokens into %3")
+                               .arg(outcome.n_completed)
+                               .arg(outcome.n_tokens)
+                               .arg(outcome.path),
+                           15000);
+}
+
+void MainWindow::offerPartialCapture(const CaptureOutcome& outcome) {
+  if (outcome.path.isEmpty()) {
+    statusBar()->showMessage(tr("Capture cancelled before anything was written"), 15000);
+    return;
+  }
+  const double megabytes = QFileInfo(outcome.path).size() / 1e6;
+  auto* box = new QMessageBox(QMessageBox::Question, tr("Capture cancelled"),
+                              tr("The capture was cancelled: %1 of %2 runs complete, the interrupted run is "
+                                 "marked incomplete.\n\n%3 (%4 MB)")
+                                  .arg(outcome.n_completed)
+                                  .arg(outcome.n_requested)
+                                  .arg(outcome.path)
+                                  .arg(megabytes, 0, 'f', 1),
+                              QMessageBox::NoButton, this);
+  box->setObjectName(QStringLiteral("partialCaptureBox"));
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  QPushButton* open = box->addButton(tr("Open partial capture"), QMessageBox::AcceptRole);
+  QPushButton* keep = box->addButton(tr("Keep file"), QMessageBox::RejectRole);
+  QPushButton* remove = nullptr;
+  if (outcome.created) {
+    // The file is this capture's alone: closing the box without choosing deletes it.
+    remove = box->addButton(tr("Delete file"), QMessageBox::DestructiveRole);
+    box->setDefaultButton(remove);
+    box->setEscapeButton(remove);
   } else {
-    statusBar()->showMessage(tr("Captured %1 run(s) of %2 tokens into %3")
-                                 .arg(outcome.n_completed)
-                                 .arg(outcome.n_tokens)
-                                 .arg(outcome.path),
-                             15000);
+    box->setInformativeText(tr("The file held other runs before: it is kept."));
+    box->setDefaultButton(keep);
+    box->setEscapeButton(keep);
+  }
+  open->setObjectName(QStringLiteral("openPartial"));
+  keep->setObjectName(QStringLiteral("keepPartial"));
+  if (remove) remove->setObjectName(QStringLiteral("deletePartial"));
+  connect(box, &QMessageBox::buttonClicked, this, [this, outcome, open, keep](QAbstractButton* button) {
+    resolvePartialCapture(outcome, button == open    ? PartialCapture::Open
+                                   : button == keep  ? PartialCapture::Keep
+                                   : outcome.created ? PartialCapture::Delete
+                                                     : PartialCapture::Keep);
+  });
+  box->open();
+}
+
+void MainWindow::resolvePartialCapture(const CaptureOutcome& outcome, PartialCapture choice) {
+  switch (choice) {
+    case PartialCapture::Open:
+      openFile(outcome.path);
+      break;
+    case PartialCapture::Keep:
+      statusBar()->showMessage(tr("Kept the partial capture %1").arg(outcome.path), 15000);
+      break;
+    case PartialCapture::Delete:
+      if (!outcome.created) return;  // never delete a file that held runs before this capture
+      if (m_document->path() == outcome.path) m_document->close();
+      if (QFile::remove(outcome.path))
+        statusBar()->showMessage(tr("Deleted the partial capture %1").arg(outcome.path), 15000);
+      else
+        showError(tr("Cannot delete %1").arg(outcome.path));
+      break;
   }
 }
 
@@ -214,7 +288,7 @@ void MainWindow::onCaptureFailed(const QString& message) {
 }
 
 QList<ExportSource*> MainWindow::exportSources() const {
-  return {m_heatmap, m_curve, m_grid, m_tokens};
+  return {m_heatmap, m_curve, m_grid, m_tokens, m_compare};
 }
 
 ExportSource* MainWindow::focusedSource() const {
@@ -279,11 +353,14 @@ void MainWindow::onDocumentChanged() {
   m_compareBox->addItem(tr("(none)"), QString());
   for (const RunInfo& run : m_document->runs()) {
     const QString name = QString::fromStdString(run.name);
-    const QString label = tr("%1  [%2]%3")
-                              .arg(name, QString::fromStdString(run.normalizer),
-                                   run.complete ? QString() : tr(" (incomplete)"));
+    const QString label =
+        tr("%1  [%2]%3")
+            .arg(name, normalizerLabel(run.normalizer), run.complete ? QString() : tr(" (incomplete)"));
+    const QString exact = tr("%1: normalizer %2").arg(name, QString::fromStdString(run.normalizer));
     m_runBox->addItem(label, name);
     m_compareBox->addItem(label, name);
+    m_runBox->setItemData(m_runBox->count() - 1, exact, Qt::ToolTipRole);
+    m_compareBox->setItemData(m_compareBox->count() - 1, exact, Qt::ToolTipRole);
   }
   m_runBox->setEnabled(open);
   m_compareBox->setEnabled(open);

@@ -59,6 +59,10 @@ class MainWindow : public QMainWindow {
   bool runCapture(const CaptureRequest& request, int threads = 0);
   CaptureWorker* captureWorker() const { return m_worker; }
   CaptureProgressWidget* captureProgress() const { return m_progress; }
+  /// What happens to the file of a cancelled capture: the user chooses (offerPartialCapture).
+  enum class PartialCapture { Open, Keep, Delete };
+  /// Acts on the user's choice for a cancelled capture's file (the box's buttons call it).
+  void resolvePartialCapture(const CaptureOutcome& outcome, PartialCapture choice);
   /// The views that can be exported, heatmap first.
   QList<widgets::ExportSource*> exportSources() const;
 
@@ -73,6 +77,10 @@ class MainWindow : public QMainWindow {
   void showOpenDialog();
   void onCaptureFinished(const CaptureOutcome& outcome);
   void onCaptureFailed(const QString& message);
+  /// Asks what to do with a cancelled capture's file: open it, keep it, or delete it (when the capture made
+  /// it). Never opens it unasked.
+  void offerPartialCapture(const CaptureOutcome& outcome);
+  void createHelpMenu();
   void showExportDialog();
   void showExportHeadsDialog();
   void writeExport(const widgets::ExportSource& source, const QString& path,

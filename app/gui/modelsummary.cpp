@@ -38,9 +38,21 @@ bool readModelSummary(const QString& dir, ModelSummary* summary, QString* error)
     return false;
   }
   QJsonParseError parseError;
-  const QJsonDocument document = QJsonDocument::fromJson(file.readAll(), &parseError);
+  const QByteArray bytes = file.readAll();
+  const QJsonDocument document = QJsonDocument::fromJson(bytes, &parseError);
+  if (parseError.error != QJsonParseError::NoError) {
+    // Where it broke, as an editor counts: line and column of the offset.
+    const QByteArray before = bytes.left(parseError.offset);
+    const qsizetype line = before.count('\n') + 1, column = before.size() - before.lastIndexOf('\n');
+    *error = QObject::tr("%1 line %2, column %3: %4 (not valid JSON)")
+                 .arg(file.fileName())
+                 .arg(line)
+                 .arg(column)
+                 .arg(parseError.errorString());
+    return false;
+  }
   if (!document.isObject()) {
-    *error = QObject::tr("%1: %2").arg(file.fileName(), parseError.errorString());
+    *error = QObject::tr("%1 is not a JSON object").arg(file.fileName());
     return false;
   }
   const QJsonObject config = document.object();

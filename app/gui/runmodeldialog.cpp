@@ -133,6 +133,13 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   connect(loadText, &QPushButton::clicked, this, &RunModelDialog::loadPromptFile);
   connect(browseOut, &QPushButton::clicked, this, &RunModelDialog::chooseOutput);
   connect(m_model, &ModelChooser::modelChanged, this, &RunModelDialog::onModelChanged);
+  // While a path is typed, the last path's verdict ("has no config.json") would be stale: it is checked again
+  // when typing ends.
+  connect(m_model->combo()->lineEdit(), &QLineEdit::textEdited, this, [this] {
+    m_modelOk = false;
+    m_modelError.clear();
+    m_modelInfo->setText(tr("Checked when you press Enter or leave the field"));
+  });
   connect(m_out, &QLineEdit::textEdited, this, [this] { m_outEdited = true; });
   connect(m_prompt, &QPlainTextEdit::textChanged, this, &RunModelDialog::updateTokenHint);
   connect(m_mapsMode, &QComboBox::currentIndexChanged, this,
@@ -210,6 +217,7 @@ void RunModelDialog::onModelChanged() {
   QString error;
   const QString dir = m_model->resolvedDirectory(&error);
   m_modelOk = !dir.isEmpty() && readModelSummary(dir, &summary, &error);
+  m_modelError = m_modelOk ? QString() : error;
   m_modelInfo->setText(m_modelOk ? summary.describe() : error);
   if (m_modelOk) m_normalizers->setModel(summary);
   if (!m_outEdited) m_out->setText(defaultOutput(m_model->modelName()));
@@ -222,7 +230,9 @@ void RunModelDialog::updateTokenHint() {
 
 QString RunModelDialog::validate() const {
   if (!m_modelOk)
-    return tr("Choose a model: a directory holding config.json and model.safetensors, or a cached model id.");
+    return m_modelError.isEmpty() ? tr("Choose a model: a directory holding config.json and "
+                                       "model.safetensors, or a cached model id.")
+                                  : m_modelError;
   std::vector<int64_t> ids;
   if (!parseIds(m_ids->text(), &ids))
     return tr("Token ids must be non-negative integers separated by commas.");
@@ -260,6 +270,7 @@ CaptureRequest RunModelDialog::request() const {
 }
 
 void RunModelDialog::accept() {
+  onModelChanged();  // the model line may have been edited without finishing (Enter on the Run button)
   const QString problem = validate();
   if (!problem.isEmpty()) {
     QMessageBox::warning(this, windowTitle(), problem);

@@ -26,6 +26,8 @@ class RunModelDialog : public QDialog {
   /// The request as filled in (valid after accept()).
   CaptureRequest request() const;
   NormalizerChooser* normalizers() const { return m_normalizers; }
+  /// The line under the model: its summary, or why it cannot be used.
+  QLabel* modelInfo() const { return m_modelInfo; }
   ModelChooser* model() const { return m_model; }
   void setModelDir(const QString& dir);
   void setPromptText(const QString& text);
@@ -61,6 +63,7 @@ class RunModelDialog : public QDialog {
   QCheckBox* m_otherWeights;
   bool m_outEdited = false;
   bool m_modelOk = false;
+  QString m_modelError;  // why the model cannot be used (shown under it and by accept())
 };
 
 }  // namespace attnscope::gui

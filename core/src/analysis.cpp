@@ -61,24 +61,32 @@ std::vector<CurvePoint> binByContext(const std::vector<float>& values, const std
 Curve statCurve(const CaptureFile& file, const std::string& run, const std::string& stat, int64_t layer,
                 int64_t head, const CurveOptions& options) {
   RunInfo info = file.run(run);
-  Curve curve{run, stat, layer, head, {}};
+  Curve curve{run, stat, layer, head, 1, {}};
+  curve.n_heads = head >= 0 ? 1 : layer >= 0 ? info.n_head : info.n_layer * info.n_head;
+  const StatisticInfo* entry = findStatistic(stat);
+  const bool only_seeing_targets = entry && entry->needs_targets;
+  const int64_t T = info.n_tokens;
   std::vector<float> values, n;
   const int64_t first = layer < 0 ? 0 : layer, last = layer < 0 ? info.n_layer - 1 : layer;
   for (int64_t l = first; l <= last; ++l) {
-    if (head >= 0) {
-      auto v = file.readStat(run, stat, l, head);
-      auto k = file.readStat(run, kStatNKeys, l, head);
-      values.insert(values.end(), v.begin(), v.end());
-      n.insert(n.end(), k.begin(), k.end());
-    } else {
-      auto v = file.readStat(run, stat, l);
-      auto k = file.readStat(run, kStatNKeys, l);
-      values.insert(values.end(), v.begin(), v.end());
-      n.insert(n.end(), k.begin(), k.end());
-    }
+    // [T] for one head, [n_head, T] for all: position q of a value is its index mod T either way.
+    std::vector<float> v = head >= 0 ? file.readStat(run, stat, l, head) : file.readStat(run, stat, l);
+    const std::vector<float> k =
+        head >= 0 ? file.readStat(run, kStatNKeys, l, head) : file.readStat(run, kStatNKeys, l);
+    if (only_seeing_targets && T > 0)
+      for (std::size_t i = 0; i < v.size() && i < k.size(); ++i)
+        if (!querySeesTarget(static_cast<int64_t>(i) % T, k[i], info.targets)) v[i] = NAN;
+    values.insert(values.end(), v.begin(), v.end());
+    n.insert(n.end(), k.begin(), k.end());
   }
   curve.points = binByContext(values, n, options);
   return curve;
+}
+
+bool querySeesTarget(int64_t q, float n_keys, const std::vector<std::pair<int64_t, int64_t>>& targets) {
+  const int64_t n = std::isfinite(n_keys) && n_keys >= 1 ? static_cast<int64_t>(n_keys) : q + 1;
+  return std::any_of(targets.begin(), targets.end(),
+                     [&](const auto& range) { return range.first <= q && range.second > q - n + 1; });
 }
 
 int64_t summaryTailBegin(int64_t n_tokens) {
@@ -124,15 +132,11 @@ HeadSummaries summarizeHeads(const CaptureFile& file, const std::string& run, co
       for (int64_t q = out.q0; q < out.q1; ++q) {
         const float v = values[row + static_cast<std::size_t>(q)];
         if (!std::isfinite(v)) continue;
-        if (only_seeing_targets) {
-          // The query sees keys [q − n + 1, q]: n from the capture (sliding windows), else causal q + 1.
-          const float n_seen = n_keys.empty() ? NAN : n_keys[row + static_cast<std::size_t>(q)];
-          const int64_t n = std::isfinite(n_seen) && n_seen >= 1 ? static_cast<int64_t>(n_seen) : q + 1;
-          const bool sees = std::any_of(info.targets.begin(), info.targets.end(), [&](const auto& range) {
-            return range.first <= q && range.second > q - n + 1;
-          });
-          if (!sees) continue;
-        }
+        // n from the capture respects sliding windows; files without n_keys are read as causal.
+        if (only_seeing_targets &&
+            !querySeesTarget(q, n_keys.empty() ? NAN : n_keys[row + static_cast<std::size_t>(q)],
+                             info.targets))
+          continue;
         sum += v;
         ++count;
       }

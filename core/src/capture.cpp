@@ -10,6 +10,7 @@
 #include "attnscope/model.h"
 #include "attnscope/safetensors.h"
 #include "attnscope/statistics.h"
+#include "block_stats.h"
 #include "row_stats.h"
 
 namespace attnscope {
@@ -33,6 +34,10 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
   if (request.topk < 1)
     throw CaptureRequestError(CaptureField::Topk,
                               "must be at least 1 (is " + std::to_string(request.topk) + ")");
+  if (request.local_window < 1 || request.local_window > kMaxCaptureTokens)
+    throw CaptureRequestError(CaptureField::LocalWindow, "must be in 1.." +
+                                                             std::to_string(kMaxCaptureTokens) + " (is " +
+                                                             std::to_string(request.local_window) + ")");
   if (request.query_block < 0)
     throw CaptureRequestError(CaptureField::QueryBlock,
                               "must not be negative (is " + std::to_string(request.query_block) + ")");
@@ -56,7 +61,11 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
     validateNormalizer(run.normalizer, c);
     RunSpec& spec = run.record;
     spec.normalizer = run.normalizer.text();
-    spec.name = request.run_names.empty() ? runNameFor(spec.normalizer) : request.run_names[r];
+    // Default names are short (numbers to 3 digits; the exact spec is the run's normalizer attribute), unless
+    // rounding would give two runs one name.
+    spec.name = !request.run_names.empty()                        ? request.run_names[r]
+                : names.count(runNameFor(run.normalizer.label())) ? runNameFor(spec.normalizer)
+                                                                  : runNameFor(run.normalizer.label());
     if (!names.insert(spec.name).second)
       throw CaptureRequestError(
           request.run_names.empty() ? CaptureField::Normalizers : CaptureField::RunNames,
@@ -67,6 +76,7 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
     spec.stats = capturedStatistics(!targets.empty());
     spec.maps = maps;
     spec.topk = request.topk;
+    spec.local_window = request.local_window;
     spec.targets = targets;
     runs.push_back(std::move(run));
   }
@@ -76,39 +86,26 @@ std::vector<PlannedRun> planRuns(const CaptureRequest& request, const ModelConfi
 /// Streams one run's attention blocks into per-head statistics and map blocks.
 class RunRecorder {
  public:
-  RunRecorder(const ModelConfig& config, RunWriter& writer, const RunSpec& spec)
-      : m_config(config), m_writer(writer), m_spec(spec) {
+  RunRecorder(const ModelConfig& config, RunWriter& writer, const RunSpec& spec,
+              const std::vector<int64_t>& induction_keys)
+      : m_config(config), m_writer(writer), m_spec(spec), m_induction_keys(induction_keys) {
     for (int64_t l = 0; l < config.n_layer; ++l) m_names.emplace_back(l);
   }
 
   /// Records one query block: every stage arrives together, so nothing depends on the order hooks fire in.
   void onBlock(const AttentionBlock& b) {
-    const int64_t nq = b.q1 - b.q0, nk = b.k1 - b.k0;
     write(kStatMultiplier, b, b.multiplier);
-    auto p = b.pattern[0].contiguous();  // [H, nq, nk]
-    auto y = b.logits[0].contiguous();   // [H, nq, nk]
-    const int64_t H = p.size(0);
-    auto stats = torch::empty({6, H, nq}, torch::kFloat32);
-    RowStatsOutput out;
-    float* base = stats.data_ptr<float>();
-    out.max_prob = base;
-    out.argmax = base + H * nq;
-    out.entropy = base + 2 * H * nq;
-    out.sink_mass = base + 3 * H * nq;
-    out.topk_mass = base + 4 * H * nq;
-    if (!m_spec.targets.empty()) out.target_mass = base + 5 * H * nq;
-    RowStatsParams params;
-    params.k0 = b.k0;
-    params.topk = m_spec.topk;
-    params.targets = &m_spec.targets;
-    computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
-    const char* names[] = {kStatMaxProb,  kStatArgmax,   kStatEntropy,
-                           kStatSinkMass, kStatTopkMass, kStatTargetMass};
-    for (int i = 0; i < (out.target_mass ? 6 : 5); ++i) write(names[i], b, stats[i]);
-    // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
-    auto n_keys = torch::arange(b.q0 + 1, b.q1 + 1, torch::kFloat32);
-    if (const int64_t window = m_config.windowOf(b.layer); window > 0) n_keys.clamp_max_(window);
-    write(kStatNKeys, b, n_keys.expand({H, nq}));
+    const int64_t H = b.pattern.size(1);
+    const bool with_targets = !m_spec.targets.empty();
+    BlockStatsOptions options;
+    options.topk = m_spec.topk;
+    options.targets = with_targets ? &m_spec.targets : nullptr;
+    options.local_window = m_spec.local_window;
+    options.induction_keys = &m_induction_keys;
+    auto stats = blockRowStats(m_config, b, options);  // [S, H, nq]
+    const std::vector<const char*> names = blockRowStatNames(with_targets);
+    for (std::size_t i = 0; i < names.size(); ++i) write(names[i], b, stats[static_cast<int64_t>(i)]);
+    write(kStatNKeys, b, blockKeyCounts(m_config, b).expand({H, b.q1 - b.q0}));
     for (const MapRequest& request : m_spec.maps) {
       if (request.layer != b.layer) continue;
       const BlockHookNames& hook = m_names[b.layer];
@@ -138,10 +135,63 @@ class RunRecorder {
   const ModelConfig& m_config;
   RunWriter& m_writer;
   const RunSpec& m_spec;
-  std::vector<BlockHookNames> m_names;  // hook names of the maps' layers
+  const std::vector<int64_t>& m_induction_keys;  // [T] inductionKeys of the prompt
+  std::vector<BlockHookNames> m_names;           // hook names of the maps' layers
 };
 
 }  // namespace
+
+std::vector<const char*> blockRowStatNames(bool with_targets) {
+  std::vector<const char*> names = {kStatMaxProb, kStatArgmax, kStatEntropy, kStatSinkMass, kStatTopkMass};
+  if (with_targets) names.push_back(kStatTargetMass);
+  for (const char* name : {kStatPrevTokenMass, kStatInductionMass, kStatLocalMass, kStatMeanDistance})
+    names.push_back(name);
+  return names;
+}
+
+at::Tensor blockRowStats(const ModelConfig& config, const AttentionBlock& b,
+                         const BlockStatsOptions& options) {
+  const int64_t nq = b.q1 - b.q0, nk = b.k1 - b.k0;
+  auto p = b.pattern[0].contiguous();  // [H, nq, nk]
+  auto y = b.logits[0].contiguous();   // [H, nq, nk]
+  const int64_t H = p.size(0);
+  const bool with_targets = options.targets && !options.targets->empty();
+  const std::vector<const char*> names = blockRowStatNames(with_targets);
+  auto stats = torch::empty({static_cast<int64_t>(names.size()), H, nq}, torch::kFloat32);  // [stat, H, nq]
+  // Each statistic's [H, nq] rows, in blockRowStatNames order.
+  RowStatsOutput out;
+  const std::vector<std::pair<const char*, float**>> slots = {{kStatMaxProb, &out.max_prob},
+                                                              {kStatArgmax, &out.argmax},
+                                                              {kStatEntropy, &out.entropy},
+                                                              {kStatSinkMass, &out.sink_mass},
+                                                              {kStatTopkMass, &out.topk_mass},
+                                                              {kStatTargetMass, &out.target_mass},
+                                                              {kStatPrevTokenMass, &out.prev_token_mass},
+                                                              {kStatInductionMass, &out.induction_mass},
+                                                              {kStatLocalMass, &out.local_mass},
+                                                              {kStatMeanDistance, &out.mean_distance}};
+  for (std::size_t i = 0; i < names.size(); ++i)
+    for (const auto& [name, slot] : slots)
+      if (std::string_view(name) == names[i]) *slot = stats[static_cast<int64_t>(i)].data_ptr<float>();
+  RowStatsParams params;
+  params.k0 = b.k0;
+  params.topk = options.topk;
+  params.targets = options.targets;
+  params.q0 = b.q0;
+  params.n_queries = nq;
+  params.window = config.windowOf(b.layer);
+  params.local_window = options.local_window;
+  params.induction_keys = options.induction_keys;
+  computeRowStats(p.data_ptr<float>(), y.data_ptr<float>(), H * nq, nk, params, out);
+  return stats;
+}
+
+at::Tensor blockKeyCounts(const ModelConfig& config, const AttentionBlock& b) {
+  // n = position + 1, capped by the sliding window (visibleKeys, vectorised).
+  auto n_keys = torch::arange(b.q0 + 1, b.q1 + 1, torch::kFloat32);
+  if (const int64_t window = config.windowOf(b.layer); window > 0) n_keys.clamp_max_(window);
+  return n_keys;
+}
 
 CaptureModel describeCheckpoint(const Model& model, const std::string& model_dir) {
   return {model.config().json, model_dir, hashFiles(Checkpoint::open(model_dir).files())};
@@ -168,6 +218,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
   std::vector<PlannedRun> runs = planRuns(request, c, T);
   const bool other_weights = file.model().weights_hash != weights.weights_hash;
   auto input = torch::tensor(ids, torch::kInt64).view({1, T});
+  const std::vector<int64_t> induction_keys = inductionKeys(ids);
   ForwardOptions pass;  // no logits: a capture reads attention only
   pass.query_block = request.query_block;
 
@@ -177,7 +228,7 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
     spec.compute_dtype = computeDtypeName(model.computeDtype());
     if (other_weights) spec.model = weights;
     RunWriter writer = file.beginRun(spec);
-    RunRecorder recorder(c, writer, spec);
+    RunRecorder recorder(c, writer, spec, induction_keys);
     CaptureProgress step;
     step.loading = false;
     step.run = static_cast<int64_t>(r);
@@ -186,12 +237,15 @@ int64_t captureRuns(Model& model, const std::vector<int64_t>& ids, const Capture
     step.normalizer = request.normalizers[r];
     // The hooks live for this run's pass only.
     HookRegistry& hooks = model.hooks();
-    HookHandle observer = hooks.observeAttention(attentionPatternAllLayers(),
-                                                 [&](const AttentionBlock& b) {
-                                                   recorder.onBlock(b);
-                                                   return HookResult::Continue;
-                                                 },
-                                                 {recorder.needsScores()});
+    // Cancel is asked after every query block, not only after each layer: a layer of a long prompt takes
+    // seconds, a block a fraction of one.
+    HookHandle observer =
+        hooks.observeAttention(attentionPatternAllLayers(),
+                               [&](const AttentionBlock& b) {
+                                 recorder.onBlock(b);
+                                 return cancel && cancel() ? HookResult::Stop : HookResult::Continue;
+                               },
+                               {recorder.needsScores()});
     HookHandle layers = hooks.add(hookPatternAllLayers(BlockHook::ResidPost), [&](const HookEvent& e) {
       step.layer = e.layer + 1;
       if (progress) progress(step);

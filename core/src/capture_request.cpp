@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "attnscope/capture.h"
+#include "attnscope/config.h"
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
 
@@ -24,7 +25,8 @@ CaptureResult capture(const CaptureRequest& request, const CaptureProgressCallba
   if (request.model_dir.empty())
     throw CaptureRequestError(CaptureField::ModelDir, "must name a model directory");
   if (request.out.empty()) throw CaptureRequestError(CaptureField::Out, "must name a capture file");
-  PromptTokens prompt = promptTokens(request.prompt, request.model_dir);
+  const int64_t vocab_size = request.prompt.induction.empty() ? 0 : loadConfig(request.model_dir).vocab_size;
+  PromptTokens prompt = promptTokens(request.prompt, request.model_dir, vocab_size);
   result.n_tokens = static_cast<int64_t>(prompt.ids.size());
   std::unique_ptr<Model> model = loadModel(request.model_dir, LoadOptions{request.dtype});
   // Every field is checked before the file is created or touched.
@@ -58,6 +60,8 @@ const char* captureFieldName(CaptureField field) {
       return "targets";
     case CaptureField::Topk:
       return "topk";
+    case CaptureField::LocalWindow:
+      return "local_window";
     case CaptureField::QueryBlock:
       return "query_block";
     case CaptureField::Out:

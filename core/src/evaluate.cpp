@@ -1,104 +1,74 @@
 #include "attnscope/evaluate.h"
 
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
-#include <torch/torch.h>
+#include <c10/util/Exception.h>
 
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
 #include "attnscope/tokenizer.h"
+#include "sweep_runner.h"
 
 namespace attnscope {
 namespace {
 
-constexpr int64_t kDigits = 7;
-
-std::string format(const char* pattern, double a, double b = 0, double c = 0) {
-  char buf[200];
-  std::snprintf(buf, sizeof buf, pattern, a, b, c);
-  return buf;
+/// Runs every cell of a grid through the session, keeping the records in memory (eval writes no sweep file).
+std::vector<SweepRecord> runAll(SweepSession& session, const SweepGrid& grid,
+                                const std::function<void(const SweepProgress&)>& progress) {
+  std::vector<int64_t> cells(static_cast<std::size_t>(grid.cellCount()));
+  for (std::size_t i = 0; i < cells.size(); ++i) cells[i] = static_cast<int64_t>(i);
+  std::vector<SweepRecord> records;
+  runSweepCells(session, grid, cells, {}, [&](const SweepRecord& r) { records.push_back(r); }, progress, {});
+  return records;
 }
 
-double secondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-torch::Tensor byteIds(const std::string& bytes) {
-  auto ids = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kInt64);
-  int64_t* out = ids.data_ptr<int64_t>();
-  for (std::size_t i = 0; i < bytes.size(); ++i) out[i] = static_cast<unsigned char>(bytes[i]);
-  return ids;
-}
-
-/// Mean cross-entropy per position bucket over n_sequences held-out sequences of n_tokens each.
-std::vector<LossBucket> lossByPosition(Model& model, const std::string& text, int64_t n_tokens,
-                                       int64_t n_sequences, std::mt19937_64& rng) {
-  const std::vector<int64_t> edges = lossBucketEdges(model.config().n_ctx, n_tokens);
-  std::vector<LossBucket> buckets(edges.size() - 1);
-  std::vector<double> sums(buckets.size(), 0.0);
-  for (int64_t s = 0; s < n_sequences; ++s) {
-    // One sequence at a time bounds memory at long lengths; position p's loss depends on tokens 0..p only.
-    auto ids = byteIds(textSlice(text, uniformIndex(rng, text.size()), n_tokens + 1)).view({1, -1});
-    // Losses [T] of tokens 1..T; the head runs in chunks, never holding [T, vocab].
-    auto ce64 = model.tokenLosses(ids)[0].to(torch::kFloat64);
-    for (std::size_t b = 0; b < buckets.size(); ++b)
-      sums[b] += ce64.slice(0, edges[b], edges[b + 1]).sum().item<double>();
-  }
+/// Mean loss per position bucket over the documents' records.
+std::vector<LossBucket> lossBuckets(const SweepGrid& grid, const std::vector<SweepRecord>& records) {
+  std::vector<LossBucket> buckets(grid.loss_edges.size() - 1);
   for (std::size_t b = 0; b < buckets.size(); ++b) {
-    buckets[b].pos_begin = edges[b];
-    buckets[b].pos_end = edges[b + 1];
-    buckets[b].n_tokens = (edges[b + 1] - edges[b]) * n_sequences;
-    buckets[b].loss = sums[b] / static_cast<double>(buckets[b].n_tokens);
+    double sum = 0;
+    int64_t count = 0;
+    for (const SweepRecord& r : records) {
+      sum += r.loss_sums[b];
+      count += r.loss_counts[b];
+    }
+    buckets[b] = {grid.loss_edges[b], grid.loss_edges[b + 1],
+                  count > 0 ? sum / static_cast<double>(count) : 0, count};
   }
   return buckets;
 }
 
-/// Runs one batch of needle prompts of one length and depth; appends the accuracy and the per-head scores.
-void needleBatch(Model& model, const std::string& text, int64_t length, double depth, int64_t n_prompts,
-                 std::mt19937_64& rng, EvalResult& result) {
-  const ModelConfig& c = model.config();
-  std::vector<NeedlePrompt> prompts;
-  auto ids = torch::empty({n_prompts, length + kDigits - 1}, torch::kInt64);  // prompt + first 6 digits
-  auto expected = torch::empty({n_prompts, kDigits}, torch::kInt64);
-  for (int64_t i = 0; i < n_prompts; ++i) {
-    prompts.push_back(buildNeedlePrompt(text, length, depth, rng));
-    const NeedlePrompt& p = prompts.back();
-    ids[i].copy_(byteIds(p.text + p.answer.substr(0, kDigits - 1)));
-    expected[i].copy_(byteIds(p.answer));
-  }
-
-  // Attention of the last prompt position (the one that predicts the first digit) on the needle sentence.
-  const int64_t query = length - 1;
-  auto mass = torch::zeros({c.n_layer, c.n_head}, torch::kFloat64);
-  HookHandle hook = model.hooks().add(hookPatternAllLayers(BlockHook::Pattern), [&](const HookEvent& e) {
-    if (query < e.q0 || query >= e.q1) return;
-    auto row = e.tensor.select(2, query - e.q0);  // [B, H, k1 - k0]
-    for (int64_t i = 0; i < n_prompts; ++i) {
-      const int64_t lo = std::max(prompts[i].needle_begin, e.k0), hi = std::min(prompts[i].needle_end, e.k1);
-      if (lo < hi) mass[e.layer] += row[i].narrow(-1, lo - e.k0, hi - lo).sum(-1).to(torch::kFloat64);
+/// Accuracy and mean needle score per head of each (length, depth) over its prompts.
+void needleTables(const SweepGrid& grid, const std::vector<SweepRecord>& records, int64_t n_layer,
+                  int64_t n_head, EvalResult& result) {
+  const int64_t n_depths = static_cast<int64_t>(grid.depths.size());
+  for (std::size_t li = 0; li < grid.lengths.size(); ++li) {
+    for (int64_t di = 0; di < n_depths; ++di) {
+      NeedleResult r;
+      r.length = grid.lengths[li];
+      r.depth = grid.depths[di];
+      std::vector<double> mass(n_layer * n_head, 0.0);
+      for (const SweepRecord& rec : records) {
+        const SweepCell cell = sweepCell(grid, rec.cell);
+        if (cell.length_index != static_cast<int64_t>(li) || cell.depth_index != di) continue;
+        ++r.n_prompts;
+        r.accuracy += rec.correct;
+        r.digit_accuracy += rec.digit_accuracy;
+        for (std::size_t i = 0; i < mass.size(); ++i) mass[i] += rec.needle_scores[i];
+      }
+      const double n = static_cast<double>(std::max<int64_t>(1, r.n_prompts));
+      r.accuracy /= n;
+      r.digit_accuracy /= n;
+      result.needle.push_back(r);
+      for (int64_t l = 0; l < n_layer; ++l)
+        for (int64_t h = 0; h < n_head; ++h)
+          result.heads.push_back({r.length, r.depth, l, h, mass[l * n_head + h] / n});
     }
-  });
-  // Only the positions that predict the answer digits: [B, kDigits, V].
-  std::vector<int64_t> answer_positions;
-  for (int64_t i = 0; i < kDigits; ++i) answer_positions.push_back(query + i);
-  torch::Tensor logits = model.forward(ids, LogitPositions::at(answer_positions));
-
-  auto predicted = logits.argmax(-1);  // [B, 7]
-  auto correct = predicted.eq(expected);
-  NeedleResult r;
-  r.length = length;
-  r.depth = depth;
-  r.n_prompts = n_prompts;
-  r.accuracy = correct.all(1).to(torch::kFloat64).mean().item<double>();
-  r.digit_accuracy = correct.to(torch::kFloat64).mean().item<double>();
-  result.needle.push_back(r);
-  mass /= static_cast<double>(n_prompts);
-  for (int64_t l = 0; l < c.n_layer; ++l)
-    for (int64_t h = 0; h < c.n_head; ++h)
-      result.heads.push_back({length, depth, l, h, mass[l][h].item<double>()});
+  }
 }
 
 std::string csvNumber(double v) {
@@ -119,67 +89,48 @@ std::vector<int64_t> lossBucketEdges(int64_t n_ctx, int64_t n_tokens) {
 namespace {
 
 EvalResult evaluate(const std::string& model_dir, const EvalParams& params) {
-  ModelConfig config = loadConfig(model_dir);
-  if (params.rope_theta_scale != 1.0)
-    config = withRopeTheta(config, config.rope_theta * params.rope_theta_scale);
-  const std::string not_bytes =
-      "eval: " + model_dir + " is not a byte-level model without BOS (config.json attnscope_tokenizer bytes)";
-  std::unique_ptr<Tokenizer> tokenizer;
-  try {
-    tokenizer = loadTokenizer(model_dir);
-  } catch (const TokenizerError&) {
-    throw std::invalid_argument(not_bytes);
-  }
-  if (tokenizer->kind() != "bytes" || tokenizer->vocabSize() != 256 || config.vocab_size != 256)
-    throw std::invalid_argument(not_bytes);
-  std::vector<int64_t> lengths = params.lengths;
-  if (lengths.empty())
-    for (int64_t k : {1, 2, 4, 8, 16}) lengths.push_back(k * config.n_ctx);
-  int64_t longest = 0;
-  for (int64_t n : lengths) {
-    if (n < minNeedlePromptBytes())
-      throw std::invalid_argument("eval: length " + std::to_string(n) + " is shorter than a needle prompt (" +
-                                  std::to_string(minNeedlePromptBytes()) + " tokens)");
-    longest = std::max(longest, n);
-  }
+  SweepSessionOptions options;
+  options.model_dir = model_dir;
+  options.dtype = params.dtype;
+  options.rope_theta_scale = params.rope_theta_scale;
+  options.corpus = params.corpus;
+  options.binned_stats = false;  // eval's tables read none
   if (params.n_needle_prompts < 1 || params.n_loss_sequences < 1)
     throw std::invalid_argument("eval: needle prompts and loss sequences must be at least 1");
-
-  auto model = loadModel(model_dir, config, LoadOptions{params.dtype});
-  model->setNormalizer(parseNormalizer(params.normalizer));
-  const TextCorpus corpus = loadCorpus(params.corpus);
-  const std::string& text = corpus.held_out_text;
-  auto report = [&](const std::string& line) {
-    if (params.progress) params.progress(line);
-  };
+  SweepSession session(options);
+  const ModelConfig& config = session.model().config();
+  SweepRequest needle;
+  needle.model_dir = model_dir;
+  needle.normalizers = {params.normalizer};
+  needle.lengths = params.lengths;
+  if (needle.lengths.empty())
+    for (int64_t k : {1, 2, 4, 8, 16}) needle.lengths.push_back(k * config.n_ctx);
+  needle.depths = params.depths;
+  needle.prompts_per_cell = params.n_needle_prompts;
+  needle.seed = params.seed;
+  // The loss runs on documents as long as the longest needle prompt, drawn from the same seed.
+  SweepRequest documents = needle;
+  documents.mode = SweepMode::Documents;
+  documents.lengths = {*std::max_element(needle.lengths.begin(), needle.lengths.end())};
+  documents.prompts_per_cell = params.n_loss_sequences;
+  const SweepGrid loss_grid = session.makeGrid(documents);
+  const SweepGrid needle_grid = session.makeGrid(needle);
 
   EvalResult result;
-  result.normalizer = model->normalizer().text();
+  result.normalizer = needle_grid.normalizers.front();
   result.rope_theta = config.rope_theta;
   result.n_ctx = config.n_ctx;
-  torch::NoGradGuard no_grad;
-  std::mt19937_64 rng(params.seed);
-  auto start = std::chrono::steady_clock::now();
-  result.loss = lossByPosition(*model, text, longest, params.n_loss_sequences, rng);
-  report(format("loss: %.0f held-out sequences of %.0f tokens (%.1f s)",
-                static_cast<double>(params.n_loss_sequences), static_cast<double>(longest),
-                secondsSince(start)));
-  for (int64_t length : lengths) {
-    start = std::chrono::steady_clock::now();
-    // Each length and depth draws its own prompts from a generator seeded by them, so adding a length or a
-    // depth leaves the prompts of the others unchanged.
-    for (double depth : params.depths) {
-      std::mt19937_64 prompt_rng(params.seed ^ (static_cast<uint64_t>(length) * 0x9E3779B97F4A7C15ULL) ^
-                                 static_cast<uint64_t>(depth * 1e6));
-      needleBatch(*model, text, length, depth, params.n_needle_prompts, prompt_rng, result);
-    }
-    double correct = 0;
-    for (std::size_t i = result.needle.size() - params.depths.size(); i < result.needle.size(); ++i)
-      correct += result.needle[i].accuracy;
-    report(format("needle: length %.0f, accuracy %.3f over all depths (%.1f s)", static_cast<double>(length),
-                  params.depths.empty() ? 0.0 : correct / static_cast<double>(params.depths.size()),
-                  secondsSince(start)));
-  }
+  result.tokenizer = session.tokenizer().kind();
+  auto report = [&](const std::string& what) {
+    return [&params, what](const SweepProgress& p) {
+      if (params.progress && p.done == p.total)
+        params.progress(what + ": " + std::to_string(p.done) + " prompt(s) (" +
+                        std::to_string(static_cast<int64_t>(p.seconds)) + " s)");
+    };
+  };
+  result.loss = lossBuckets(loss_grid, runAll(session, loss_grid, report("loss")));
+  needleTables(needle_grid, runAll(session, needle_grid, report("needle")), config.n_layer, config.n_head,
+               result);
   return result;
 }
 
@@ -206,7 +157,7 @@ void writeEvalCsv(const EvalResult& result, const std::string& path) {
     const std::string where = std::to_string(r.length) + "," + csvNumber(r.depth) + ",,,,,";
     out << "needle_accuracy," << lead << where << csvNumber(r.accuracy) << "," << r.n_prompts << "\n";
     out << "needle_digit_accuracy," << lead << where << csvNumber(r.digit_accuracy) << ","
-        << r.n_prompts * kDigits << "\n";
+        << r.n_prompts * kNeedleDigits << "\n";
   }
   for (const NeedleHeadScore& h : result.heads)
     out << "needle_mass," << lead << h.length << "," << csvNumber(h.depth) << "," << h.layer << "," << h.head

@@ -64,9 +64,18 @@ std::string shortestText(double v) {
   return buffer;
 }
 
-std::string joinValues(const std::vector<double>& v) {
+/// Returns v with at most `digits` significant digits (0: exactly, as shortestText); whole numbers (a
+/// context length, a floor) stay exact.
+std::string numberText(double v, int digits) {
+  if (digits <= 0 || (v == std::floor(v) && std::abs(v) < 1e15)) return shortestText(v);
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.*g", digits, v);
+  return shortestText(std::strtod(buffer, nullptr));
+}
+
+std::string joinValues(const std::vector<double>& v, int digits = 0) {
   std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "/" : "") + shortestText(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "/" : "") + numberText(v[i], digits);
   return out;
 }
 
@@ -80,34 +89,47 @@ double NormalizerSpec::bAt(int64_t layer, int64_t head, int64_t n_layer, int64_t
   return valueAt(b, layer, head, n_layer, n_head, 0.0);
 }
 
-std::string NormalizerSpec::text() const {
+namespace {
+
+/// The spec's text: canonical (s as numbers) or as a user writes it (ssmax:ctx=N), numbers exact (digits 0)
+/// or rounded to `digits` significant digits.
+std::string specText(const NormalizerSpec& spec, bool user_form, int digits) {
   std::ostringstream out;
-  out << normalizerKeyword(kind);
-  switch (kind) {
+  out << normalizerKeyword(spec.kind);
+  switch (spec.kind) {
     case NormalizerKind::Softmax:
       break;
     case NormalizerKind::Ssmax:
-      if (use_learned) break;
-      out << ':' << kKeyS << '=' << joinValues(s);
-      if (!b.empty()) out << ',' << kKeyB << '=' << joinValues(b);
+      if (spec.use_learned) break;
+      if (user_form && spec.ssmax_ctx > 0)
+        out << ':' << kKeyCtx << '=' << numberText(spec.ssmax_ctx, digits);
+      else
+        out << ':' << kKeyS << '=' << joinValues(spec.s, digits);
+      if (!spec.b.empty()) out << ',' << kKeyB << '=' << joinValues(spec.b, digits);
       break;
     case NormalizerKind::Logn:
-      out << ':' << kKeyL << '=' << shortestText(logn_base);
+      out << ':' << kKeyL << '=' << numberText(spec.logn_base, digits);
       break;
     case NormalizerKind::Temperature:
-      out << ':' << kKeyFloor << '=' << shortestText(floor_scale) << ',' << kKeyScale << '='
-          << shortestText(attn_scale);
+      out << ':' << kKeyFloor << '=' << numberText(spec.floor_scale, digits) << ',' << kKeyScale << '='
+          << numberText(spec.attn_scale, digits);
       break;
   }
   return out.str();
 }
 
+}  // namespace
+
+std::string NormalizerSpec::text() const {
+  return specText(*this, false, 0);
+}
+
 std::string NormalizerSpec::userText() const {
-  if (kind != NormalizerKind::Ssmax || use_learned || !(ssmax_ctx > 0)) return text();
-  std::ostringstream out;
-  out << normalizerKeyword(kind) << ':' << kKeyCtx << '=' << shortestText(ssmax_ctx);
-  if (!b.empty()) out << ',' << kKeyB << '=' << joinValues(b);
-  return out.str();
+  return specText(*this, true, 0);
+}
+
+std::string NormalizerSpec::label(int digits) const {
+  return specText(*this, true, digits);
 }
 
 NormalizerSpec learnedSsmaxSpec() {

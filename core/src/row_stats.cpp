@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <unordered_map>
 
 #include <ATen/Parallel.h>
 
@@ -90,15 +91,20 @@ void rowStats(const float* p, const float* y, int64_t n, const RowStatsParams& p
     break;
   }
   const float y_max = y[arg];
+  // The query's own column: distances i − j are exact in float up to 2^24 keys (kMaxCaptureTokens).
+  const int64_t i = params.q0 + (params.n_queries > 0 ? row % params.n_queries : row);
+  const float column_i = static_cast<float>(i - params.k0);
   // gap = sum_j p_j (y_max - y_j). Hidden keys have p = 0 and y = -inf: capping the difference at a finite
-  // value makes their term 0 without a branch, which keeps the loop vectorised.
+  // value makes their term 0 without a branch, which keeps the loop vectorised. distance = sum_j p_j (i - j)
+  // rides in the same pass (future keys have p = 0).
   constexpr float kFiniteCap = 1e30f;
-  double gap = 0.0;
-#pragma omp simd reduction(+ : gap)
+  double gap = 0.0, distance = 0.0;
+#pragma omp simd reduction(+ : gap, distance)
   for (int64_t j = 0; j < n; ++j) {
     float d = y_max - y[j];
     d = d < kFiniteCap ? d : kFiniteCap;  // written so that gcc turns it into a vector min
     gap += static_cast<double>(p[j] * d);
+    distance += static_cast<double>(p[j] * (column_i - static_cast<float>(static_cast<int32_t>(j))));
   }
 
   out.max_prob[row] = p_max;
@@ -115,9 +121,42 @@ void rowStats(const float* p, const float* y, int64_t n, const RowStatsParams& p
     }
     out.target_mass[row] = mass;
   }
+  if (out.mean_distance) out.mean_distance[row] = static_cast<float>(distance);
+  // The probability on key position `key`, or NaN when the query cannot see it.
+  const auto massOn = [&](int64_t key) {
+    const bool visible = key >= 0 && key <= i && (params.window <= 0 || i - key < params.window);
+    if (!visible) return std::numeric_limits<float>::quiet_NaN();
+    return key >= params.k0 && key < params.k0 + n ? p[key - params.k0] : 0.f;
+  };
+  if (out.prev_token_mass) out.prev_token_mass[row] = massOn(i - 1);
+  if (out.induction_mass)
+    out.induction_mass[row] =
+        massOn(params.induction_keys && i < static_cast<int64_t>(params.induction_keys->size())
+                   ? (*params.induction_keys)[i]
+                   : -1);
+  if (out.local_mass) {
+    const int64_t lo = std::max(i - std::max<int64_t>(1, params.local_window) + 1, params.k0) - params.k0,
+                  hi = std::min(i + 1, params.k0 + n) - params.k0;
+    double mass = 0.0;
+    for (int64_t j = lo; j < hi; ++j) mass += p[j];
+    out.local_mass[row] = static_cast<float>(mass);
+  }
 }
 
 }  // namespace
+
+std::vector<int64_t> inductionKeys(const std::vector<int64_t>& ids) {
+  std::vector<int64_t> keys(ids.size(), -1);
+  std::unordered_map<int64_t, int64_t> last;  // token id → its latest position so far
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto [it, fresh] = last.try_emplace(ids[i], static_cast<int64_t>(i));
+    if (!fresh) {
+      keys[i] = it->second + 1;
+      it->second = static_cast<int64_t>(i);
+    }
+  }
+  return keys;
+}
 
 void computeRowStats(const float* p, const float* logits, int64_t rows, int64_t n_keys,
                      const RowStatsParams& params, const RowStatsOutput& out) {

@@ -12,6 +12,12 @@ const std::vector<StatisticInfo>& statisticCatalogue() {
       {kStatSinkMass, "Sink mass", "attention mass on the first token", "probability", true, false, true},
       {kStatTopkMass, "Top-k mass", "top-k attention mass", "probability", true, false, true},
       {kStatTargetMass, "Target mass", "attention mass on target tokens", "probability", true, true, true},
+      {kStatPrevTokenMass, "Previous-token mass", "attention mass on the previous token", "probability", true,
+       false, true},
+      {kStatInductionMass, "Induction mass", "attention mass on the token after the previous occurrence",
+       "probability", true, false, true},
+      {kStatLocalMass, "Local mass", "attention mass on the last W keys", "probability", true, false, true},
+      {kStatMeanDistance, "Mean distance", "mean attention distance (tokens)", "tokens", false, false, true},
       {kStatMultiplier, "Multiplier", "logit multiplier m of the normalizer", "", false, false, true},
       {kStatNKeys, "Keys seen", "keys the query sees (n)", "keys", false, false, false},
   };
@@ -33,7 +39,8 @@ std::vector<std::string> capturedStatistics(bool with_targets) {
 }
 
 std::vector<std::string> viewedStatistics() {
-  return {kStatMaxProb, kStatEntropy, kStatTargetMass, kStatSinkMass};
+  return {kStatMaxProb,       kStatEntropy,       kStatTargetMass, kStatSinkMass,
+          kStatPrevTokenMass, kStatInductionMass, kStatLocalMass,  kStatMeanDistance};
 }
 
 std::string statisticLabel(std::string_view name) {

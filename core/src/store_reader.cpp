@@ -186,6 +186,7 @@ RunInfo CaptureFile::Impl::runInfo(const std::string& name) const {
   info.n_head = shape.n_head;
   info.n_tokens = shape.n_tokens;
   info.topk = readIntAttr(group, "topk", where);
+  if (hasAttr(group, "local_window")) info.local_window = readIntAttr(group, "local_window", where);
   std::vector<hsize_t> dims;
   std::vector<int64_t> targets = readInt64ArrayAttr(group, "targets", where, &dims, 2 * kMaxTargetRanges);
   if (!targets.empty() && (dims.size() != 2 || dims[1] != 2))

@@ -306,6 +306,7 @@ RunWriter CaptureFile::beginRun(const RunSpec& spec) {
   writeIntAttr(group, "n_tokens", spec.n_tokens, where);
   writeStringAttr(group, "created", utcNow(), where);
   writeIntAttr(group, "topk", spec.topk, where);
+  if (spec.local_window > 0) writeIntAttr(group, "local_window", spec.local_window, where);
   std::vector<int64_t> targets;
   for (const auto& [begin, end] : spec.targets) targets.insert(targets.end(), {begin, end});
   writeInt64ArrayAttr(group, "targets", targets, spec.targets.size(), 2, where);

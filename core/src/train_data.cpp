@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "attnscope/text_input.h"
+
 namespace attnscope {
 namespace {
 
@@ -21,7 +23,6 @@ const char* const kCities[] = {
     "Dakar",   "Tunis",  "Algiers",  "Quito",   "Bogota", "Caracas", "Santiago", "Havana",   "Toronto",
     "Chicago", "Denver", "Boston",   "Seattle", "Sydney", "Perth",   "Auckland", "Helsinki", "Stockholm",
     "Moscow",  "Kyiv",   "Istanbul", "Beirut",  "Amman"};
-constexpr int64_t kDigits = 7;
 
 // Returns a file's text with fortune separator lines ("%") turned into blank lines.
 std::string readFortuneFile(const fs::path& path) {
@@ -33,6 +34,24 @@ std::string readFortuneFile(const fs::path& path) {
     out += '\n';
   }
   return out;
+}
+
+// Returns the regular files of a text directory in name order (*.dat, *.u8 and symlinks skipped).
+std::vector<fs::path> listTextFiles(const std::string& dir) {
+  std::error_code error;
+  fs::directory_iterator it(dir, error);
+  if (error)
+    throw std::runtime_error("corpus: cannot read directory " + dir +
+                             " (the fortunes package provides it: scripts/setup.sh)");
+  std::vector<fs::path> files;
+  for (const auto& entry : it) {
+    const fs::path& path = entry.path();
+    if (entry.is_symlink() || !entry.is_regular_file()) continue;
+    if (path.extension() == ".dat" || path.extension() == ".u8") continue;
+    files.push_back(path);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 bool isSpace(char c) {
@@ -65,19 +84,7 @@ double uniformUnit(std::mt19937_64& rng) {
 }
 
 TextCorpus loadCorpus(const CorpusParams& params) {
-  std::error_code error;
-  fs::directory_iterator it(params.dir, error);
-  if (error)
-    throw std::runtime_error("corpus: cannot read directory " + params.dir +
-                             " (the fortunes package provides it: scripts/setup.sh)");
-  std::vector<fs::path> files;
-  for (const auto& entry : it) {
-    const fs::path& path = entry.path();
-    if (entry.is_symlink() || !entry.is_regular_file()) continue;
-    if (path.extension() == ".dat" || path.extension() == ".u8") continue;
-    files.push_back(path);
-  }
-  std::sort(files.begin(), files.end());
+  std::vector<fs::path> files = listTextFiles(params.dir);
   TextCorpus corpus;
   for (const fs::path& path : files) {
     const std::string name = path.filename().string();
@@ -92,12 +99,42 @@ TextCorpus loadCorpus(const CorpusParams& params) {
   return corpus;
 }
 
+HaystackText loadHaystack(const std::string& path, const CorpusParams& corpus) {
+  HaystackText haystack;
+  std::vector<fs::path> files;
+  std::error_code error;
+  const bool single_file = !path.empty() && !fs::is_directory(path, error);
+  if (path.empty()) {
+    for (const std::string& name : loadCorpus(corpus).held_out_files)
+      files.push_back(fs::path(corpus.dir) / name);
+  } else {
+    if (!fs::exists(path, error)) throw std::runtime_error("haystack: " + path + " does not exist");
+    if (single_file && !fs::is_regular_file(path, error))
+      throw std::runtime_error("haystack: " + path + " is not a regular file or directory");
+    files = single_file ? std::vector<fs::path>{path} : listTextFiles(path);
+  }
+  int64_t bytes = 0;
+  for (const fs::path& file : files) {
+    const auto size = fs::file_size(file, error);
+    bytes += error ? 0 : static_cast<int64_t>(size);
+    if (bytes > kMaxHaystackBytes)
+      throw std::runtime_error("haystack: " + (path.empty() ? corpus.dir : path) + " holds more than " +
+                               std::to_string(kMaxHaystackBytes >> 20) + " MiB of text");
+    // A single file is the user's text as it is; a directory's files are read as the corpus reads them.
+    haystack.text += single_file ? readFile(file.string()) : readFortuneFile(file) + "\n";
+    haystack.files.push_back(file.string());
+  }
+  if (haystack.text.empty())
+    throw std::runtime_error("haystack: no text in " + (path.empty() ? corpus.dir : path));
+  return haystack;
+}
+
 Needle drawNeedle(std::mt19937_64& rng) {
   constexpr uint64_t n_cities = sizeof(kCities) / sizeof(kCities[0]);
   Needle needle;
   needle.city = kCities[uniformIndex(rng, n_cities)];
   needle.digits = std::string(1, static_cast<char>('1' + uniformIndex(rng, 9)));
-  for (int64_t i = 1; i < kDigits; ++i) needle.digits += static_cast<char>('0' + uniformIndex(rng, 10));
+  for (int64_t i = 1; i < kNeedleDigits; ++i) needle.digits += static_cast<char>('0' + uniformIndex(rng, 10));
   return needle;
 }
 
@@ -113,7 +150,7 @@ std::string needleQuestion(const Needle& needle) {
 int64_t minNeedlePromptBytes() {
   std::size_t longest = 0;
   for (const char* city : kCities) longest = std::max(longest, std::string(city).size());
-  Needle needle{std::string(longest, 'x'), std::string(kDigits, '0')};
+  Needle needle{std::string(longest, 'x'), std::string(kNeedleDigits, '0')};
   return static_cast<int64_t>(needleSentence(needle).size() + 1 + needleQuestion(needle).size());
 }
 
@@ -137,7 +174,7 @@ NeedlePrompt buildNeedlePrompt(const std::string& source, uint64_t offset, int64
   prompt.text = hay.substr(0, at) + sentence + " " + hay.substr(at) + question;
   prompt.needle_begin = at;
   prompt.needle_end = at + static_cast<int64_t>(sentence.size());
-  prompt.digits_begin = prompt.needle_end - 1 - kDigits;  // the digits end just before the final "."
+  prompt.digits_begin = prompt.needle_end - 1 - kNeedleDigits;  // the digits end just before the final "."
   prompt.answer = needle.digits;
   prompt.city = needle.city;
   return prompt;
@@ -157,9 +194,9 @@ TrainSample drawTrainSample(const std::string& source, int64_t n_bytes, double n
     Needle needle = drawNeedle(rng);
     const double depth = uniformUnit(rng);
     const uint64_t offset = uniformIndex(rng, source.size());
-    NeedlePrompt prompt = buildNeedlePrompt(source, offset, n_bytes - kDigits - 1, depth, needle);
+    NeedlePrompt prompt = buildNeedlePrompt(source, offset, n_bytes - kNeedleDigits - 1, depth, needle);
     sample.answer_begin = static_cast<int64_t>(prompt.text.size());
-    sample.answer_end = sample.answer_begin + kDigits;
+    sample.answer_end = sample.answer_begin + kNeedleDigits;
     sample.bytes = prompt.text + prompt.answer + ".";
   } else {
     sample.bytes = textSlice(source, uniformIndex(rng, source.size()), n_bytes);

@@ -10,7 +10,6 @@ LIMIT_GB (default 20) so it fails with MemoryError instead of waking the OOM kil
 import json
 import os
 import resource
-import struct
 import subprocess
 import sys
 import tempfile
@@ -18,20 +17,8 @@ import time
 
 import torch
 
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        assert info["dtype"] == "F32"
-        out[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32).view(info["shape"])
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from reference_common import read_safetensors  # noqa: E402
 
 
 def forward_with_attentions(cfg, W, ids):
@@ -73,7 +60,7 @@ def baseline_child(model_dir, T):
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     torch.set_num_threads(os.cpu_count())
     cfg = json.load(open(os.path.join(model_dir, "config.json")))
-    W = load_safetensors(os.path.join(model_dir, "model.safetensors"))
+    W = read_safetensors(os.path.join(model_dir, "model.safetensors"))
     ids = [(i * 131 + 7) % 256 for i in range(T)]
     start = time.time()
     try:

@@ -294,8 +294,8 @@ else
 fi
 expect eval_rope 0 'rope_theta 500000' -- eval "$work/tiny2" --normalizer ssmax:ctx=32 --rope-theta-scale 50 \
   "${eval_args[@]}"
-expect eval_not_bytes 1 'error: eval: .*not a byte-level model' -- eval "$sample" "${eval_args[@]}"
-expect eval_short 1 'shorter than a needle prompt' -- eval "$work/tiny" --lengths 40 --text-dir "$work/corpus"
+expect eval_no_tokenizer 1 'error: .*tokenizer' -- eval "$sample" "${eval_args[@]}"
+expect eval_short 1 'cannot hold the needle' -- eval "$work/tiny" --lengths 40 --text-dir "$work/corpus"
 expect train_init 0 'saved .* after 3 steps' -- train "$work/tiny7" --normalizer ssmax --ssmax-bias "${tiny[@]}" \
   --init-from "$work/tiny"
 if grep -q '"init_from_training"' "$work/tiny7/config.json" 2>/dev/null; then

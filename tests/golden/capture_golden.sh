@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Writes the golden capture: the same commands made tests/golden/capture-golden.h5 with attnscope-cli of main at
 # 7d396a3 (before CaptureRequest and runCapture existed). test_capture_golden runs them again with today's CLI and
-# compares the two files dataset by dataset and attribute by attribute (compare_captures.py).
+# compares the two files dataset by dataset and attribute by attribute (compare_captures.py). Regenerated once
+# since, when captures gained the head-type statistics (issue 15: prev_token_mass, induction_mass, local_mass,
+# mean_distance and the runs' local_window attribute): compare_captures.py found those 25 additions and no other
+# difference against the 7d396a3 file, so every earlier dataset is still bit for bit the one 7d396a3 wrote.
 # Usage: capture_golden.sh CLI SAMPLES_DIR OUT.h5
 #
 # What it covers: a byte-tokenized text prompt (300 tokens: beyond the models' 256-token context, so maps have a

@@ -24,6 +24,9 @@ float knownStatValue(int run, const QString& stat, int layer, int head, int quer
     return std::log(query + 1.0f) * (0.5f + 0.1f * head + (run == 0 ? 0.2f : 0.0f));
   if (stat == QLatin1String("target_mass"))
     return run == 0 ? 0.3f + 0.05f * head : std::numeric_limits<float>::quiet_NaN();
+  if (stat == QLatin1String("induction_mass"))  // undefined (NaN) for the first two queries
+    return query < 2 ? std::numeric_limits<float>::quiet_NaN()
+                     : 0.2f * head + 0.3f * layer + 0.1f * (1 - run);
   return 0;
 }
 
@@ -51,7 +54,7 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
     spec.n_layer = options.n_layer;
     spec.n_head = options.n_head;
     spec.n_tokens = T;
-    spec.stats = {"max_prob", "entropy", "n_keys"};
+    spec.stats = {"max_prob", "entropy", "induction_mass", "n_keys"};
     if (run == 0) {
       spec.stats.push_back("target_mass");
       spec.targets = options.targets;

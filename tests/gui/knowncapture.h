@@ -26,7 +26,8 @@ struct KnownCaptureOptions {
 
 /// The map value of every head at (query, key): (q + k) / (2 (T − 1)) on and below the diagonal, else 0.
 float knownMapValue(int query, int key, int n_tokens);
-/// Stat value of run 0 (softmax) or 1 (ssmax) at (layer, head, query); NaN for target_mass of run 1.
+/// Stat value of run 0 (softmax) or 1 (ssmax) at (layer, head, query); NaN for target_mass of run 1 and for
+/// induction_mass of queries 0 and 1.
 float knownStatValue(int run, const QString& stat, int layer, int head, int query);
 /// Token i's text.
 QString knownToken(int i);

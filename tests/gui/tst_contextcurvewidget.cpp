@@ -1,7 +1,9 @@
 // ContextCurveWidget on a known capture: one median line and a q10–q90 band per run, one point per occupied
 // log-n bin, theory curves only for max attention, runs without the statistic reported, CSV of the series;
-// without a file, an empty frame with clean log-2 ticks.
+// without a file, an empty frame with clean log-2 ticks. Sparse bins (issue 15, defect 5) drawn dashed and
+// hollow or hidden, with counts in tooltips; title and legend that fit a narrow dock and exports (defect 6).
 
+#include <QFontMetrics>
 #include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -14,6 +16,7 @@
 #include "capturedocument.h"
 #include "contextcurvewidget.h"
 #include "knowncapture.h"
+#include "plotfitting.h"
 
 using namespace attnscope;
 using namespace attnscope::widgets;
@@ -67,13 +70,17 @@ class TestContextCurveWidget : public QObject {
     QSignalSpy ready(&widget, &ContextCurveWidget::contentReady);
     widget.setStat(stat);
     widget.setScope(static_cast<CurveScope>(scope));
+    widget.setMinBinQueries(1);  // every bin dense: one line and band per run (sparse bins: below)
     QVERIFY(document.open(m_path));
     QVERIFY(ready.wait(10000));
     QCustomPlot* plot = widget.plot();
     QCOMPARE(plot->graphCount(), expectedGraphs);
     const int runs = static_cast<int>(widget.curves().curves.size());
     QCOMPARE(runs, stat == QLatin1String("target_mass") ? 1 : 2);
-    for (int i = 0; i < runs * 3; ++i) QCOMPARE(plot->graph(i)->data()->size(), 6);
+    // Target mass leaves out queries 0 and 1, which cannot see the target tokens 2..3 (defect 13): no bins of
+    // n = 1 and n = 2.
+    const int points = stat == QLatin1String("target_mass") ? 4 : 6;
+    for (int i = 0; i < runs * 3; ++i) QCOMPARE(plot->graph(i)->data()->size(), points);
     QCOMPARE(plot->xAxis->scaleType(), QCPAxis::stLogarithmic);
     if (stat == QLatin1String("target_mass")) QCOMPARE(widget.curves().missing, QStringList{"ssmax"});
 
@@ -91,6 +98,7 @@ class TestContextCurveWidget : public QObject {
   void followsSelectedHead() {
     CaptureDocument document;
     ContextCurveWidget widget(&document);
+    widget.setMinBinQueries(1);
     QSignalSpy ready(&widget, &ContextCurveWidget::contentReady);
     QVERIFY(document.open(m_path));
     QVERIFY(ready.wait(10000));
@@ -166,6 +174,128 @@ class TestContextCurveWidget : public QObject {
     const QVector<QString> labels = widget.plot()->xAxis->tickVectorLabels();
     QVERIFY(labels.size() >= 3);
     QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());
+  }
+
+  // Defect 5: a bin of one query was drawn like the others, a false cliff at the long end. The known
+  // capture's bins hold 1, 1, 1, 2, 2, 1 queries (n = 1, 2, 3, 4–5, 6–7, 8).
+  void sparseBinsAreDrawnDistinctly() {
+    CaptureDocument document;
+    ContextCurveWidget widget(&document);
+    widget.setTheoryVisible(false);
+    widget.resize(700, 450);
+    widget.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&widget));
+    QSignalSpy ready(&widget, &ContextCurveWidget::contentReady);
+    QVERIFY(document.open(m_path));
+    QVERIFY(ready.wait(10000));
+    QCOMPARE(widget.minBinQueries(), kDefaultMinBinQueries);
+    QCustomPlot* plot = widget.plot();
+    // Per run: band (2), sparse dashed line, dense line; then one legend key for what dashed means.
+    QCOMPARE(plot->graphCount(), 2 * 4 + 1);
+    const auto values = [](const QCPGraph* graph) {
+      QVector<double> v;
+      for (auto it = graph->data()->constBegin(); it != graph->data()->constEnd(); ++it) v << it->value;
+      return v;
+    };
+    const auto nanPattern = [&](const QCPGraph* graph) {
+      QString pattern;
+      for (double v : values(graph)) pattern += std::isnan(v) ? QLatin1Char('-') : QLatin1Char('x');
+      return pattern;
+    };
+    QCOMPARE(nanPattern(plot->graph(3)), QStringLiteral("------"));  // all sparse at 32: no dense point
+    QCOMPARE(nanPattern(plot->graph(2)), QStringLiteral("xxxxxx"));
+    QCOMPARE(plot->graph(2)->pen().style(), Qt::DashLine);
+    QCOMPARE(plot->graph(2)->scatterStyle().brush().color(), QColor(Qt::white));  // hollow
+    QCOMPARE(plot->graph(3)->pen().style(), Qt::SolidLine);
+    QVERIFY(plot->graph(3)->scatterStyle().brush().color() != QColor(Qt::white));  // filled
+    QCOMPARE(nanPattern(plot->graph(1)), QStringLiteral("------"));                // no band over sparse bins
+
+    widget.setMinBinQueries(2);  // bins 4–5 and 6–7 are dense now
+    QCOMPARE(nanPattern(plot->graph(3)), QStringLiteral("---xx-"));
+    QCOMPARE(nanPattern(plot->graph(1)), QStringLiteral("---xx-"));
+    QCOMPARE(nanPattern(plot->graph(2)), QStringLiteral("xxxxxx"));  // reaches the dense neighbours
+
+    // The tooltip of the last bin (n = 8, one query) gives its count and says it is sparse.
+    plot->replot(QCustomPlot::rpImmediateRefresh);
+    const QCPGraphData last = *(plot->graph(2)->data()->constEnd() - 1);
+    const QPointF at(plot->xAxis->coordToPixel(last.key), plot->yAxis->coordToPixel(last.value));
+    const QString tip = widget.toolTipAt(at);
+    QVERIFY2(tip.contains(QStringLiteral("1 query")) && tip.contains(QStringLiteral("sparse")),
+             qPrintable(tip));
+    QVERIFY2(tip.contains(QStringLiteral("n 8–11")), qPrintable(tip));
+    QVERIFY(widget.toolTipAt(QPointF(-100, -100)).isEmpty());
+
+    widget.setSparseHidden(true);
+    QCOMPARE(plot->graphCount(), 2 * 3);
+    QCOMPARE(nanPattern(plot->graph(2)), QStringLiteral("---xx-"));
+
+    // Over a layer's three heads a bin's count is queries × heads; sparseness is per head.
+    widget.setSparseHidden(false);
+    ready.clear();
+    widget.setScope(CurveScope::Layer);
+    QVERIFY(ready.wait(10000));
+    QCOMPARE(nanPattern(plot->graph(3)), QStringLiteral("---xx-"));
+    plot->replot(QCustomPlot::rpImmediateRefresh);
+    const QCPGraphData dense = *(plot->graph(3)->data()->constBegin() + 3);
+    const QString denseTip = widget.toolTipAt(
+        QPointF(plot->xAxis->coordToPixel(dense.key), plot->yAxis->coordToPixel(dense.value)));
+    QVERIFY2(denseTip.contains(QStringLiteral("2 queries × 3 heads = 6 values")), qPrintable(denseTip));
+    QVERIFY2(!denseTip.contains(QStringLiteral("sparse")), qPrintable(denseTip));
+  }
+
+  // Defect 6: in a narrow dock the title and legend were cut, and the PDF kept the cut. Both fit the width of
+  // every layout pass: the widget's, and an export's own size.
+  void titleAndLegendFitTheWidth_data() {
+    QTest::addColumn<int>("width");
+    QTest::addColumn<bool>("exported");
+    QTest::newRow("dock 380") << 380 << false;
+    QTest::newRow("dock 560") << 560 << false;
+    QTest::newRow("export 320 from 900") << 320 << true;
+  }
+
+  void titleAndLegendFitTheWidth() {
+    QFETCH(int, width);
+    QFETCH(bool, exported);
+    const QString path = m_dir.filePath(QStringLiteral("long-names.h5"));
+    test::writeKnownCapture(path, {64, 2, 3});
+    CaptureDocument document;
+    ContextCurveWidget widget(&document);
+    widget.resize(exported ? 900 : width, 500);
+    widget.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&widget));
+    QSignalSpy ready(&widget, &ContextCurveWidget::contentReady);
+    widget.setStat(QStringLiteral("target_mass"));  // "(not captured in ssmax)" makes the title longer
+    widget.setScope(CurveScope::Layer);
+    QVERIFY(document.open(path));
+    QVERIFY(ready.wait(10000));
+    QCustomPlot* plot = widget.plot();
+    int plotWidth = plot->width();
+    if (exported) {
+      plot->toPixmap(width, 420);  // lays the plot out at the export's size, as savePdf does
+      plotWidth = width;
+    } else {
+      plot->replot(QCustomPlot::rpImmediateRefresh);
+    }
+    FittedTitle* title = widget.title();
+    const QFontMetrics metrics(title->font());
+    const QStringList lines = title->text().split(QLatin1Char('\n'));
+    for (const QString& line : lines)
+      QVERIFY2(metrics.horizontalAdvance(line) <= plotWidth, qPrintable(line));
+    QVERIFY2(title->text().startsWith(QStringLiteral("attention mass on target tokens")),
+             qPrintable(title->text()));
+    QVERIFY(title->outerRect().height() >= lines.size() * metrics.height());
+    QCPLegend* legend = plot->legend;
+    QVERIFY(legend->itemCount() >= 2);
+    for (int i = 0; i < legend->itemCount(); ++i) {
+      if (!legend->item(i)) continue;  // an empty cell of the legend's grid
+      const QRect item = legend->item(i)->outerRect();
+      QVERIFY2(item.left() >= 0 && item.right() <= plotWidth,
+               qPrintable(QStringLiteral("legend item %1 spans %2..%3 of %4")
+                              .arg(i)
+                              .arg(item.left())
+                              .arg(item.right())
+                              .arg(plotWidth)));
+    }
   }
 
   void theoryCurves() {

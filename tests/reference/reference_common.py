@@ -16,6 +16,22 @@ HF_DTYPE = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: 
 
 # --- safetensors, by hand (no safetensors package on these machines) -------------------------------------------
 
+def read_safetensors(path):
+    """A float32 safetensors file -> {name: float32 tensor} (the checkpoints attnscope trains)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        assert info["dtype"] == "F32", f"{name}: only float32 checkpoints ({info['dtype']})"
+        out[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32).view(info["shape"])
+    return out
+
+
 def write_safetensors(path, tensors, metadata=None):
     """Returns the data size in bytes (for the shard index's total_size)."""
     assert sys.byteorder == "little"  # numpy's tobytes() is native order; the format is little-endian

@@ -166,6 +166,30 @@ TEST_F(HeadSummaryFile, TargetMassCountsOnlyQueriesThatSeeATarget) {
   EXPECT_DOUBLE_EQ(s.at(1, 1), 110 + 23.0);  // query 24 is NaN: only 23 is left
 }
 
+// Issue 15, defect 13, in the curves: a target-mass curve bins only the queries that can see a target, like
+// the summaries; before, queries 0..2 (n = 1..3, before the first target) entered as if they had looked away.
+TEST_F(HeadSummaryFile, TargetMassCurveCountsOnlyQueriesThatSeeATarget) {
+  const auto counted = [](const Curve& curve) {
+    int64_t count = 0;
+    for (const CurvePoint& p : curve.points) count += p.count;
+    return count;
+  };
+  const Curve causal = statCurve(*m_file, "r", "target_mass", 0, 0);
+  EXPECT_EQ(counted(causal), kT - 3);  // queries 3..24
+  ASSERT_FALSE(causal.points.empty());
+  EXPECT_GE(causal.points.front().n_lo, 2.0);  // no bin of n = 1 (query 0)
+  // Layer 1 (window 19): queries 0..2 and 22 see no target; head 1's query 24 is unwritten.
+  EXPECT_EQ(counted(statCurve(*m_file, "r", "target_mass", 1, 0)), kT - 4);
+  EXPECT_EQ(counted(statCurve(*m_file, "r", "target_mass", 1, -1)), 2 * (kT - 4) - 1);
+  EXPECT_EQ(counted(statCurve(*m_file, "r", "target_mass", -1, -1)), 2 * (kT - 3) - 1 + 2 * (kT - 4) - 1);
+  // Other statistics keep every written query.
+  EXPECT_EQ(counted(statCurve(*m_file, "r", "max_prob", 1, 0)), kT);
+  EXPECT_TRUE(querySeesTarget(3, 4.f, {{3, 4}}));
+  EXPECT_FALSE(querySeesTarget(2, 3.f, {{3, 4}}));
+  EXPECT_FALSE(querySeesTarget(22, 19.f, {{3, 4}, {23, 24}}));
+  EXPECT_TRUE(querySeesTarget(22, NAN, {{3, 4}}));  // no n stored: causal
+}
+
 TEST_F(HeadSummaryFile, MissingStatisticIsNaN) {
   const HeadSummaries s = summarizeHeads(*m_file, "r", "entropy");
   ASSERT_EQ(s.values.size(), 4u);

@@ -2,7 +2,9 @@
 // equal those computed from whole [H, T, T] maps, for T not a multiple of the block, softmax and SSMax, GQA
 // and windows.
 
+#include <cmath>
 #include <filesystem>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -10,6 +12,7 @@
 #include "attnscope/analysis.h"
 #include "attnscope/capture.h"
 #include "attnscope/model.h"
+#include "attnscope/statistics.h"
 #include "row_stats.h"
 
 namespace attnscope {
@@ -44,6 +47,42 @@ torch::Tensor asTensor(const std::vector<float>& v, int64_t rows, int64_t cols) 
   return torch::from_blob(const_cast<float*>(v.data()), {rows, cols}).clone();
 }
 
+/// Expects stored (float32) to equal reference (float64) within tol, with NaN in the same places.
+void expectSameOrNan(const torch::Tensor& stored, const torch::Tensor& reference, double tol,
+                     const char* what) {
+  auto s = stored.to(torch::kFloat64);
+  EXPECT_TRUE(torch::equal(s.isnan(), reference.isnan())) << what << ": NaN in other places";
+  auto both = ~(s.isnan() | reference.isnan());
+  if (both.any().item<bool>()) {
+    EXPECT_LT((s.masked_select(both) - reference.masked_select(both)).abs().max().item<double>(), tol)
+        << what;
+  }
+}
+
+/// Head-type statistics [H, T] of one layer from its full float64 map p [H, T, T], straight from their
+/// definitions (statistics.h): key i−1; key j+1 for the latest j < i with ids[j] == ids[i]; keys i−W+1..i;
+/// Σ_j p_j (i − j). NaN where the key does not exist or the query cannot see it (window > 0).
+std::map<std::string, torch::Tensor> headTypesFromMap(const torch::Tensor& p, const std::vector<int64_t>& ids,
+                                                      int64_t window, int64_t local_window) {
+  const int64_t H = p.size(0), T = p.size(1);
+  std::map<std::string, torch::Tensor> out;
+  for (const char* name : {kStatPrevTokenMass, kStatInductionMass, kStatLocalMass, kStatMeanDistance})
+    out[name] = torch::full({H, T}, NAN, torch::kFloat64);
+  const auto visible = [&](int64_t i, int64_t key) { return key >= 0 && (window == 0 || i - key < window); };
+  for (int64_t i = 0; i < T; ++i) {
+    auto row = p.select(1, i);  // [H, T]
+    if (visible(i, i - 1)) out[kStatPrevTokenMass].select(1, i).copy_(row.select(1, i - 1));
+    int64_t j = i - 1;
+    while (j >= 0 && ids[j] != ids[i]) --j;
+    if (j >= 0 && visible(i, j + 1)) out[kStatInductionMass].select(1, i).copy_(row.select(1, j + 1));
+    const int64_t lo = std::max<int64_t>(0, i - local_window + 1);
+    out[kStatLocalMass].select(1, i).copy_(row.narrow(1, lo, i + 1 - lo).sum(1));
+    auto distance = i - torch::arange(T, torch::kFloat64);
+    out[kStatMeanDistance].select(1, i).copy_((row * distance).sum(1));
+  }
+  return out;
+}
+
 struct CaptureCase {
   const char* config;
   int64_t T, block;
@@ -63,8 +102,9 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
   const CaptureCase& c = GetParam();
   torch::manual_seed(3);
   Model model(parseConfig(c.config));
+  // Quadratic residues repeat at many distances: induction keys near and far, inside and outside windows.
   std::vector<int64_t> ids(c.T);
-  for (int64_t i = 0; i < c.T; ++i) ids[i] = (i * 37 + 11) % model.config().vocab_size;
+  for (int64_t i = 0; i < c.T; ++i) ids[i] = (i * i + 3 * i + 11) % model.config().vocab_size;
   const int64_t H = model.config().n_head;
 
   CaptureRequest request;
@@ -72,6 +112,7 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
   request.maps = "1.*,0.2";
   request.targets = "5:9," + std::to_string(c.T - 4) + ":" + std::to_string(c.T);
   request.topk = 3;
+  request.local_window = 5;
   request.query_block = c.block;
   const CaptureModel weights{model.config().json, "memory", "0"};
   {
@@ -87,6 +128,7 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
     SCOPED_TRACE(spec);
     const std::string run = runNameFor(parseNormalizer(spec).text());
     EXPECT_TRUE(file->run(run).complete);
+    EXPECT_EQ(file->run(run).local_window, 5);
     auto full = fullPatterns(model, ids, spec);
     for (int64_t layer = 0; layer < model.config().n_layer; ++layer) {
       const auto& p = full[layer];  // [H, T, T]
@@ -109,6 +151,15 @@ TEST_P(CaptureTest, StreamedStatisticsAndMapsEqualFullAttention) {
       auto n_keys = stat("n_keys");
       for (int64_t t = 0; t < c.T; ++t)
         EXPECT_EQ(n_keys[0][t].item<float>(), visibleKeys(t, model.config().windowOf(layer)));
+      const auto types =
+          headTypesFromMap(p.to(torch::kFloat64), ids, model.config().windowOf(layer), request.local_window);
+      for (const auto& [name, reference] : types)
+        expectSameOrNan(stat(name.c_str()), reference, name == kStatMeanDistance ? 2e-4 : 1e-6, name.c_str());
+      // The prompt exercises every case: defined and undefined induction keys (no earlier occurrence, or one
+      // beyond the window).
+      const auto induction = types.at(kStatInductionMass);
+      EXPECT_TRUE(induction.isnan().any().item<bool>());
+      EXPECT_GT((~induction.isnan()).sum().item<int64_t>(), H * c.T / 4);
 
       for (const MapRequest& m : maps) {
         if (m.layer != layer) continue;

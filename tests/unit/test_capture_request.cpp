@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -14,6 +16,7 @@
 #include "attnscope/capture.h"
 #include "attnscope/capture_request.h"
 #include "attnscope/model.h"
+#include "attnscope/prompt.h"
 #include "attnscope/statistics.h"
 
 namespace attnscope {
@@ -145,6 +148,8 @@ TEST_F(RunCaptureTest, FieldErrorsNameTheFieldAndWriteNothing) {
          r.run_names.clear();
        }},
       {"topk must be at least 1 (is 0)", CaptureField::Topk, [](CaptureRequest& r) { r.topk = 0; }},
+      {"local_window must be in 1..16777216 (is 0)", CaptureField::LocalWindow,
+       [](CaptureRequest& r) { r.local_window = 0; }},
       {"query_block must not be negative (is -2)", CaptureField::QueryBlock,
        [](CaptureRequest& r) { r.query_block = -2; }},
       {"out must name a capture file", CaptureField::Out, [](CaptureRequest& r) { r.out.clear(); }},
@@ -196,6 +201,41 @@ TEST_F(RunCaptureTest, CancelStopsBeforeTheFileOrAfterALayer) {
   EXPECT_FALSE(file->runs()[0].complete);
 }
 
+TEST_F(RunCaptureTest, CancelIsAskedEveryQueryBlockAndStopsInsideALayer) {
+  // 20 tokens in blocks of 6: four blocks per layer, and the predicate is asked after each of them, so a
+  // cancel takes effect within a block (a fraction of a second), not at the end of a layer (seconds on a long
+  // prompt).
+  int asked = 0, layers_done = 0;
+  CaptureResult result = runCapture(
+      request(), [&](const CaptureProgress& p) { layers_done += !p.loading; },
+      [&] { return ++asked >= 3; });  // asked once before the file, then after blocks 1 and 2 of layer 0
+  EXPECT_EQ(asked, 3);
+  EXPECT_EQ(layers_done, 0);  // layer 0 never finished
+  EXPECT_TRUE(result.cancelled);
+  EXPECT_EQ(result.n_completed, 0);
+  auto file = CaptureFile::open(out());
+  ASSERT_EQ(file->runs().size(), 1u);
+  EXPECT_FALSE(file->runs()[0].complete);
+}
+
+TEST_F(RunCaptureTest, DefaultRunNamesAreRoundedAndTheNormalizerKeepsTheExactValue) {
+  auto model = loadModel(modelDir(1));
+  CaptureRequest r = request();
+  r.run_names.clear();
+  r.normalizers = {"softmax", "ssmax:ctx=256", "ssmax:s=0.18033688011112042", "ssmax:s=0.1803"};
+  const std::vector<RunSpec> runs = planCaptureRuns(r, model->config(), 20);
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].name, "softmax");
+  EXPECT_EQ(runs[1].name, "ssmax:ctx=256");
+  EXPECT_EQ(runs[1].normalizer.rfind("ssmax:s=0.18033688", 0), 0u);  // the file records s itself
+  EXPECT_EQ(runs[2].name, "ssmax:s=0.18");
+  EXPECT_EQ(runs[2].normalizer, "ssmax:s=0.18033688011112042");
+  EXPECT_EQ(runs[3].name, "ssmax:s=0.1803");  // rounded, it would repeat the name before it
+  EXPECT_EQ(parseNormalizer("ssmax:s=0.123456/2.5,b=0.0004567").label(), "ssmax:s=0.123/2.5,b=0.000457");
+  EXPECT_EQ(parseNormalizer("temperature:floor=8192,scale=0.123456").label(),
+            "temperature:floor=8192,scale=0.123");
+}
+
 TEST_F(RunCaptureTest, PlanRecordsEachRunAsTheFileWill) {
   auto model = loadModel(modelDir(1));
   const std::vector<RunSpec> runs = planCaptureRuns(request(), model->config(), 20);
@@ -209,6 +249,7 @@ TEST_F(RunCaptureTest, PlanRecordsEachRunAsTheFileWill) {
     EXPECT_EQ(run.n_head, 4);
     EXPECT_EQ(run.n_tokens, 20);
     EXPECT_EQ(run.topk, 10);
+    EXPECT_EQ(run.local_window, kDefaultLocalWindow);
     EXPECT_EQ(run.targets, (std::vector<std::pair<int64_t, int64_t>>{{2, 4}}));
     EXPECT_EQ(run.maps.size(), 2u);
     EXPECT_FALSE(run.model.has_value());
@@ -217,6 +258,53 @@ TEST_F(RunCaptureTest, PlanRecordsEachRunAsTheFileWill) {
   unnamed.run_names.clear();
   unnamed.normalizers = {"ssmax:s=0.1/0.2"};  // one value per layer: '/' may not name an HDF5 group
   EXPECT_EQ(planCaptureRuns(unnamed, model->config(), 20)[0].name, "ssmax:s=0.1|0.2");
+}
+
+// The induction preset: R random ids, repeated; drawn from config.json's vocabulary (these model directories
+// have no tokenizer), the same for the same seed, and bad specs refused before the file exists.
+TEST_F(RunCaptureTest, InductionPromptIsRandomTokensRepeated) {
+  CaptureRequest r = request();
+  r.prompt = {};
+  r.prompt.induction = "30:5";
+  r.targets.clear();
+  r.local_window = 3;
+  const CaptureResult result = runCapture(r);
+  EXPECT_EQ(result.n_tokens, 60);
+  auto file = CaptureFile::open(out());
+  const std::vector<int64_t> ids = file->tokens().ids;
+  EXPECT_EQ(ids, inductionPromptIds(30, 5, 40));
+  EXPECT_EQ(file->run("plain").local_window, 3);
+  // Every second-half query has an induction key; no first-half query does (30 distinct ids).
+  const std::vector<float> induction = file->readStat("plain", kStatInductionMass, 1, 2);
+  for (int64_t i = 0; i < 60; ++i) EXPECT_EQ(std::isnan(induction[i]), i < 30) << i;
+  for (const char* bad : {"0", "x", "30:", "30:-1", "-5", ":3"}) {
+    SCOPED_TRACE(bad);
+    fs::remove(out());
+    r.prompt.induction = bad;
+    EXPECT_THROW(runCapture(r), std::invalid_argument);
+    EXPECT_FALSE(fs::exists(out()));
+  }
+  r.prompt.induction = "30";
+  r.prompt.text = "also text";
+  EXPECT_THROW(runCapture(r), std::invalid_argument);
+}
+
+TEST(InductionPrompt, DistinctIdsThenTheSameAgain) {
+  const std::vector<int64_t> ids = inductionPromptIds(50, 7, 256);
+  ASSERT_EQ(ids.size(), 100u);
+  EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.begin() + 50).size(), 50u);
+  EXPECT_TRUE(std::equal(ids.begin(), ids.begin() + 50, ids.begin() + 50));
+  EXPECT_TRUE(std::all_of(ids.begin(), ids.end(), [](int64_t id) { return id >= 0 && id < 256; }));
+  EXPECT_EQ(ids, inductionPromptIds(50, 7, 256));
+  EXPECT_NE(ids, inductionPromptIds(50, 8, 256));
+  const std::vector<int64_t> small = inductionPromptIds(20, 1, 5);  // more tokens than the vocabulary
+  EXPECT_EQ(small.size(), 40u);
+  EXPECT_TRUE(std::all_of(small.begin(), small.end(), [](int64_t id) { return id >= 0 && id < 5; }));
+  EXPECT_EQ(parseInductionPrompt("200"), (std::pair<int64_t, uint64_t>{200, 0}));
+  EXPECT_EQ(parseInductionPrompt("200:3"), (std::pair<int64_t, uint64_t>{200, 3}));
+  EXPECT_THROW(parseInductionPrompt(""), std::invalid_argument);
+  EXPECT_THROW(parseInductionPrompt("99999999999999999999"), std::invalid_argument);
+  EXPECT_THROW(inductionPromptIds(5, 0, 0), std::invalid_argument);
 }
 
 TEST_F(RunCaptureTest, CaptureRunsLeavesTheModelAsItWas) {

@@ -17,13 +17,18 @@ namespace {
 
 TEST(Statistics, CatalogueListsWhatACaptureWritesInOrder) {
   // The dataset names are the file format (README, "Capture files"): spelled out here on purpose.
-  EXPECT_EQ(capturedStatistics(false), (std::vector<std::string>{"max_prob", "argmax", "entropy", "sink_mass",
-                                                                 "topk_mass", "multiplier", "n_keys"}));
-  EXPECT_EQ(capturedStatistics(true),
-            (std::vector<std::string>{"max_prob", "argmax", "entropy", "sink_mass", "topk_mass",
-                                      "target_mass", "multiplier", "n_keys"}));
-  EXPECT_EQ(viewedStatistics(),
-            (std::vector<std::string>{"max_prob", "entropy", "target_mass", "sink_mass"}));
+  const std::vector<std::string> head_types = {"prev_token_mass", "induction_mass", "local_mass",
+                                               "mean_distance"};
+  std::vector<std::string> without = {"max_prob", "argmax", "entropy", "sink_mass", "topk_mass"};
+  without.insert(without.end(), head_types.begin(), head_types.end());
+  without.insert(without.end(), {"multiplier", "n_keys"});
+  EXPECT_EQ(capturedStatistics(false), without);
+  std::vector<std::string> with = without;
+  with.insert(with.begin() + 5, "target_mass");
+  EXPECT_EQ(capturedStatistics(true), with);
+  std::vector<std::string> viewed = {"max_prob", "entropy", "target_mass", "sink_mass"};
+  viewed.insert(viewed.end(), head_types.begin(), head_types.end());
+  EXPECT_EQ(viewedStatistics(), viewed);
   for (const StatisticInfo& info : statisticCatalogue()) {
     EXPECT_EQ(findStatistic(info.name), &info);
     EXPECT_FALSE(info.title.empty());
@@ -33,6 +38,8 @@ TEST(Statistics, CatalogueListsWhatACaptureWritesInOrder) {
   EXPECT_TRUE(isProbabilityStatistic("max_prob"));
   EXPECT_TRUE(isProbabilityStatistic("target_mass"));
   EXPECT_FALSE(isProbabilityStatistic("entropy"));
+  EXPECT_TRUE(isProbabilityStatistic("induction_mass"));
+  EXPECT_FALSE(isProbabilityStatistic("mean_distance"));
   EXPECT_FALSE(isProbabilityStatistic("no_such_stat"));
   EXPECT_EQ(findStatistic("no_such_stat"), nullptr);
   EXPECT_EQ(statisticLabel("entropy"), "attention entropy (nats)");

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnscope {
@@ -22,8 +23,9 @@ struct CurvePoint {
 
 struct Curve {
   std::string run, stat;
-  int64_t layer = -1;  // -1: every layer
-  int64_t head = -1;   // -1: every head of the layer(s)
+  int64_t layer = -1;   // -1: every layer
+  int64_t head = -1;    // -1: every head of the layer(s)
+  int64_t n_heads = 1;  // heads pooled in each bin: a bin of count values holds count / n_heads queries
   std::vector<CurvePoint> points;
 };
 
@@ -35,7 +37,9 @@ struct CurveOptions {
 std::vector<CurvePoint> binByContext(const std::vector<float>& values, const std::vector<float>& n,
                                      const CurveOptions& options = {});
 
-/// Returns stat against n for one head, one layer (all its heads) or every layer (layer = -1).
+/// Returns stat against n for one head, one layer (all its heads) or every layer (layer = -1). A statistic
+/// that needs targets (target_mass) counts only the queries that see a target (querySeesTarget), as the
+/// per-head summaries do; unwritten and undefined (NaN) values are skipped.
 Curve statCurve(const CaptureFile& file, const std::string& run, const std::string& stat, int64_t layer,
                 int64_t head, const CurveOptions& options = {});
 
@@ -45,6 +49,10 @@ Curve statCurve(const CaptureFile& file, const std::string& run, const std::stri
 /// (target_mass), only over those of them that see a target token (a key of a target range lies among the
 /// n_keys keys the query sees). Unwritten (NaN) values are skipped.
 constexpr int64_t kSummaryTailDivisor = 10;
+
+/// Whether query q, which sees the n keys q − n + 1 .. q (n < 1 or NaN: causal, q + 1), sees a key of a
+/// target range [begin, end). Queries that cannot see a target say nothing about target mass.
+bool querySeesTarget(int64_t q, float n_keys, const std::vector<std::pair<int64_t, int64_t>>& targets);
 
 /// The first query of the summarised tail: T − max(1, ceil(T / kSummaryTailDivisor)).
 int64_t summaryTailBegin(int64_t n_tokens);

@@ -16,24 +16,38 @@
 
 namespace attnscope {
 
+/// The W of local_mass unless a request says otherwise.
+constexpr int64_t kDefaultLocalWindow = 8;
+
 /// What to capture. The record of each run written is the store's RunSpec; this holds only what a user asks.
 struct CaptureRequest {
   std::string model_dir;                                        // Hugging Face model directory
   ComputeDtype dtype = ComputeDtype::Auto;                      // precision of the linear layers
   PromptSource prompt;                                          // exactly one of ids, text or a text file
   std::vector<std::string> normalizers = {kNormalizerSoftmax};  // one run each (normalizer spec grammar)
-  std::vector<std::string> run_names;  // empty, or one per normalizer (default: runNameFor)
-  std::string maps = "none";           // map spec: "all", "none", "3.5,7.*,scores:0.2"
-  std::string targets;                 // token ranges for target_mass: "10:20,40:45"
-  int64_t topk = 10;                   // k of topk_mass
-  int64_t query_block = 0;             // queries per block; 0: bounded by memory
-  std::string out;                     // capture file to create or append to
-  bool other_weights = false;          // append runs of other weights (same tokens) to an existing capture
+  std::vector<std::string> run_names;          // empty, or one per normalizer (default: runNameFor)
+  std::string maps = "none";                   // map spec: "all", "none", "3.5,7.*,scores:0.2"
+  std::string targets;                         // token ranges for target_mass: "10:20,40:45"
+  int64_t topk = 10;                           // k of topk_mass
+  int64_t local_window = kDefaultLocalWindow;  // W of local_mass: the query's last W keys, itself included
+  int64_t query_block = 0;                     // queries per block; 0: bounded by memory
+  std::string out;                             // capture file to create or append to
+  bool other_weights = false;  // append runs of other weights (same tokens) to an existing capture
 };
 
 /// The fields of a CaptureRequest, for errors that front ends word in their own terms (a flag, a field
 /// label).
-enum class CaptureField { ModelDir, Normalizers, RunNames, Maps, Targets, Topk, QueryBlock, Out };
+enum class CaptureField {
+  ModelDir,
+  Normalizers,
+  RunNames,
+  Maps,
+  Targets,
+  Topk,
+  LocalWindow,
+  QueryBlock,
+  Out
+};
 
 /// Returns the field's name in CaptureRequest ("maps", "run_names", ...).
 const char* captureFieldName(CaptureField field);

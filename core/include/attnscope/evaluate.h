@@ -1,14 +1,14 @@
 #pragma once
-// Evaluation of byte-level models (those `train` makes) on held-out fortunes text:
-//   loss      mean next-byte cross-entropy per position bucket, out to many times the training context;
-//   needle    retrieval accuracy against prompt length and needle depth (exact match of the 7 digits);
+// Evaluation of a model on held-out fortunes text, a fixed-shape sweep (sweep_request.h) whose records are
+// turned into tables instead of a sweep file; it runs on the sweep runner, so both measure the same way:
+//   loss      mean next-token cross-entropy per position bucket, out to many times the training context;
+//   needle    retrieval accuracy against prompt length and needle depth: exact match of the 7 digits produced
+//   by
+//             greedy generation, and the share of digits generated in their place;
 //   heads     needle score per layer and head: attention mass from the answer position onto the needle
-//   sentence
-//             (the paper's Figure 7), averaged over the prompts of a length and depth.
-// Greedy decoding of the digits is checked with one teacher-forced forward pass: greedy decoding reproduces
-// the answer exactly when every digit is the argmax given the correct digits before it, so exact-match
-// accuracy equals that of step-by-step greedy decoding. digit_accuracy is the teacher-forced share of digits.
-// No torch in this header.
+//             sentence (the paper's Figure 7), averaged over the prompts of a length and depth.
+// Prompts are in the model's own tokens; for byte-level models (those `train` makes) they are the prompts
+// eval has always used. No torch in this header.
 
 #include <cstdint>
 #include <functional>
@@ -29,7 +29,7 @@ struct EvalParams {
   /// Needle prompt lengths in tokens; the loss is measured out to the largest. Empty: n_ctx × 1, 2, 4, 8, 16.
   std::vector<int64_t> lengths;
   std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};
-  int64_t n_needle_prompts = 8;  // per length and depth, run as one batch
+  int64_t n_needle_prompts = 8;  // per length and depth
   int64_t n_loss_sequences = 8;  // held-out sequences of the largest length
   uint64_t seed = 1234;          // chooses haystack offsets and needles (the same for every model)
   CorpusParams corpus;
@@ -49,8 +49,8 @@ struct NeedleResult {
   int64_t length = 0;
   double depth = 0;
   int64_t n_prompts = 0;
-  double accuracy = 0;        // share of prompts whose 7 digits greedy decoding reproduces exactly
-  double digit_accuracy = 0;  // share of digits that are the argmax given the correct earlier digits
+  double accuracy = 0;        // share of prompts whose greedy continuation starts with the 7 digits
+  double digit_accuracy = 0;  // share of the digits generated in their place
 };
 
 struct NeedleHeadScore {
@@ -65,6 +65,7 @@ struct EvalResult {
   std::string normalizer;  // canonical text of the spec used
   double rope_theta = 0;   // in force during the evaluation
   int64_t n_ctx = 0;       // the model's training context
+  std::string tokenizer;   // Tokenizer::kind(): "bytes" makes the loss nats per byte
   std::vector<LossBucket> loss;
   std::vector<NeedleResult> needle;
   std::vector<NeedleHeadScore> heads;
@@ -73,8 +74,8 @@ struct EvalResult {
 /// Returns the loss bucket edges for sequences of n_tokens: 0, n_ctx/8, n_ctx/4, ..., doubling, n_tokens.
 std::vector<int64_t> lossBucketEdges(int64_t n_ctx, int64_t n_tokens);
 
-/// Evaluates a byte-level model directory; throws std::invalid_argument for a model without the byte
-/// tokenizer or lengths too short for a needle prompt.
+/// Evaluates a model directory; throws std::invalid_argument for lengths too short for a needle prompt, and
+/// what runSweep throws.
 EvalResult evaluateModel(const std::string& model_dir, const EvalParams& params);
 
 /// Writes the result as one tidy CSV: metric,normalizer,rope_theta,length,depth,layer,head,pos_begin,pos_end,

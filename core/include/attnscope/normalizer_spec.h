@@ -48,6 +48,9 @@ struct NormalizerSpec {
   std::string text() const;
   /// Returns the text as a user writes it: text(), but "ssmax:ctx=N" stays in that form.
   std::string userText() const;
+  /// Returns userText() with numbers rounded to `digits` significant digits, for names and labels
+  /// ("ssmax:s=0.18"); text() keeps the exact values.
+  std::string label(int digits = 3) const;
   /// Returns s (or b) for one layer and head; b defaults to 0.
   double sAt(int64_t layer, int64_t head, int64_t n_layer, int64_t n_head) const;
   double bAt(int64_t layer, int64_t head, int64_t n_layer, int64_t n_head) const;

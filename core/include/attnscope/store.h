@@ -10,6 +10,7 @@
 //   /tokens/text           variable-length UTF-8 str [T] (display strings)
 //   /runs/<run>            attrs: normalizer (spec text), complete (int 0/1), n_layer, n_head, n_tokens,
 //                                 created (ISO 8601 UTC), topk (int), targets (int64 [n, 2] key ranges),
+//                                 local_window (int: W of local_mass; absent in older files),
 //                                 compute_dtype (str: float32 or bfloat16, the linear layers' precision;
 //                                 absent in files written before it existed, read as "")
 //   /runs/<run>/model      optional, attrs as /model: the run used other weights than /model on the same
@@ -82,6 +83,7 @@ struct RunSpec {
   std::vector<std::string> stats;  // stat dataset names, each [n_layer, n_head, n_tokens]
   std::vector<MapRequest> maps;
   int64_t topk = 0;
+  int64_t local_window = 0;  // W of local_mass (0: not captured; no attribute written)
   std::vector<std::pair<int64_t, int64_t>> targets;  // [begin, end) token ranges
   std::optional<CaptureModel> model;  // set when the run used other weights than the file's /model
 };
@@ -117,6 +119,7 @@ struct RunInfo {
   std::string compute_dtype;  // "" in files written before it was recorded
   bool complete = false;
   int64_t n_layer = 0, n_head = 0, n_tokens = 0, topk = 0;
+  int64_t local_window = 0;  // W of local_mass; 0 in files written before it existed
   std::vector<std::string> stats;
   std::vector<MapRequest> maps;
   std::vector<std::pair<int64_t, int64_t>> targets;

@@ -53,8 +53,10 @@ struct SweepCell {
 
 /// Returns the cell with this index (0 <= index < grid.cellCount()).
 SweepCell sweepCell(const SweepGrid& grid, int64_t index);
-/// Returns the seed of a cell's prompt: a function of the grid seed, the length, the depth and the prompt
-/// index only, so adding lengths or depths leaves the prompts of the others unchanged.
+/// Returns a cell's identity seed, stored in its records: a function of the grid seed, the length, the depth
+/// and the prompt index only. (The prompt itself is drawn from needleStreamSeed's stream of its length and
+/// depth, prompt i being the i-th draw, so adding lengths or depths leaves the prompts of the others
+/// unchanged.)
 uint64_t sweepCellSeed(const SweepGrid& grid, const SweepCell& cell);
 
 /// A part of the grid: shard k of n (0 <= k < n) owns the cells whose index % n == k. {0, 1} is the whole

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attnscope/dtype.h"
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/sweep.h"
 
 namespace attnscope {
@@ -16,8 +17,9 @@ namespace attnscope {
 struct SweepRequest {
   std::string model_dir;  // Hugging Face model directory (or a cached model id, resolved by the front end)
   ComputeDtype dtype = ComputeDtype::Auto;
+  double rope_theta_scale = 1.0;  // multiplies config rope_theta (the paper raises it 50x at evaluation)
   SweepMode mode = SweepMode::Needle;
-  std::vector<std::string> normalizers = {"softmax"};        // normalizer specs, one record per cell each
+  std::vector<std::string> normalizers = {kNormalizerSoftmax};  // normalizer specs, one record per cell each
   std::vector<int64_t> lengths;                              // tokens; empty: the model's context × 1, 2, 4
   std::vector<double> depths = {0.0, 0.25, 0.5, 0.75, 1.0};  // needle mode
   int64_t prompts_per_cell = 8;

@@ -29,10 +29,27 @@ struct TextCorpus {
 /// std::runtime_error when the directory is unreadable or either part comes out empty.
 TextCorpus loadCorpus(const CorpusParams& params);
 
+/// Text that prompts are cut from (a sweep's haystack or documents) and the files it was read from.
+struct HaystackText {
+  std::string text;
+  std::vector<std::string> files;  // paths, in the order their text was joined
+};
+
+/// Upper bound on a haystack's bytes: the whole text is held in memory.
+constexpr int64_t kMaxHaystackBytes = int64_t{256} << 20;
+
+/// Reads a haystack: a text file as it is, or every file of a directory as loadCorpus reads them (name order,
+/// '%' lines blanked, *.dat/*.u8 and symlinks skipped); an empty path gives the held-out text of `corpus`.
+/// Throws std::runtime_error (one line) for unreadable, empty or oversized (kMaxHaystackBytes) text.
+HaystackText loadHaystack(const std::string& path, const CorpusParams& corpus = {});
+
 /// Returns n_bytes bytes of source from offset (taken modulo its size), wrapping around to its start.
 std::string textSlice(const std::string& source, uint64_t offset, int64_t n_bytes);
 
-/// One needle: a city and the 7-digit number to retrieve.
+/// Digits of a needle's number (the answer a model must retrieve).
+constexpr int64_t kNeedleDigits = 7;
+
+/// One needle: a city and the kNeedleDigits-digit number to retrieve.
 struct Needle {
   std::string city;
   std::string digits;

@@ -30,7 +30,7 @@ done
 source "$here/cluster.sh"
 # Record for record with h5py, independently of attnscope's reader.
 compare_sweeps() {
-  /usr/bin/python3 "$here/compare_sweeps.py" "$@"
+  /usr/bin/python3 "$here/../cli/compare_sweeps.py" "$@"
 }
 work=$(mktemp -d)
 on_exit() {

@@ -42,7 +42,14 @@ ColorMapName savedColorMap() {
 }
 
 void saveColorMap(ColorMapName map) {
+  if (savedColorMap() == map) return;
   QSettings().setValue(kColorMapKey, colorMapName(map));
+  Q_EMIT ColorMapSetting::instance()->changed(map);
+}
+
+ColorMapSetting* ColorMapSetting::instance() {
+  static auto* setting = new ColorMapSetting;  // lives as long as the process, like the QSettings it mirrors
+  return setting;
 }
 
 QCPColorGradient sequentialGradient(ColorMapName map) {

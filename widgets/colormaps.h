@@ -1,9 +1,10 @@
 #pragma once
 // Colour maps shared by the views: the one place gradients are defined and the user's colour-map choice is
-// kept. QCustomPlot 2.1 ships no perceptually uniform gradient, so viridis and magma are defined here by their
-// colour stops.
+// kept. QCustomPlot 2.1 ships no perceptually uniform gradient, so viridis and magma are defined here by
+// their colour stops.
 
 #include <QColor>
+#include <QObject>
 #include <QString>
 #include <QStringList>
 
@@ -21,8 +22,17 @@ QString colorMapName(ColorMapName map);
 ColorMapName colorMapFromName(const QString& name);
 /// The user's choice as saved with QSettings (viridis when none is saved).
 ColorMapName savedColorMap();
-/// Saves the user's choice with QSettings, for the next window.
+/// Saves the user's choice with QSettings, for the next window, and tells every view (ColorMapSetting).
 void saveColorMap(ColorMapName map);
+
+/// Tells the views of this process that the user chose another colour map, so all of them follow it.
+class ColorMapSetting : public QObject {
+  Q_OBJECT
+ public:
+  static ColorMapSetting* instance();
+ Q_SIGNALS:
+  void changed(attnscope::widgets::ColorMapName map);
+};
 
 /// A sequential gradient (low → high) for probabilities and other one-sided values.
 QCPColorGradient sequentialGradient(ColorMapName map);

@@ -48,6 +48,9 @@ ColorScaleControls::ColorScaleControls(QWidget* parent)
     saveColorMap(static_cast<ColorMapName>(index));
     Q_EMIT changed();
   });
+  // Another view's choice: every map of the window uses one colour map.
+  connect(ColorMapSetting::instance(), &ColorMapSetting::changed, this,
+          [this](ColorMapName map) { m_map->setCurrentIndex(static_cast<int>(map)); });
 }
 
 ColorMapName ColorScaleControls::colorMap() const {

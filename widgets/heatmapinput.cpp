@@ -45,8 +45,10 @@ void HeatmapWidget::moveSelection(int d_query, int d_key) {
   // Keep the selected cell on screen: scroll by whole steps, never resize the view.
   const auto follow = [](QCPAxis* axis, double at) {
     const QCPRange range = axis->range();
-    if (at - 0.5 < range.lower) axis->setRange(at - 0.5, at - 0.5 + range.size());
-    else if (at + 0.5 > range.upper) axis->setRange(at + 0.5 - range.size(), at + 0.5);
+    if (at - 0.5 < range.lower)
+      axis->setRange(at - 0.5, at - 0.5 + range.size());
+    else if (at + 0.5 > range.upper)
+      axis->setRange(at + 0.5 - range.size(), at + 0.5);
   };
   follow(m_plot->yAxis, query);
   if (m_key >= 0) follow(m_plot->xAxis, m_key);

@@ -99,8 +99,9 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
 
   m_kindBox->addItem(tr("probabilities"), static_cast<int>(MapKind::Pattern));
   m_kindBox->addItem(tr("scores"), static_cast<int>(MapKind::Scores));
-  m_kindBox->setToolTip(tr("Attention probabilities, or the scores before the normalizer (captured with "
-                           "--maps scores:L.H)"));
+  m_kindBox->setToolTip(
+      tr("Attention probabilities, or the scores before the normalizer (captured with "
+         "--maps scores:L.H)"));
   m_kindBox->setVisible(false);
   m_log->setToolTip(tr("Logarithmic colour scale for probabilities"));
   auto* fit = new QPushButton(tr("Fit"), this);
@@ -210,11 +211,11 @@ void HeatmapWidget::onDocumentChanged() {
 
 void HeatmapWidget::updateKindChoice(const Selection& selection) {
   // The choice is offered where this head has scores; without them the probabilities are shown.
-  bool scores = m_document->isOpen() && m_document->hasMap(shownRun(selection), selection.layer,
-                                                           selection.head, MapKind::Scores);
+  bool scores = m_document->isOpen() &&
+                m_document->hasMap(shownRun(selection), selection.layer, selection.head, MapKind::Scores);
   if (m_role == HeatmapRole::Difference)
-    scores = scores && m_document->hasMap(selection.compareRun, selection.layer, selection.head,
-                                          MapKind::Scores);
+    scores =
+        scores && m_document->hasMap(selection.compareRun, selection.layer, selection.head, MapKind::Scores);
   if (!scores) m_kind = MapKind::Pattern;
   m_kindBox->setVisible(scores);
   m_kindBox->setCurrentIndex(m_kindBox->findData(static_cast<int>(m_kind)));
@@ -244,10 +245,11 @@ void HeatmapWidget::onSelectionChanged(const Selection& selection) {
                              ? tr("%1 − %2").arg(selection.run, selection.compareRun)
                              : shownRun(selection);
     const QString kind = m_kind == MapKind::Scores ? tr(" · scores") : QString();
-    m_title->setText(!m_document->isOpen() || runs.isEmpty() ? QString()
-                     : m_compactTitle
-                         ? runs + kind
-                         : tr("%1 · layer %2 · head %3%4").arg(runs).arg(selection.layer).arg(selection.head).arg(kind));
+    m_title->setText(
+        !m_document->isOpen() || runs.isEmpty() ? QString()
+        : m_compactTitle
+            ? runs + kind
+            : tr("%1 · layer %2 · head %3%4").arg(runs).arg(selection.layer).arg(selection.head).arg(kind));
     QString why;
     if (!canShow(selection, &why)) {
       showMessage(why);
@@ -373,8 +375,8 @@ void HeatmapWidget::loadVisibleTile() {
         Loaded loaded;
         loaded.visibility = readKeyVisibility(*file, run, layer, request.head);
         if (difference)  // a query is computed when both runs computed it
-          loaded.visibility.computed = std::min(loaded.visibility.computed,
-                                                readKeyVisibility(*file, subtrahend, layer, request.head).computed);
+          loaded.visibility.computed = std::min(
+              loaded.visibility.computed, readKeyVisibility(*file, subtrahend, layer, request.head).computed);
         const auto read = [&](const TileRequest& tile) {
           MapTile result = other.empty() ? readTile(*file, tile, cancelled)
                                          : readDifferenceTile(*file, tile, other, n, cancelled);

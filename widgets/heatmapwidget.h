@@ -1,9 +1,9 @@
 #pragma once
 // Query × key map of the selected head, drawn from the capture's max-pooled pyramid: the level that fits the
-// visible range is read (off the GUI thread), so a huge map draws whole and zooms to single tokens. The map is
-// the attention probabilities or, where captured, the scores before the normalizer. The same widget shows the
-// compare run, or the difference run − compare run on a diverging scale (Compare view), pooled from level 0
-// as the change largest in magnitude. Keys a query cannot see are hatched grey, queries a cancelled capture
+// visible range is read (off the GUI thread), so a huge map draws whole and zooms to single tokens. The map
+// is the attention probabilities or, where captured, the scores before the normalizer. The same widget shows
+// the compare run, or the difference run − compare run on a diverging scale (Compare view), pooled from level
+// 0 as the change largest in magnitude. Keys a query cannot see are hatched grey, queries a cancelled capture
 // never computed are solid grey, apart from p = 0.
 
 #include <QWidget>
@@ -127,7 +127,7 @@ class HeatmapWidget : public QWidget, public ExportSource {
   QCPColorScale* m_scale;
   QCPTextElement* m_title;
   QCPItemText* m_message;
-  QCPItemRect* m_queryHalo;    // dark outline under the light one: the marker shows on every colour
+  QCPItemRect* m_queryHalo;  // dark outline under the light one: the marker shows on every colour
   QCPItemRect* m_queryMarker;
   QCPItemRect* m_keyMarker;
   QCPItemRect* m_notComputed;  // rows a cancelled capture never reached

@@ -89,7 +89,6 @@ MapTile readTile(const CaptureFile& file, const TileRequest& request,
   return tile;
 }
 
-
 bool KeyVisibility::sees(int64_t query, int64_t key) const {
   if (query < 0 || query >= computed || key < 0 || key > query) return false;
   return first_key.empty() || key >= first_key[static_cast<std::size_t>(query)];
@@ -111,7 +110,8 @@ KeyVisibility readKeyVisibility(const CaptureFile& file, const RunInfo& run, int
   if (!has_n_keys) return visibility;
   visibility.first_key.assign(static_cast<std::size_t>(n), 0);
   for (int64_t q = 0; q < visibility.computed; ++q) {
-    const double seen = std::clamp<double>(values[static_cast<std::size_t>(q)], 1.0, static_cast<double>(q + 1));
+    const double seen =
+        std::clamp<double>(values[static_cast<std::size_t>(q)], 1.0, static_cast<double>(q + 1));
     visibility.first_key[static_cast<std::size_t>(q)] = q + 1 - static_cast<int64_t>(std::llround(seen));
   }
   return visibility;

@@ -10,7 +10,7 @@
 namespace attnscope {
 class CaptureFile;
 struct RunInfo;
-}
+}  // namespace attnscope
 
 namespace attnscope::widgets {
 

@@ -66,8 +66,9 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
   selection.head = options.head;
   if (options.query >= 0) selection.query = options.query;
   document.setSelection(selection);
-  const bool oneLayer = options.figure == QLatin1String("heatmap") ||
-                        (options.figure == QLatin1String("context-curve") && options.scope != QLatin1String("all"));
+  const bool oneLayer =
+      options.figure == QLatin1String("heatmap") ||
+      (options.figure == QLatin1String("context-curve") && options.scope != QLatin1String("all"));
   if (const QString reason = document.notComputedReason(document.selection().run, document.selection().layer);
       oneLayer && !reason.isEmpty())
     return fail(reason);

@@ -16,7 +16,8 @@ float knownMapValue(int query, int key, int n_tokens) {
 }
 
 float knownScoreValue(int query, int key) {
-  return key <= query ? 2.0f - 0.5f * static_cast<float>(query - key) : -std::numeric_limits<float>::infinity();
+  return key <= query ? 2.0f - 0.5f * static_cast<float>(query - key)
+                      : -std::numeric_limits<float>::infinity();
 }
 
 float knownStatValue(int run, const QString& stat, int layer, int head, int query) {
@@ -96,8 +97,9 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
         std::vector<float> map;  // [rows, T]
         for (int q = 0; q < rows; ++q)
           for (int k = 0; k < T; ++k)
-            map.push_back(scores ? (options.score_value ? options.score_value(layer, static_cast<int>(head), q, k)
-                                                        : knownScoreValue(q, k))
+            map.push_back(scores ? (options.score_value
+                                        ? options.score_value(layer, static_cast<int>(head), q, k)
+                                        : knownScoreValue(q, k))
                           : run == 1 && options.compare_map_value
                               ? options.compare_map_value(layer, static_cast<int>(head), q, k)
                           : options.map_value ? options.map_value(layer, static_cast<int>(head), q, k)

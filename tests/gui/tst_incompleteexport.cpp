@@ -1,5 +1,5 @@
-// Issue 15 defect 4, headless side: `attnscope --export` of a layer a cancelled capture never computed exits 1
-// with one line naming the layer and run; a computed layer of the same run still exports.
+// Issue 15 defect 4, headless side: `attnscope --export` of a layer a cancelled capture never computed exits
+// 1 with one line naming the layer and run; a computed layer of the same run still exports.
 
 #include <QImage>
 #include <QProcess>
@@ -36,9 +36,9 @@ class TestIncompleteExport : public QObject {
     const QString out = m_dir.filePath(QStringLiteral("%1-%2.png").arg(figure).arg(layer));
     QProcess process;
     process.start(QStringLiteral(ATTNSCOPE_GUI_BINARY),
-                  {QStringLiteral("--export"), m_path, QStringLiteral("--figure"), figure, QStringLiteral("--run"),
-                   QStringLiteral("ssmax"), QStringLiteral("--layer"), QString::number(layer),
-                   QStringLiteral("--out"), out});
+                  {QStringLiteral("--export"), m_path, QStringLiteral("--figure"), figure,
+                   QStringLiteral("--run"), QStringLiteral("ssmax"), QStringLiteral("--layer"),
+                   QString::number(layer), QStringLiteral("--out"), out});
     QVERIFY(process.waitForFinished(60000));
     const QString error = QString::fromLocal8Bit(process.readAllStandardError());
     QCOMPARE(process.exitStatus(), QProcess::NormalExit);

@@ -210,14 +210,19 @@ void HeatmapWidget::onDocumentChanged() {
 }
 
 void HeatmapWidget::updateKindChoice(const Selection& selection) {
-  // The choice is offered where this head has scores; without them the probabilities are shown.
-  bool scores = m_document->isOpen() &&
-                m_document->hasMap(shownRun(selection), selection.layer, selection.head, MapKind::Scores);
-  if (m_role == HeatmapRole::Difference)
-    scores =
-        scores && m_document->hasMap(selection.compareRun, selection.layer, selection.head, MapKind::Scores);
+  // The choice is offered where this head has scores; a head with only one kind shows that kind.
+  const auto stored = [&](MapKind kind) {
+    bool has = m_document->isOpen() &&
+               m_document->hasMap(shownRun(selection), selection.layer, selection.head, kind);
+    if (m_role == HeatmapRole::Difference)
+      has = has && m_document->hasMap(selection.compareRun, selection.layer, selection.head, kind);
+    return has;
+  };
+  const bool scores = stored(MapKind::Scores), pattern = stored(MapKind::Pattern);
   if (!scores) m_kind = MapKind::Pattern;
+  if (scores && !pattern) m_kind = MapKind::Scores;
   m_kindBox->setVisible(scores);
+  m_kindBox->setEnabled(scores && pattern);
   m_kindBox->setCurrentIndex(m_kindBox->findData(static_cast<int>(m_kind)));
   m_log->setVisible(m_role != HeatmapRole::Difference && m_kind == MapKind::Pattern);
   m_scale->axis()->setLabel(m_kind == MapKind::Scores

@@ -68,7 +68,7 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
         const auto& skipped = options.heads_without_map;
         if (std::find(skipped.begin(), skipped.end(), key) == skipped.end()) map.heads.push_back(head);
       }
-      spec.maps.push_back(map);
+      if (options.patterns) spec.maps.push_back(map);
       if (options.scores) {
         map.hook = "blocks." + std::to_string(layer) + ".attn.hook_scores";
         spec.maps.push_back(map);

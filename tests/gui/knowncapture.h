@@ -26,6 +26,8 @@ struct KnownCaptureOptions {
   std::vector<std::pair<int64_t, int64_t>> targets{{2, 4}};
   /// Also store every stored head's pre-softmax scores (hook_scores), knownScoreValue or score_value.
   bool scores = false;
+  /// Store the probabilities (hook_pattern) of the stored heads; false with scores: scores only.
+  bool patterns = true;
   std::function<float(int layer, int head, int query, int key)> score_value{};
   /// >= 0: run 1 (ssmax) is left as a cancelled capture leaves it: layers [0, computed_layers) written, then
   /// queries [0, partial_queries) of the next layer, nothing after, and the run never marked complete.

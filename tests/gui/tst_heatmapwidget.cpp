@@ -288,6 +288,17 @@ class TestHeatmapWidget : public QObject {
     const QColor expected = viridisColor((0.5 + 1.5) / 3.5);
     QVERIFY(colorDistance(image.pixelColor(cellCentre(widget.plot(), 5, 2)), expected) <= 6);
     QVERIFY(coloursAround(image, cellCentre(widget.plot(), 2, 5)) >= 2);  // −inf: masked, hatched
+
+    // A capture of scores only (--maps scores:all) opens on them.
+    const QString only = m_dir.filePath(QStringLiteral("scores-only.h5"));
+    options.patterns = false;
+    test::writeKnownCapture(only, options);
+    CaptureDocument scoresOnly;
+    QVERIFY(scoresOnly.open(only));
+    HeatmapWidget shown(&scoresOnly);
+    QVERIFY(showAndDraw(shown, {500, 400}));
+    QCOMPARE(shown.mapKind(), MapKind::Scores);
+    QCOMPARE(shown.tile().at(5, 2), test::knownScoreValue(5, 2));
   }
 
   // Defect 15: the selected query's marker is at least 2 px of light between dark edges, on any colour.

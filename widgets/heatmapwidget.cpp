@@ -74,6 +74,9 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_scale->setType(QCPAxis::atRight);
   m_scale->setBarWidth(14);
   m_plot->plotLayout()->addElement(1, 1, m_scale);
+  // The colour scale takes the width it needs, the map the rest (equal stretch halved narrow maps).
+  m_plot->plotLayout()->setColumnStretchFactor(0, 1);
+  m_plot->plotLayout()->setColumnStretchFactor(1, 0.01);
   m_map->setColorScale(m_scale);
   auto* margins = new QCPMarginGroup(m_plot);
   m_plot->axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, margins);

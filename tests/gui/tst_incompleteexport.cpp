@@ -35,6 +35,9 @@ class TestIncompleteExport : public QObject {
     QFETCH(int, exitCode);
     const QString out = m_dir.filePath(QStringLiteral("%1-%2.png").arg(figure).arg(layer));
     QProcess process;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("XDG_RUNTIME_DIR"), m_dir.path());  // else Qt warns on stderr, too
+    process.setProcessEnvironment(environment);
     process.start(QStringLiteral(ATTNSCOPE_GUI_BINARY),
                   {QStringLiteral("--export"), m_path, QStringLiteral("--figure"), figure,
                    QStringLiteral("--run"), QStringLiteral("ssmax"), QStringLiteral("--layer"),

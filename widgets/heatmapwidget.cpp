@@ -59,8 +59,6 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_plot->xAxis->setLabel(tr("key position"));
   m_plot->yAxis->setLabel(tr("query position"));
   m_plot->yAxis->setRangeReversed(true);  // query 0 at the top, like a matrix
-  // Masked cells are NaN, drawn transparent over this hatch: never mistaken for p = 0.
-  m_plot->axisRect()->setBackground(QBrush(QColor(150, 150, 150), Qt::BDiagPattern));
 
   m_title =
       new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
@@ -86,6 +84,10 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_notComputed->setPen(Qt::NoPen);
   m_notComputed->setBrush(QColor(128, 128, 128));
   m_notComputed->setVisible(false);
+  m_notComputedLabel = new QCPItemText(m_plot);
+  m_notComputedLabel->setText(tr("not computed (capture cancelled)"));
+  m_notComputedLabel->setColor(Qt::white);
+  m_notComputedLabel->setVisible(false);
   m_message = new QCPItemText(m_plot);
   m_message->position->setType(QCPItemPosition::ptAxisRectRatio);
   m_message->position->setCoords(0.5, 0.5);
@@ -228,7 +230,9 @@ void HeatmapWidget::updateKindChoice(const Selection& selection) {
   m_kindBox->setEnabled(scores && pattern);
   m_kindBox->setCurrentIndex(m_kindBox->findData(static_cast<int>(m_kind)));
   m_log->setVisible(m_role != HeatmapRole::Difference && m_kind == MapKind::Pattern);
-  m_scale->axis()->setLabel(m_kind == MapKind::Scores
+  // Side-by-side maps (Compare) need the width more than the scale's caption: their titles say what they are.
+  m_scale->axis()->setLabel(m_compactTitle ? QString()
+                            : m_kind == MapKind::Scores
                                 ? (m_role == HeatmapRole::Difference ? tr("score difference") : tr("score"))
                             : m_role == HeatmapRole::Difference ? tr("probability difference")
                                                                 : tr("attention probability"));
@@ -451,6 +455,10 @@ void HeatmapWidget::applyScale() {
   if (range.upper <= range.lower) range = automatic;
   m_map->setDataRange(range);
   m_map->setVisible(!m_tile.empty());
+  // Masked cells are NaN, drawn transparent over this hatch: never mistaken for p = 0. Without a map the
+  // background stays plain, so a message is not read as "everything masked".
+  m_plot->axisRect()->setBackground(m_tile.empty() ? QBrush(Qt::white)
+                                                   : QBrush(QColor(150, 150, 150), Qt::BDiagPattern));
   updateMarkers();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
@@ -492,6 +500,8 @@ void HeatmapWidget::updateMarkers() {
   m_notComputed->topLeft->setCoords(-0.5, computed - 0.5);
   m_notComputed->bottomRight->setCoords(n - 0.5, n - 0.5);
   m_notComputed->setVisible(!m_tile.empty() && computed < n);
+  m_notComputedLabel->position->setCoords((n - 1) / 2.0, (computed + n - 1) / 2.0);
+  m_notComputedLabel->setVisible(m_notComputed->visible());
 }
 
 QString HeatmapWidget::message() const {

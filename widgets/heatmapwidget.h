@@ -131,6 +131,7 @@ class HeatmapWidget : public QWidget, public ExportSource {
   QCPItemRect* m_queryMarker;
   QCPItemRect* m_keyMarker;
   QCPItemRect* m_notComputed;  // rows a cancelled capture never reached
+  QCPItemText* m_notComputedLabel;
   QCheckBox* m_log;
   QComboBox* m_kindBox;
   ColorScaleControls* m_colors;

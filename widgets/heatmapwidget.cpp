@@ -109,6 +109,10 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
          "--maps scores:L.H)"));
   m_kindBox->setVisible(false);
   m_log->setToolTip(tr("Logarithmic colour scale for probabilities"));
+  // Hidden for differences and scores, but keeping its width: side-by-side maps then get equal widths.
+  QSizePolicy keepWidth = m_log->sizePolicy();
+  keepWidth.setRetainSizeWhenHidden(true);
+  m_log->setSizePolicy(keepWidth);
   auto* fit = new QPushButton(tr("Fit"), this);
   fit->setToolTip(tr("Show the whole map"));
   auto* controls = new QHBoxLayout;

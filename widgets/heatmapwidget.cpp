@@ -3,8 +3,8 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
-#include <QPushButton>
 #include <QTimer>
+#include <QToolButton>
 #include <QToolTip>
 #include <QVBoxLayout>
 
@@ -100,7 +100,10 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_queryMarker->setPen(markerPen(QColor(255, 255, 255), 2));
   m_keyMarker = new QCPItemRect(m_plot);
   m_keyMarker->setPen(markerPen(QColor(255, 42, 109), 2));
-  for (QCPItemRect* marker : {m_queryHalo, m_queryMarker, m_keyMarker}) marker->setVisible(false);
+  for (QCPItemRect* marker : {m_queryHalo, m_queryMarker, m_keyMarker}) {
+    marker->setAntialiased(false);  // whole pixels: antialiasing at a half-pixel edge halves a 2-px line
+    marker->setVisible(false);
+  }
 
   m_kindBox->addItem(tr("probabilities"), static_cast<int>(MapKind::Pattern));
   m_kindBox->addItem(tr("scores"), static_cast<int>(MapKind::Scores));
@@ -113,7 +116,8 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   QSizePolicy keepWidth = m_log->sizePolicy();
   keepWidth.setRetainSizeWhenHidden(true);
   m_log->setSizePolicy(keepWidth);
-  auto* fit = new QPushButton(tr("Fit"), this);
+  auto* fit = new QToolButton(this);  // a tool button: three maps' control rows fit side by side at 1280 px
+  fit->setText(tr("Fit"));
   fit->setToolTip(tr("Show the whole map"));
   auto* controls = new QHBoxLayout;
   controls->addWidget(m_kindBox);
@@ -129,7 +133,7 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_reload->setSingleShot(true);
   m_reload->setInterval(0);
   connect(m_reload, &QTimer::timeout, this, &HeatmapWidget::loadVisibleTile);
-  connect(fit, &QPushButton::clicked, this, &HeatmapWidget::resetView);
+  connect(fit, &QToolButton::clicked, this, &HeatmapWidget::resetView);
   connect(m_log, &QCheckBox::toggled, this, &HeatmapWidget::applyScale);
   connect(m_colors, &ColorScaleControls::changed, this, &HeatmapWidget::applyScale);
   connect(m_kindBox, &QComboBox::activated, this,

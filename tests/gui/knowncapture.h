@@ -18,12 +18,13 @@ struct KnownCaptureOptions {
   int n_head = 3;
   /// Map value of a head at (query, key); empty: knownMapValue for every head.
   std::function<float(int layer, int head, int query, int key)> map_value{};
-  /// Map value of run 1 (ssmax); empty: as run 0.
-  std::function<float(int layer, int head, int query, int key)> compare_map_value{};
   /// (layer, head) pairs whose map is not stored.
   std::vector<std::pair<int, int>> heads_without_map{};
   /// The target token ranges of run 0 (" sat on"), whose target_mass every query after them sees.
   std::vector<std::pair<int64_t, int64_t>> targets{{2, 4}};
+  // Fields below were added later: positional initialisers in tests stop at targets.
+  /// Map value of run 1 (ssmax); empty: as run 0.
+  std::function<float(int layer, int head, int query, int key)> compare_map_value{};
   /// Also store every stored head's pre-softmax scores (hook_scores), knownScoreValue or score_value.
   bool scores = false;
   /// Store the probabilities (hook_pattern) of the stored heads; false with scores: scores only.

@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-asan-clang}
 seconds=${1:-60}
 [[ $# -gt 0 ]] && shift
-all=(fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_gpt2_files fuzz_encode fuzz_capture)
+all=(fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_gpt2_files fuzz_encode fuzz_capture fuzz_sweep)
 harnesses=("$@")
 ((${#harnesses[@]})) || harnesses=("${all[@]}")
 
@@ -26,7 +26,7 @@ source "$root/scripts/sanitizer-env.sh"
 # safetensors shape nested ~20,000 deep (40 kB) or a tokenizer normalizer ~3,000 deep (108 kB) overflows it.
 max_len() {
   case $1 in
-    fuzz_capture | fuzz_tokenizer_json) echo 131072 ;;
+    fuzz_capture | fuzz_sweep | fuzz_tokenizer_json) echo 131072 ;;
     fuzz_encode) echo 4096 ;;
     *) echo 65536 ;;
   esac
@@ -41,11 +41,11 @@ for h in "${harnesses[@]}"; do
   log="$build/fuzz-$h.log"
   args=(-max_total_time="$seconds" -max_len="$(max_len "$h")" -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10
         -artifact_prefix="$findings/" -print_final_stats=1)
-  [[ $h == fuzz_encode || $h == fuzz_capture ]] || args+=(-dict="$root/tests/fuzz/json.dict")
+  [[ $h == fuzz_encode || $h == fuzz_capture || $h == fuzz_sweep ]] || args+=(-dict="$root/tests/fuzz/json.dict")
   # HDF5's own leaks on a failed open are suppressed by function name (tests/sanitizers/lsan.supp), which needs
   # the slow unwinder through libhdf5 (no frame pointers): about half the executions per second.
   unwind=()
-  [[ $h == fuzz_capture ]] && unwind=(env "ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0")
+  [[ $h == fuzz_capture || $h == fuzz_sweep ]] && unwind=(env "ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0")
   echo "fuzz: $h for ${seconds}s (log $log)"
   rc=0
   "${unwind[@]}" "$build/tests/fuzz/$h" "${args[@]}" "$work" "$root/tests/fuzz/corpus/$h" >"$log" 2>&1 || rc=$?

@@ -72,6 +72,11 @@ struct NeedleOptions {
   std::string text_dir = "/usr/share/games/fortunes";
 };
 
+struct MergeOptions {
+  std::string out;                  // merged sweep file (created)
+  std::vector<std::string> shards;  // shard files of one sweep
+};
+
 struct ExportCommandOptions {
   std::vector<std::string> args;  // passed to `attnscope --export` unchanged
 };
@@ -84,6 +89,7 @@ int runForward(const RunOptions& options);
 int runTrain(const TrainOptions& options);
 int runEval(const EvalOptions& options);
 int runNeedle(const NeedleOptions& options);
+int runMerge(const MergeOptions& options);
 /// Replaces the process with the attnscope binary beside this one (`attnscope --export ARGS`); returns only
 /// on error.
 int runExport(const ExportCommandOptions& options);

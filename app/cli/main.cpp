@@ -245,6 +245,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   needle_cmd->add_option("--text-dir", needle.text_dir, "Directory of fortune files")->capture_default_str();
 
+  MergeOptions merge;
+  auto* merge_cmd = app.add_subcommand(
+      "merge",
+      "Join the shard files of a sweep (sweep --shard K/N) into one sweep file; refuses shards of "
+      "different sweeps and reports missing and duplicated cells");
+  merge_cmd->add_option("out", merge.out, "Merged sweep file to create (.h5)")->required();
+  merge_cmd->add_option("shards", merge.shards, "Shard files")->required()->check(CLI::ExistingFile);
+
   ExportCommandOptions exporting;
   auto* export_cmd = app.add_subcommand(
       "export",
@@ -275,6 +283,7 @@ int main(int argc, char** argv) {
     if (*train_cmd) return runTrain(train);
     if (*eval_cmd) return runEval(eval);
     if (*needle_cmd) return runNeedle(needle);
+    if (*merge_cmd) return runMerge(merge);
     if (*export_cmd) {
       exporting.args = export_cmd->remaining();
       if (exporting.args.empty()) {

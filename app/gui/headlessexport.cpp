@@ -12,6 +12,8 @@
 #include "headgridview.h"
 #include "headsfigure.h"
 #include "heatmapwidget.h"
+#include "sweepdocument.h"
+#include "sweepexport.h"
 #include "tokensview.h"
 
 namespace attnscope::gui {
@@ -46,6 +48,8 @@ bool waitForContent(Widget* widget, Idle idle) {
 }  // namespace
 
 int runHeadlessExport(const HeadlessExportOptions& options) {
+  if (isSweepFigure(options.figure) || SweepDocument::isSweep(options.capture))
+    return runSweepExport(options);
   if (options.out.isEmpty()) return fail(QStringLiteral("--out is required"));
   if (exportFormatForPath(options.out) == ExportFormat::Unknown)
     return fail(QStringLiteral("--out must end in .png, .pdf, .svg or .csv: %1").arg(options.out));

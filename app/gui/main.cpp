@@ -13,6 +13,8 @@
 #include "capturedocument.h"
 #include "headlessexport.h"
 #include "mainwindow.h"
+#include "sweepdocument.h"
+#include "sweepwindow.h"
 
 namespace {
 
@@ -39,13 +41,15 @@ int main(int argc, char** argv) {
   parser.setApplicationDescription(QStringLiteral("Inspect transformer attention under softmax and SSMax."));
   parser.addHelpOption();
   parser.addVersionOption();
-  parser.addPositionalArgument(QStringLiteral("capture"), QStringLiteral("A capture file (.h5) to open."));
+  parser.addPositionalArgument(QStringLiteral("file"),
+                               QStringLiteral("A capture or sweep file (.h5) to open."));
   const QCommandLineOption exportOption(QStringLiteral("export"),
                                         QStringLiteral("Write one figure and exit."));
   const QCommandLineOption figure(
       QStringLiteral("figure"),
       QStringLiteral("heatmap, context-curve, head-grid, tokens, or heads (every head's map as\n"
-                     "small multiples: one shared colour scale, 'no map' where none is stored)."),
+                     "small multiples: one shared colour scale, 'no map' where none is stored);\n"
+                     "of a sweep file: retrieval, needle-heads, sweep-curve or sweep-loss."),
       QStringLiteral("name"), QStringLiteral("context-curve"));
   const QCommandLineOption out(QStringLiteral("out"), QStringLiteral("Output: .png, .pdf, .svg or .csv."),
                                QStringLiteral("file"));
@@ -79,13 +83,18 @@ int main(int argc, char** argv) {
                                   QStringLiteral("px"));
   const QCommandLineOption scale(QStringLiteral("scale"), QStringLiteral("PNG pixels per layout pixel."),
                                  QStringLiteral("x"), QStringLiteral("2"));
+  const QCommandLineOption length(QStringLiteral("length"),
+                                  QStringLiteral("Sweep needle-heads: prompt length (default: the longest)."),
+                                  QStringLiteral("tokens"));
+  const QCommandLineOption digits(QStringLiteral("digits"),
+                                  QStringLiteral("Sweep retrieval: digit accuracy, not exact match."));
   const QCommandLineOption model(
       QStringLiteral("model"),
       QStringLiteral("Open the Run model dialog for a model directory or a model id Org/Name of the local "
                      "Hugging Face cache."),
       QStringLiteral("dir|id"));
   parser.addOptions({model, exportOption, figure, out, run, compare, layer, head, query, stat, scope, log,
-                     difference, width, height, scale});
+                     difference, width, height, scale, length, digits});
   parser.process(app);
 
   if (parser.isSet(exportOption)) {
@@ -103,15 +112,24 @@ int main(int argc, char** argv) {
     options.head = parser.value(head).toInt();
     options.query = parser.value(query).toInt();
     options.stat = parser.value(stat);
-    options.scope = parser.value(scope);
+    options.scope = parser.isSet(scope) ? parser.value(scope) : QString();  // sweeps default to all heads
     options.logScale = parser.isSet(log);
     options.difference = parser.isSet(difference);
     options.width = parser.value(width).toInt();  // unset: 0, the figure's default size
     options.height = parser.value(height).toInt();
     options.scale = parser.value(scale).toDouble();
+    bool lengthOk = true;
+    options.length = parser.isSet(length) ? parser.value(length).toLongLong(&lengthOk) : 0;
+    if (!lengthOk) options.length = -1;  // refused with the lengths the sweep holds
+    options.digits = parser.isSet(digits);
     return attnscope::gui::runHeadlessExport(options);
   }
 
+  if (!parser.positionalArguments().isEmpty() &&
+      attnscope::widgets::SweepDocument::isSweep(parser.positionalArguments().first())) {
+    attnscope::gui::SweepWindow::openInNewWindow(parser.positionalArguments().first());
+    return app.exec();
+  }
   attnscope::gui::MainWindow window;
   window.show();
   if (!parser.positionalArguments().isEmpty() && window.openFile(parser.positionalArguments().first())) {

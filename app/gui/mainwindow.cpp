@@ -31,6 +31,8 @@
 #include "heatmapwidget.h"
 #include "recentfiles.h"
 #include "runmodeldialog.h"
+#include "sweepdocument.h"
+#include "sweepwindow.h"
 #include "tokensview.h"
 
 namespace attnscope::gui {
@@ -150,6 +152,11 @@ void MainWindow::createDocks() {
 }
 
 bool MainWindow::openFile(const QString& path) {
+  if (SweepDocument::isSweep(path)) {  // a sweep has a window of its own
+    SweepWindow::openInNewWindow(path);
+    m_recent->add(path);
+    return true;
+  }
   if (!m_document->open(path)) {
     m_recent->remove(path);
     return false;

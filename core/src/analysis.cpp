@@ -9,6 +9,7 @@
 
 #include "attnscope/statistics.h"
 #include "attnscope/store.h"
+#include "attnscope/sweep.h"  // sweepBinOf: the one rule of log-spaced bins of n
 
 namespace attnscope {
 namespace {
@@ -28,9 +29,9 @@ std::vector<CurvePoint> binByContext(const std::vector<float>& values, const std
   const double b = std::max(1, options.bins_per_octave);
   std::map<int64_t, std::vector<std::pair<float, float>>> bins;  // bin index → (value, n)
   for (std::size_t i = 0; i < values.size() && i < n.size(); ++i) {
-    if (!std::isfinite(values[i]) || !(n[i] >= 1)) continue;  // unwritten positions are NaN
-    // The small epsilon keeps exact powers of two in their own bin despite log2 rounding.
-    int64_t bin = static_cast<int64_t>(std::floor(std::log2(static_cast<double>(n[i])) * b + 1e-9));
+    // Unwritten positions are NaN; an n no capture can hold (beyond kMaxCaptureTokens) has no bin.
+    if (!std::isfinite(values[i]) || !(n[i] >= 1 && n[i] <= static_cast<float>(kMaxCaptureTokens))) continue;
+    const int64_t bin = sweepBinOf(static_cast<int64_t>(n[i]), options.bins_per_octave);  // n is a count
     bins[bin].emplace_back(values[i], n[i]);
   }
   std::vector<CurvePoint> points;

@@ -51,6 +51,12 @@ torch::Tensor hiddenKeys(int64_t q0, int64_t q1, int64_t k0, int64_t k1, int64_t
 
 }  // namespace
 
+std::pair<torch::Tensor, torch::Tensor> layerKeysValues(const torch::Tensor& k, const torch::Tensor& v,
+                                                        int64_t layer, const ForwardContext& ctx) {
+  if (!ctx.cache) return {k, v.to(ctx.matrix_dtype)};
+  return ctx.cache->append(layer, k, v.to(ctx.matrix_dtype));
+}
+
 int64_t queryBlockSize(int64_t batch, int64_t n_head, int64_t n_keys, const AttentionOptions& options) {
   if (options.query_block > 0) return options.query_block;
   const int64_t row_bytes = std::max<int64_t>(1, batch * n_head * n_keys * 4);
@@ -60,7 +66,8 @@ int64_t queryBlockSize(int64_t batch, int64_t n_head, int64_t n_keys, const Atte
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const LayerAttention& layer, const ForwardContext& ctx) {
   const int64_t B = q.size(0), H = q.size(1), T = q.size(2), d = q.size(3);
-  const int64_t Hkv = k.size(1), group = H / Hkv;
+  const int64_t Hkv = k.size(1), group = H / Hkv, N = k.size(2);
+  const int64_t offset = N - T;  // absolute position of query 0
   const double scale = layer.scale > 0.0 ? layer.scale : 1.0 / std::sqrt(static_cast<double>(d));
   const BlockHookNames& names = ctx.names[layer.layer];
   bool observer_scores = false;
@@ -71,17 +78,18 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   const bool want_pattern = ctx.hooks.listens(names.pattern);
   const bool want_z = ctx.hooks.listens(names.z);
 
-  const int64_t block = std::min(T, queryBlockSize(B, H, T, ctx.options));
+  const int64_t block = std::min(T, queryBlockSize(B, H, N, ctx.options));
   const auto value_type = ctx.matrix_dtype;
   const torch::Tensor values = v.to(value_type);
   std::vector<torch::Tensor> outputs;
   outputs.reserve((T + block - 1) / block);
-  for (int64_t q0 = 0; q0 < T; q0 += block) {
-    const int64_t q1 = std::min(T, q0 + block), nq = q1 - q0;
+  for (int64_t i0 = 0; i0 < T; i0 += block) {
+    // q0, q1, k0, k1: absolute positions; i0: the block's first row of q.
+    const int64_t nq = std::min(T, i0 + block) - i0, q0 = offset + i0, q1 = q0 + nq;
     const int64_t k0 = layer.window > 0 ? std::max<int64_t>(0, q0 - layer.window + 1) : 0, k1 = q1;
     const int64_t nk = k1 - k0;
     // Grouped-query attention without copying K/V: query heads h = kv·group + j share kv head kv.
-    auto qb = q.narrow(2, q0, nq).reshape({B, Hkv, group * nq, d});
+    auto qb = q.narrow(2, i0, nq).reshape({B, Hkv, group * nq, d});
     auto kb = k.narrow(2, k0, nk);
     auto vb = values.narrow(2, k0, nk);
     auto z = torch::matmul(qb, kb.transpose(-1, -2)).mul_(scale).view({B, H, nq, nk});

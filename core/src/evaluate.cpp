@@ -42,11 +42,8 @@ std::vector<LossBucket> lossByPosition(Model& model, const std::string& text, in
   for (int64_t s = 0; s < n_sequences; ++s) {
     // One sequence at a time bounds memory at long lengths; position p's loss depends on tokens 0..p only.
     auto ids = byteIds(textSlice(text, uniformIndex(rng, text.size()), n_tokens + 1)).view({1, -1});
-    auto logits = model.forward(ids.narrow(1, 0, n_tokens), LogitPositions::all())[0];  // [T, V]
-    auto ce = torch::nn::functional::cross_entropy(
-        logits, ids[0].narrow(0, 1, n_tokens),
-        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [T]
-    auto ce64 = ce.to(torch::kFloat64);
+    // Losses [T] of tokens 1..T; the head runs in chunks, never holding [T, vocab].
+    auto ce64 = model.tokenLosses(ids)[0].to(torch::kFloat64);
     for (std::size_t b = 0; b < buckets.size(); ++b)
       sums[b] += ce64.slice(0, edges[b], edges[b + 1]).sum().item<double>();
   }

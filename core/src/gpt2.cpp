@@ -33,15 +33,16 @@ struct Gpt2AttentionImpl : torch::nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x, int64_t layer, const ForwardContext& ctx) {
     const ModelConfig& c = ctx.config;
-    const int64_t B = x.size(0), T = x.size(1);
+    const int64_t B = x.size(0), T = x.size(1), p0 = ctx.n_past, p1 = p0 + T;
     auto qkv = c_attn(x).split(c.d_model, -1);  // 3 × [B, T, D]
     auto heads = [&](const torch::Tensor& t) { return t.view({B, T, c.n_head, c.d_head}).transpose(1, 2); };
     auto q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);  // [B, H, T, d]
     const BlockHookNames& names = ctx.names[layer];
-    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, 0, T, 0, T, q});
-    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, 0, T, 0, T, k});
-    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, 0, T, 0, T, v});
-    return c_proj(attend(q, k, v, {layer, 0, ssmax_s, ssmax_b}, ctx));
+    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, p0, p1, p0, p1, q});
+    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, p0, p1, p0, p1, k});
+    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, p0, p1, p0, p1, v});
+    auto [keys, values] = layerKeysValues(k, v, layer, ctx);  // [B, Hkv, n_past + T, d]
+    return c_proj(attend(q, keys, values, {layer, 0, ssmax_s, ssmax_b}, ctx));
   }
   Conv1D c_attn, c_proj;
   torch::Tensor ssmax_s, ssmax_b;
@@ -84,21 +85,21 @@ class Gpt2 : public TransformerImpl {
   }
 
   torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
-    const int64_t T = ids.size(1);
-    if (T > ctx.config.n_ctx)
-      throw std::invalid_argument("gpt2: " + std::to_string(T) + " tokens exceed n_positions " +
+    const int64_t T = ids.size(1), p0 = ctx.n_past, p1 = p0 + T;
+    if (p1 > ctx.config.n_ctx)
+      throw std::invalid_argument("gpt2: " + std::to_string(p1) + " tokens exceed n_positions " +
                                   std::to_string(ctx.config.n_ctx) +
                                   " (learned positions cannot extrapolate)");
-    auto x = wte(ids) + wpe(torch::arange(T, torch::kInt64));
+    auto x = wte(ids) + wpe(torch::arange(p0, p1, torch::kInt64));
     const int64_t mlp_block = positionBlock(ids.size(0), ctx.config.d_ff, ctx.options.max_mlp_bytes);
     for (int64_t i = 0; i < static_cast<int64_t>(blocks.size()); ++i) {
       const BlockHookNames& names = ctx.names[i];
       Gpt2Block& block = blocks[i];
-      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, p0, p1, p0, p1, x});
       x = x + block->attn->forward(block->ln_1(x), i, ctx);
       x = addPositionwise(x, mlp_block,
                           [&](const torch::Tensor& part) { return block->mlp(block->ln_2(part)); });
-      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, p0, p1, p0, p1, x});
       if (ctx.hooks.stopped()) break;  // a hook ended the pass
     }
     return ln_f(x);

@@ -23,7 +23,7 @@ struct GptNeoxAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, const ForwardContext& ctx) {
     const ModelConfig& c = ctx.config;
-    const int64_t B = x.size(0), T = x.size(1);
+    const int64_t B = x.size(0), T = x.size(1), p0 = ctx.n_past, p1 = p0 + T;
     // The output is laid out [head, (q, k, v), d_head], not [(q, k, v), head, d_head] as GPT-2's c_attn.
     auto qkv = query_key_value(x).view({B, T, c.n_head, 3, c.d_head});
     auto part = [&](int64_t i) { return qkv.select(3, i).transpose(1, 2); };  // [B, H, T, d]
@@ -31,10 +31,11 @@ struct GptNeoxAttentionImpl : torch::nn::Module {
     auto k = Rope::apply(part(1), cos, sin);
     auto v = part(2);
     const BlockHookNames& names = ctx.names[layer];
-    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, 0, T, 0, T, q});
-    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, 0, T, 0, T, k});
-    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, 0, T, 0, T, v});
-    return dense(attend(q, k, v, {layer, c.windowOf(layer), ssmax_s, ssmax_b}, ctx));
+    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, p0, p1, p0, p1, q});
+    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, p0, p1, p0, p1, k});
+    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, p0, p1, p0, p1, v});
+    auto [keys, values] = layerKeysValues(k, v, layer, ctx);  // [B, Hkv, n_past + T, d]
+    return dense(attend(q, keys, values, {layer, c.windowOf(layer), ssmax_s, ssmax_b}, ctx));
   }
   Linear query_key_value, dense;
   torch::Tensor ssmax_s, ssmax_b;
@@ -94,14 +95,14 @@ class GptNeox : public TransformerImpl {
   }
 
   torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
-    const int64_t T = ids.size(1);
-    auto [cos, sin] = rope.cosSin(T);
+    const int64_t T = ids.size(1), p0 = ctx.n_past, p1 = p0 + T;
+    auto [cos, sin] = rope.cosSinAt(ctx.n_past, T);
     const int64_t mlp_block = positionBlock(ids.size(0), ctx.config.d_ff, ctx.options.max_mlp_bytes);
     auto x = gpt_neox->embed_in(ids);
     for (int64_t i = 0; i < static_cast<int64_t>(gpt_neox->typed_layers.size()); ++i) {
       const BlockHookNames& names = ctx.names[i];
       GptNeoxLayer& layer = gpt_neox->typed_layers[i];
-      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, p0, p1, p0, p1, x});
       auto attn_out = layer->attention->forward(layer->input_layernorm(x), cos, sin, i, ctx);
       auto mlp = [&](const torch::Tensor& part) { return layer->mlp(layer->post_attention_layernorm(part)); };
       if (ctx.config.parallel_residual) {
@@ -109,7 +110,7 @@ class GptNeox : public TransformerImpl {
       } else {
         x = addPositionwise(x + attn_out, mlp_block, mlp);
       }
-      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, p0, p1, p0, p1, x});
     }
     return gpt_neox->final_layer_norm(x);
   }

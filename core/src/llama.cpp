@@ -36,7 +36,7 @@ struct LlamaAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, const ForwardContext& ctx) {
     const ModelConfig& c = ctx.config;
-    const int64_t B = x.size(0), T = x.size(1);
+    const int64_t B = x.size(0), T = x.size(1), p0 = ctx.n_past, p1 = p0 + T;
     auto heads = [&](const torch::Tensor& t, int64_t n) {
       return t.view({B, T, n, c.d_head}).transpose(1, 2);
     };
@@ -47,11 +47,12 @@ struct LlamaAttentionImpl : torch::nn::Module {
     q = Rope::apply(q, cos, sin), k = Rope::apply(k, cos, sin);
     auto v = heads(v_proj(x), c.n_kv_head);  // [B, Hkv, T, d]
     const BlockHookNames& names = ctx.names[layer];
-    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, 0, T, 0, T, q});
-    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, 0, T, 0, T, k});
-    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, 0, T, 0, T, v});
-    return o_proj(
-        attend(q, k, v, {layer, c.windowOf(layer), ssmax_s, ssmax_b, c.attn_scale, c.attn_softcap}, ctx));
+    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, p0, p1, p0, p1, q});
+    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, p0, p1, p0, p1, k});
+    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, p0, p1, p0, p1, v});
+    auto [keys, values] = layerKeysValues(k, v, layer, ctx);  // [B, Hkv, n_past + T, d]
+    return o_proj(attend(q, keys, values,
+                         {layer, c.windowOf(layer), ssmax_s, ssmax_b, c.attn_scale, c.attn_softcap}, ctx));
   }
   Linear q_proj, k_proj, v_proj, o_proj;
   RmsNorm q_norm{nullptr}, k_norm{nullptr};
@@ -142,21 +143,21 @@ class Llama : public TransformerImpl {
   }
 
   torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
-    const int64_t T = ids.size(1);
-    auto [cos, sin] = rope.cosSin(T);
+    const int64_t T = ids.size(1), p0 = ctx.n_past, p1 = p0 + T;
+    auto [cos, sin] = rope.cosSinAt(ctx.n_past, T);
     torch::Tensor local_cos, local_sin;
-    if (local_rope) std::tie(local_cos, local_sin) = local_rope->cosSin(T);
+    if (local_rope) std::tie(local_cos, local_sin) = local_rope->cosSinAt(ctx.n_past, T);
     const int64_t mlp_block = positionBlock(ids.size(0), ctx.config.d_ff, ctx.options.max_mlp_bytes);
     auto x = model->embed_tokens(ids);
     if (embed_scale != 1.0) x = x * embed_scale;
     for (int64_t i = 0; i < static_cast<int64_t>(model->typed_layers.size()); ++i) {
       const BlockHookNames& names = ctx.names[i];
       LlamaLayer& layer = model->typed_layers[i];
-      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, p0, p1, p0, p1, x});
       const bool local = local_rope && ctx.config.isSlidingLayer(i);
       x = x + layer->attention(x, local ? local_cos : cos, local ? local_sin : sin, i, ctx);
       x = addPositionwise(x, mlp_block, [&](const torch::Tensor& part) { return layer->feedForward(part); });
-      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, p0, p1, p0, p1, x});
       if (ctx.hooks.stopped()) break;  // a hook ended the pass
     }
     return model->norm(x);

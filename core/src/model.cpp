@@ -1,5 +1,6 @@
 #include "attnscope/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -55,6 +56,20 @@ std::string weightPrefix(const TransformerImpl& impl, const Checkpoint& checkpoi
   std::set<std::string> names;
   for (const auto& item : checkpoint.tensors()) names.insert(item.first);
   return impl.checkpointPrefix(names);
+}
+
+/// Throws std::invalid_argument unless ids is an int64 [B, T] tensor, T > 0, of ids in the vocabulary.
+void checkIds(const torch::Tensor& ids, int64_t vocab_size) {
+  if (ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
+    throw std::invalid_argument("forward: token ids must be an int64 tensor [batch, tokens]");
+  if (ids.size(1) == 0) throw std::invalid_argument("forward: no tokens");
+  if (ids.numel() > 0) {
+    int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= vocab_size)
+      throw std::invalid_argument("forward: token id " + std::to_string(lo < 0 ? lo : hi) +
+                                  " is outside the vocabulary (vocab_size " + std::to_string(vocab_size) +
+                                  ")");
+  }
 }
 
 }  // namespace
@@ -114,16 +129,91 @@ void Model::setNormalizer(const NormalizerSpec& spec) {
   m_normalizer = spec;
 }
 
+void KvCache::clear() {
+  *this = KvCache();
+}
+
+std::pair<at::Tensor, at::Tensor> KvCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
+  Layer& l = m_layers.at(layer);
+  const int64_t T = k.size(2), needed = l.length + T;
+  const int64_t capacity = l.k.defined() ? l.k.size(2) : 0;
+  if (needed > capacity) {
+    // Grow geometrically so a token-by-token decode copies O(n) in total, or straight to the reserved size.
+    const int64_t grown = std::max({needed, m_reserve, 2 * capacity});
+    auto grow = [&](const torch::Tensor& old, const torch::Tensor& fresh) {
+      auto sizes = fresh.sizes().vec();
+      sizes[2] = grown;
+      auto buffer = torch::empty(sizes, fresh.options());
+      if (l.length > 0) buffer.narrow(2, 0, l.length).copy_(old.narrow(2, 0, l.length));
+      return buffer;
+    };
+    l.k = grow(l.k, k);
+    l.v = grow(l.v, v);
+  }
+  l.k.narrow(2, l.length, T).copy_(k);
+  l.v.narrow(2, l.length, T).copy_(v);
+  l.length = needed;
+  return {l.k.narrow(2, 0, needed), l.v.narrow(2, 0, needed)};
+}
+
 at::Tensor Model::forward(const at::Tensor& ids, const LogitPositions& logits) {
   return forward(ids, ForwardOptions{logits, std::nullopt, 0}).logits;
 }
 
+at::Tensor Model::runLayers(const at::Tensor& ids, const ForwardOptions& options, const PassHooks& hooks) {
+  checkIds(ids, m_config.vocab_size);
+  const int64_t T = ids.size(1);
+  if (options.normalizer) validateNormalizer(*options.normalizer, m_config);
+  AttentionOptions attention = m_attention;
+  if (options.query_block > 0) attention.query_block = options.query_block;
+  const NormalizerSpec& normalizer = options.normalizer ? *options.normalizer : m_normalizer;
+  ForwardContext ctx{m_config, hooks, normalizer, attention, m_names, matrixType(m_dtype)};
+  KvCache* cache = options.cache;
+  std::optional<torch::NoGradGuard> no_grad;
+  if (cache) {
+    if (cache->m_owner == nullptr) {
+      cache->m_owner = this;
+      cache->m_batch = ids.size(0);
+      cache->m_normalizer = normalizer.text();
+      cache->m_layers.assign(m_config.n_layer, {});
+    } else if (cache->m_owner != this) {
+      throw std::invalid_argument("forward: the key/value cache belongs to another model");
+    } else if (cache->m_batch != ids.size(0)) {
+      throw std::invalid_argument("forward: the key/value cache holds a batch of " +
+                                  std::to_string(cache->m_batch) + ", not " + std::to_string(ids.size(0)));
+    } else if (cache->m_normalizer != normalizer.text()) {
+      throw std::invalid_argument("forward: the key/value cache was computed under normalizer " +
+                                  cache->m_normalizer + ", not " + normalizer.text());
+    }
+    ctx.cache = cache;
+    ctx.n_past = cache->m_length;
+    no_grad.emplace();
+  }
+  // A pass that stops or fails appended to some layers only: it forgets its positions, leaving the cache as
+  // it was.
+  auto settle = [&](bool keep) {
+    if (!cache) return;
+    const int64_t length = keep ? cache->m_length + T : cache->m_length;
+    for (KvCache::Layer& layer : cache->m_layers) layer.length = std::min(layer.length, length);
+    cache->m_length = length;
+  };
+  torch::Tensor x;
+  try {
+    x = m_impl->hidden(ids, ctx);  // [B, T, d_model]
+  } catch (...) {
+    settle(false);
+    throw;
+  }
+  settle(!hooks.stopped());
+  if (hooks.listens(kFinalNormHook))
+    hooks.fire({kFinalNormHook, -1, ctx.n_past, ctx.n_past + T, ctx.n_past, ctx.n_past + T, x});
+  return hooks.stopped() ? torch::Tensor() : x;
+}
+
 ForwardResult Model::forward(const at::Tensor& ids, const ForwardOptions& options) {
   const LogitPositions& logits = options.logits;
-  if (ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
-    throw std::invalid_argument("forward: token ids must be an int64 tensor [batch, tokens]");
+  checkIds(ids, m_config.vocab_size);
   const int64_t T = ids.size(1);
-  if (T == 0) throw std::invalid_argument("forward: no tokens");
   std::vector<int64_t> positions;
   for (int64_t pos : logits.positions) {
     if (pos < -T || pos >= T)
@@ -131,23 +221,10 @@ ForwardResult Model::forward(const at::Tensor& ids, const ForwardOptions& option
                                   std::to_string(T) + " tokens");
     positions.push_back(pos < 0 ? pos + T : pos);
   }
-  if (ids.numel() > 0) {
-    int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
-    if (lo < 0 || hi >= m_config.vocab_size)
-      throw std::invalid_argument("forward: token id " + std::to_string(lo < 0 ? lo : hi) +
-                                  " is outside the vocabulary (vocab_size " +
-                                  std::to_string(m_config.vocab_size) + ")");
-  }
-  if (options.normalizer) validateNormalizer(*options.normalizer, m_config);
-  AttentionOptions attention = m_attention;
-  if (options.query_block > 0) attention.query_block = options.query_block;
   const PassHooks hooks(m_hooks);
-  const NormalizerSpec& normalizer = options.normalizer ? *options.normalizer : m_normalizer;
-  ForwardContext ctx{m_config, hooks, normalizer, attention, m_names, matrixType(m_dtype)};
   ForwardResult result;
-  auto x = m_impl->hidden(ids, ctx);  // [B, T, d_model]
-  if (hooks.listens(kFinalNormHook)) hooks.fire({kFinalNormHook, -1, 0, T, 0, T, x});
-  if (hooks.stopped() || (!logits.every && positions.empty())) {
+  auto x = runLayers(ids, options, hooks);  // [B, T, d_model]
+  if (!x.defined() || (!logits.every && positions.empty())) {
     result.stopped = hooks.stopped();
     return result;
   }
@@ -157,6 +234,28 @@ ForwardResult Model::forward(const at::Tensor& ids, const ForwardOptions& option
     hooks.fire({kUnembedHook, -1, 0, result.logits.size(1), 0, 0, result.logits});
   result.stopped = hooks.stopped();
   return result;
+}
+
+at::Tensor Model::tokenLosses(const at::Tensor& ids, const ForwardOptions& options) {
+  checkIds(ids, m_config.vocab_size);
+  if (ids.size(1) < 2)
+    throw std::invalid_argument("token losses: need at least 2 tokens, got " + std::to_string(ids.size(1)));
+  const PassHooks hooks(m_hooks);
+  auto x = runLayers(ids, options, hooks);  // [B, T, d_model]
+  if (!x.defined()) return {};
+  const int64_t B = ids.size(0), T = ids.size(1);
+  const int64_t chunk =
+      std::max<int64_t>(1, m_attention.max_logit_bytes / std::max<int64_t>(1, B * m_config.vocab_size * 4));
+  std::vector<torch::Tensor> losses;  // [B, chunk] each
+  for (int64_t p0 = 0; p0 < T - 1; p0 += chunk) {
+    const int64_t n = std::min(chunk, T - 1 - p0);
+    auto logits = m_impl->unembed(x.narrow(1, p0, n));  // [B, n, vocab]
+    if (hooks.listens(kUnembedHook)) hooks.fire({kUnembedHook, -1, p0, p0 + n, 0, 0, logits});
+    if (hooks.stopped()) return {};
+    auto targets = ids.narrow(1, p0 + 1, n).unsqueeze(-1);  // [B, n, 1]
+    losses.push_back(-torch::log_softmax(logits, -1).gather(-1, targets).squeeze(-1));
+  }
+  return torch::cat(losses, 1);
 }
 
 torch::nn::Module& Model::module() {

@@ -23,7 +23,7 @@ struct Phi3AttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, const ForwardContext& ctx) {
     const ModelConfig& c = ctx.config;
-    const int64_t B = x.size(0), T = x.size(1);
+    const int64_t B = x.size(0), T = x.size(1), p0 = ctx.n_past, p1 = p0 + T;
     auto qkv = qkv_proj(x).split({c.n_head * c.d_head, c.n_kv_head * c.d_head, c.n_kv_head * c.d_head}, -1);
     auto heads = [&](const torch::Tensor& t, int64_t n) {
       return t.view({B, T, n, c.d_head}).transpose(1, 2);
@@ -32,10 +32,11 @@ struct Phi3AttentionImpl : torch::nn::Module {
     auto k = Rope::apply(heads(qkv[1], c.n_kv_head), cos, sin);  // [B, Hkv, T, d]
     auto v = heads(qkv[2], c.n_kv_head);                         // [B, Hkv, T, d]
     const BlockHookNames& names = ctx.names[layer];
-    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, 0, T, 0, T, q});
-    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, 0, T, 0, T, k});
-    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, 0, T, 0, T, v});
-    return o_proj(attend(q, k, v, {layer, c.windowOf(layer), ssmax_s, ssmax_b}, ctx));
+    if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, p0, p1, p0, p1, q});
+    if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, p0, p1, p0, p1, k});
+    if (ctx.hooks.listens(names.v)) ctx.hooks.fire({names.v, layer, p0, p1, p0, p1, v});
+    auto [keys, values] = layerKeysValues(k, v, layer, ctx);  // [B, Hkv, n_past + T, d]
+    return o_proj(attend(q, keys, values, {layer, c.windowOf(layer), ssmax_s, ssmax_b}, ctx));
   }
   Linear qkv_proj, o_proj;
   torch::Tensor ssmax_s, ssmax_b;
@@ -94,19 +95,20 @@ class Phi3 : public TransformerImpl {
   }
 
   torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
-    const int64_t T = ids.size(1);
-    auto [cos, sin] = rope.cosSin(T);  // longrope: the long factors when T > original_max_position_embeddings
+    const int64_t T = ids.size(1), p0 = ctx.n_past, p1 = p0 + T;
+    // longrope: the long factors once the sequence outgrows original_max_position_embeddings
+    auto [cos, sin] = rope.cosSinAt(ctx.n_past, T);
     const int64_t mlp_block = positionBlock(ids.size(0), 2 * ctx.config.d_ff, ctx.options.max_mlp_bytes);
     auto x = model->embed_tokens(ids);
     for (int64_t i = 0; i < static_cast<int64_t>(model->typed_layers.size()); ++i) {
       const BlockHookNames& names = ctx.names[i];
       Phi3Layer& layer = model->typed_layers[i];
-      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_pre)) ctx.hooks.fire({names.resid_pre, i, p0, p1, p0, p1, x});
       x = x + layer->self_attn->forward(layer->input_layernorm(x), cos, sin, i, ctx);
       x = addPositionwise(x, mlp_block, [&](const torch::Tensor& part) {
         return layer->mlp(layer->post_attention_layernorm(part));
       });
-      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, 0, T, 0, T, x});
+      if (ctx.hooks.listens(names.resid_post)) ctx.hooks.fire({names.resid_post, i, p0, p1, p0, p1, x});
     }
     return model->norm(x);
   }

@@ -1,5 +1,6 @@
 #include "rope.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace attnscope {
@@ -83,20 +84,32 @@ std::pair<torch::Tensor, torch::Tensor> Rope::cosSin(int64_t n_pos) {
                                                       : m_cached_len >= n_pos && frequencySet(m_cached_len) ==
                                                                                      frequencySet(n_pos));
   if (!reuse) {
+    // A cached decode asks for one more position per step: unless the frequencies depend on the length, make
+    // room for twice as many so the table is rebuilt O(log n) times, not at every step.
+    int64_t rows = n_pos;
+    if (!m_depends_on_len && m_cached_len > 0 && n_pos > m_cached_len &&
+        frequencySet(2 * m_cached_len) == frequencySet(n_pos))
+      rows = std::max(n_pos, 2 * m_cached_len);
     // Angles in double: fp32 position × frequency loses digits at long contexts.
     std::vector<double> inv = inverseFrequencies(n_pos);
     const int64_t half = static_cast<int64_t>(inv.size());
-    auto angles = torch::empty({n_pos, half}, torch::kFloat64);
+    auto angles = torch::empty({rows, half}, torch::kFloat64);
     auto a = angles.accessor<double, 2>();
-    for (int64_t p = 0; p < n_pos; ++p)
+    for (int64_t p = 0; p < rows; ++p)
       for (int64_t i = 0; i < half; ++i) a[p][i] = static_cast<double>(p) * inv[i];
     auto full = torch::cat({angles, angles}, 1);
     m_cos = (full.cos() * m_attention_factor).to(torch::kFloat32);
     m_sin = (full.sin() * m_attention_factor).to(torch::kFloat32);
-    m_cached_len = n_pos;
+    m_cached_len = rows;
   }
   if (m_cached_len == n_pos) return {m_cos, m_sin};
   return {m_cos.narrow(0, 0, n_pos), m_sin.narrow(0, 0, n_pos)};
+}
+
+std::pair<torch::Tensor, torch::Tensor> Rope::cosSinAt(int64_t first, int64_t count) {
+  auto [cos, sin] = cosSin(first + count);
+  if (first == 0) return {cos, sin};
+  return {cos.narrow(0, first, count), sin.narrow(0, first, count)};
 }
 
 torch::Tensor Rope::apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {

@@ -13,6 +13,10 @@ class Rope {
   explicit Rope(const ModelConfig& config);
   /// Returns cos and sin [T, rotary dim] for positions 0..T-1 (attention factor applied).
   std::pair<torch::Tensor, torch::Tensor> cosSin(int64_t n_pos);
+  /// Returns cos and sin [count, rotary dim] for positions first..first+count-1, the rows of cosSin(first +
+  /// count): a cached pass's new tokens. (dynamic and longrope then pick frequencies by the total length, as
+  /// transformers does with a cache, so earlier cached keys may have turned by others.)
+  std::pair<torch::Tensor, torch::Tensor> cosSinAt(int64_t first, int64_t count);
   /// Rotates the first cos.size(-1) dimensions of x [B, heads, T, d_head] by the given cos/sin; the others
   /// pass unchanged (partial rotary).
   static torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);

@@ -74,15 +74,15 @@ GroupHandle openGroup(const FileState& state, const std::string& path) {
       check(H5Gopen2(state.file, path.c_str(), H5P_DEFAULT), state.path, "cannot open " + path));
 }
 
-void openCapture(FileState& state) {
+void openHdf5File(FileState& state, const std::string& kind) {
   struct stat info = {};
   if (::stat(state.path.c_str(), &info) != 0)
     fail(state.path, errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno));
-  if (S_ISDIR(info.st_mode)) fail(state.path, "is a directory, not a capture file");
+  if (S_ISDIR(info.st_mode)) fail(state.path, "is a directory, not a " + kind + " file");
   htri_t is_hdf5 = H5Fis_hdf5(state.path.c_str());
-  if (is_hdf5 == 0 || info.st_size == 0) {
+  if (is_hdf5 <= 0 || info.st_size == 0) {
     H5Eclear2(H5E_DEFAULT);
-    fail(state.path, "not an HDF5 file (not an attnscope capture)");
+    fail(state.path, "not an HDF5 file (not an attnscope " + kind + ")");
   }
   PlistHandle fapl = fileAccess(state.writable, state.path);
   hid_t file = H5Fopen(state.path.c_str(), state.writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
@@ -93,14 +93,26 @@ void openCapture(FileState& state) {
     fail(state.path, "cannot open HDF5 file" + (detail.empty() ? "" : " (" + detail + ")"));
   }
   state.file = FileHandle(file);
+}
+
+void checkSchemaVersion(const FileState& state, const std::string& kind, int64_t supported) {
+  const int64_t version = readIntAttr(state.file, "schema_version", state.path);
+  if (version > supported)
+    fail(state.path, kind + " schema version " + std::to_string(version) +
+                         " is newer than this attnscope reads (" + std::to_string(supported) +
+                         "); update attnscope");
+  if (version < 1) fail(state.path, "invalid " + kind + " schema version " + std::to_string(version));
+}
+
+void openCapture(FileState& state) {
+  openHdf5File(state, "capture");
+  // Captures have no kind attribute; other attnscope files (sweep files) name theirs.
+  if (hasAttr(state.file, "kind"))
+    fail(state.path,
+         "is an " + quoteForMessage(readStringAttr(state.file, "kind", state.path)) + " file, not a capture");
   if (!hasAttr(state.file, "schema_version"))
     fail(state.path, "not an attnscope capture (no schema_version attribute)");
-  const int64_t version = readIntAttr(state.file, "schema_version", state.path);
-  if (version > kCaptureSchemaVersion)
-    fail(state.path, "capture schema version " + std::to_string(version) +
-                         " is newer than this attnscope reads (" + std::to_string(kCaptureSchemaVersion) +
-                         "); update attnscope");
-  if (version < 1) fail(state.path, "invalid capture schema version " + std::to_string(version));
+  checkSchemaVersion(state, "capture", kCaptureSchemaVersion);
   if (!pathExists(state.file, "tokens/ids", state.path) || !pathExists(state.file, "runs", state.path) ||
       !pathExists(state.file, "model", state.path))
     fail(state.path, "damaged capture: /tokens/ids, /model or /runs is missing");

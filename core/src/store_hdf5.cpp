@@ -200,6 +200,141 @@ std::vector<int64_t> readInt64ArrayAttr(hid_t object, const char* name, const st
   return values;
 }
 
+void writeInt64ListAttr(hid_t object, const char* name, const std::vector<int64_t>& values,
+                        const std::string& where) {
+  const hsize_t n = values.size();
+  SpaceHandle space(check(H5Screate_simple(1, &n, nullptr), where, "cannot create dataspace"));
+  AttrHandle attr = attrForWrite(object, name, H5T_STD_I64LE, space, where);
+  if (!values.empty() && H5Awrite(attr, H5T_NATIVE_INT64, values.data()) < 0)
+    fail(where, std::string("cannot write attribute ") + name);
+}
+
+void writeDoubleListAttr(hid_t object, const char* name, const std::vector<double>& values,
+                         const std::string& where) {
+  const hsize_t n = values.size();
+  SpaceHandle space(check(H5Screate_simple(1, &n, nullptr), where, "cannot create dataspace"));
+  AttrHandle attr = attrForWrite(object, name, H5T_IEEE_F64LE, space, where);
+  if (!values.empty() && H5Awrite(attr, H5T_NATIVE_DOUBLE, values.data()) < 0)
+    fail(where, std::string("cannot write attribute ") + name);
+}
+
+void writeStringListAttr(hid_t object, const char* name, const std::vector<std::string>& values,
+                         const std::string& where) {
+  TypeHandle type = makeUtf8StringType();
+  const hsize_t n = values.size();
+  SpaceHandle space(check(H5Screate_simple(1, &n, nullptr), where, "cannot create dataspace"));
+  AttrHandle attr = attrForWrite(object, name, type, space, where);
+  std::vector<const char*> pointers;
+  for (const std::string& value : values) pointers.push_back(value.c_str());
+  if (!values.empty() && H5Awrite(attr, type, pointers.data()) < 0)
+    fail(where, std::string("cannot write attribute ") + name);
+}
+
+void writeUint64Attr(hid_t object, const char* name, uint64_t value, const std::string& where) {
+  SpaceHandle space(check(H5Screate(H5S_SCALAR), where, "cannot create dataspace"));
+  AttrHandle attr = attrForWrite(object, name, H5T_STD_U64LE, space, where);
+  if (H5Awrite(attr, H5T_NATIVE_UINT64, &value) < 0)
+    fail(where, std::string("cannot write attribute ") + name);
+}
+
+void writeDoubleAttr(hid_t object, const char* name, double value, const std::string& where) {
+  SpaceHandle space(check(H5Screate(H5S_SCALAR), where, "cannot create dataspace"));
+  AttrHandle attr = attrForWrite(object, name, H5T_IEEE_F64LE, space, where);
+  if (H5Awrite(attr, H5T_NATIVE_DOUBLE, &value) < 0)
+    fail(where, std::string("cannot write attribute ") + name);
+}
+
+namespace {
+
+/// Opens a one-dimensional attribute of class type_class with at most max_values values; returns the count.
+AttrHandle openListAttr(hid_t object, const char* name, H5T_class_t type_class, const std::string& where,
+                        int64_t max_values, int64_t* n) {
+  AttrHandle attr = openAttr(object, name, where);
+  TypeHandle type(check(H5Aget_type(attr), where, std::string("cannot read attribute ") + name));
+  SpaceHandle space(check(H5Aget_space(attr), where, std::string("cannot read attribute ") + name));
+  if (H5Tget_class(type) != type_class || H5Sget_simple_extent_ndims(space) != 1)
+    fail(where, std::string("attribute ") + name + " is not a list of " +
+                    (type_class == H5T_FLOAT    ? "numbers"
+                     : type_class == H5T_STRING ? "strings"
+                                                : "integers"));
+  *n = attrPoints(attr, name, where);
+  if (*n > max_values)
+    refuse(where, std::string("attribute ") + name + " declares " + std::to_string(*n) + " values (bound " +
+                      std::to_string(max_values) + ")");
+  return attr;
+}
+
+}  // namespace
+
+std::vector<double> readDoubleListAttr(hid_t object, const char* name, const std::string& where,
+                                       int64_t max_values) {
+  int64_t n = 0;
+  AttrHandle attr = openListAttr(object, name, H5T_FLOAT, where, max_values, &n);
+  std::vector<double> values(static_cast<size_t>(n));
+  if (!values.empty() && H5Aread(attr, H5T_NATIVE_DOUBLE, values.data()) < 0)
+    fail(where, std::string("cannot read attribute ") + name);
+  return values;
+}
+
+std::vector<std::string> readStringListAttr(hid_t object, const char* name, const std::string& where,
+                                            int64_t max_values, int64_t max_bytes) {
+  int64_t n = 0;
+  AttrHandle attr = openListAttr(object, name, H5T_STRING, where, max_values, &n);
+  TypeHandle type(check(H5Aget_type(attr), where, std::string("cannot read attribute ") + name));
+  std::vector<std::string> values;
+  const auto tooLong = [&](size_t size) {
+    refuse(where, std::string("attribute ") + name + " holds a " + std::to_string(size) +
+                      "-byte string (bound " + std::to_string(max_bytes) + ")");
+  };
+  if (n == 0) return values;
+  if (H5Tis_variable_str(type) > 0) {
+    TypeHandle memory = makeUtf8StringType();
+    std::vector<char*> pointers(static_cast<size_t>(n), nullptr);
+    const bool read = H5Aread(attr, memory, pointers.data()) >= 0;
+    size_t longest = 0;
+    for (char* p : pointers) {
+      const size_t size = p ? std::strlen(p) : 0;
+      longest = std::max(longest, size);
+      if (read && size <= static_cast<size_t>(max_bytes)) values.emplace_back(p ? p : "");
+    }
+    for (char* p : pointers) H5free_memory(p);
+    if (!read) fail(where, std::string("cannot read attribute ") + name);
+    if (longest > static_cast<size_t>(max_bytes)) tooLong(longest);
+    return values;
+  }
+  const size_t size = H5Tget_size(type);
+  if (size == 0 || size > static_cast<size_t>(max_bytes)) tooLong(size);
+  TypeHandle memory(check(H5Tcopy(H5T_C_S1), where, "cannot copy string type"));
+  H5Tset_size(memory, size);
+  std::vector<char> buffer(size * static_cast<size_t>(n));
+  if (H5Aread(attr, memory, buffer.data()) < 0) fail(where, std::string("cannot read attribute ") + name);
+  for (int64_t i = 0; i < n; ++i) {
+    const char* start = buffer.data() + static_cast<size_t>(i) * size;
+    values.emplace_back(start, strnlen(start, size));
+  }
+  return values;
+}
+
+uint64_t readUint64Attr(hid_t object, const char* name, const std::string& where) {
+  AttrHandle attr = openAttr(object, name, where);
+  TypeHandle type(check(H5Aget_type(attr), where, std::string("cannot read attribute ") + name));
+  if (H5Tget_class(type) != H5T_INTEGER || attrPoints(attr, name, where) != 1)
+    fail(where, std::string("attribute ") + name + " is not an integer");
+  uint64_t value = 0;
+  if (H5Aread(attr, H5T_NATIVE_UINT64, &value) < 0) fail(where, std::string("cannot read attribute ") + name);
+  return value;
+}
+
+double readDoubleAttr(hid_t object, const char* name, const std::string& where) {
+  AttrHandle attr = openAttr(object, name, where);
+  TypeHandle type(check(H5Aget_type(attr), where, std::string("cannot read attribute ") + name));
+  if (H5Tget_class(type) != H5T_FLOAT || attrPoints(attr, name, where) != 1)
+    fail(where, std::string("attribute ") + name + " is not a number");
+  double value = 0;
+  if (H5Aread(attr, H5T_NATIVE_DOUBLE, &value) < 0) fail(where, std::string("cannot read attribute ") + name);
+  return value;
+}
+
 namespace {
 
 herr_t collectName(hid_t, const char* name, const H5L_info_t*, void* out) {

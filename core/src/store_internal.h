@@ -109,12 +109,30 @@ void writeStringAttr(hid_t object, const char* name, const std::string& value, c
 void writeIntAttr(hid_t object, const char* name, int64_t value, const std::string& where);
 void writeInt64ArrayAttr(hid_t object, const char* name, const std::vector<int64_t>& values, hsize_t rows,
                          hsize_t cols, const std::string& where);
+/// One-dimensional attributes: int64 [n], float64 [n] and variable-length UTF-8 [n] (h5py: numpy arrays).
+void writeInt64ListAttr(hid_t object, const char* name, const std::vector<int64_t>& values,
+                        const std::string& where);
+void writeDoubleListAttr(hid_t object, const char* name, const std::vector<double>& values,
+                         const std::string& where);
+void writeStringListAttr(hid_t object, const char* name, const std::vector<std::string>& values,
+                         const std::string& where);
+void writeUint64Attr(hid_t object, const char* name, uint64_t value, const std::string& where);
+void writeDoubleAttr(hid_t object, const char* name, double value, const std::string& where);
 bool hasAttr(hid_t object, const char* name);
 std::string readStringAttr(hid_t object, const char* name, const std::string& where);
 int64_t readIntAttr(hid_t object, const char* name, const std::string& where);
 /// Reads an integer array attribute of at most max_values values (refused beyond, before allocating).
 std::vector<int64_t> readInt64ArrayAttr(hid_t object, const char* name, const std::string& where,
                                         std::vector<hsize_t>* dims, int64_t max_values);
+
+/// Reads a one-dimensional float attribute of at most max_values values (refused beyond, before allocating).
+std::vector<double> readDoubleListAttr(hid_t object, const char* name, const std::string& where,
+                                       int64_t max_values);
+/// Reads a one-dimensional string attribute of at most max_values strings of at most max_bytes bytes each.
+std::vector<std::string> readStringListAttr(hid_t object, const char* name, const std::string& where,
+                                            int64_t max_values, int64_t max_bytes);
+uint64_t readUint64Attr(hid_t object, const char* name, const std::string& where);
+double readDoubleAttr(hid_t object, const char* name, const std::string& where);
 
 /// Names of the links in a group, in creation order where the group tracks it, else in name order.
 std::vector<std::string> linkNames(hid_t group, const std::string& where);
@@ -180,6 +198,11 @@ struct FileState {
 
 /// The file access properties of readers (no HDF5 file locking) and writers (no metadata cache evictions).
 PlistHandle fileAccess(bool writable, const std::string& path);
+/// Opens the HDF5 file behind state.path (read-only, or for writing with state.writable) with one-line errors
+/// for a missing file, a directory or a file that is not HDF5 ("not an attnscope <kind>").
+void openHdf5File(FileState& state, const std::string& kind);
+/// Refuses a root schema_version newer than supported or below 1 ("<kind> schema version ...").
+void checkSchemaVersion(const FileState& state, const std::string& kind, int64_t supported);
 /// Opens the HDF5 file behind state.path and checks that it is a capture this build can read, with its
 /// /tokens within the bounds.
 void openCapture(FileState& state);

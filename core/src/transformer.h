@@ -50,6 +50,9 @@ struct ForwardContext {
   /// dtype of the weight matrices: bfloat16 also runs the attention's probability-weighted sum of values in
   /// bfloat16 (its result only feeds the bfloat16 output projection); scores and probabilities stay float32.
   torch::ScalarType matrix_dtype = torch::kFloat32;
+  /// Set: this pass's tokens follow the cache's n_past positions; attention appends to it and reads all.
+  KvCache* cache = nullptr;
+  int64_t n_past = 0;  // absolute position of this pass's first token (0 without a cache)
 };
 
 class TransformerImpl : public torch::nn::Module {

@@ -12,6 +12,8 @@
 //   --keep);
 //               a checkpoint already there with the same config is reused
 //   --long T    tokens of the 0.5B long capture (default 32768); 0 skips it
+//   --generate T  prompt tokens of the 0.5B greedy generation, KV cache against re-running (default 1024; 0
+//                 skips it); --generate-only: only that, after writing the checkpoint
 
 #include <spawn.h>
 #include <sys/resource.h>
@@ -36,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attnscope/capture.h"
+#include "attnscope/generate.h"
 #include "attnscope/model.h"
 #include "attnscope/runtime.h"
 #include "attnscope/safetensors.h"
@@ -278,6 +281,30 @@ int runTask(const std::vector<std::string>& a) {
   if (task == "forward") std::printf("forward_s %.3f\n", bench::forwardSeconds(*model, ids));
   if (task == "capture")
     std::printf("capture_s %.3f\n", bench::captureSeconds(*model, ids, capture_path, dir));
+  if (task == "generate") {  // greedy tokens/s after a T-token prompt: KV cache vs re-running everything
+    const int64_t n_new = 4;
+    attnscope::GenerateOptions options;
+    options.max_new_tokens = 1;
+    start = Clock::now();
+    attnscope::generateGreedy(*model, ids, options);  // the prompt pass alone
+    const double prefill = seconds(start);
+    options.max_new_tokens = n_new + 1;
+    start = Clock::now();
+    const auto cached = attnscope::generateGreedy(*model, ids, options).ids;
+    const double steps = seconds(start) - prefill;  // n_new single-token passes on the cache
+    std::vector<int64_t> seq = ids, uncached;
+    start = Clock::now();
+    torch::NoGradGuard no_grad;
+    for (int64_t i = 0; i <= n_new; ++i) {
+      auto logits = model->forward(torch::tensor(seq, torch::kInt64).view({1, -1}),
+                                   attnscope::LogitPositions::last());  // [1, 1, vocab]
+      seq.push_back(logits[0][0].argmax().item<int64_t>());
+      uncached.push_back(seq.back());
+    }
+    const double rerun = seconds(start);
+    std::printf("prefill_s %.3f\ncached_tps %.3f\nuncached_tps %.3f\nsame %d\n", prefill, n_new / steps,
+                (n_new + 1) / rerun, cached == uncached ? 1 : 0);
+  }
   if (task == "overhead") {  // interleaved, best of 2: both see the same machine state
     double forward = 1e30, capture = 1e30;
     for (int r = 0; r < 2; ++r) {
@@ -314,7 +341,19 @@ struct Bench {
   }
 };
 
-void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_t long_tokens) {
+/// Greedy generation after a prompt of T tokens on the KV cache against re-running the whole sequence per
+/// token.
+void benchGenerate(const Bench& bench, const fs::path& dir, int64_t T) {
+  Child g = runChild(bench.task({"generate", dir.string(), "bfloat16", std::to_string(T)}));
+  std::printf(
+      "  bf16 greedy after %lld tokens: prompt pass %.2f s, cached %.2f tokens/s, re-running the whole "
+      "sequence %.3f tokens/s (%.0fx), same tokens: %s\n",
+      (long long)T, g.values["prefill_s"], g.values["cached_tps"], g.values["uncached_tps"],
+      g.values["cached_tps"] / g.values["uncached_tps"], g.values["same"] == 1 ? "yes" : "NO");
+}
+
+void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_t long_tokens,
+                int64_t generate_tokens, bool generate_only) {
   const fs::path dir = root / s.name;
   std::printf(
       "\n== %s-shaped: %lld layers, %lld heads (%lld kv), d_model %lld, d_ff %lld, vocab %lld, bf16\n",
@@ -333,6 +372,10 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
   const uint64_t bytes = writeCheckpoint(s, dir);
   std::printf("  checkpoint: %.2f GB in %s (%.0f s to write or reuse)\n", bytes / 1e9, dir.c_str(),
               seconds(start));
+  if (generate_only) {
+    if (generate_tokens > 0) benchGenerate(bench, dir, generate_tokens);
+    return;
+  }
 
   // info: the real CLI, twice (the second run has the headers in the page cache).
   for (int r = 0; r < 2; ++r) {
@@ -390,6 +433,7 @@ void benchShape(const Bench& bench, const Shape& s, const fs::path& root, int64_
         "%s]\n",
         dtype.c_str(), o.values["forward_s"], o.values["capture_s"], ratio, verdict(ratio <= 1.15));
   }
+  if (generate_tokens > 0) benchGenerate(bench, dir, generate_tokens);
   if (long_tokens > 0) {
     Child c = row("bfloat16", "capture", long_tokens);
     std::printf("  %lld-token capture: peak RSS %.2f GB  [goal < 3 GB: %s]\n", (long long)long_tokens,
@@ -403,7 +447,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string threads = "0", models = "qwen2.5-0.5b,llama3-8b", dir;
   bool keep = false;
-  int64_t long_tokens = 32768;
+  int64_t long_tokens = 32768, generate_tokens = 1024;
+  bool generate_only = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     const bool has_value = i + 1 < args.size();
@@ -423,13 +468,17 @@ int main(int argc, char** argv) {
       dir = args[++i];
     } else if (a == "--long" && has_value) {
       long_tokens = std::stoll(args[++i]);
+    } else if (a == "--generate" && has_value) {
+      generate_tokens = std::stoll(args[++i]);
+    } else if (a == "--generate-only") {
+      generate_only = true;
     } else if (a == "--keep") {
       keep = true;
     } else {
       std::fprintf(stderr,
                    "usage: bench_scale [--models qwen2.5-0.5b,llama3-8b,qwen3-0.6b] [--dir DIR] [--keep] "
                    "[--threads N] "
-                   "[--long T]\n");
+                   "[--long T] [--generate T] [--generate-only]\n");
       return 2;
     }
   }
@@ -440,7 +489,7 @@ int main(int argc, char** argv) {
   std::printf("bench_scale: %s; checkpoints in %s\n", attnscope::computeDescription().c_str(), dir.c_str());
   for (const Shape& s : kShapes)
     if (("," + models + ",").find("," + s.name + ",") != std::string::npos)
-      benchShape(bench, s, dir, long_tokens);
+      benchShape(bench, s, dir, long_tokens, generate_tokens, generate_only);
   if (temporary && !keep) fs::remove_all(dir);
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "attnscope/safetensors.h"
 #include "attnscope/store.h"
+#include "attnscope/sweep_file.h"
 #include "attnscope/text_input.h"
 #include "tokenizer_fixtures.h"  // tests/unit
 
@@ -290,6 +291,50 @@ void writeCaptureSeeds(const fs::path& out, const fs::path& scratch) {
 
 }  // namespace
 
+/// Small sweep files: a needle sweep (2 depths, a binned statistic) and a documents sweep (loss buckets),
+/// each of a 1-layer, 2-head model, every record written.
+void writeSweepSeeds(const fs::path& out, const fs::path& scratch) {
+  const fs::path dir = out / "corpus" / "fuzz_sweep";
+  fs::create_directories(dir);
+  for (SweepMode mode : {SweepMode::Needle, SweepMode::Documents}) {
+    SweepHeader header;
+    header.grid.mode = mode;
+    header.grid.normalizers = {"softmax"};
+    header.grid.lengths = {8};
+    header.grid.depths = mode == SweepMode::Needle ? std::vector<double>{0.0, 1.0} : std::vector<double>{0.0};
+    header.grid.prompts_per_cell = 2;
+    header.grid.stats = {"max_prob"};
+    if (mode == SweepMode::Documents) header.grid.loss_edges = {0, 4, 8};
+    header.model = {{R"({"model_type": "llama"})", "/models/tiny", "abc123"}, 1, 2, "bytes"};
+    const SweepRecordShape shape = sweepRecordShape(header.grid, 1, 2);
+    const fs::path path = scratch / "seed.h5";
+    fs::remove(path);
+    {
+      auto writer = SweepWriter::open(path.string(), header, false);
+      for (int64_t cell = 0; cell < header.grid.cellCount(); ++cell) {
+        const SweepCell c = sweepCell(header.grid, cell);
+        SweepRecord r;
+        r.cell = cell;
+        r.length = 8;
+        r.depth = header.grid.depths[static_cast<size_t>(c.depth_index)];
+        r.seed = sweepCellSeed(header.grid, c);
+        r.prompt_index = c.prompt_index;
+        if (mode == SweepMode::Needle)
+          r.needle_begin = 2, r.needle_end = 5, r.answer = "42", r.generated = "4x";
+        r.digit_accuracy = 0.5;
+        r.needle_scores.assign(static_cast<size_t>(shape.needle_scores), 0.25f);
+        r.stat_sums.assign(static_cast<size_t>(shape.stat_sums), 0.5f);
+        r.stat_counts.assign(static_cast<size_t>(shape.stat_counts), 1);
+        r.loss_sums.assign(static_cast<size_t>(shape.loss), 2.0);
+        r.loss_counts.assign(static_cast<size_t>(shape.loss), 4);
+        writer->append(r);
+      }
+    }
+    fs::copy_file(path, dir / (std::string(sweepModeName(mode)) + ".h5"),
+                  fs::copy_options::overwrite_existing);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_fuzz_seeds <source>/tests/fuzz\n");
@@ -303,6 +348,7 @@ int main(int argc, char** argv) {
   writeConfigSeeds(out, source);
   writeTokenizerSeeds(out);
   writeCaptureSeeds(out, scratch);
+  writeSweepSeeds(out, scratch);
   fs::remove_all(scratch);
   std::printf("seeds written under %s\n", out.c_str());
   return 0;

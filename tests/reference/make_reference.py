@@ -202,7 +202,26 @@ def write_reference(case, out):
             tensors[f"{run.prefix}.pattern.{l}"] = p.float()
             if run.spec == "softmax":
                 tensors[f"{run.prefix}.scores.{l}"] = scores[l].float()
+    if case.name in GREEDY_CASES:
+        for run in case.runs:
+            tensors[f"{run.prefix}.greedy"] = greedy_decode(forward, case, ids[:case.T - GREEDY_NEW], run)
     write_safetensors(os.path.join(out, "reference.safetensors"), tensors, {"case": case.name})
+
+
+# Cases whose runs also carry a greedy continuation of their first T - GREEDY_NEW ids ("<prefix>.greedy").
+GREEDY_CASES, GREEDY_NEW = ("llama_gqa", "mistral_window"), 8
+
+
+def greedy_decode(forward, case, prompt, run):
+    """GREEDY_NEW tokens, each the argmax of a full float64 forward over everything so far (no cache: what
+    generate(do_sample=False) computes). A top-2 gap under 1e-3 would let fp32 rounding pick the other token."""
+    ids = prompt.clone()
+    for _ in range(GREEDY_NEW):
+        last = forward(case.config, case.weights, ids, run)[0][-1]
+        top = torch.topk(last, 2).values
+        assert top[0] - top[1] > 1e-3, f"{case.name} {run.prefix}: greedy step too close to a tie to test"
+        ids = torch.cat([ids, last.argmax().view(1)])
+    return ids[len(prompt):]
 
 
 def check_closed_forms():

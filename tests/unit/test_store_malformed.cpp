@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attnscope/store.h"
+#include "hdf5_edit_support.h"
 #include "store_test_support.h"
 
 namespace attnscope {
@@ -44,40 +45,6 @@ void writeCapture(const std::string& path) {
   writer.finish();
 }
 
-/// Opens the capture with the C API, lets edit change it, and closes it again.
-void editCapture(const std::string& path, const std::function<void(hid_t file)>& edit) {
-  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  ASSERT_GE(file, 0);
-  edit(file);
-  ASSERT_GE(H5Fclose(file), 0);
-}
-
-void setIntAttr(hid_t file, const char* object, const char* name, int64_t value) {
-  // Through the group: H5Aopen_by_name's attribute fails to write here (HDF5 1.10.8 "can't locate open
-  // attribute").
-  hid_t group = H5Oopen(file, object, H5P_DEFAULT);
-  hid_t attr = H5Aopen(group, name, H5P_DEFAULT);
-  EXPECT_GE(H5Awrite(attr, H5T_NATIVE_INT64, &value), 0);
-  H5Aclose(attr);
-  H5Oclose(group);
-}
-
-/// Adds a float32 dataset of the given shape at path; chunked with nothing written, so even [2, 2, 2^31]
-/// costs nothing on disk.
-void addDataset(hid_t file, const std::string& path, const std::vector<hsize_t>& dims,
-                hid_t type = H5T_IEEE_F32LE) {
-  hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  std::vector<hsize_t> chunk(dims.size(), 1);
-  chunk.back() = std::min<hsize_t>(dims.back(), 4096);
-  ASSERT_GE(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), 0);
-  hid_t dataset = H5Dcreate2(file, path.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  ASSERT_GE(dataset, 0);
-  H5Dclose(dataset);
-  H5Pclose(dcpl);
-  H5Sclose(space);
-}
-
 /// Expects opening the capture and listing its runs to fail with exactly `expected`, in one line.
 void expectRefused(const std::string& path, const std::string& expected) {
   const std::string error = errorOf([&] { CaptureFile::open(path)->runs(); });
@@ -102,7 +69,7 @@ TEST_F(MalformedCapture, ValidCaptureOpens) {
 }
 
 TEST_F(MalformedCapture, NHeadAttributeBeyondTheStoredHeads) {
-  editCapture(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_head", 3); });
+  editFile(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_head", 3); });
   const std::string expected =
       run() +
       "dataset '/runs/r/stats/max_prob' is [2, 2, 12] but the run's n_layer, n_head, n_tokens say [2, 3, 12]";
@@ -113,12 +80,12 @@ TEST_F(MalformedCapture, NHeadAttributeBeyondTheStoredHeads) {
 }
 
 TEST_F(MalformedCapture, NHeadAttributeBeyondTheBound) {
-  editCapture(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_head", 5000); });
+  editFile(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_head", 5000); });
   expectRefused(path(), run() + "attribute n_head = 5000 is outside [1, 4096]");
 }
 
 TEST_F(MalformedCapture, NTokensAttributeBeyondTheStoredTokens) {
-  editCapture(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", 16); });
+  editFile(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", 16); });
   expectRefused(
       path(),
       run() +
@@ -127,21 +94,21 @@ TEST_F(MalformedCapture, NTokensAttributeBeyondTheStoredTokens) {
 }
 
 TEST_F(MalformedCapture, NTokensAttributeBeyondTheFilesTokens) {
-  editCapture(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", int64_t{1} << 40); });
+  editFile(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", int64_t{1} << 40); });
   expectRefused(path(),
                 run() + "attribute n_tokens = 1099511627776 is outside [1, 16] (the file's /tokens/ids)");
 }
 
 TEST_F(MalformedCapture, NTokensZeroOrNegative) {
   for (int64_t n : {0, -5}) {
-    editCapture(path(), [n](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", n); });
+    editFile(path(), [n](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", n); });
     expectRefused(path(), run() + "attribute n_tokens = " + std::to_string(n) +
                               " is outside [1, 16] (the file's /tokens/ids)");
   }
 }
 
 TEST_F(MalformedCapture, StatDeclaredLargerThanMemoryIsNeverAllocated) {
-  editCapture(path(), [](hid_t file) { addDataset(file, "runs/r/stats/huge", {2, 2, hsize_t{1} << 31}); });
+  editFile(path(), [](hid_t file) { addDataset(file, "runs/r/stats/huge", {2, 2, hsize_t{1} << 31}); });
   const std::string expected =
       run() +
       "dataset '/runs/r/stats/huge' is [2, 2, 2147483648] but the run's n_layer, n_head, n_tokens say "
@@ -149,27 +116,27 @@ TEST_F(MalformedCapture, StatDeclaredLargerThanMemoryIsNeverAllocated) {
   expectRefused(path(), expected);
   EXPECT_EQ(errorOf([&] { CaptureFile::open(path())->readStat("r", "huge", 0); }), expected);
   // Attributes that agree with it are beyond the bounds instead.
-  editCapture(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", int64_t{1} << 31); });
+  editFile(path(), [](hid_t file) { setIntAttr(file, "runs/r", "n_tokens", int64_t{1} << 31); });
   EXPECT_EQ(errorOf([&] { CaptureFile::open(path())->readStat("r", "huge", 0); }),
             run() + "attribute n_tokens = 2147483648 is outside [1, 16] (the file's /tokens/ids)");
 }
 
 TEST_F(MalformedCapture, StatOfWrongRank) {
-  editCapture(path(), [](hid_t file) { addDataset(file, "runs/r/stats/flat", {kRunTokens}); });
+  editFile(path(), [](hid_t file) { addDataset(file, "runs/r/stats/flat", {kRunTokens}); });
   expectRefused(
       path(),
       run() + "dataset '/runs/r/stats/flat' is [12] but the run's n_layer, n_head, n_tokens say [2, 2, 12]");
 }
 
 TEST_F(MalformedCapture, StatThatIsNotFloat) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     addDataset(file, "runs/r/stats/ints", {2, 2, kRunTokens}, H5T_STD_I32LE);
   });
   expectRefused(path(), run() + "dataset '/runs/r/stats/ints' is not floating point");
 }
 
 TEST_F(MalformedCapture, StatThatIsAGroupRefusesTheFile) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     H5Gclose(H5Gcreate2(file, "runs/r/stats/group", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   });
   const std::string error = errorOf([&] { CaptureFile::open(path())->runs(); });
@@ -178,7 +145,7 @@ TEST_F(MalformedCapture, StatThatIsAGroupRefusesTheFile) {
 }
 
 TEST_F(MalformedCapture, StatStoredInAnExternalFileIsNotRead) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     const hsize_t dims[3] = {2, 2, kRunTokens};
     hid_t space = H5Screate_simple(3, dims, nullptr);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -194,7 +161,7 @@ TEST_F(MalformedCapture, StatStoredInAnExternalFileIsNotRead) {
 }
 
 TEST_F(MalformedCapture, MapLevelBeyondThePyramid) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     addDataset(file, ("runs/r/maps/" + kHook + "/head_1/level_1").c_str(), {6, 6});
   });
   expectRefused(path(), run() + "map '/runs/r/maps/" + kHook +
@@ -202,7 +169,7 @@ TEST_F(MalformedCapture, MapLevelBeyondThePyramid) {
 }
 
 TEST_F(MalformedCapture, MapOfHeadBeyondTheRunsHeads) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     const std::string hook = "runs/r/maps/" + kHook;
     ASSERT_GE(
         H5Lmove(file, (hook + "/head_1").c_str(), file, (hook + "/head_7").c_str(), H5P_DEFAULT, H5P_DEFAULT),
@@ -215,7 +182,7 @@ TEST_F(MalformedCapture, MapOfHeadBeyondTheRunsHeads) {
 TEST_F(MalformedCapture, ExternalLinkInRunsIsNotFollowed) {
   TempPath other("other.h5");
   writeCapture(other.str());
-  editCapture(path(), [&](hid_t file) {
+  editFile(path(), [&](hid_t file) {
     ASSERT_GE(H5Lcreate_external(other.str().c_str(), "/runs/r", file, "runs/ext", H5P_DEFAULT, H5P_DEFAULT),
               0);
   });
@@ -229,7 +196,7 @@ TEST_F(MalformedCapture, ExternalLinkInRunsIsNotFollowed) {
 TEST_F(MalformedCapture, ExternalLinkInsideARunIsNotFollowed) {
   TempPath other("other.h5");
   writeCapture(other.str());
-  editCapture(path(), [&](hid_t file) {
+  editFile(path(), [&](hid_t file) {
     ASSERT_GE(H5Lcreate_external(other.str().c_str(), "/runs/r/stats/max_prob", file, "runs/r/stats/ext",
                                  H5P_DEFAULT, H5P_DEFAULT),
               0);
@@ -238,21 +205,21 @@ TEST_F(MalformedCapture, ExternalLinkInsideARunIsNotFollowed) {
 }
 
 TEST_F(MalformedCapture, SoftLinkIsNotFollowed) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     ASSERT_GE(H5Lcreate_soft("/runs/r", file, "runs/alias", H5P_DEFAULT, H5P_DEFAULT), 0);
   });
   expectRefused(path(), path() + ": 'runs/alias' is a soft" + kLinksOnly);
 }
 
 TEST_F(MalformedCapture, NamesFromTheFileAreEscapedInMessages) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     ASSERT_GE(H5Lcreate_soft("/runs/r", file, "runs/bad\x1b[2J\xff\\", H5P_DEFAULT, H5P_DEFAULT), 0);
   });
   expectRefused(path(), path() + ": 'runs/bad\\x1B[2J\\xFF\\x5C' is a soft" + kLinksOnly);
 }
 
 TEST_F(MalformedCapture, TokensBeyondTheBound) {
-  editCapture(path(), [](hid_t file) {
+  editFile(path(), [](hid_t file) {
     ASSERT_GE(H5Ldelete(file, "tokens/ids", H5P_DEFAULT), 0);
     addDataset(file, "tokens/ids", {hsize_t{1} << 40}, H5T_STD_I64LE);
   });

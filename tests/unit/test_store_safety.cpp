@@ -22,30 +22,8 @@
 #include <vector>
 
 #include "attnscope/store.h"
+#include "file_call_faults.h"  // g_file_calls, g_die_at
 #include "store_test_support.h"
-
-// Fault injection: HDF5 reaches the file through pwrite and ftruncate, and these definitions take the place
-// of libc's for the whole test binary. They pass every call through, except in a child that set g_die_at:
-// that child dies by SIGKILL just before its g_die_at-th call, so the file holds exactly the writes before
-// it.
-namespace {
-std::atomic<long> g_file_calls{0};
-long g_die_at = 0;
-
-void crashPoint() {
-  if (++g_file_calls == g_die_at) ::raise(SIGKILL);
-}
-}  // namespace
-
-extern "C" ssize_t pwrite(int fd, const void* buffer, size_t n, off_t offset) {
-  crashPoint();
-  return ::syscall(SYS_pwrite64, fd, buffer, n, offset);
-}
-
-extern "C" int ftruncate(int fd, off_t length) noexcept {
-  crashPoint();
-  return static_cast<int>(::syscall(SYS_ftruncate, fd, length));
-}
 
 namespace attnscope {
 namespace {

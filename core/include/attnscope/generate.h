@@ -22,11 +22,13 @@ struct GenerateOptions {
 
 struct Generation {
   std::vector<int64_t> ids;  // the generated tokens (not the prompt)
-  bool stopped = false;      // a hook returned HookResult::Stop during the prompt pass
+  bool stopped = false;  // a hook returned HookResult::Stop (in the prompt's pass or a step's): ids so far
 };
 
-/// Generates greedily (argmax at each step) after prompt (token ids, batch 1). Throws std::invalid_argument
-/// for an empty prompt or bad ids, and std::runtime_error (one line) for LibTorch errors.
+/// Generates greedily (argmax at each step, ties to the lowest id) after prompt (token ids, batch 1): one
+/// pass over the prompt, then one single-token pass per new token on a KvCache; hooks fire in every pass with
+/// absolute positions. Throws std::invalid_argument for an empty prompt, bad ids, a negative max_new_tokens
+/// or a sequence longer than learned positions allow, and std::runtime_error (one line) for LibTorch errors.
 Generation generateGreedy(Model& model, const std::vector<int64_t>& prompt, const GenerateOptions& options);
 
 }  // namespace attnscope

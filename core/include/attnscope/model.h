@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -23,6 +24,7 @@ class Module;
 
 namespace attnscope {
 
+class PassHooks;
 class TransformerImpl;
 
 /// How a forward pass is cut into blocks so that memory stays O(T · d_model); none of it changes the results
@@ -31,6 +33,7 @@ struct AttentionOptions {
   int64_t query_block = 0;             // queries per block; 0 picks it from max_block_bytes
   int64_t max_block_bytes = 16 << 20;  // bound on one block's fp32 [B, H, q, k] scores
   int64_t max_mlp_bytes = 64 << 20;    // bound on one fp32 [B, positions, d_ff] MLP intermediate
+  int64_t max_logit_bytes = 64 << 20;  // bound on one fp32 [B, positions, vocab] chunk of tokenLosses
 };
 
 /// How a new Model's weights start: random (for training) or left for loadWeights() to fill.
@@ -49,11 +52,47 @@ struct LogitPositions {
   static LogitPositions at(std::vector<int64_t> positions) { return {false, std::move(positions)}; }
 };
 
+class Model;
+
+/// The keys and values of the positions a model has already run, per layer, so that a later forward pass runs
+/// only its new tokens (ForwardOptions::cache). Keys are stored after RoPE and k-norm, as attention reads
+/// them; memory is K and V only: per layer [B, Hkv, positions, d_head], keys float32, values in the matrix
+/// dtype. A cache belongs to one model, batch size and normalizer (later layers' keys depend on the
+/// normalizer).
+class KvCache {
+ public:
+  /// The positions cached: the next pass's first token is at this absolute position.
+  int64_t length() const { return m_length; }
+  /// Allocates room for n positions at the next growth, so appending up to n never copies (a hint).
+  void reserve(int64_t n_positions) { m_reserve = n_positions; }
+  /// Forgets every position (and the model, batch and normalizer it was tied to).
+  void clear();
+
+  /// Internal (architectures): appends one layer's new keys and values k, v [B, Hkv, T, d_head] at positions
+  /// length()..length()+T-1; returns every cached key and value [B, Hkv, length() + T, d_head].
+  std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k, const at::Tensor& v);
+
+ private:
+  friend class Model;
+  struct Layer {
+    at::Tensor k, v;     // [B, Hkv, capacity, d_head]; positions [0, length) hold data
+    int64_t length = 0;  // ahead of KvCache::m_length while a pass runs
+  };
+  std::vector<Layer> m_layers;
+  int64_t m_length = 0, m_reserve = 0, m_batch = 0;
+  const Model* m_owner = nullptr;
+  std::string m_normalizer;  // text() of the normalizer the cached keys were computed under
+};
+
 /// What one forward pass does beyond the model's defaults; nothing here outlives the call.
 struct ForwardOptions {
   LogitPositions logits;                     // positions whose next-token logits to compute
   std::optional<NormalizerSpec> normalizer;  // this pass's normalizer; unset: the model's (setNormalizer)
   int64_t query_block = 0;                   // queries per attention block; 0: attentionOptions()'s
+  /// Set: the ids are the tokens at positions cache->length().. after the cached ones; attention also reads
+  /// the cached keys, and the pass appends its own (no gradients flow through a cached pass). Logit positions
+  /// count within the new tokens.
+  KvCache* cache = nullptr;
 };
 
 /// What one forward pass returned.
@@ -96,6 +135,11 @@ class Model {
   /// logits [B, P, vocab] at the P positions asked for, or an undefined tensor for LogitPositions::none() (or
   /// when a hook stopped the pass).
   at::Tensor forward(const at::Tensor& ids, const LogitPositions& logits);
+  /// Next-token cross-entropy [B, T-1] (float32) of ids [B, T], T >= 2: entry p is -log P(ids[p+1] |
+  /// ids[..p]). One pass through the layers, then the head in chunks of positions
+  /// (AttentionOptions::max_logit_bytes), so memory never holds [T, vocab]. options.logits is not read.
+  /// Undefined when a hook stopped the pass.
+  at::Tensor tokenLosses(const at::Tensor& ids, const ForwardOptions& options = {});
 
   /// The module tree; parameter names equal the checkpoint tensor names.
   torch::nn::Module& module();
@@ -114,6 +158,10 @@ class Model {
   void loadWeights(const Checkpoint& checkpoint);
 
  private:
+  /// Checks ids and options and runs the layers with a cache's bookkeeping; returns the final-norm states
+  /// [B, T, d_model], or an undefined tensor when a hook stopped the pass.
+  at::Tensor runLayers(const at::Tensor& ids, const ForwardOptions& options, const PassHooks& hooks);
+
   ModelConfig m_config;
   HookRegistry m_hooks;
   NormalizerSpec m_normalizer;

@@ -72,8 +72,8 @@ struct SweepRecord {
   int64_t cell = 0;        // SweepCell::index
   int64_t normalizer = 0;  // index into SweepGrid::normalizers
   int64_t length = 0;      // tokens in the prompt
-  double depth = 0;
-  uint64_t seed = 0;  // sweepCellSeed
+  double depth = 0;        // the grid's depth of the cell (documents: the grid's only depth)
+  uint64_t seed = 0;       // sweepCellSeed
   int64_t prompt_index = 0;
 
   // Needle mode.
@@ -94,9 +94,30 @@ struct SweepRecord {
   std::vector<int64_t> loss_counts;  // [n_buckets]
 };
 
+/// Returns whether two records are equal bit for bit (floats compared by their bits: NaN equals NaN, -0 does
+/// not equal +0): what "a merged sweep equals the unsharded run record for record" means.
+bool sameSweepRecord(const SweepRecord& a, const SweepRecord& b);
+
+/// The sizes every record of a sweep has (SweepWriter::append refuses others), for a model of n_layer layers
+/// of n_head heads. needle_scores: n_layer · n_head in needle mode, else 0; stat_sums: n_stats · n_layer ·
+/// n_head · n_bins and stat_counts: n_layer · n_bins, where n_bins = sweepBinCount(longest length,
+/// bins_per_octave) when the grid bins statistics, else 0; loss_sums and loss_counts: sweepBucketCount in
+/// documents mode, else 0.
+struct SweepRecordShape {
+  int64_t n_bins = 0;
+  int64_t needle_scores = 0, stat_sums = 0, stat_counts = 0, loss = 0;
+};
+SweepRecordShape sweepRecordShape(const SweepGrid& grid, int64_t n_layer, int64_t n_head);
+
+/// Returns the longest length of the grid (0 when it has none).
+int64_t sweepMaxLength(const SweepGrid& grid);
+/// Returns the number of loss buckets: loss_edges.size() - 1 (0 with fewer than two edges).
+int64_t sweepBucketCount(const SweepGrid& grid);
+
 /// Returns the number of bins of n for prompts up to max_length under bins_per_octave.
 int64_t sweepBinCount(int64_t max_length, int bins_per_octave);
-/// Returns the bin of n (n >= 1): floor(log2(n) · bins_per_octave).
+/// Returns the bin of n (n >= 1): floor(log2(n) · bins_per_octave), powers of two exactly (as analysis.h
+/// bins).
 int64_t sweepBinOf(int64_t n, int bins_per_octave);
 
 }  // namespace attnscope

@@ -16,7 +16,7 @@ struct SweepEstimate {
   double mean = 0;
   double lo = 0,
          hi = 0;      // bootstrap interval at SweepAggregateOptions::confidence; equal to mean for one value
-  int64_t count = 0;  // values the mean is over (prompts, or queries × prompts for binned statistics)
+  int64_t count = 0;  // values the mean is over (prompts)
 };
 
 struct SweepAggregateOptions {
@@ -38,14 +38,18 @@ std::vector<SweepEstimate> needleScoreGrid(const SweepGrid& grid, const std::vec
                                            int64_t length, int64_t n_layer, int64_t n_head,
                                            const SweepAggregateOptions& options = {});
 
-/// One point of a binned curve: the bin's n range and the estimate over prompts of the per-prompt bin means.
+/// One point of a binned curve: the bin's n range (or the loss bucket's positions) and the estimate over
+/// prompts of the per-prompt bin means.
 struct SweepCurvePoint {
   double n_lo = 0, n_hi = 0;
   SweepEstimate value;
 };
 
 /// A statistic against n for one head, one layer (layer >= 0, head = -1: mean over its heads) or the whole
-/// model (both -1). Bins no record has a query in are left out.
+/// model (both -1: mean over every head of the layers with queries in the bin). Per prompt a head's bin mean
+/// is stat_sums / stat_counts; the estimate is over prompts of those means averaged over the chosen heads.
+/// Bins no record has a query in are left out. Throws std::invalid_argument (unknown stat, bad layer/head,
+/// records of other shapes).
 std::vector<SweepCurvePoint> sweepStatCurve(const SweepGrid& grid, const std::vector<SweepRecord>& records,
                                             const std::string& stat, int64_t layer, int64_t head,
                                             int64_t n_layer, int64_t n_head,

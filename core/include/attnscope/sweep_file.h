@@ -16,6 +16,19 @@ namespace attnscope {
 
 constexpr int kSweepSchemaVersion = 1;
 
+// Bounds of what a sweep file may declare (README, "Sweep files"): the writer never makes a file beyond them
+// and the reader refuses one before allocating anything. Model shapes keep to the capture bounds
+// (kMaxCapture*).
+constexpr int64_t kMaxSweepCells = int64_t{1} << 20;  // lengths × depths × prompts_per_cell
+constexpr int64_t kMaxSweepAxis = 4096;               // lengths, and depths
+constexpr int64_t kMaxSweepNormalizers = 256;
+constexpr int64_t kMaxSweepStats = 64;
+constexpr int64_t kMaxSweepBinsPerOctave = 64;
+constexpr int64_t kMaxSweepLossEdges = int64_t{1} << 16;
+constexpr int64_t kMaxSweepRecordValues = int64_t{1} << 26;  // stat_sums of one record: 256 MiB of float32
+constexpr int64_t kMaxSweepGroupValues = int64_t{1} << 32;   // stat_sums of one normalizer: 16 GiB
+constexpr int64_t kMaxSweepTextBytes = int64_t{1} << 16;     // one answer or generated text, a name or spec
+
 /// Who a sweep's records describe: the model (config text, path, weights hash), its shape and tokenizer.
 struct SweepModel {
   CaptureModel checkpoint;  // config_json, path, weights_hash
@@ -38,13 +51,16 @@ std::string sweepMismatch(const SweepHeader& a, const SweepHeader& b);
 /// any point leaves every earlier record readable.
 class SweepWriter {
  public:
-  /// Creates path, or with resume opens the existing file and checks its header against this one (throws
-  /// StoreError naming the first difference). Throws StoreError when path exists and resume is false.
+  /// Creates path, or with resume opens the existing file (creating it when there is none yet) and checks its
+  /// header against this one, shard included (throws StoreError naming the first difference). Throws
+  /// StoreError when path exists and resume is false, or another process is writing it.
   static std::unique_ptr<SweepWriter> open(const std::string& path, const SweepHeader& header, bool resume);
   virtual ~SweepWriter();
   /// Returns whether the file already holds the record of (cell, normalizer).
   virtual bool has(int64_t cell, int64_t normalizer) const = 0;
-  /// Appends one record (sizes checked against the header) and flushes it.
+  /// Appends one record and flushes it. Throws StoreError for a record that does not fit the header: sizes
+  /// other than sweepRecordShape, a cell outside the shard or already stored, a seed, depth or prompt index
+  /// not the cell's, a needle range outside the prompt.
   virtual void append(const SweepRecord& record) = 0;
 };
 
@@ -56,6 +72,8 @@ class SweepReader {
   virtual ~SweepReader();
   virtual const std::string& path() const = 0;
   virtual const SweepHeader& header() const = 0;
+  /// Returns how many records one normalizer (index into grid.normalizers) has.
+  virtual int64_t count(int64_t normalizer) const = 0;
   /// Returns every record of one normalizer (index into grid.normalizers), ordered by cell.
   virtual std::vector<SweepRecord> records(int64_t normalizer) const = 0;
 };
@@ -64,7 +82,7 @@ class SweepReader {
 struct SweepMergeReport {
   int64_t n_records = 0;            // records written
   std::vector<int64_t> missing;     // cells some normalizer has no record of
-  std::vector<int64_t> duplicated;  // cells more than one shard holds (the first is kept only if equal)
+  std::vector<int64_t> duplicated;  // cells more than one shard holds, with equal records (kept once)
 };
 
 /// Joins shard files into out (created; must not exist). Throws StoreError when the shards disagree on the

@@ -16,8 +16,14 @@ QFont titleFont(const QCustomPlot* plot) {
 
 }  // namespace
 
-CompareFigure::CompareFigure(QString title, QVector<QCustomPlot*> plots)
-    : m_title(std::move(title)), m_plots(std::move(plots)) {}
+CompareFigure::CompareFigure(QString title, QVector<QCustomPlot*> plots, std::function<void(bool)> exporting)
+    : m_title(std::move(title)), m_plots(std::move(plots)), m_exporting(std::move(exporting)) {
+  if (m_exporting) m_exporting(true);
+}
+
+CompareFigure::~CompareFigure() {
+  if (m_exporting) m_exporting(false);
+}
 
 int CompareFigure::layout(const QSize& page, bool) {
   m_page = page;

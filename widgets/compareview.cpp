@@ -170,8 +170,12 @@ QString CompareView::figureTitle() const {
 }
 
 std::unique_ptr<Figure> CompareView::exportFigure() const {
+  HeatmapWidget* const maps[] = {m_maps[0], m_maps[1], m_maps[2]};
   return std::make_unique<CompareFigure>(
-      figureTitle(), QVector<QCustomPlot*>{m_maps[0]->plot(), m_maps[1]->plot(), m_maps[2]->plot()});
+      figureTitle(), QVector<QCustomPlot*>{maps[0]->plot(), maps[1]->plot(), maps[2]->plot()},
+      [maps](bool exporting) {
+        for (HeatmapWidget* map : maps) map->setScaleCaptionShown(exporting);
+      });
 }
 
 CsvTable CompareView::exportTable() const {

@@ -177,6 +177,11 @@ void HeatmapWidget::setCompactTitle(bool compact) {
   onSelectionChanged(m_document->selection());
 }
 
+void HeatmapWidget::setScaleCaptionShown(bool shown) {
+  m_scaleCaptionShown = shown;
+  updateKindChoice(m_document->selection());
+}
+
 bool HeatmapWidget::logScale() const {
   return m_log->isChecked();
 }
@@ -244,7 +249,7 @@ void HeatmapWidget::updateKindChoice(const Selection& selection) {
   m_kindBox->setCurrentIndex(m_kindBox->findData(static_cast<int>(m_kind)));
   m_log->setVisible(m_role != HeatmapRole::Difference && m_kind == MapKind::Pattern);
   // Side-by-side maps (Compare) need the width more than the scale's caption: their titles say what they are.
-  m_scale->axis()->setLabel(m_compactTitle ? QString()
+  m_scale->axis()->setLabel(m_compactTitle && !m_scaleCaptionShown ? QString()
                             : m_kind == MapKind::Scores
                                 ? (m_role == HeatmapRole::Difference ? tr("score difference") : tr("score"))
                             : m_role == HeatmapRole::Difference ? tr("probability difference")

@@ -45,6 +45,9 @@ class HeatmapWidget : public QWidget, public ExportSource {
   HeatmapRole role() const { return m_role; }
   /// Titles name the run(s) only, for narrow side-by-side maps whose head is shown elsewhere.
   void setCompactTitle(bool compact);
+  /// Shows the colour scale's caption even with a compact title (a figure export has the room the window
+  /// lacks).
+  void setScaleCaptionShown(bool shown);
 
   QCustomPlot* plot() const { return m_plot; }
   QCPColorMap* colorMap() const { return m_map; }
@@ -122,6 +125,7 @@ class HeatmapWidget : public QWidget, public ExportSource {
   HeatmapRole m_role;
   MapKind m_kind = MapKind::Pattern;
   bool m_compactTitle = false;
+  bool m_scaleCaptionShown = false;
   QCustomPlot* m_plot;
   QCPColorMap* m_map;
   QCPColorScale* m_scale;

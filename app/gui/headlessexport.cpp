@@ -89,7 +89,7 @@ QString selectionProblem(const HeadlessExportOptions& options, const CaptureDocu
   if (!stats.contains(options.stat))
     return QStringLiteral("unknown --stat %1 (%2)").arg(options.stat, stats.join(QStringLiteral(", ")));
   const QStringList scopes{"head", "layer", "all"};
-  if (!scopes.contains(options.scope))
+  if (!options.scope.isEmpty() && !scopes.contains(options.scope))  // empty: the figure's default
     return QStringLiteral("unknown --scope %1 (head, layer, all)").arg(options.scope);
   if (options.difference && figure != QLatin1String("head-grid"))
     return QStringLiteral("--difference applies to the head-grid figure only, not %1").arg(figure);

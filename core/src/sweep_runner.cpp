@@ -239,7 +239,8 @@ SweepGrid SweepSession::makeGrid(const SweepRequest& request) const {
   grid.bins_per_octave = 1;
   if (s.options.binned_stats)
     for (const StatisticInfo& info : statisticCatalogue())
-      if (info.per_context && !info.needs_targets) grid.stats.emplace_back(info.name);
+      // Sums per bin of n need a value at every query: statistics that may be NaN are left to captures.
+      if (info.per_context && !info.needs_targets && !info.may_be_nan) grid.stats.emplace_back(info.name);
   if (!needle) grid.loss_edges = lossBucketEdges(c.n_ctx, sweepMaxLength(grid));
   // Every length must hold a prompt (the first of each, as a check before any file is touched).
   for (int64_t length : grid.lengths) {

@@ -2,7 +2,8 @@
 // - bench_capture overhead [T]: statistics capture vs a plain forward pass of the same model (goal <= 1.15x).
 // - bench_capture rss T: peak resident memory of a statistics capture at T tokens (one process per T).
 // - bench_capture save DIR: writes the benchmark model as an HF checkpoint (for the Python baseline).
-// - bench_capture rowstats [n]: the row statistics of 4 heads x 512 queries x n keys with and without the head
+// - bench_capture rowstats [n]: the row statistics of 4 heads x 512 queries x n keys with and without the
+// head
 //   types (prev-token, induction, local mass, mean distance): their cost.
 // - bench_capture cancel [T]: how long a cancel asked in the middle of layer 1 takes to stop the capture,
 //   against the time of one layer (the runner asks after every query block, so the ratio is well under 1).

@@ -28,13 +28,14 @@ inline constexpr char kStatNKeys[] = "n_keys";                // keys the query 
 
 /// What the catalogue knows of one statistic.
 struct StatisticInfo {
-  std::string_view name;   // dataset name, e.g. "max_prob"
-  std::string_view title;  // short name for menus: "Max attention"
-  std::string_view label;  // axis label: "max attention probability"
-  std::string_view unit;   // "probability", "nats", "key position", "keys", "tokens" or "" (a plain number)
-  bool probability;        // a value in [0, 1]
-  bool needs_targets;      // stored only when the capture has target token ranges
-  bool per_context;        // meaningful against n: drawn as a curve, summarised per head
+  std::string_view name;    // dataset name, e.g. "max_prob"
+  std::string_view title;   // short name for menus: "Max attention"
+  std::string_view label;   // axis label: "max attention probability"
+  std::string_view unit;    // "probability", "nats", "key position", "keys", "tokens" or "" (a plain number)
+  bool probability;         // a value in [0, 1]
+  bool needs_targets;       // stored only when the capture has target token ranges
+  bool per_context;         // meaningful against n: drawn as a curve, summarised per head
+  bool may_be_nan = false;  // NaN at queries where it has no meaning; readers skip those queries
 };
 
 /// Every statistic, in the order a capture writes them.

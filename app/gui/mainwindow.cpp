@@ -31,6 +31,7 @@
 #include "headgridview.h"
 #include "headsfigure.h"
 #include "heatmapwidget.h"
+#include "pertokenview.h"
 #include "helpdialogs.h"
 #include "recentfiles.h"
 #include "runmodeldialog.h"
@@ -60,6 +61,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_tabs(new QTabWidget(this)),
       m_curve(new ContextCurveWidget(m_document, this)),
       m_tokens(new TokensView(m_document, this)),
+      m_perToken(new PerTokenView(m_document, this)),
       m_worker(new CaptureWorker(this)),
       m_progress(new CaptureProgressWidget(this)),
       m_runBox(new QComboBox(this)),
@@ -163,10 +165,14 @@ void MainWindow::createDocks() {
       addDock(m_curve, tr("Attention vs context size"), QStringLiteral("curveDock"), Qt::RightDockWidgetArea);
   QDockWidget* tokens =
       addDock(m_tokens, tr("Tokens"), QStringLiteral("tokensDock"), Qt::BottomDockWidgetArea);
+  QDockWidget* perToken =
+      addDock(m_perToken, tr("Per token"), QStringLiteral("perTokenDock"), Qt::BottomDockWidgetArea);
+  tabifyDockWidget(tokens, perToken);
+  tokens->raise();
   resizeDocks({grid, curve}, {330, 560}, Qt::Horizontal);
   resizeDocks({tokens}, {230}, Qt::Vertical);
   QMenu* view = menuBar()->addMenu(tr("&View"));
-  for (QDockWidget* dock : {grid, curve, tokens}) view->addAction(dock->toggleViewAction());
+  for (QDockWidget* dock : {grid, curve, tokens, perToken}) view->addAction(dock->toggleViewAction());
 }
 
 bool MainWindow::openFile(const QString& path) {

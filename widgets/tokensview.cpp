@@ -102,7 +102,11 @@ void TokensView::setKey(int key) {
 }
 
 void TokensView::find(const QString& needle) {
-  m_matches = findInTokens(m_document->tokens(), needle);
+  // The running text as read (files may store tokens as drawn, ␣ for a space), with the newline and tab
+  // marks as the characters they stand for, so "number is:\n" finds what the user sees.
+  QStringList decoded = m_text;
+  for (QString& token : decoded) token.replace(QChar(0x21B5), QLatin1Char('\n')).replace(QChar(0x21E5), QLatin1Char('\t'));
+  m_matches = findInTokens(decoded, needle);
   m_inMatch.assign(static_cast<std::size_t>(m_document->nTokens()), 0);
   for (const TokenMatch& match : m_matches)
     for (int i = match.first; i <= match.last; ++i) m_inMatch[static_cast<std::size_t>(i)] = 1;
@@ -267,10 +271,11 @@ void TokensView::resizeEvent(QResizeEvent* event) {
   const QRect frame = contentsRect();
   const int strip = viewport()->geometry().top() - frame.top();
   const int button = m_keyMode->sizeHint().width();
+  const int right = viewport()->geometry().right();  // left of the scroll bar, which spans the strip too
   const int find = std::min(kFindWidth, frame.width() / 3);
-  m_caption->setGeometry(frame.left(), frame.top(), std::max(0, frame.width() - find - button - 4), strip);
-  m_find->setGeometry(frame.right() - find - button - 2, frame.top(), find, strip);
-  m_keyMode->setGeometry(frame.right() - button, frame.top(), button, strip);
+  m_caption->setGeometry(frame.left(), frame.top(), std::max(0, right - frame.left() - find - button - 4), strip);
+  m_find->setGeometry(right - find - button - 2, frame.top(), find, strip);
+  m_keyMode->setGeometry(right - button, frame.top(), button, strip);
   relayout();
 }
 

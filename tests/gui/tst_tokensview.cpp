@@ -81,6 +81,24 @@ class TestTokensView : public QObject {
     QVERIFY(view.findField()->text() == QLatin1String("at"));
   }
 
+  void findInFileOfDrawnTokens() {
+    // The bundled capture stores byte-level tokens as drawn (␣ for a space): search reads them as text.
+    const QString bundled = qEnvironmentVariable("ATTNSCOPE_BUNDLED_CAPTURE");
+    if (bundled.isEmpty()) QSKIP("ATTNSCOPE_BUNDLED_CAPTURE not set");
+    CaptureDocument document;
+    QVERIFY(document.open(bundled));
+    TokensView view(&document);
+    view.find(QStringLiteral("magic Prague number is: "));
+    // The needle, and the question's restatement at the end of the prompt.
+    QCOMPARE(view.matches().size(), std::size_t(2));
+    const TokenMatch match = view.matches().front();
+    QVERIFY(!view.isTarget(view.matches().back().first));
+    QCOMPARE(match.last - match.first + 1, 24);  // byte-level: one token per character
+    QCOMPARE(document.selection().query, match.first);
+    QVERIFY(view.isTarget(match.first) && view.isTarget(match.last));  // inside the needle (--targets)
+    QVERIFY(!view.isTarget(match.first - 20));
+  }
+
   void targetsAreUnderlined() {
     CaptureDocument document;
     QVERIFY(document.open(m_path));

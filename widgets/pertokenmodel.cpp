@@ -20,8 +20,9 @@ PerTokenTable readPerTokenTable(const CaptureFile& file, const QString& run, int
     if (std::find(info.stats.begin(), info.stats.end(), stat) == info.stats.end()) continue;
     std::vector<float> values = file.readStat(info.name, stat, layer, head);  // [T]
     if (values.size() != static_cast<std::size_t>(info.n_tokens))
-      throw StoreError("statistic " + stat + " of run " + info.name + " has " + std::to_string(values.size()) +
-                       " values for " + std::to_string(info.n_tokens) + " tokens");
+      throw StoreError("statistic " + stat + " of run " + info.name + " has " +
+                       std::to_string(values.size()) + " values for " + std::to_string(info.n_tokens) +
+                       " tokens");
     table.stats << QString::fromStdString(stat);
     table.values.push_back(std::move(values));
   }
@@ -37,7 +38,9 @@ void PerTokenModel::setTable(PerTokenTable table, QStringList display) {
   endResetModel();
 }
 
-void PerTokenModel::clear() { setTable({}, {}); }
+void PerTokenModel::clear() {
+  setTable({}, {});
+}
 
 int PerTokenModel::statColumn(const QString& stat) const {
   const int i = m_table.stats.indexOf(stat);
@@ -49,14 +52,16 @@ int PerTokenModel::rowCount(const QModelIndex& parent) const {
 }
 
 int PerTokenModel::columnCount(const QModelIndex& parent) const {
-  return parent.isValid() || m_table.nTokens == 0 ? 0 : FirstStatColumn + static_cast<int>(m_table.stats.size());
+  return parent.isValid() || m_table.nTokens == 0 ? 0
+                                                  : FirstStatColumn + static_cast<int>(m_table.stats.size());
 }
 
 QString PerTokenModel::cellText(int row, int column) const {
   if (column == PositionColumn) return QString::number(row);
   if (column == TokenColumn) return m_display.value(row);
   const QString& stat = m_table.stats[column - FirstStatColumn];
-  const float value = m_table.values[static_cast<std::size_t>(column - FirstStatColumn)][static_cast<std::size_t>(row)];
+  const float value =
+      m_table.values[static_cast<std::size_t>(column - FirstStatColumn)][static_cast<std::size_t>(row)];
   if (std::isnan(value)) return QStringLiteral("—");  // undefined for this query (statistics.h)
   if (stat == QLatin1String(kStatArgmax)) {
     const int key = static_cast<int>(value);
@@ -111,7 +116,8 @@ QString perTokenTsv(const QAbstractItemModel& model, const QList<int>& rows) {
     return text;
   };
   QStringList lines, cells;
-  for (int c = 0; c < model.columnCount(); ++c) cells << clean(model.headerData(c, Qt::Horizontal, PerTokenModel::NameRole).toString());
+  for (int c = 0; c < model.columnCount(); ++c)
+    cells << clean(model.headerData(c, Qt::Horizontal, PerTokenModel::NameRole).toString());
   lines << cells.join(QLatin1Char('\t'));
   for (int row : rows) {
     cells.clear();

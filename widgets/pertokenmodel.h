@@ -16,7 +16,7 @@ namespace attnscope::widgets {
 
 /// One head's per-query statistics, as read from a capture.
 struct PerTokenTable {
-  QStringList stats;                      // statistic names, in column order (the run stores each)
+  QStringList stats;                       // statistic names, in column order (the run stores each)
   std::vector<std::vector<float>> values;  // [stats.size()][T]: values[s][query]
   int nTokens = 0;
 };
@@ -56,8 +56,8 @@ class PerTokenModel : public QAbstractTableModel {
   QStringList m_display;  // per token, as drawn (␣ for space, ...)
 };
 
-/// The rows as tab-separated text with a header line (NameRole of a PerTokenModel's columns), one line per row; tabs and newlines
-/// inside cells become spaces so the table pastes into spreadsheets intact.
+/// The rows as tab-separated text with a header line (NameRole of a PerTokenModel's columns), one line per
+/// row; tabs and newlines inside cells become spaces so the table pastes into spreadsheets intact.
 QString perTokenTsv(const QAbstractItemModel& model, const QList<int>& rows);
 
 }  // namespace attnscope::widgets

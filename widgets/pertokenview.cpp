@@ -86,7 +86,8 @@ void PerTokenView::reload() {
     QMetaObject::invokeMethod(this, &PerTokenView::contentReady, Qt::QueuedConnection);
     return;
   }
-  m_caption->setText(tr("Reading %1 · layer %2 · head %3…").arg(selection.run).arg(selection.layer).arg(selection.head));
+  m_caption->setText(
+      tr("Reading %1 · layer %2 · head %3…").arg(selection.run).arg(selection.layer).arg(selection.head));
   const QString run = selection.run;
   const int layer = selection.layer, head = selection.head;
   m_jobs.startJob(
@@ -116,8 +117,8 @@ void PerTokenView::showQuery(int query) {
   const QModelIndex index = m_proxy->mapFromSource(m_model->index(query, 0));
   if (!index.isValid()) return;
   m_syncing = true;
-  m_table->selectionModel()->setCurrentIndex(
-      index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+  m_table->selectionModel()->setCurrentIndex(index,
+                                             QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
   m_table->scrollTo(index, QAbstractItemView::PositionAtCenter);
   m_syncing = false;
 }
@@ -131,6 +132,8 @@ QString PerTokenView::selectedTsv() const {
   return perTokenTsv(*m_model, rows);
 }
 
-void PerTokenView::copySelection() const { QApplication::clipboard()->setText(selectedTsv()); }
+void PerTokenView::copySelection() const {
+  QApplication::clipboard()->setText(selectedTsv());
+}
 
 }  // namespace attnscope::widgets

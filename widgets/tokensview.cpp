@@ -41,17 +41,18 @@ TokensView::TokensView(CaptureDocument* document, QWidget* parent)
   m_find->setToolTip(tr("Find text across token boundaries · Enter: next · Shift+Enter: previous"));
   m_find->installEventFilter(this);
   connect(m_find, &QLineEdit::textChanged, this, &TokensView::find);
-  auto* findShortcut = new QShortcut(QKeySequence::Find, this, nullptr, nullptr, Qt::WidgetWithChildrenShortcut);
+  auto* findShortcut =
+      new QShortcut(QKeySequence::Find, this, nullptr, nullptr, Qt::WidgetWithChildrenShortcut);
   connect(findShortcut, &QShortcut::activated, this, [this] {
     m_find->setFocus(Qt::ShortcutFocusReason);
     m_find->selectAll();
   });
   m_keyMode->setText(tr("Key mode"));
   m_keyMode->setCheckable(true);
-  m_keyMode->setToolTip(tr("Off: shade the keys by the attention the query gives them.\n"
-                           "On: click a key; shade the queries by the attention they give it."));
-  connect(m_keyMode, &QToolButton::toggled, this,
-          [this](bool on) { setMode(on ? Mode::Key : Mode::Query); });
+  m_keyMode->setToolTip(
+      tr("Off: shade the keys by the attention the query gives them.\n"
+         "On: click a key; shade the queries by the attention they give it."));
+  connect(m_keyMode, &QToolButton::toggled, this, [this](bool on) { setMode(on ? Mode::Key : Mode::Query); });
   m_caption->setContentsMargins(kMargin, 2, kMargin, 2);
   setViewportMargins(0, std::max(m_caption->sizeHint().height(), m_find->sizeHint().height()) + 2, 0, 0);
   setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
@@ -105,7 +106,8 @@ void TokensView::find(const QString& needle) {
   // The running text as read (files may store tokens as drawn, ␣ for a space), with the newline and tab
   // marks as the characters they stand for, so "number is:\n" finds what the user sees.
   QStringList decoded = m_text;
-  for (QString& token : decoded) token.replace(QChar(0x21B5), QLatin1Char('\n')).replace(QChar(0x21E5), QLatin1Char('\t'));
+  for (QString& token : decoded)
+    token.replace(QChar(0x21B5), QLatin1Char('\n')).replace(QChar(0x21E5), QLatin1Char('\t'));
   m_matches = findInTokens(decoded, needle);
   m_inMatch.assign(static_cast<std::size_t>(m_document->nTokens()), 0);
   for (const TokenMatch& match : m_matches)
@@ -139,12 +141,12 @@ void TokensView::relayout() {
 
 void TokensView::onSelectionChanged(const Selection& selection) {
   // Key mode shows a column, which the query does not change.
-  const QString key = QStringLiteral("%1/%2/%3/%4")
-                          .arg(selection.run)
-                          .arg(selection.layer)
-                          .arg(selection.head)
-                          .arg(m_mode == Mode::Key ? QStringLiteral("key %1").arg(m_key)
-                                                   : QString::number(selection.query));
+  const QString key =
+      QStringLiteral("%1/%2/%3/%4")
+          .arg(selection.run)
+          .arg(selection.layer)
+          .arg(selection.head)
+          .arg(m_mode == Mode::Key ? QStringLiteral("key %1").arg(m_key) : QString::number(selection.query));
   if (key == m_rowKey) {
     viewport()->update();  // the query outline moved
     return;
@@ -214,8 +216,10 @@ QString TokensView::title() const {
                      .arg(s.layer)
                      .arg(s.head);
   if (!m_find->text().isEmpty())
-    text += m_matches.empty() ? tr(" · no match") : tr(" · match %1 of %2").arg(m_currentMatch + 1).arg(m_matches.size());
-  if (std::find(m_inTarget.begin(), m_inTarget.end(), 1) != m_inTarget.end()) text += tr(" · underlined: target");
+    text += m_matches.empty() ? tr(" · no match")
+                              : tr(" · match %1 of %2").arg(m_currentMatch + 1).arg(m_matches.size());
+  if (std::find(m_inTarget.begin(), m_inTarget.end(), 1) != m_inTarget.end())
+    text += tr(" · underlined: target");
   if (!m_note.isEmpty()) return text + QStringLiteral(" — ") + m_note;
   if (m_maxWeight > 0) text += tr(" · darkest = %1").arg(static_cast<double>(m_maxWeight), 0, 'g', 3);
   return text;
@@ -241,8 +245,8 @@ void TokensView::paintEvent(QPaintEvent*) {
   painter.translate(0, -scroll);
   const bool keyMode = m_mode == Mode::Key;
   const int focus = keyMode ? m_key : m_document->selection().query;  // the outlined token
-  const TokenMatch current = m_currentMatch >= 0 ? m_matches[static_cast<std::size_t>(m_currentMatch)]
-                                                 : TokenMatch{-1, -2};
+  const TokenMatch current =
+      m_currentMatch >= 0 ? m_matches[static_cast<std::size_t>(m_currentMatch)] : TokenMatch{-1, -2};
   auto it = std::lower_bound(m_rects.begin(), m_rects.end(), scroll,
                              [](const QRect& r, int y) { return r.bottom() < y; });
   for (; it != m_rects.end() && it->top() <= scroll + height; ++it) {
@@ -250,8 +254,9 @@ void TokensView::paintEvent(QPaintEvent*) {
     const auto at = static_cast<std::size_t>(i);
     // Causal: a query sees keys up to itself; in key mode the queries before the key cannot see it.
     const bool seen = keyMode ? i >= focus : i <= focus;
-    const float shade =
-        seen && i < static_cast<int>(m_weights.size()) && m_maxWeight > 0 ? m_weights[at] / m_maxWeight : -1.0f;
+    const float shade = seen && i < static_cast<int>(m_weights.size()) && m_maxWeight > 0
+                            ? m_weights[at] / m_maxWeight
+                            : -1.0f;
     if (at < m_inMatch.size() && m_inMatch[at]) painter.fillRect(*it, kMatchBackground);
     paintToken(painter, *it, m_text.value(i), shade, i == focus, seen, palette().color(QPalette::Text),
                palette().color(QPalette::PlaceholderText));
@@ -273,7 +278,8 @@ void TokensView::resizeEvent(QResizeEvent* event) {
   const int button = m_keyMode->sizeHint().width();
   const int right = viewport()->geometry().right();  // left of the scroll bar, which spans the strip too
   const int find = std::min(kFindWidth, frame.width() / 3);
-  m_caption->setGeometry(frame.left(), frame.top(), std::max(0, right - frame.left() - find - button - 4), strip);
+  m_caption->setGeometry(frame.left(), frame.top(), std::max(0, right - frame.left() - find - button - 4),
+                         strip);
   m_find->setGeometry(right - find - button - 2, frame.top(), find, strip);
   m_keyMode->setGeometry(right - button, frame.top(), button, strip);
   relayout();

@@ -40,8 +40,9 @@ class TestPerTokenView : public QObject {
       const QString name = run == 0 ? QStringLiteral("softmax") : QStringLiteral("ssmax");
       PerTokenTable table = readPerTokenTable(*file, name, 1, 2);
       // The catalogue's viewed order, restricted to what the run stores (ssmax has no targets).
-      const QStringList expected = run == 0 ? QStringList{"max_prob", "entropy", "target_mass", "induction_mass"}
-                                            : QStringList{"max_prob", "entropy", "induction_mass"};
+      const QStringList expected = run == 0
+                                       ? QStringList{"max_prob", "entropy", "target_mass", "induction_mass"}
+                                       : QStringList{"max_prob", "entropy", "induction_mass"};
       QCOMPARE(table.stats, expected);
       QStringList display;
       for (int i = 0; i < 8; ++i) display << test::knownToken(i);
@@ -62,8 +63,9 @@ class TestPerTokenView : public QObject {
           }
         }
       }
-      QCOMPARE(model.headerData(model.statColumn("max_prob"), Qt::Horizontal, PerTokenModel::NameRole).toString(),
-               QStringLiteral("max_prob"));
+      QCOMPARE(
+          model.headerData(model.statColumn("max_prob"), Qt::Horizontal, PerTokenModel::NameRole).toString(),
+          QStringLiteral("max_prob"));
     }
     model.clear();
     QCOMPARE(model.rowCount(), 0);
@@ -105,9 +107,7 @@ class TestPerTokenView : public QObject {
     QVERIFY(waitForContent(view));
     view.table()->sortByColumn(view.model()->statColumn(QStringLiteral("max_prob")), Qt::AscendingOrder);
     // The document's query is the current row, wherever sorting put it.
-    const auto currentQuery = [&] {
-      return view.proxy()->mapToSource(view.table()->currentIndex()).row();
-    };
+    const auto currentQuery = [&] { return view.proxy()->mapToSource(view.table()->currentIndex()).row(); };
     document.setQuery(5);
     QCOMPARE(currentQuery(), 5);
     QCOMPARE(view.table()->selectionModel()->selectedRows().size(), 1);
@@ -154,7 +154,8 @@ class TestPerTokenView : public QObject {
     const RunInfo run = file->runs().front();
     PerTokenTable table = readPerTokenTable(*file, QString::fromStdString(run.name), 0, 0);
     QVERIFY(table.stats.contains(QStringLiteral("argmax")));
-    QCOMPARE(table.stats.indexOf(QStringLiteral("argmax")), table.stats.indexOf(QStringLiteral("max_prob")) + 1);
+    QCOMPARE(table.stats.indexOf(QStringLiteral("argmax")),
+             table.stats.indexOf(QStringLiteral("max_prob")) + 1);
     for (const char* stat : {"prev_token_mass", "induction_mass", "local_mass", "mean_distance"})
       QCOMPARE(table.stats.contains(QLatin1String(stat)),
                std::find(run.stats.begin(), run.stats.end(), stat) != run.stats.end());

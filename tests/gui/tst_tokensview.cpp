@@ -146,12 +146,14 @@ class TestTokensView : public QObject {
     ready.clear();
     document.setHead(0, 1);
     QVERIFY(ready.wait(10000));
-    for (int q = 0; q < 12; ++q) QVERIFY(std::abs(view.weights()[std::size_t(q)] - columnValue(0, 1, q, 4)) < 1e-3);
+    for (int q = 0; q < 12; ++q)
+      QVERIFY(std::abs(view.weights()[std::size_t(q)] - columnValue(0, 1, q, 4)) < 1e-3);
     // Back to query mode: the query's row.
     ready.clear();
     view.keyModeButton()->click();
     QVERIFY(ready.wait(10000));
-    for (int k = 0; k < 12; ++k) QVERIFY(std::abs(view.weights()[std::size_t(k)] - columnValue(0, 1, 11, k)) < 1e-3);
+    for (int k = 0; k < 12; ++k)
+      QVERIFY(std::abs(view.weights()[std::size_t(k)] - columnValue(0, 1, 11, k)) < 1e-3);
   }
 
  private:

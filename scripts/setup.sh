@@ -22,6 +22,8 @@ packages=(
   clang-14 libclang-rt-14-dev llvm-14
   # the formatting check (scripts/format.sh --check, run by CI)
   clang-format-14
+  # the Slurm test (tests/slurm): a single-node cluster on localhost, whose daemons the test starts and stops itself
+  slurmctld slurmd slurm-client munge
 )
 # Tokenizer tests compare with JavaScript tokenizers from npm. A nodejs that bundles npm may already be installed;
 # Debian's separate "npm" package conflicts with it, so only ask for both when either is missing.

@@ -1,51 +1,97 @@
-"""Compares the records of two sweep files with h5py alone: per normalizer group, every dataset's first
-n_records rows, ordered by cell, must be equal (floats bit for bit; NaN equals NaN). The grid and model
-attributes must be equal too. Usage: compare_sweeps.py A.h5 B.h5; exit 0 when equal, 1 with the first difference."""
+#!/usr/bin/env python3
+"""Compares two sweep files record for record with h5py alone (not attnscope's reader); exits 1 naming every
+difference.
+
+Usage: compare_sweeps.py EXPECTED.h5 ACTUAL.h5
+
+Equal means: the same attributes on /, /grid and /model (the shard, the grid, the model and its weights hash),
+the same normalizer groups with the same attributes (n_records among them), and per normalizer the same
+records: the first n_records rows of every dataset, ordered by cell, bit for bit (NaN equals NaN). Rows past
+n_records are not records and the order rows were appended in is not compared, so a merged file (cell order)
+equals an unsharded run (the order records finished), and a resumed file equals the file it resumed.
+"""
 import sys
 
 import h5py
 import numpy as np
 
 
+def as_text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def same_values(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind == "O":
+        return [as_text(x) for x in a.ravel()] == [as_text(x) for x in b.ravel()]
+    return a.tobytes() == b.tobytes()  # bit for bit: NaN equals NaN, -0.0 differs from 0.0
+
+
+def compare_attrs(name, expected, actual, problems):
+    e_keys, a_keys = set(expected.attrs), set(actual.attrs)
+    for key in sorted(e_keys ^ a_keys):
+        problems.append(f"{name}: attribute {key} only in {'expected' if key in e_keys else 'actual'}")
+    for key in sorted(e_keys & a_keys):
+        if not same_values(expected.attrs[key], actual.attrs[key]):
+            problems.append(f"{name}: attribute {key} is {actual.attrs[key]!r}, expected {expected.attrs[key]!r}")
+
+
 def records(group):
+    """Returns {dataset: rows [:n_records] ordered by cell} of one normalizer group."""
     n = int(group.attrs["n_records"])
     order = np.argsort(group["cell"][:n], kind="stable")
-    return n, {name: ds[:n][order] for name, ds in group.items() if isinstance(ds, h5py.Dataset)}
+    return {name: group[name][:n][order] for name in group}
 
 
-def same(a, b):
-    if a.dtype.kind == "f":
-        return a.shape == b.shape and np.array_equal(a.view(np.uint8), b.view(np.uint8))
-    return a.shape == b.shape and np.array_equal(a, b)
+def compare(expected, actual):
+    problems = []
+    for name in ("/", "grid", "model"):
+        if name not in expected or name not in actual:
+            problems.append(f"{name}: missing in {'expected' if name not in expected else 'actual'}")
+            continue
+        compare_attrs(name, expected[name], actual[name], problems)
+    e_groups, a_groups = set(expected["normalizers"]), set(actual["normalizers"])
+    for key in sorted(e_groups ^ a_groups):
+        problems.append(f"normalizers/{key}: only in {'expected' if key in e_groups else 'actual'}")
+    n_records = 0
+    for key in sorted(e_groups & a_groups):
+        name = f"normalizers/{key}"
+        e_group, a_group = expected[name], actual[name]
+        compare_attrs(name, e_group, a_group, problems)
+        e_records, a_records = records(e_group), records(a_group)
+        for column in sorted(set(e_records) ^ set(a_records)):
+            problems.append(f"{name}/{column}: only in {'expected' if column in e_records else 'actual'}")
+        for column in sorted(set(e_records) & set(a_records)):
+            e_rows, a_rows = e_records[column], a_records[column]
+            if e_rows.shape != a_rows.shape or e_rows.dtype != a_rows.dtype:
+                problems.append(f"{name}/{column}: {a_rows.dtype} {a_rows.shape}, expected {e_rows.dtype} "
+                                f"{e_rows.shape}")
+            elif not same_values(e_rows, a_rows):
+                cells = [int(c) for c, e, a in zip(e_records["cell"], e_rows, a_rows) if not same_values(e, a)]
+                problems.append(f"{name}/{column}: records of cells {cells} differ")
+        n_records += len(e_records["cell"])
+    return problems, n_records, len(e_groups)
 
 
-def main(path_a, path_b):
-    with h5py.File(path_a, "r") as fa, h5py.File(path_b, "r") as fb:
-        for group in ("grid", "model"):
-            for key in set(fa[group].attrs) | set(fb[group].attrs):
-                if key == "path":
-                    continue
-                va, vb = fa[group].attrs.get(key), fb[group].attrs.get(key)
-                if not np.array_equal(np.asarray(va), np.asarray(vb)):
-                    return f"/{group} attribute {key} differs: {va!r} vs {vb!r}"
-        if sorted(fa["normalizers"]) != sorted(fb["normalizers"]):
-            return "normalizer groups differ"
-        total = 0
-        for name in fa["normalizers"]:
-            na, ra = records(fa["normalizers"][name])
-            nb, rb = records(fb["normalizers"][name])
-            if na != nb:
-                return f"normalizer {name}: {na} records vs {nb}"
-            for column in ra:
-                if column not in rb or not same(ra[column], rb[column]):
-                    return f"normalizer {name}: column {column} differs"
-            total += na
-    print(f"equal: {total} records")
-    return None
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with h5py.File(sys.argv[1], "r") as expected, h5py.File(sys.argv[2], "r") as actual:
+        problems, n_records, n_normalizers = compare(expected, actual)
+    for problem in problems:
+        print(f"DIFFERENT {problem}")
+    if problems:
+        print(f"{len(problems)} difference(s) between {sys.argv[1]} and {sys.argv[2]}")
+        return 1
+    if n_records == 0:
+        print(f"{sys.argv[1]} holds no records: nothing was compared")
+        return 1
+    print(f"identical: {n_records} records of {n_normalizers} normalizers, and the headers")
+    return 0
 
 
 if __name__ == "__main__":
-    difference = main(sys.argv[1], sys.argv[2])
-    if difference:
-        print(f"DIFFERENT: {difference}")
-        sys.exit(1)
+    sys.exit(main())

@@ -93,6 +93,7 @@ void TokensView::setMode(Mode mode) {
   m_keyMode->setChecked(mode == Mode::Key);
   m_rowKey.clear();
   onSelectionChanged(m_document->selection());
+  if (mode == Mode::Key) Q_EMIT keyChanged(m_key);
 }
 
 void TokensView::setKey(int key) {
@@ -100,6 +101,7 @@ void TokensView::setKey(int key) {
   m_key = key;
   m_rowKey.clear();
   onSelectionChanged(m_document->selection());
+  Q_EMIT keyChanged(m_key);
 }
 
 void TokensView::find(const QString& needle) {

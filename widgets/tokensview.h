@@ -70,6 +70,8 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
  Q_SIGNALS:
   /// The weights of the current selection are shown (or there are none to show).
   void contentReady();
+  /// Key mode chose a key (also when key mode starts).
+  void keyChanged(int key);
 
  protected:
   void paintEvent(QPaintEvent* event) override;

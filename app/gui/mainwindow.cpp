@@ -75,6 +75,8 @@ MainWindow::MainWindow(QWidget* parent)
       1, tr("The run and the compare run side by side, their difference, and how each head changed"));
   setCentralWidget(m_tabs);
   createMenus();
+  // The tokens view's key mode marks its key on the heatmap.
+  connect(m_tokens, &TokensView::keyChanged, m_heatmap, &HeatmapWidget::setSelectedKey);
   createDocks();
   createHelpMenu();
   statusBar()->addPermanentWidget(m_position, 1);

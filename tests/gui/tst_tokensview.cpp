@@ -128,6 +128,7 @@ class TestTokensView : public QObject {
     view.show();
     QVERIFY(QTest::qWaitForWindowExposed(&view));
     QSignalSpy ready(&view, &TokensView::contentReady);
+    QSignalSpy keys(&view, &TokensView::keyChanged);  // the window marks the key on the heatmap
     view.keyModeButton()->click();
     QCOMPARE(view.mode(), TokensView::Mode::Key);
     QCOMPARE(view.key(), 11);  // key mode starts on the selected query
@@ -137,6 +138,9 @@ class TestTokensView : public QObject {
     QTest::mouseClick(view.viewport(), Qt::LeftButton, {}, view.tokenRect(4).center());
     QCOMPARE(view.key(), 4);
     QCOMPARE(document.selection().query, 11);
+    QCOMPARE(keys.size(), 2);
+    QCOMPARE(keys.at(0).at(0).toInt(), 11);
+    QCOMPARE(keys.at(1).at(0).toInt(), 4);
     QVERIFY(ready.wait(10000));
     QCOMPARE(view.weights().size(), std::size_t(12));
     for (int q = 0; q < 12; ++q)  // stored as fp16

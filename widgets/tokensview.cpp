@@ -357,7 +357,10 @@ std::unique_ptr<Figure> TokensView::exportFigure() const {
 
 CsvTable TokensView::exportTable() const {
   CsvTable table;
-  table.header = QStringList{"key", "token", "attention"};
+  // Query mode lists the query's row (one line per key), key mode the key's column (one line per query).
+  table.header = m_mode == Mode::Key
+                     ? QStringList{"query", "token", QStringLiteral("attention to key %1").arg(m_key)}
+                     : QStringList{"key", "token", "attention"};
   for (std::size_t i = 0; i < m_weights.size(); ++i)
     table.rows << QStringList{QString::number(i), m_document->tokens().value(static_cast<int>(i)),
                               QString::number(static_cast<double>(m_weights[i]))};

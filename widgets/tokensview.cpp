@@ -350,7 +350,8 @@ std::unique_ptr<Figure> TokensView::exportFigure() const {
   content.text = m_text;
   content.raw = m_document->tokens();
   content.weights = m_weights;
-  content.query = m_document->selection().query;
+  content.keyMode = m_mode == Mode::Key;
+  content.query = content.keyMode ? m_key : m_document->selection().query;
   content.font = font();
   return std::make_unique<TokensFigure>(std::move(content));
 }

@@ -2,6 +2,7 @@
 // find field (typing, Enter, Shift+Enter, Ctrl+F) selecting the match's query, the run's --targets ranges
 // underlined, and key mode shading each query by the map's column of the clicked key.
 
+#include <QFile>
 #include <QLineEdit>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -13,6 +14,7 @@
 #include "attnscope/store.h"
 #include "capturedocument.h"
 #include "knowncapture.h"
+#include "plotexport.h"
 #include "tokensearch.h"
 #include "tokensview.h"
 
@@ -146,6 +148,20 @@ class TestTokensView : public QObject {
     for (int q = 0; q < 12; ++q)  // stored as fp16
       QVERIFY2(std::abs(view.weights()[std::size_t(q)] - columnValue(1, 2, q, 4)) < 1e-3,
                qPrintable(QString::number(q)));
+    // The export says what key mode shows: the CSV lists the column, the figure's legend the key.
+    QCOMPARE(view.exportTable().header.last(), QStringLiteral("attention to key 4"));
+    QCOMPARE(view.exportTable().rows.size(), 12);
+    ExportOptions options;
+    options.width = 500, options.height = 300, options.scale = 1;
+    QString error;
+    const QString svg = m_dir.filePath(QStringLiteral("key.svg"));
+    QVERIFY2(exportSource(view, svg, options, &error), qPrintable(error));
+    QFile file(svg);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QString text = QString::fromUtf8(file.readAll());
+    QVERIFY(text.contains(QStringLiteral("Attention to key 4")));
+    QVERIFY(text.contains(QStringLiteral("attention given to the key")));
+    QVERIFY(text.contains(QStringLiteral("before the key, cannot see it")));
     // Another head: the column of the same key there.
     ready.clear();
     document.setHead(0, 1);

@@ -6,6 +6,7 @@
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QClipboard>
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QTableView>
@@ -145,6 +146,35 @@ class TestPerTokenView : public QObject {
     view.table()->selectionModel()->select(view.proxy()->index(7, 0),
                                            QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
     QCOMPARE(view.selectedTsv().count(QLatin1Char('\n')), 2);
+  }
+
+  void longCapture() {
+    // 65,536 queries (statistics only: no T×T map): the table reads off the GUI thread, shows every row,
+    // sorts and follows the selection. Prints how long each step took (not asserted: the machine is shared).
+    const QString path = m_dir.filePath(QStringLiteral("long.h5"));
+    test::KnownCaptureOptions options;
+    options.n_tokens = 65536;
+    for (int layer = 0; layer < 2; ++layer)
+      for (int head = 0; head < 3; ++head) options.heads_without_map.push_back({layer, head});
+    test::writeKnownCapture(path, options);
+    CaptureDocument document;
+    QVERIFY(document.open(path));
+    QElapsedTimer timer;
+    timer.start();
+    PerTokenView view(&document);
+    view.resize(600, 300);
+    view.show();
+    const qint64 built = timer.restart();
+    QVERIFY(waitForContent(view));
+    const qint64 loaded = timer.restart();
+    QCOMPARE(view.model()->rowCount(), 65536);
+    view.table()->sortByColumn(view.model()->statColumn(QStringLiteral("entropy")), Qt::DescendingOrder);
+    const qint64 sorted = timer.restart();
+    QCOMPARE(view.proxy()->index(0, 0).data().toInt(), 65535);  // entropy grows with the query
+    document.setQuery(40000);
+    QCOMPARE(view.proxy()->mapToSource(view.table()->currentIndex()).row(), 40000);
+    qInfo("64k queries: view built in %lld ms, table read and shown %lld ms later, sorted in %lld ms", built,
+          loaded, sorted);
   }
 
   void bundledArgmax() {

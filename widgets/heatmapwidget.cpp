@@ -584,6 +584,12 @@ void HeatmapWidget::onMouseRelease(QMouseEvent* event) {
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
+void HeatmapWidget::setSelectedKey(int key) {
+  m_key = std::clamp(key, 0, std::max(0, m_document->nTokens() - 1));
+  updateMarkers();
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
 QWidget* HeatmapWidget::exportWidget() const {
   return m_plot;
 }

@@ -74,6 +74,8 @@ class HeatmapWidget : public QWidget, public ExportSource {
   QString message() const;
   /// The key the Left/Right keys move (-1: none yet).
   int selectedKey() const { return m_key; }
+  /// Marks key (the tokens view's key mode chooses it) in the selected query's row.
+  void setSelectedKey(int key);
   /// The selected query's row over the visible keys, read from level 0, as TSV (what Ctrl+C copies).
   QString selectedRowTsv() const;
 

@@ -142,7 +142,9 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
     x += metrics.horizontalAdvance(s) + 8;
   };
   if (m_largest > 0) {
-    text(QObject::tr("attention received: 0"), Qt::black);
+    text(m_content.keyMode ? QObject::tr("attention given to the key: 0")
+                           : QObject::tr("attention received: 0"),
+         Qt::black);
     QLinearGradient gradient(x, 0, x + kLegendBar, 0);
     gradient.setColorAt(0, Qt::white);
     gradient.setColorAt(1, kTokenShade);
@@ -154,12 +156,14 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
   } else {
     text(m_content.note.isEmpty() ? QObject::tr("no attention weights") : m_content.note, Qt::black);
   }
-  const QRect sample(x, y, metrics.horizontalAdvance(QObject::tr("query")) + 6, h + 2);
-  paintToken(painter, sample, QStringLiteral(" ") + QObject::tr("query"), -1, true, true, Qt::black,
-             kHiddenText);
+  const QString focus = m_content.keyMode ? QObject::tr("key") : QObject::tr("query");
+  const QRect sample(x, y, metrics.horizontalAdvance(focus) + 6, h + 2);
+  paintToken(painter, sample, QStringLiteral(" ") + focus, -1, true, true, Qt::black, kHiddenText);
   x = kMargin;  // a line of its own, so that narrow pages keep it
   y += h + 4;
-  text(QObject::tr("grey: after the query, not visible to it"), kHiddenText);
+  text(m_content.keyMode ? QObject::tr("grey: before the key, cannot see it")
+                         : QObject::tr("grey: after the query, not visible to it"),
+       kHiddenText);
 
   // Tokens of this page.
   const int top = headerHeight(), first = m_pageStarts[static_cast<std::size_t>(i)];
@@ -167,11 +171,11 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
   const int shift = top - m_pageTops[static_cast<std::size_t>(i)];
   for (int t = first; t < last; ++t) {
     const QRect rect = m_tokens.rects[static_cast<std::size_t>(t)].translated(0, shift);
-    const float w = t < static_cast<int>(m_content.weights.size()) && t <= m_content.query && m_largest > 0
+    const bool seen = m_content.keyMode ? t >= m_content.query : t <= m_content.query;  // causal
+    const float w = t < static_cast<int>(m_content.weights.size()) && seen && m_largest > 0
                         ? m_content.weights[static_cast<std::size_t>(t)] / m_largest
                         : -1.0f;
-    paintToken(painter, rect, m_content.text[t], w, t == m_content.query, t <= m_content.query, Qt::black,
-               kHiddenText);
+    paintToken(painter, rect, m_content.text[t], w, t == m_content.query, seen, Qt::black, kHiddenText);
   }
 
   // Footer: which tokens this page holds, so a reader knows none is left out.

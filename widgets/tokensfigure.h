@@ -51,8 +51,9 @@ struct TokensFigureContent {
   QString title;               // e.g. "Attention from query 12 «x» · softmax · layer 0 · head 1"
   QString note;                // why there are no weights (empty when there are)
   QStringList text, raw;       // running tokens and their own text, [T]
-  std::vector<float> weights;  // [T] attention of the query to each key; empty: none stored
-  int query = 0;
+  std::vector<float> weights;  // [T] attention of the query to each key (key mode: of each query to the key)
+  int query = 0;               // the outlined token: the query, or in key mode the key
+  bool keyMode = false;  // weights are each query's attention to the key; tokens before it cannot see it
   QFont font;
 };
 

@@ -32,6 +32,7 @@
 #include "headsfigure.h"
 #include "heatmapwidget.h"
 #include "helpdialogs.h"
+#include "pertokenview.h"
 #include "recentfiles.h"
 #include "runmodeldialog.h"
 #include "sweepdocument.h"
@@ -60,6 +61,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_tabs(new QTabWidget(this)),
       m_curve(new ContextCurveWidget(m_document, this)),
       m_tokens(new TokensView(m_document, this)),
+      m_perToken(new PerTokenView(m_document, this)),
       m_worker(new CaptureWorker(this)),
       m_progress(new CaptureProgressWidget(this)),
       m_runBox(new QComboBox(this)),
@@ -73,6 +75,8 @@ MainWindow::MainWindow(QWidget* parent)
       1, tr("The run and the compare run side by side, their difference, and how each head changed"));
   setCentralWidget(m_tabs);
   createMenus();
+  // The tokens view's key mode marks its key on the heatmap.
+  connect(m_tokens, &TokensView::keyChanged, m_heatmap, &HeatmapWidget::setSelectedKey);
   createDocks();
   createHelpMenu();
   statusBar()->addPermanentWidget(m_position, 1);
@@ -163,10 +167,14 @@ void MainWindow::createDocks() {
       addDock(m_curve, tr("Attention vs context size"), QStringLiteral("curveDock"), Qt::RightDockWidgetArea);
   QDockWidget* tokens =
       addDock(m_tokens, tr("Tokens"), QStringLiteral("tokensDock"), Qt::BottomDockWidgetArea);
+  QDockWidget* perToken =
+      addDock(m_perToken, tr("Per token"), QStringLiteral("perTokenDock"), Qt::BottomDockWidgetArea);
+  tabifyDockWidget(tokens, perToken);
+  tokens->raise();
   resizeDocks({grid, curve}, {330, 560}, Qt::Horizontal);
   resizeDocks({tokens}, {230}, Qt::Vertical);
   QMenu* view = menuBar()->addMenu(tr("&View"));
-  for (QDockWidget* dock : {grid, curve, tokens}) view->addAction(dock->toggleViewAction());
+  for (QDockWidget* dock : {grid, curve, tokens, perToken}) view->addAction(dock->toggleViewAction());
 }
 
 bool MainWindow::openFile(const QString& path) {

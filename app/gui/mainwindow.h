@@ -24,6 +24,7 @@ class CompareView;
 class ContextCurveWidget;
 class HeadGridView;
 class HeatmapWidget;
+class PerTokenView;
 class TokensView;
 struct Selection;
 }  // namespace attnscope::widgets
@@ -52,6 +53,8 @@ class MainWindow : public QMainWindow {
   QTabWidget* centralTabs() const { return m_tabs; }
   widgets::ContextCurveWidget* contextCurve() const { return m_curve; }
   widgets::TokensView* tokensView() const { return m_tokens; }
+  /// The per-token table of the selected head (a dock tabbed with Tokens).
+  widgets::PerTokenView* perTokenView() const { return m_perToken; }
   /// Shows the Run model dialog (for modelDir, else the last model run) and starts the capture it describes.
   void showRunDialog(const QString& modelDir = QString());
   /// Starts a capture on the worker thread (threads: compute threads, 0 for one per core); the capture
@@ -97,6 +100,7 @@ class MainWindow : public QMainWindow {
   QTabWidget* m_tabs;
   widgets::ContextCurveWidget* m_curve;
   widgets::TokensView* m_tokens;
+  widgets::PerTokenView* m_perToken;
   RecentFiles* m_recent = nullptr;
   CaptureWorker* m_worker;
   CaptureProgressWidget* m_progress;

@@ -121,17 +121,17 @@ RunSweepDialog::RunSweepDialog(const QString& modelDir, QWidget* parent)
   buttons->button(QDialogButtonBox::Ok)->setText(tr("Run sweep"));
 
   auto* form = new QFormLayout(this);
-  form->addRow(tr("Model:"), m_model);
+  form->addRow(tr("&Model:"), m_model);
   form->addRow(QString(), m_modelInfo);
-  form->addRow(tr("Mode:"), m_mode);
+  form->addRow(tr("Mo&de:"), m_mode);
   form->addRow(m_normalizers);
-  form->addRow(tr("Lengths:"), m_lengths);
-  form->addRow(tr("Depths:"), m_depths);
-  form->addRow(tr("Prompts per cell:"), m_prompts);
-  form->addRow(tr("Seed:"), m_seed);
-  form->addRow(tr("Distractors:"), m_distractors);
-  form->addRow(tr("Haystack:"), haystackRow);
-  form->addRow(tr("Sweep file:"), outRow);
+  form->addRow(tr("&Lengths:"), m_lengths);
+  form->addRow(tr("De&pths:"), m_depths);
+  form->addRow(tr("P&rompts per cell:"), m_prompts);
+  form->addRow(tr("S&eed:"), m_seed);
+  form->addRow(tr("Dis&tractors:"), m_distractors);
+  form->addRow(tr("&Haystack:"), haystackRow);
+  form->addRow(tr("Sweep &file:"), outRow);
   form->addRow(QString(), m_resume);
   form->addRow(m_error);
   form->addRow(buttons);
@@ -143,6 +143,7 @@ RunSweepDialog::RunSweepDialog(const QString& modelDir, QWidget* parent)
   connect(buttons, &QDialogButtonBox::accepted, this, &RunSweepDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &RunSweepDialog::reject);
   m_model->setText(modelDir);
+  m_model->setFocusProxy(m_model->combo());  // Alt+M and the first focus go to the editable list
   onModelChanged();
   onModeChanged();
   resize(720, minimumSizeHint().height());
@@ -214,7 +215,7 @@ void RunSweepDialog::showError(const QString& message) {
 }
 
 QString RunSweepDialog::errorText() const {
-  return m_error->isVisible() ? m_error->text() : QString();
+  return m_error->text();
 }
 
 void RunSweepDialog::accept() {

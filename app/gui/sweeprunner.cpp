@@ -6,6 +6,7 @@
 #include <QStatusBar>
 
 #include "captureprogresswidget.h"
+#include "modelchooser.h"
 #include "runsweepdialog.h"
 #include "sweepwindow.h"
 #include "sweepworker.h"

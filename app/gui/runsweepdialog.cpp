@@ -130,8 +130,13 @@ RunSweepDialog::RunSweepDialog(const QString& modelDir, QWidget* parent)
   form->addRow(tr("P&rompts per cell:"), m_prompts);
   form->addRow(tr("S&eed:"), m_seed);
   form->addRow(tr("Dis&tractors:"), m_distractors);
-  form->addRow(tr("&Haystack:"), haystackRow);
-  form->addRow(tr("Sweep &file:"), outRow);
+  // Rows holding a layout get no buddy from QFormLayout: these labels name their line edit for Alt+H and Alt+F.
+  auto* haystackLabel = new QLabel(tr("&Haystack:"), this);
+  haystackLabel->setBuddy(m_haystack);
+  auto* outLabel = new QLabel(tr("Sweep &file:"), this);
+  outLabel->setBuddy(m_out);
+  form->addRow(haystackLabel, haystackRow);
+  form->addRow(outLabel, outRow);
   form->addRow(QString(), m_resume);
   form->addRow(m_error);
   form->addRow(buttons);

@@ -48,6 +48,8 @@ bool SweepRunner::run(const SweepRequest& request, int threads) {
 
 void SweepRunner::onFinished(const SweepOutcome& outcome) {
   m_progress->end();
+  // Run sweep… after a cancel continues the same file: the dialog comes back filled in with Resume on.
+  if (outcome.cancelled) m_last.resume = true;
   delete m_endBox;
   const QString text =
       outcome.cancelled

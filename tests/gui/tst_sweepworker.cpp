@@ -21,6 +21,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
 #include "attnscope/sweep_file.h"
 #include "captureprogresswidget.h"
@@ -151,6 +152,15 @@ class TestSweepWorker : public QObject {
     const QString text = runner.endBox()->text();
     QVERIFY2(text.contains(QStringLiteral("1 of %1 records are stored").arg(kTotal)), qPrintable(text));
     QVERIFY2(text.contains(QStringLiteral("Resume")), qPrintable(text));
+    // Run sweep… again comes back with Resume on: it continues the cancelled file.
+    QTimer::singleShot(0, &runner, [] {
+      auto* dialog = qobject_cast<RunSweepDialog*>(QApplication::activeModalWidget());
+      QVERIFY(dialog);
+      QVERIFY(dialog->resume()->isChecked());
+      QCOMPARE(dialog->lengths()->text(), QStringLiteral("192, 256"));
+      dialog->reject();
+    });
+    runner.showDialog();
     QSignalSpy opened(&runner, &SweepRunner::sweepOpened);
     auto* open = qobject_cast<QPushButton*>(runner.endBox()->buttons().value(0));
     QVERIFY(open && open->isEnabled());
@@ -202,6 +212,29 @@ class TestSweepWorker : public QObject {
     QCOMPARE(request.lengths, (std::vector<int64_t>{192, 256}));
     QCOMPARE(request.depths, (std::vector<double>{0.0, 0.5}));
     QCOMPARE(QString::fromStdString(request.out), path);
+  }
+
+  void dialogOffersResumeForAnExistingFile() {
+    const QString path = m_dir.filePath(QStringLiteral("exists.h5"));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.close();
+    for (const bool agree : {false, true}) {
+      RunSweepDialog dialog(m_model);
+      dialog.lengths()->setText(QStringLiteral("192"));
+      dialog.output()->setText(path);
+      QTimer::singleShot(0, &dialog, [agree] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        QVERIFY(box);
+        box->button(agree ? QMessageBox::Yes : QMessageBox::No)->click();
+      });
+      dialog.accept();
+      QCOMPARE(dialog.resume()->isChecked(), agree);
+      QCOMPARE(dialog.result(), agree ? int(QDialog::Accepted) : int(QDialog::Rejected));
+      QCOMPARE(dialog.errorText(),
+               agree ? QString() : QStringLiteral("Sweep file: %1 exists; choose another file or resume it").arg(path));
+      if (agree) QVERIFY(dialog.request().resume);
+    }
   }
 
   void dialogNamesABadModelAndNormalizer() {

@@ -51,7 +51,8 @@ QString CaptureProgressWidget::labelText() const {
 void CaptureProgressWidget::begin(Job job) {
   m_cancel->setToolTip(
       job == Job::Sweep
-          ? tr("Stop before the next prompt; every finished record stays in the sweep file, and Run sweep… with "
+          ? tr("Stop before the next prompt; every finished record stays in the sweep file, and Run sweep… "
+               "with "
                "resume continues it")
           : tr("Stop after the current layer; the interrupted run stays in the file, marked incomplete"));
   m_startFraction = -1;

@@ -12,7 +12,7 @@ class QPushButton;
 namespace attnscope {
 struct CaptureProgress;
 struct SweepProgress;
-}
+}  // namespace attnscope
 
 namespace attnscope::gui {
 

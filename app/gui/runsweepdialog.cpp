@@ -130,7 +130,8 @@ RunSweepDialog::RunSweepDialog(const QString& modelDir, QWidget* parent)
   form->addRow(tr("P&rompts per cell:"), m_prompts);
   form->addRow(tr("S&eed:"), m_seed);
   form->addRow(tr("Dis&tractors:"), m_distractors);
-  // Rows holding a layout get no buddy from QFormLayout: these labels name their line edit for Alt+H and Alt+F.
+  // Rows holding a layout get no buddy from QFormLayout: these labels name their line edit for Alt+H and
+  // Alt+F.
   auto* haystackLabel = new QLabel(tr("&Haystack:"), this);
   haystackLabel->setBuddy(m_haystack);
   auto* outLabel = new QLabel(tr("Sweep &file:"), this);
@@ -181,9 +182,9 @@ void RunSweepDialog::chooseHaystack() {
 }
 
 void RunSweepDialog::chooseOutput() {
-  const QString path = QFileDialog::getSaveFileName(this, tr("Sweep file"), m_out->text(),
-                                                    tr("Sweep files (*.h5)"), nullptr,
-                                                    QFileDialog::DontConfirmOverwrite);
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Sweep file"), m_out->text(), tr("Sweep files (*.h5)"), nullptr,
+                                   QFileDialog::DontConfirmOverwrite);
   if (!path.isEmpty()) m_out->setText(path);
 }
 
@@ -230,10 +231,10 @@ void RunSweepDialog::accept() {
   const QString out = m_out->text().trimmed();
   if (!m_resume->isChecked() && QFileInfo::exists(out)) {
     // A file left by a cancelled or killed sweep: resuming is the likely wish, but only the user knows.
-    const auto answer = QMessageBox::question(
-        this, tr("Sweep file exists"),
-        tr("%1 exists. Resume it (keep its records and run the rest)?").arg(out),
-        QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes);
+    const auto answer =
+        QMessageBox::question(this, tr("Sweep file exists"),
+                              tr("%1 exists. Resume it (keep its records and run the rest)?").arg(out),
+                              QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes);
     if (answer != QMessageBox::Yes) {
       showError(tr("Sweep file: %1 exists; choose another file or resume it").arg(out));
       return;

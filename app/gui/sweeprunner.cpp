@@ -14,7 +14,9 @@
 namespace attnscope::gui {
 
 SweepRunner::SweepRunner(QMainWindow* window)
-    : QObject(window), m_window(window), m_worker(new SweepWorker(this)),
+    : QObject(window),
+      m_window(window),
+      m_worker(new SweepWorker(this)),
       m_progress(new CaptureProgressWidget(window)) {
   window->statusBar()->addPermanentWidget(m_progress);
   connect(m_worker, &SweepWorker::progressChanged, m_progress, &CaptureProgressWidget::setSweepProgress,
@@ -61,7 +63,8 @@ void SweepRunner::onFinished(const SweepOutcome& outcome) {
                 .arg(outcome.stored())
                 .arg(outcome.path)
                 .arg(outcome.n_written);
-  m_endBox = new QMessageBox(QMessageBox::Information, tr("Run sweep"), text, QMessageBox::NoButton, m_window);
+  m_endBox =
+      new QMessageBox(QMessageBox::Information, tr("Run sweep"), text, QMessageBox::NoButton, m_window);
   QPushButton* open = m_endBox->addButton(tr("Open in sweep window"), QMessageBox::AcceptRole);
   m_endBox->addButton(QMessageBox::Close);
   // A cancel before the first record may leave no file to open.

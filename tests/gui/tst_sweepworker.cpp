@@ -180,16 +180,30 @@ class TestSweepWorker : public QObject {
     QTest::addColumn<QString>("out");
     QTest::addColumn<bool>("resume");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("length word") << "192, abc" << "0" << "a.h5" << false
+    QTest::newRow("length word") << "192, abc"
+                                 << "0"
+                                 << "a.h5" << false
                                  << "Lengths: 'abc' is not a whole number of tokens of at least 2";
-    QTest::newRow("length 1") << "1" << "0" << "a.h5" << false
+    QTest::newRow("length 1") << "1"
+                              << "0"
+                              << "a.h5" << false
                               << "Lengths: '1' is not a whole number of tokens of at least 2";
-    QTest::newRow("depth > 1") << "192" << "0, 1.5" << "a.h5" << false << "Depths: '1.5' is not a number in [0, 1]";
-    QTest::newRow("no depth") << "192" << " , " << "a.h5" << false << "Depths: give at least one depth in [0, 1]";
-    QTest::newRow("no file") << "192" << "0" << "" << false << "Sweep file: choose where to write the sweep";
-    QTest::newRow("resume nothing") << "192" << "0" << "missing.h5" << true
+    QTest::newRow("depth > 1") << "192"
+                               << "0, 1.5"
+                               << "a.h5" << false << "Depths: '1.5' is not a number in [0, 1]";
+    QTest::newRow("no depth") << "192"
+                              << " , "
+                              << "a.h5" << false << "Depths: give at least one depth in [0, 1]";
+    QTest::newRow("no file") << "192"
+                             << "0"
+                             << "" << false << "Sweep file: choose where to write the sweep";
+    QTest::newRow("resume nothing") << "192"
+                                    << "0"
+                                    << "missing.h5" << true
                                     << "Resume: %1 does not exist; clear Resume to start a new sweep";
-    QTest::newRow("fine") << "192 256" << "0 0.5" << "a.h5" << false << "";
+    QTest::newRow("fine") << "192 256"
+                          << "0 0.5"
+                          << "a.h5" << false << "";
   }
 
   void dialogNamesTheWrongField() {
@@ -232,7 +246,8 @@ class TestSweepWorker : public QObject {
       QCOMPARE(dialog.resume()->isChecked(), agree);
       QCOMPARE(dialog.result(), agree ? int(QDialog::Accepted) : int(QDialog::Rejected));
       QCOMPARE(dialog.errorText(),
-               agree ? QString() : QStringLiteral("Sweep file: %1 exists; choose another file or resume it").arg(path));
+               agree ? QString()
+                     : QStringLiteral("Sweep file: %1 exists; choose another file or resume it").arg(path));
       if (agree) QVERIFY(dialog.request().resume);
     }
   }

@@ -174,6 +174,32 @@ class TestSweepWorker : public QObject {
     sweep->close();
   }
 
+  void runnerShowsARefusedRequestInTheDialog() {
+    QMainWindow window;
+    SweepRunner runner(&window);
+    SweepRequest request = makeRequest(QStringLiteral("refused.h5"));
+    request.lengths = {1};  // the dialog refuses this itself; the runner's own check is what is shown here
+    QString shown;
+    bool resumeShown = true;
+    // The dialog is modal (its own event loop): a polling timer reads and closes it from inside that loop.
+    QTimer poll;
+    poll.setInterval(20);
+    connect(&poll, &QTimer::timeout, &runner, [&] {
+      auto* dialog = qobject_cast<RunSweepDialog*>(QApplication::activeModalWidget());
+      if (!dialog) return;
+      poll.stop();
+      shown = dialog->errorText();
+      resumeShown = dialog->resume()->isChecked();
+      dialog->reject();
+    });
+    poll.start();
+    QVERIFY(runner.run(request, 1));
+    QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty(), 60000);
+    QVERIFY2(shown.startsWith(QStringLiteral("lengths: 1 ")), qPrintable(shown));
+    QVERIFY(!resumeShown);
+    QVERIFY(!QFile::exists(QString::fromStdString(request.out)));
+  }
+
   void dialogNamesTheWrongField_data() {
     QTest::addColumn<QString>("lengths");
     QTest::addColumn<QString>("depths");

@@ -6,6 +6,7 @@
 #include "attnscope/hook_names.h"
 #include "attnscope/normalizer_spec.h"
 #include "attnscope/untrusted_text.h"
+#include "maptiles.h"
 
 namespace attnscope::widgets {
 
@@ -50,6 +51,7 @@ bool CaptureDocument::open(const QString& path) {
   m_runs = std::move(runs);
   m_tokens = std::move(tokens);
   m_displayTokens = std::move(displayTokens);
+  m_computed.clear();
   Selection selection;
   selection.run = QString::fromStdString(m_runs.front().name);
   if (m_runs.size() > 1) selection.compareRun = QString::fromStdString(m_runs[1].name);
@@ -71,6 +73,7 @@ void CaptureDocument::close() {
   m_runs.clear();
   m_tokens.clear();
   m_displayTokens.clear();
+  m_computed.clear();
   m_selection = {};
   Q_EMIT documentChanged();
   Q_EMIT selectionChanged(m_selection);
@@ -133,6 +136,31 @@ std::string CaptureDocument::patternHook(int layer) {
   return formatHookName(layer, BlockHook::Pattern);
 }
 
+std::string CaptureDocument::mapHook(int layer, MapKind kind) {
+  return formatHookName(layer, kind == MapKind::Scores ? BlockHook::Scores : BlockHook::Pattern);
+}
+
+int64_t CaptureDocument::computedQueries(const QString& run, int layer) const {
+  const RunInfo* info = runInfo(run);
+  if (!info || !m_file) return 0;
+  if (info->complete) return info->n_tokens;
+  const QString key = run + QLatin1Char('/') + QString::number(layer);
+  if (auto it = m_computed.constFind(key); it != m_computed.constEnd()) return *it;
+  int64_t computed = info->n_tokens;
+  try {
+    computed = readKeyVisibility(*m_file, *info, layer, 0).computed;  // every head's blocks come together
+  } catch (const std::exception&) {
+    // Unreadable statistics: let the view's own read report the error.
+  }
+  m_computed.insert(key, computed);
+  return computed;
+}
+
+QString CaptureDocument::notComputedReason(const QString& run, int layer) const {
+  if (!runInfo(run) || computedQueries(run, layer) > 0) return {};
+  return tr("Layer %1 of run %2 was not computed: its capture was cancelled before it").arg(layer).arg(run);
+}
+
 QString normalizerLabel(const std::string& normalizer) {
   try {
     return QString::fromStdString(parseNormalizer(normalizer).label());
@@ -141,16 +169,16 @@ QString normalizerLabel(const std::string& normalizer) {
   }
 }
 
-bool runHasMap(const RunInfo& run, int layer, int head) {
-  const std::string hook = CaptureDocument::patternHook(layer);
+bool runHasMap(const RunInfo& run, int layer, int head, MapKind kind) {
+  const std::string hook = CaptureDocument::mapHook(layer, kind);
   return std::any_of(run.maps.begin(), run.maps.end(), [&](const MapRequest& map) {
     return map.hook == hook && std::find(map.heads.begin(), map.heads.end(), head) != map.heads.end();
   });
 }
 
-bool CaptureDocument::hasMap(const QString& run, int layer, int head) const {
+bool CaptureDocument::hasMap(const QString& run, int layer, int head, MapKind kind) const {
   const RunInfo* info = runInfo(run);
-  return info && runHasMap(*info, layer, head);
+  return info && runHasMap(*info, layer, head, kind);
 }
 
 Selection CaptureDocument::clamped(Selection selection) const {

@@ -2,6 +2,7 @@
 // The open capture file and what the user has selected in it. Every view reads from one CaptureDocument and
 // follows its selection; opening reads metadata only, views read statistics and map tiles lazily.
 
+#include <QHash>
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -13,11 +14,14 @@
 
 namespace attnscope::widgets {
 
+/// Which map of a head: the probabilities (hook_pattern) or the scores before the normalizer (hook_scores).
+enum class MapKind { Pattern, Scores };
+
 /// A run's normalizer spec as a short label, numbers to 3 digits ("ssmax:s=0.18"); files keep the exact spec.
 QString normalizerLabel(const std::string& normalizer);
 
-/// Whether a run stores the attention map (pattern) of this head.
-bool runHasMap(const RunInfo& run, int layer, int head);
+/// Whether a run stores the map of this kind (attention probabilities by default) of this head.
+bool runHasMap(const RunInfo& run, int layer, int head, MapKind kind = MapKind::Pattern);
 
 /// What the views show: one run (optionally compared with a second), one head, one query row.
 struct Selection {
@@ -73,8 +77,15 @@ class CaptureDocument : public QObject {
 
   /// The hook name of a layer's attention probabilities, as stored in captures.
   static std::string patternHook(int layer);
-  /// Whether the run stores the attention map of this head.
-  bool hasMap(const QString& run, int layer, int head) const;
+  /// The hook name of a layer's map of a kind, as stored in captures.
+  static std::string mapHook(int layer, MapKind kind);
+  /// Whether the run stores the map of this kind (attention probabilities by default) of this head.
+  bool hasMap(const QString& run, int layer, int head, MapKind kind = MapKind::Pattern) const;
+  /// Queries of a run's layer that were computed: all of them, or fewer (0: the layer was never computed)
+  /// where a cancelled capture stopped. Reads one statistic row once per run and layer.
+  int64_t computedQueries(const QString& run, int layer) const;
+  /// A one-line reason why a run's layer cannot be shown (never computed), or "" when it was computed.
+  QString notComputedReason(const QString& run, int layer) const;
 
  Q_SIGNALS:
   /// A file was opened or closed: everything may have changed.
@@ -91,6 +102,7 @@ class CaptureDocument : public QObject {
   QStringList m_tokens;
   QStringList m_displayTokens;  // m_tokens drawn once on opening: views label thousands of tokens per frame
   Selection m_selection;
+  mutable QHash<QString, int64_t> m_computed;  // computedQueries by "run/layer", for the open file
 };
 
 }  // namespace attnscope::widgets

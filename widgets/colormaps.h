@@ -1,12 +1,43 @@
 #pragma once
-// Colour maps shared by the views. QCustomPlot 2.1 ships no perceptually uniform gradient, so viridis is
-// defined here by its colour stops.
+// Colour maps shared by the views: the one place gradients are defined and the user's colour-map choice is
+// kept. QCustomPlot 2.1 ships no perceptually uniform gradient, so viridis and magma are defined here by
+// their colour stops.
 
 #include <QColor>
+#include <QObject>
+#include <QString>
+#include <QStringList>
 
 #include <qcustomplot.h>
 
 namespace attnscope::widgets {
+
+/// The sequential colour maps a user can choose for one-sided values (probabilities, scores).
+enum class ColorMapName { Viridis, Magma, Greys };
+
+/// The choosable maps' display names, in ColorMapName order ("viridis", "magma", "greys").
+QStringList colorMapNames();
+/// The name of a map; colorMapFromName is its inverse (unknown names give viridis).
+QString colorMapName(ColorMapName map);
+ColorMapName colorMapFromName(const QString& name);
+/// The user's choice as saved with QSettings (viridis when none is saved).
+ColorMapName savedColorMap();
+/// Saves the user's choice with QSettings, for the next window, and tells every view (ColorMapSetting).
+void saveColorMap(ColorMapName map);
+
+/// Tells the views of this process that the user chose another colour map, so all of them follow it.
+class ColorMapSetting : public QObject {
+  Q_OBJECT
+ public:
+  static ColorMapSetting* instance();
+ Q_SIGNALS:
+  void changed(attnscope::widgets::ColorMapName map);
+};
+
+/// A sequential gradient (low → high) for probabilities and other one-sided values.
+QCPColorGradient sequentialGradient(ColorMapName map);
+/// Colour of t in [0, 1] on a sequential gradient (clamped).
+QColor sequentialColor(ColorMapName map, double t);
 
 /// A viridis-like gradient (dark purple → teal → yellow), for probabilities and other one-sided values.
 QCPColorGradient viridisGradient();

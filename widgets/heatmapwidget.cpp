@@ -1,9 +1,10 @@
 #include "heatmapwidget.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
-#include <QPushButton>
 #include <QTimer>
+#include <QToolButton>
 #include <QToolTip>
 #include <QVBoxLayout>
 
@@ -13,6 +14,7 @@
 
 #include "capturedocument.h"
 #include "colormaps.h"
+#include "colorscalecontrols.h"
 #include "elidedlabel.h"
 
 namespace attnscope::widgets {
@@ -24,6 +26,25 @@ QString shortToken(const QString& text) {
   return text.size() > 12 ? text.left(11) + QChar(0x2026) : text;
 }
 
+/// The range of a tile's finite values: symmetric around 0 for differences, else [min, max].
+std::optional<QCPRange> valueRange(const MapTile& tile, bool symmetric) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (float v : tile.values)
+    if (std::isfinite(v)) lo = std::min(lo, double{v}), hi = std::max(hi, double{v});
+  if (lo > hi) return std::nullopt;
+  if (symmetric) {
+    const double largest = std::max({std::abs(lo), std::abs(hi), 1e-6});
+    return QCPRange(-largest, largest);
+  }
+  return hi > lo ? QCPRange(lo, hi) : QCPRange(lo - 0.5, hi + 0.5);
+}
+
+QPen markerPen(const QColor& color, double width) {
+  QPen pen(color, width);
+  pen.setJoinStyle(Qt::MiterJoin);
+  return pen;
+}
+
 }  // namespace
 
 HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, HeatmapRole role)
@@ -31,8 +52,11 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
       m_document(document),
       m_role(role),
       m_plot(new QCustomPlot(this)),
-      m_log(new QCheckBox(tr("Log colour scale"), this)),
+      m_log(new QCheckBox(tr("Log scale"), this)),
+      m_kindBox(new QComboBox(this)),
+      m_colors(new ColorScaleControls(this)),
       m_reload(new QTimer(this)) {
+  setFocusPolicy(Qt::StrongFocus);  // arrow keys, +/−, Ctrl+C
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   m_plot->setMinimumSize(180, 200);  // three side by side in Compare still fit a 1280-px window
   m_plot->xAxis->setLabel(tr("key position"));
@@ -47,34 +71,61 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_map = new QCPColorMap(m_plot->xAxis, m_plot->yAxis);
   m_map->setInterpolate(false);  // one token per cell, never blurred
   m_map->setTightBoundary(false);
-  m_map->setGradient(viridisGradient());
   m_scale = new QCPColorScale(m_plot);
   m_scale->setType(QCPAxis::atRight);
   m_scale->setBarWidth(14);
-  m_scale->axis()->setLabel(role == HeatmapRole::Difference ? tr("probability difference")
-                                                            : tr("attention probability"));
   m_plot->plotLayout()->addElement(1, 1, m_scale);
+  // The colour scale takes the width it needs, the map the rest (equal stretch halved narrow maps).
+  m_plot->plotLayout()->setColumnStretchFactor(0, 1);
+  m_plot->plotLayout()->setColumnStretchFactor(1, 0.01);
   m_map->setColorScale(m_scale);
-  // A linked colour scale's gradient overrides the map's.
-  m_scale->setGradient(role == HeatmapRole::Difference ? divergingGradient() : viridisGradient());
-  m_log->setVisible(role != HeatmapRole::Difference);  // signed values have no log scale
   auto* margins = new QCPMarginGroup(m_plot);
   m_plot->axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
   m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, margins);
 
+  m_notComputed = new QCPItemRect(m_plot);
+  m_notComputed->setPen(Qt::NoPen);
+  m_notComputed->setBrush(QColor(128, 128, 128));
+  m_notComputed->setVisible(false);
+  m_notComputedLabel = new QCPItemText(m_plot);
+  m_notComputedLabel->setText(tr("not computed (capture cancelled)"));
+  m_notComputedLabel->setColor(Qt::white);
+  m_notComputedLabel->setVisible(false);
   m_message = new QCPItemText(m_plot);
   m_message->position->setType(QCPItemPosition::ptViewportRatio);  // the whole plot's width: narrow panels
   m_message->position->setCoords(0.5, 0.5);
   m_message->setClipToAxisRect(false);
   m_message->setVisible(false);
+  // A 6-px dark outline under a 2-px light one: visible on dark and light cells of every colour map.
+  m_queryHalo = new QCPItemRect(m_plot);
+  m_queryHalo->setPen(markerPen(QColor(20, 20, 20), 6));
   m_queryMarker = new QCPItemRect(m_plot);
-  m_queryMarker->setPen(QPen(QColor(255, 42, 109), 1.5));
-  m_queryMarker->setVisible(false);
+  m_queryMarker->setPen(markerPen(QColor(255, 255, 255), 2));
+  m_keyMarker = new QCPItemRect(m_plot);
+  m_keyMarker->setPen(markerPen(QColor(255, 42, 109), 2));
+  for (QCPItemRect* marker : {m_queryHalo, m_queryMarker, m_keyMarker}) {
+    marker->setAntialiased(false);  // whole pixels: antialiasing at a half-pixel edge halves a 2-px line
+    marker->setVisible(false);
+  }
 
-  auto* fit = new QPushButton(tr("Fit"), this);
+  m_kindBox->addItem(tr("probabilities"), static_cast<int>(MapKind::Pattern));
+  m_kindBox->addItem(tr("scores"), static_cast<int>(MapKind::Scores));
+  m_kindBox->setToolTip(
+      tr("Attention probabilities, or the scores before the normalizer (captured with "
+         "--maps scores:L.H)"));
+  m_kindBox->setVisible(false);
+  m_log->setToolTip(tr("Logarithmic colour scale for probabilities"));
+  // Hidden for differences and scores, but keeping its width: side-by-side maps then get equal widths.
+  QSizePolicy keepWidth = m_log->sizePolicy();
+  keepWidth.setRetainSizeWhenHidden(true);
+  m_log->setSizePolicy(keepWidth);
+  auto* fit = new QToolButton(this);  // a tool button: three maps' control rows fit side by side at 1280 px
+  fit->setText(tr("Fit"));
   fit->setToolTip(tr("Show the whole map"));
   auto* controls = new QHBoxLayout;
+  controls->addWidget(m_kindBox);
   controls->addWidget(m_log);
+  controls->addWidget(m_colors);
   controls->addStretch(1);
   controls->addWidget(fit);
   auto* layout = new QVBoxLayout(this);
@@ -85,8 +136,11 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
   m_reload->setSingleShot(true);
   m_reload->setInterval(0);
   connect(m_reload, &QTimer::timeout, this, &HeatmapWidget::loadVisibleTile);
-  connect(fit, &QPushButton::clicked, this, &HeatmapWidget::resetView);
+  connect(fit, &QToolButton::clicked, this, &HeatmapWidget::resetView);
   connect(m_log, &QCheckBox::toggled, this, &HeatmapWidget::applyScale);
+  connect(m_colors, &ColorScaleControls::changed, this, &HeatmapWidget::applyScale);
+  connect(m_kindBox, &QComboBox::activated, this,
+          [this] { setMapKind(static_cast<MapKind>(m_kindBox->currentData().toInt())); });
   for (QCPAxis* axis : {m_plot->xAxis, m_plot->yAxis})
     connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] {
       clampRanges();
@@ -105,7 +159,10 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
     m_plot->replot(QCustomPlot::rpQueuedReplot);
   });
   connect(m_plot, &QCustomPlot::mouseMove, this, &HeatmapWidget::onMouseMove);
-  connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) { m_pressPos = event->pos(); });
+  connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+    m_pressPos = event->pos();
+    setFocus(Qt::MouseFocusReason);
+  });
   connect(m_plot, &QCustomPlot::mouseRelease, this, &HeatmapWidget::onMouseRelease);
   connect(m_document, &CaptureDocument::documentChanged, this, &HeatmapWidget::onDocumentChanged);
   connect(m_document, &CaptureDocument::selectionChanged, this, &HeatmapWidget::onSelectionChanged);
@@ -128,6 +185,29 @@ void HeatmapWidget::setLogScale(bool log) {
   m_log->setChecked(log);
 }
 
+void HeatmapWidget::setMapKind(MapKind kind) {
+  if (kind == m_kind) return;
+  m_kind = kind;
+  m_headKey.clear();  // another map: read it
+  onSelectionChanged(m_document->selection());
+}
+
+ColorMapName HeatmapWidget::sequentialMap() const {
+  return m_colors->colorMap();
+}
+
+void HeatmapWidget::setSequentialMap(ColorMapName map) {
+  m_colors->setColorMap(map);
+}
+
+void HeatmapWidget::setClipRange(std::optional<double> low, std::optional<double> high) {
+  m_colors->setClipRange(low, high);
+}
+
+QCPRange HeatmapWidget::colorRange() const {
+  return m_map->dataRange();
+}
+
 bool HeatmapWidget::isLoading() const {
   return m_jobs.isRunning() || m_reload->isActive();
 }
@@ -142,27 +222,59 @@ void HeatmapWidget::resetView() {
 void HeatmapWidget::onDocumentChanged() {
   m_headKey.clear();
   m_tile = {};
+  m_key = -1;
   m_map->data()->clear();
   resetView();
 }
 
+void HeatmapWidget::updateKindChoice(const Selection& selection) {
+  // The choice is offered where this head has scores; a head with only one kind shows that kind.
+  const auto stored = [&](MapKind kind) {
+    bool has = m_document->isOpen() &&
+               m_document->hasMap(shownRun(selection), selection.layer, selection.head, kind);
+    if (m_role == HeatmapRole::Difference)
+      has = has && m_document->hasMap(selection.compareRun, selection.layer, selection.head, kind);
+    return has;
+  };
+  const bool scores = stored(MapKind::Scores), pattern = stored(MapKind::Pattern);
+  if (!scores) m_kind = MapKind::Pattern;
+  if (scores && !pattern) m_kind = MapKind::Scores;
+  m_kindBox->setVisible(scores);
+  m_kindBox->setEnabled(scores && pattern);
+  m_kindBox->setCurrentIndex(m_kindBox->findData(static_cast<int>(m_kind)));
+  m_log->setVisible(m_role != HeatmapRole::Difference && m_kind == MapKind::Pattern);
+  // Side-by-side maps (Compare) need the width more than the scale's caption: their titles say what they are.
+  m_scale->axis()->setLabel(m_compactTitle ? QString()
+                            : m_kind == MapKind::Scores
+                                ? (m_role == HeatmapRole::Difference ? tr("score difference") : tr("score"))
+                            : m_role == HeatmapRole::Difference ? tr("probability difference")
+                                                                : tr("attention probability"));
+}
+
 void HeatmapWidget::onSelectionChanged(const Selection& selection) {
-  const QString key = QStringLiteral("%1/%2/%3/%4")
+  updateKindChoice(selection);
+  const QString key = QStringLiteral("%1/%2/%3/%4/%5")
                           .arg(selection.run, m_role == HeatmapRole::Run ? QString() : selection.compareRun)
                           .arg(selection.layer)
-                          .arg(selection.head);
+                          .arg(selection.head)
+                          .arg(static_cast<int>(m_kind));
   if (key != m_headKey) {
     m_headKey = key;
     m_jobs.cancel();  // a read for the previous head is stale
     m_tile = {};
+    m_visibility = {};
+    m_range.reset();  // the colour range is the whole map's: fixed per head, never per zoom
     m_map->data()->clear();
+    applyScale();
     const QString runs = m_role == HeatmapRole::Difference
                              ? tr("%1 − %2").arg(selection.run, selection.compareRun)
                              : shownRun(selection);
-    m_title->setText(!m_document->isOpen() || runs.isEmpty() ? QString()
-                     : m_compactTitle
-                         ? runs
-                         : tr("%1 · layer %2 · head %3").arg(runs).arg(selection.layer).arg(selection.head));
+    const QString kind = m_kind == MapKind::Scores ? tr(" · scores") : QString();
+    m_title->setText(
+        !m_document->isOpen() || runs.isEmpty() ? QString()
+        : m_compactTitle
+            ? runs + kind
+            : tr("%1 · layer %2 · head %3%4").arg(runs).arg(selection.layer).arg(selection.head).arg(kind));
     QString why;
     if (!canShow(selection, &why)) {
       showMessage(why);
@@ -172,12 +284,22 @@ void HeatmapWidget::onSelectionChanged(const Selection& selection) {
     }
     if (m_message->visible()) QTimer::singleShot(0, this, &HeatmapWidget::contentReady);
   }
-  updateQueryMarker();
+  updateMarkers();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 QString HeatmapWidget::shownRun(const Selection& selection) const {
   return m_role == HeatmapRole::CompareRun ? selection.compareRun : selection.run;
+}
+
+std::string HeatmapWidget::hook() const {
+  return CaptureDocument::mapHook(m_document->selection().layer, m_kind);
+}
+
+QString HeatmapWidget::valueName() const {
+  const bool difference = m_role == HeatmapRole::Difference;
+  if (m_kind == MapKind::Scores) return difference ? tr("Δscore") : tr("score");
+  return difference ? tr("Δp") : tr("p");
 }
 
 bool HeatmapWidget::canShow(const Selection& selection, QString* why) const {
@@ -191,14 +313,19 @@ bool HeatmapWidget::canShow(const Selection& selection, QString* why) const {
   }
   QStringList runs{shownRun(selection)};
   if (m_role == HeatmapRole::Difference) runs << selection.compareRun;
-  for (const QString& run : runs)
-    if (!m_document->hasMap(run, selection.layer, selection.head)) {
+  for (const QString& run : runs) {
+    if (!m_document->hasMap(run, selection.layer, selection.head, m_kind)) {
       *why = tr("No attention map stored for this head in %1.\nCapture with --maps all (or --maps %2.%3).")
                  .arg(run)
                  .arg(selection.layer)
                  .arg(selection.head);
       return false;
     }
+    if (const QString reason = m_document->notComputedReason(run, selection.layer); !reason.isEmpty()) {
+      *why = reason;  // its map reads as zeros: never draw that as a real map
+      return false;
+    }
+  }
   return true;
 }
 
@@ -233,15 +360,16 @@ void HeatmapWidget::loadVisibleTile() {
   auto file = m_document->file();
   QString why;
   if (!file || !canShow(selection, &why)) return;
-  const std::string run = shownRun(selection).toStdString(),
-                    hook = CaptureDocument::patternHook(selection.layer);
-  const std::string other =
-      m_role == HeatmapRole::Difference ? selection.compareRun.toStdString() : std::string();
+  const RunInfo* info = m_document->runInfo(shownRun(selection));
+  if (!info) return;
+  const std::string hook = this->hook();
+  const bool difference = m_role == HeatmapRole::Difference;
+  const std::string other = difference ? selection.compareRun.toStdString() : std::string();
   const TokenWindow visible = visibleWindow();
   const int64_t n = m_document->nTokens();
   int levels = 0;
   try {
-    levels = static_cast<int>(file->mapLevels(run, hook, selection.head));  // metadata only
+    levels = static_cast<int>(file->mapLevels(info->name, hook, selection.head));  // metadata only
   } catch (const std::exception& error) {
     showMessage(QString::fromStdString(error.what()));
     return;
@@ -256,37 +384,62 @@ void HeatmapWidget::loadVisibleTile() {
     if (tileCovers(pending, visible, level, n)) return;
   }
   TileRequest request = planTile(visible, level, n);
-  request.run = run;
+  request.run = info->name;
   request.hook = hook;
   request.head = selection.head;
   m_pending = request;
+  // Probabilities have the fixed range [0, 1]; differences and scores take the whole map's range.
+  const bool needRange = !m_range && (difference || m_kind == MapKind::Scores);
+  TileRequest whole = planTile({0, n, 0, n}, std::max(0, levels - 1), n, 0.0);
+  whole.run = request.run, whole.hook = hook, whole.head = request.head;
+  const RunInfo* otherInfo = m_document->runInfo(selection.compareRun);
+  const RunInfo subtrahend = difference && otherInfo ? *otherInfo : RunInfo{};
   m_jobs.startJob(
-      [file, request, other](const CancelCheck& cancelled) {
-        MapTile tile = readTile(*file, request, cancelled);
-        if (other.empty() || tile.empty()) return tile;
-        TileRequest base = request;
-        base.run = other;
-        const MapTile subtrahend = readTile(*file, base, cancelled);
-        if (subtrahend.empty()) return subtrahend;  // cancelled
-        for (std::size_t i = 0; i < tile.values.size(); ++i) tile.values[i] -= subtrahend.values[i];
-        return tile;
+      [file, request, whole, other, run = *info, subtrahend, layer = selection.layer, n, needRange,
+       difference](const CancelCheck& cancelled) {
+        Loaded loaded;
+        loaded.visibility = readKeyVisibility(*file, run, layer, request.head);
+        if (difference)  // a query is computed when both runs computed it
+          loaded.visibility.computed = std::min(
+              loaded.visibility.computed, readKeyVisibility(*file, subtrahend, layer, request.head).computed);
+        const auto read = [&](const TileRequest& tile) {
+          MapTile result = other.empty() ? readTile(*file, tile, cancelled)
+                                         : readDifferenceTile(*file, tile, other, n, cancelled);
+          if (!result.empty()) maskTile(result, loaded.visibility, n);
+          return result;
+        };
+        loaded.tile = read(request);
+        if (loaded.tile.empty() || !needRange) return loaded;
+        const bool coversAll = request.r0 == 0 && request.c0 == 0 && request.r1 == whole.r1 &&
+                               request.c1 == whole.c1 && request.level == whole.level;
+        const MapTile overview = coversAll ? MapTile{} : read(whole);
+        if (!coversAll && overview.empty()) return Loaded{};  // cancelled
+        loaded.range = valueRange(coversAll ? loaded.tile : overview, difference);
+        return loaded;
       },
-      [this](MapTile tile) {
-        m_tile = std::move(tile);
-        applyScale();
-        Q_EMIT contentReady();
-        m_reload->start();  // the view may have moved on while reading
-      },
+      [this](Loaded loaded) { applyTile(std::move(loaded)); },
       [this](const QString& error) {
         showMessage(error);
         Q_EMIT contentReady();
       });
 }
 
+void HeatmapWidget::applyTile(Loaded loaded) {
+  if (loaded.tile.empty()) return;
+  m_tile = std::move(loaded.tile);
+  m_visibility = std::move(loaded.visibility);
+  if (loaded.range) m_range = loaded.range;
+  applyScale();
+  Q_EMIT contentReady();
+  m_reload->start();  // the view may have moved on while reading
+}
+
 void HeatmapWidget::applyScale() {
-  const bool difference = m_role == HeatmapRole::Difference;
-  const bool log = m_log->isChecked() && !difference;
-  double largest = 1e-6;  // of |difference| in the tile: the diverging scale is symmetric around 0
+  const bool difference = m_role == HeatmapRole::Difference, scores = m_kind == MapKind::Scores;
+  const bool log = m_log->isChecked() && !difference && !scores;
+  QCPColorGradient gradient = difference ? divergingGradient() : sequentialGradient(m_colors->colorMap());
+  gradient.setNanHandling(QCPColorGradient::nhTransparent);  // masked cells show the hatched background
+  m_scale->setGradient(gradient);  // a linked colour scale's gradient overrides the map's
   m_map->setDataScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
   m_scale->axis()->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
                                  : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
@@ -302,17 +455,24 @@ void HeatmapWidget::applyScale() {
     for (int r = 0; r < rows; ++r) {
       const float* row = m_tile.values.data() + static_cast<std::size_t>(r) * columns;
       for (int c = 0; c < columns; ++c) {
-        double v = std::isfinite(row[c]) ? row[c] : 0.0;
-        largest = std::max(largest, std::abs(v));
-        data->setCell(c, r, log ? std::max(v, kLogFloor) : v);
+        const double v = row[c];
+        data->setCell(c, r, log && !std::isnan(v) ? std::max(v, kLogFloor) : v);
       }
     }
   }
-  m_map->setDataRange(difference ? QCPRange(-largest, largest)
-                      : log      ? QCPRange(kLogFloor, 1)
-                                 : QCPRange(0, 1));
+  const QCPRange automatic = difference || scores ? m_range.value_or(QCPRange(-1, 1))
+                             : log                ? QCPRange(kLogFloor, 1)
+                                                  : QCPRange(0, 1);
+  QCPRange range = m_colors->clipped(automatic);
+  if (log) range.lower = std::max(range.lower, 1e-12);
+  if (range.upper <= range.lower) range = automatic;
+  m_map->setDataRange(range);
   m_map->setVisible(!m_tile.empty());
-  updateQueryMarker();
+  // Masked cells are NaN, drawn transparent over this hatch: never mistaken for p = 0. Without a map the
+  // background stays plain, so a message is not read as "everything masked".
+  m_plot->axisRect()->setBackground(m_tile.empty() ? QBrush(Qt::white)
+                                                   : QBrush(QColor(150, 150, 150), Qt::BDiagPattern));
+  updateMarkers();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -339,11 +499,26 @@ void HeatmapWidget::updateTickers() {
   setTicker(m_plot->yAxis, visible.q0, visible.q1, visible.q1 - visible.q0 <= rect.height() / 15);
 }
 
-void HeatmapWidget::updateQueryMarker() {
+void HeatmapWidget::updateMarkers() {
   const int n = m_document->nTokens(), q = m_document->selection().query;
-  m_queryMarker->topLeft->setCoords(-0.5, q - 0.5);
-  m_queryMarker->bottomRight->setCoords(n - 0.5, q + 0.5);
-  m_queryMarker->setVisible(!m_tile.empty());
+  for (QCPItemRect* marker : {m_queryHalo, m_queryMarker}) {
+    marker->topLeft->setCoords(-0.5, q - 0.5);
+    marker->bottomRight->setCoords(n - 0.5, q + 0.5);
+    marker->setVisible(!m_tile.empty());
+  }
+  m_keyMarker->topLeft->setCoords(m_key - 0.5, q - 0.5);
+  m_keyMarker->bottomRight->setCoords(m_key + 0.5, q + 0.5);
+  m_keyMarker->setVisible(!m_tile.empty() && m_key >= 0);
+  const int64_t computed = m_visibility.computed;
+  m_notComputed->topLeft->setCoords(-0.5, computed - 0.5);
+  m_notComputed->bottomRight->setCoords(n - 0.5, n - 0.5);
+  m_notComputed->setVisible(!m_tile.empty() && computed < n);
+  m_notComputedLabel->position->setCoords((n - 1) / 2.0, (computed + n - 1) / 2.0);
+  m_notComputedLabel->setVisible(m_notComputed->visible());
+}
+
+QString HeatmapWidget::message() const {
+  return m_message->visible() ? m_message->text() : QString();
 }
 
 void HeatmapWidget::showMessage(const QString& text) {
@@ -360,12 +535,18 @@ QString HeatmapWidget::describeCell(int64_t query, int64_t key) const {
                      .arg(m_document->displayToken(static_cast<int>(query)))
                      .arg(key)
                      .arg(m_document->displayToken(static_cast<int>(key)));
-  if (std::isnan(value)) return text;
-  text += (m_role == HeatmapRole::Difference ? tr("\nΔp = %1") : tr("\np = %1"))
-              .arg(static_cast<double>(value), 0, 'g', 4);
+  if (m_tile.empty()) return text;
+  if (query >= m_visibility.computed)
+    return text + tr("\nnot computed: the capture was cancelled before this query");
+  if (std::isnan(value))
+    return text + (m_tile.request.level == 0 ? tr("\nmasked: query %1 cannot see key %2").arg(query).arg(key)
+                                             : tr("\nmasked: no query of this block sees its keys"));
+  text += QStringLiteral("\n%1 = %2").arg(valueName()).arg(static_cast<double>(value), 0, 'g', 4);
   if (m_tile.request.level > 0) {
     const int64_t s = m_tile.request.span();
-    text += tr("  (largest in queries %1–%2 × keys %3–%4; zoom in for single tokens)")
+    text += (m_role == HeatmapRole::Difference
+                 ? tr("  (largest change in queries %1–%2 × keys %3–%4; zoom in for single tokens)")
+                 : tr("  (largest in queries %1–%2 × keys %3–%4; zoom in for single tokens)"))
                 .arg(query / s * s)
                 .arg(query / s * s + s - 1)
                 .arg(key / s * s)
@@ -391,7 +572,11 @@ void HeatmapWidget::onMouseRelease(QMouseEvent* event) {
   if (event->button() != Qt::LeftButton || (event->pos() - m_pressPos).manhattanLength() > 3) return;
   if (!m_plot->axisRect()->rect().contains(event->pos()) || m_tile.empty()) return;
   const auto query = static_cast<int>(std::lround(m_plot->yAxis->pixelToCoord(event->position().y())));
+  const auto key = static_cast<int>(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
+  m_key = std::clamp(key, 0, std::max(0, m_document->nTokens() - 1));
   m_document->setQuery(query);  // clicking a row makes that query the one the tokens view shows
+  updateMarkers();
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 QWidget* HeatmapWidget::exportWidget() const {
@@ -400,7 +585,8 @@ QWidget* HeatmapWidget::exportWidget() const {
 
 CsvTable HeatmapWidget::exportTable() const {
   CsvTable table;
-  table.header = QStringList{"query_begin", "query_end", "key_begin", "key_end", "probability"};
+  table.header = QStringList{"query_begin", "query_end", "key_begin", "key_end",
+                             m_kind == MapKind::Scores ? "score" : "probability"};
   if (m_tile.empty()) return table;
   const TokenWindow visible = visibleWindow();
   const int64_t s = m_tile.request.span(), n = m_document->nTokens();

@@ -9,7 +9,8 @@
 
 namespace attnscope {
 class CaptureFile;
-}
+struct RunInfo;
+}  // namespace attnscope
 
 namespace attnscope::widgets {
 
@@ -52,6 +53,30 @@ bool tileCovers(const MapTile& tile, const TokenWindow& visible, int level, int6
 /// boundaries and each chunk is decompressed once. Each band is a read of its own (checks, dataset open):
 /// a 2048 × 2048 tile took 0-10% longer in 256-row bands than in one read, 15-20% longer in 64-row bands.
 constexpr int64_t kTileBandRows = 256;
+
+/// Which keys each query of a run's layer and head sees, and how many of its queries were computed. Read from
+/// the run's n_keys statistic (written with every query block), so windows and cancelled captures need no
+/// model config.
+struct KeyVisibility {
+  int64_t computed = 0;            // queries [0, computed) were computed; a cancelled capture stopped there
+  std::vector<int64_t> first_key;  // [n_tokens]: query q sees keys [first_key[q], q]; empty: causal, from 0
+  /// Whether query sees key (false for queries never computed).
+  bool sees(int64_t query, int64_t key) const;
+};
+
+/// Reads the visibility of a head's keys. A complete run without n_keys is causal; an incomplete one counts
+/// its computed queries in its first statistic (never-written values read as NaN). Throws StoreError.
+KeyVisibility readKeyVisibility(const CaptureFile& file, const RunInfo& run, int64_t layer, int64_t head);
+
+/// Sets to NaN every cell of tile that no query of its rows can see (masked) or whose queries were never
+/// computed, and every non-finite value (masked scores are −inf), so views draw them apart from p = 0.
+void maskTile(MapTile& tile, const KeyVisibility& visibility, int64_t n_tokens);
+
+/// Reads request's tile of request.run − other: per cell the change largest in magnitude (with its sign),
+/// pooled from level 0. Subtracting the runs' max-pooled levels would cancel where the runs peak on different
+/// keys of one cell. Cells where either run is non-finite are NaN. Cancellable like readTile.
+MapTile readDifferenceTile(const CaptureFile& file, const TileRequest& request, const std::string& other,
+                           int64_t n_tokens, const std::function<bool()>& cancelled = {});
 
 /// Reads the tile. Throws StoreError. Safe off the GUI thread. With a cancel predicate the tile is read in
 /// bands of kTileBandRows rows, asking cancelled() before each; once it returns true the read stops and the

@@ -140,6 +140,12 @@ int runHeadlessExport(const HeadlessExportOptions& options) {
   selection.head = options.head;
   if (options.query >= 0) selection.query = options.query;
   document.setSelection(selection);
+  const bool oneLayer =
+      options.figure == QLatin1String("heatmap") ||
+      (options.figure == QLatin1String("context-curve") && options.scope != QLatin1String("all"));
+  if (const QString reason = document.notComputedReason(document.selection().run, document.selection().layer);
+      oneLayer && !reason.isEmpty())
+    return fail(reason);
 
   QSize size(options.width > 0 ? options.width : 900, options.height > 0 ? options.height : 600);
   std::unique_ptr<QWidget> widget;

@@ -15,6 +15,11 @@ float knownMapValue(int query, int key, int n_tokens) {
   return key <= query ? static_cast<float>(query + key) / static_cast<float>(2 * (n_tokens - 1)) : 0.0f;
 }
 
+float knownScoreValue(int query, int key) {
+  return key <= query ? 2.0f - 0.5f * static_cast<float>(query - key)
+                      : -std::numeric_limits<float>::infinity();
+}
+
 float knownStatValue(int run, const QString& stat, int layer, int head, int query) {
   if (stat == QLatin1String("n_keys")) return static_cast<float>(query + 1);
   if (stat == QLatin1String("max_prob"))
@@ -66,27 +71,48 @@ void writeKnownCapture(const QString& path, const KnownCaptureOptions& options) 
         const auto& skipped = options.heads_without_map;
         if (std::find(skipped.begin(), skipped.end(), key) == skipped.end()) map.heads.push_back(head);
       }
-      spec.maps.push_back(map);
+      if (options.patterns) spec.maps.push_back(map);
+      if (options.scores) {
+        map.hook = "blocks." + std::to_string(layer) + ".attn.hook_scores";
+        spec.maps.push_back(map);
+      }
     }
+    // Queries written per layer: all, or as far as a cancelled capture of run 1 came.
+    const bool cancelled = run == 1 && options.computed_layers >= 0;
+    const auto written = [&](int layer) {
+      if (!cancelled || layer < options.computed_layers) return T;
+      return layer == options.computed_layers ? options.partial_queries : 0;
+    };
     RunWriter writer = file->beginRun(spec);
     for (const std::string& stat : spec.stats)
       for (int layer = 0; layer < options.n_layer; ++layer) {
-        std::vector<float> values;  // [n_head, T]
+        if (written(layer) == 0) continue;
+        std::vector<float> values;  // [n_head, written]
         for (int head = 0; head < options.n_head; ++head)
-          for (int q = 0; q < T; ++q)
+          for (int q = 0; q < written(layer); ++q)
             values.push_back(knownStatValue(run, QString::fromStdString(stat), layer, head, q));
-        writer.writeStat(stat, layer, 0, T, values.data());
+        writer.writeStat(stat, layer, 0, written(layer), values.data());
       }
     for (const MapRequest& request : spec.maps)
       for (int64_t head : request.heads) {
-        std::vector<float> map;  // [T, T]
-        for (int q = 0; q < T; ++q)
+        const int layer = static_cast<int>(request.layer), rows = written(layer);
+        const bool scores = request.hook.find("hook_scores") != std::string::npos;
+        std::vector<float> map;  // [rows, T]
+        for (int q = 0; q < rows; ++q)
           for (int k = 0; k < T; ++k)
-            map.push_back(options.map_value ? options.map_value(static_cast<int>(request.layer),
-                                                                static_cast<int>(head), q, k)
-                                            : knownMapValue(q, k, T));
-        writer.writeMapBlock(request.hook, head, 0, T, 0, T, map.data());
+            map.push_back(scores ? (options.score_value
+                                        ? options.score_value(layer, static_cast<int>(head), q, k)
+                                        : knownScoreValue(q, k))
+                          : run == 1 && options.compare_map_value
+                              ? options.compare_map_value(layer, static_cast<int>(head), q, k)
+                          : options.map_value ? options.map_value(layer, static_cast<int>(head), q, k)
+                                              : knownMapValue(q, k, T));
+        if (rows > 0) writer.writeMapBlock(request.hook, head, 0, rows, 0, T, map.data());
       }
+    if (cancelled) {
+      writer.flush();  // what a cancelled capture leaves: written data on disk, complete = 0
+      continue;
+    }
     writer.finish();
   }
 }

@@ -22,7 +22,22 @@ struct KnownCaptureOptions {
   std::vector<std::pair<int, int>> heads_without_map{};
   /// The target token ranges of run 0 (" sat on"), whose target_mass every query after them sees.
   std::vector<std::pair<int64_t, int64_t>> targets{{2, 4}};
+  // Fields below were added later: positional initialisers in tests stop at targets.
+  /// Map value of run 1 (ssmax); empty: as run 0.
+  std::function<float(int layer, int head, int query, int key)> compare_map_value{};
+  /// Also store every stored head's pre-softmax scores (hook_scores), knownScoreValue or score_value.
+  bool scores = false;
+  /// Store the probabilities (hook_pattern) of the stored heads; false with scores: scores only.
+  bool patterns = true;
+  std::function<float(int layer, int head, int query, int key)> score_value{};
+  /// >= 0: run 1 (ssmax) is left as a cancelled capture leaves it: layers [0, computed_layers) written, then
+  /// queries [0, partial_queries) of the next layer, nothing after, and the run never marked complete.
+  int computed_layers = -1;
+  int partial_queries = 0;
 };
+
+/// The score of every head at (query, key): 2 − |q − k| / 2 on and below the diagonal, else −inf (masked).
+float knownScoreValue(int query, int key);
 
 /// The map value of every head at (query, key): (q + k) / (2 (T − 1)) on and below the diagonal, else 0.
 float knownMapValue(int query, int key, int n_tokens);

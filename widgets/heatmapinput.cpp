@@ -1,0 +1,105 @@
+// HeatmapWidget's keyboard and clipboard: Up/Down step the query, Left/Right the key, +/− zoom around the
+// selected cell, Ctrl+C copies the selected query's row over the visible keys as TSV.
+
+#include <QApplication>
+#include <QClipboard>
+#include <QKeyEvent>
+
+#include <qcustomplot.h>
+
+#include <cmath>
+
+#include "heatmapwidget.h"
+
+namespace attnscope::widgets {
+
+void HeatmapWidget::keyPressEvent(QKeyEvent* event) {
+  if (event->matches(QKeySequence::Copy)) {
+    QApplication::clipboard()->setText(selectedRowTsv());
+    return;
+  }
+  switch (event->key()) {
+    case Qt::Key_Up:
+      return moveSelection(-1, 0);
+    case Qt::Key_Down:
+      return moveSelection(1, 0);
+    case Qt::Key_Left:
+      return moveSelection(0, -1);
+    case Qt::Key_Right:
+      return moveSelection(0, 1);
+    case Qt::Key_Plus:
+    case Qt::Key_Equal:  // + without Shift on most layouts
+      return zoomBy(0.5);
+    case Qt::Key_Minus:
+      return zoomBy(2.0);
+    default:
+      QWidget::keyPressEvent(event);
+  }
+}
+
+void HeatmapWidget::moveSelection(int d_query, int d_key) {
+  const int n = m_document->nTokens();
+  if (n == 0) return;
+  const int query = std::clamp(m_document->selection().query + d_query, 0, n - 1);
+  if (d_key != 0) m_key = m_key < 0 ? query : std::clamp(m_key + d_key, 0, n - 1);  // first: the diagonal
+  // Keep the selected cell on screen: scroll by whole steps, never resize the view.
+  const auto follow = [](QCPAxis* axis, double at) {
+    const QCPRange range = axis->range();
+    if (at - 0.5 < range.lower)
+      axis->setRange(at - 0.5, at - 0.5 + range.size());
+    else if (at + 0.5 > range.upper)
+      axis->setRange(at + 0.5 - range.size(), at + 0.5);
+  };
+  follow(m_plot->yAxis, query);
+  if (m_key >= 0) follow(m_plot->xAxis, m_key);
+  m_document->setQuery(query);
+  updateMarkers();
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapWidget::zoomBy(double factor) {
+  // Around the selected cell when it is on screen, else around the centre of the view.
+  const int q = m_document->selection().query;
+  const QCPRange x = m_plot->xAxis->range(), y = m_plot->yAxis->range();
+  const bool onScreen = y.contains(q) && m_key >= 0 && x.contains(m_key);
+  m_plot->xAxis->scaleRange(factor, onScreen ? m_key : x.center());
+  m_plot->yAxis->scaleRange(factor, onScreen ? q : y.center());
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString HeatmapWidget::selectedRowTsv() const {
+  const Selection& selection = m_document->selection();
+  auto file = m_document->file();
+  const RunInfo* info = m_document->runInfo(shownRun(selection));
+  QString why;
+  if (!file || !info || !canShow(selection, &why)) return {};
+  const TokenWindow visible = visibleWindow();
+  const int64_t q = selection.query, n = m_document->nTokens();
+  TileRequest request;
+  request.run = info->name;
+  request.hook = hook();
+  request.head = selection.head;
+  request.r0 = q, request.r1 = q + 1, request.c0 = visible.k0, request.c1 = std::max(visible.k1, visible.k0);
+  // One row of level 0 is small (≤ T values): read on the GUI thread, where the clipboard is.
+  MapTile row;
+  try {
+    row = m_role == HeatmapRole::Difference
+              ? readDifferenceTile(*file, request, selection.compareRun.toStdString(), n)
+              : readTile(*file, request);
+    maskTile(row, readKeyVisibility(*file, *info, selection.layer, selection.head), n);
+  } catch (const std::exception&) {
+    return {};
+  }
+  QString text = QStringLiteral("query\tkey\tkey_token\t%1\n").arg(valueName());
+  for (int64_t k = request.c0; k < request.c1; ++k) {
+    const float value = row.at(q, k);
+    text += QStringLiteral("%1\t%2\t%3\t%4\n")
+                .arg(q)
+                .arg(k)
+                .arg(m_document->displayToken(static_cast<int>(k)))
+                .arg(std::isnan(value) ? QStringLiteral("masked") : QString::number(double{value}, 'g', 6));
+  }
+  return text;
+}
+
+}  // namespace attnscope::widgets

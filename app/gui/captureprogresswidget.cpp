@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "attnscope/sweep_request.h"
 #include "captureworker.h"
 
 namespace attnscope::gui {
@@ -29,8 +30,6 @@ CaptureProgressWidget::CaptureProgressWidget(QWidget* parent)
   m_bar->setRange(0, 1000);
   m_bar->setTextVisible(true);
   m_bar->setFixedWidth(220);
-  m_cancel->setToolTip(
-      tr("Stop after the current layer; the interrupted run stays in the file, marked incomplete"));
   auto* layout = new QHBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(m_label);
@@ -45,7 +44,17 @@ CaptureProgressWidget::CaptureProgressWidget(QWidget* parent)
   hide();
 }
 
-void CaptureProgressWidget::begin() {
+QString CaptureProgressWidget::labelText() const {
+  return m_label->text();
+}
+
+void CaptureProgressWidget::begin(Job job) {
+  m_cancel->setToolTip(
+      job == Job::Sweep
+          ? tr("Stop before the next prompt; every finished record stays in the sweep file, and Run sweep… "
+               "with "
+               "resume continues it")
+          : tr("Stop after the current layer; the interrupted run stays in the file, marked incomplete"));
   m_startFraction = -1;
   m_etaText.clear();
   m_eta->clear();
@@ -79,6 +88,20 @@ void CaptureProgressWidget::setProgress(const CaptureProgress& progress) {
   const double done = fraction - m_startFraction, elapsed = m_clock.elapsed() / 1000.0;
   if (done > 0 && elapsed > 0.2) m_etaText = durationText(elapsed / done * (1 - fraction));
   m_eta->setText(m_etaText);
+}
+
+void CaptureProgressWidget::setSweepProgress(const SweepProgress& progress) {
+  if (!m_cancel->isEnabled() || progress.total <= 0) return;  // keep "Cancelling…"
+  const double fraction = static_cast<double>(progress.done) / static_cast<double>(progress.total);
+  m_bar->setRange(0, 1000);
+  m_bar->setValue(static_cast<int>(std::lround(fraction * 1000)));
+  m_bar->setFormat(tr("%1 %").arg(fraction * 100, 0, 'f', 0));
+  if (progress.eta_seconds >= 0) m_etaText = durationText(progress.eta_seconds);
+  QString text = tr("prompts %1/%2").arg(progress.done).arg(progress.total);
+  if (progress.skipped > 0) text += tr(" (%1 already stored)").arg(progress.skipped);
+  m_label->setText(text);
+  m_label->setToolTip(QString::fromStdString(progress.last));
+  m_eta->setText(m_etaText.isEmpty() ? QString() : QStringLiteral("· ") + m_etaText);
 }
 
 void CaptureProgressWidget::end() {

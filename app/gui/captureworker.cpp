@@ -9,15 +9,10 @@
 #include "attnscope/runtime.h"
 
 namespace attnscope::gui {
-namespace {
-
-/// The first line of an error message.
-QString firstLine(const char* what) {
+QString firstErrorLine(const char* what) {
   const QString text = QString::fromUtf8(what);
   return text.left(text.indexOf(QLatin1Char('\n'))).trimmed();
 }
-
-}  // namespace
 
 QString captureFieldLabel(CaptureField field) {
   switch (field) {
@@ -96,9 +91,9 @@ void CaptureWorker::run(const CaptureRequest& request, int threads) {
     m_outcome.cancelled = result.cancelled;
     m_outcome.created = !existed && !result.path.empty();
   } catch (const CaptureRequestError& error) {
-    m_error = captureFieldLabel(error.field()) + QLatin1Char(' ') + firstLine(error.detail().c_str());
+    m_error = captureFieldLabel(error.field()) + QLatin1Char(' ') + firstErrorLine(error.detail().c_str());
   } catch (const std::exception& error) {
-    m_error = firstLine(error.what());
+    m_error = firstErrorLine(error.what());
   } catch (...) {
     m_error = QStringLiteral("unknown error");
   }

@@ -18,6 +18,8 @@ namespace attnscope::gui {
 /// The Run dialog's label of a request field ("Attention maps", "Run names", ...): the dialog's form shows
 /// it and errors about the field begin with it.
 QString captureFieldLabel(CaptureField field);
+/// The first line of an error message, trimmed: what a worker shows of an exception.
+QString firstErrorLine(const char* what);
 
 struct CaptureOutcome {
   QString path;  // empty when cancelled before the file was created

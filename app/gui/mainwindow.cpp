@@ -36,6 +36,7 @@
 #include "recentfiles.h"
 #include "runmodeldialog.h"
 #include "sweepdocument.h"
+#include "sweeprunner.h"
 #include "sweepwindow.h"
 #include "tokensview.h"
 
@@ -110,6 +111,8 @@ void MainWindow::createMenus() {
   m_runAction = file->addAction(tr("Open &model…"), this, [this] { showRunDialog(); });
   m_runAction->setShortcut(QKeySequence(tr("Ctrl+M")));
   m_runAction->setToolTip(tr("Run a prompt through a model directory and open the capture"));
+  auto* sweeps = new SweepRunner(this);
+  file->addAction(tr("Run &sweep…"), sweeps, [sweeps] { sweeps->showDialog(); });
   m_recent = new RecentFiles(file->addMenu(tr("Open &recent")), this);
   connect(m_recent, &RecentFiles::fileChosen, this, &MainWindow::openFile);
   file->addSeparator();

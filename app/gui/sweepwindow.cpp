@@ -13,6 +13,7 @@
 #include "exportdialog.h"
 #include "mainwindow.h"
 #include "sweepdocument.h"
+#include "sweeprunner.h"
 #include "sweepview.h"
 
 namespace attnscope::gui {
@@ -25,6 +26,8 @@ SweepWindow::SweepWindow(QWidget* parent)
   setCentralWidget(m_view);
   QMenu* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open…"), this, &SweepWindow::showOpenDialog)->setShortcut(QKeySequence::Open);
+  auto* sweeps = new SweepRunner(this);
+  file->addAction(tr("Run &sweep…"), sweeps, [sweeps] { sweeps->showDialog(); });
   m_exportAction = file->addAction(tr("&Export…"), this, &SweepWindow::showExportDialog);
   m_exportAction->setShortcut(QKeySequence(tr("Ctrl+E")));
   file->addSeparator();

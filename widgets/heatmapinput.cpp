@@ -1,12 +1,16 @@
-// HeatmapWidget's keyboard and clipboard: Up/Down step the query, Left/Right the key, +/− zoom around the
-// selected cell, Ctrl+C copies the selected query's row over the visible keys as TSV.
+// HeatmapWidget's input: the mouse (hover tooltips, a click selects the query and key), the keyboard (Up/Down
+// step the query, Left/Right the key, +/− zoom around the selected cell) and the clipboard (Ctrl+C copies the
+// selected query's row over the visible keys as TSV).
 
 #include <QApplication>
 #include <QClipboard>
 #include <QKeyEvent>
+#include <QMouseEvent>
+#include <QToolTip>
 
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "heatmapwidget.h"
@@ -100,6 +104,36 @@ QString HeatmapWidget::selectedRowTsv() const {
                 .arg(std::isnan(value) ? QStringLiteral("masked") : QString::number(double{value}, 'g', 6));
   }
   return text;
+}
+
+void HeatmapWidget::onMouseMove(QMouseEvent* event) {
+  const int64_t n = m_document->nTokens();
+  const auto key = static_cast<int64_t>(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
+  const auto query = static_cast<int64_t>(std::lround(m_plot->yAxis->pixelToCoord(event->position().y())));
+  const bool inside = m_plot->axisRect()->rect().contains(event->pos());
+  if (event->buttons() != Qt::NoButton || m_tile.empty() || !inside || key < 0 || key >= n || query < 0 ||
+      query >= n) {
+    QToolTip::hideText();
+    return;
+  }
+  QToolTip::showText(event->globalPosition().toPoint(), describeCell(query, key), m_plot);
+}
+
+void HeatmapWidget::onMouseRelease(QMouseEvent* event) {
+  if (event->button() != Qt::LeftButton || (event->pos() - m_pressPos).manhattanLength() > 3) return;
+  if (!m_plot->axisRect()->rect().contains(event->pos()) || m_tile.empty()) return;
+  const auto query = static_cast<int>(std::lround(m_plot->yAxis->pixelToCoord(event->position().y())));
+  const auto key = static_cast<int>(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
+  m_key = std::clamp(key, 0, std::max(0, m_document->nTokens() - 1));
+  m_document->setQuery(query);  // clicking a row makes that query the one the tokens view shows
+  updateMarkers();
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapWidget::setSelectedKey(int key) {
+  m_key = std::clamp(key, 0, std::max(0, m_document->nTokens() - 1));
+  updateMarkers();
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 }  // namespace attnscope::widgets

@@ -560,36 +560,6 @@ QString HeatmapWidget::describeCell(int64_t query, int64_t key) const {
   return text;
 }
 
-void HeatmapWidget::onMouseMove(QMouseEvent* event) {
-  const int64_t n = m_document->nTokens();
-  const auto key = static_cast<int64_t>(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
-  const auto query = static_cast<int64_t>(std::lround(m_plot->yAxis->pixelToCoord(event->position().y())));
-  const bool inside = m_plot->axisRect()->rect().contains(event->pos());
-  if (event->buttons() != Qt::NoButton || m_tile.empty() || !inside || key < 0 || key >= n || query < 0 ||
-      query >= n) {
-    QToolTip::hideText();
-    return;
-  }
-  QToolTip::showText(event->globalPosition().toPoint(), describeCell(query, key), m_plot);
-}
-
-void HeatmapWidget::onMouseRelease(QMouseEvent* event) {
-  if (event->button() != Qt::LeftButton || (event->pos() - m_pressPos).manhattanLength() > 3) return;
-  if (!m_plot->axisRect()->rect().contains(event->pos()) || m_tile.empty()) return;
-  const auto query = static_cast<int>(std::lround(m_plot->yAxis->pixelToCoord(event->position().y())));
-  const auto key = static_cast<int>(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
-  m_key = std::clamp(key, 0, std::max(0, m_document->nTokens() - 1));
-  m_document->setQuery(query);  // clicking a row makes that query the one the tokens view shows
-  updateMarkers();
-  m_plot->replot(QCustomPlot::rpQueuedReplot);
-}
-
-void HeatmapWidget::setSelectedKey(int key) {
-  m_key = std::clamp(key, 0, std::max(0, m_document->nTokens() - 1));
-  updateMarkers();
-  m_plot->replot(QCustomPlot::rpQueuedReplot);
-}
-
 QWidget* HeatmapWidget::exportWidget() const {
   return m_plot;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attnscope/statistics.h"
 #include "attnscope/store.h"
 
 namespace attnscope::widgets {
@@ -98,8 +99,8 @@ KeyVisibility readKeyVisibility(const CaptureFile& file, const RunInfo& run, int
   KeyVisibility visibility;
   const int64_t n = run.n_tokens;
   visibility.computed = n;
-  const bool has_n_keys = std::find(run.stats.begin(), run.stats.end(), "n_keys") != run.stats.end();
-  const std::string stat = has_n_keys ? "n_keys" : run.stats.empty() ? "" : run.stats.front();
+  const bool has_n_keys = std::find(run.stats.begin(), run.stats.end(), kStatNKeys) != run.stats.end();
+  const std::string stat = has_n_keys ? kStatNKeys : run.stats.empty() ? "" : run.stats.front();
   if (stat.empty() || (!has_n_keys && run.complete)) return visibility;
   const std::vector<float> values = file.readStat(run.name, stat, layer, head);  // [n_tokens]
   const int64_t size = std::min<int64_t>(n, static_cast<int64_t>(values.size()));

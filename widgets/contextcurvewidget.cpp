@@ -88,14 +88,7 @@ ContextCurveWidget::ContextCurveWidget(CaptureDocument* document, QWidget* paren
   m_plot->xAxis->setNumberPrecision(7);
   m_plot->xAxis->setLabel(tr("context size n (keys the query sees)"));
   // The legend sits below the axes: inside, it would cover the curves of long runs.
-  m_plot->legend->setVisible(true);
-  m_plot->axisRect()->insetLayout()->take(m_plot->legend);
-  m_plot->plotLayout()->addElement(2, 0, m_plot->legend);
-  m_plot->plotLayout()->setRowStretchFactor(2, 0.001);
-  m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-  m_plot->legend->setWrap(2);
-  m_plot->legend->setBorderPen(Qt::NoPen);
-  m_plot->legend->setMargins(QMargins(4, 2, 4, 2));
+  placeLegendBelow(m_plot, 2);
   // Every layout pass (screen or export) gives the legend the columns that fit the width of that pass.
   m_title->setLayoutHook([this](const QSize& size) {
     fitLegendColumns(m_plot->legend, size.width());
@@ -305,18 +298,7 @@ void ContextCurveWidget::addRunGraphs(const Curve& curve, const QColor& color, c
     q90 << (sparse ? NAN : p.q90);
     sparseMedian << (touchesSparse ? p.median : NAN);
   }
-  QCPGraph* lower = m_plot->addGraph();
-  QCPGraph* upper = m_plot->addGraph();
-  QColor fill = color;
-  fill.setAlpha(50);
-  for (QCPGraph* band : {lower, upper}) {
-    band->setPen(Qt::NoPen);
-    band->removeFromLegend();
-  }
-  lower->setData(n, q10, true);
-  upper->setData(n, q90, true);
-  upper->setBrush(fill);
-  upper->setChannelFillGraph(lower);
+  addBand(m_plot, n, q10, q90, color);
   *anySparse |= runSparse;
   if (runSparse && !hide) {
     // Drawn under the dense line: where both meet, the dense bin keeps its filled marker.

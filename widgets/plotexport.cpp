@@ -19,6 +19,15 @@
 namespace attnscope::widgets {
 namespace {
 
+/// Points an SVG generator at path: its size, a matching view box, and the file's name as its title.
+void describeSvg(QSvgGenerator& generator, const QString& path, const QSize& size) {
+  generator.setFileName(path);
+  generator.setSize(size);
+  generator.setViewBox(QRect(QPoint(0, 0), size));
+  generator.setTitle(QFileInfo(path).completeBaseName());
+  generator.setDescription(QStringLiteral("attnscope figure"));
+}
+
 QString csvField(const QString& field) {
   if (!field.contains(QLatin1Char(',')) && !field.contains(QLatin1Char('"')) &&
       !field.contains(QLatin1Char('\n')))
@@ -65,11 +74,7 @@ bool exportPlot(QCustomPlot* plot, const QString& path, const ExportOptions& opt
       break;
     case ExportFormat::Svg: {
       QSvgGenerator generator;
-      generator.setFileName(path);
-      generator.setSize(size);
-      generator.setViewBox(QRect(QPoint(0, 0), size));
-      generator.setTitle(QFileInfo(path).completeBaseName());
-      generator.setDescription(QStringLiteral("attnscope figure"));
+      describeSvg(generator, path, size);
       QCPPainter painter;
       if (!painter.begin(&generator)) return failed(error, QObject::tr("cannot write %1").arg(path));
       painter.setMode(QCPPainter::pmVectorized);
@@ -175,11 +180,7 @@ bool exportFigure(Figure& figure, const QString& path, const ExportOptions& opti
     }
     case ExportFormat::Svg: {
       QSvgGenerator generator;
-      generator.setFileName(path);
-      generator.setSize(size);
-      generator.setViewBox(QRect(QPoint(0, 0), size));
-      generator.setTitle(QFileInfo(path).completeBaseName());
-      generator.setDescription(QStringLiteral("attnscope figure"));
+      describeSvg(generator, path, size);
       QCPPainter painter;
       if (!painter.begin(&generator)) return failed(error, cannotWrite);
       painter.setMode(QCPPainter::pmVectorized);

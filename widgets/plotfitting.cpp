@@ -108,4 +108,32 @@ void fitLegendColumns(QCPLegend* legend, int width) {
   }
 }
 
+void placeLegendBelow(QCustomPlot* plot, int columns) {
+  plot->legend->setVisible(true);
+  plot->axisRect()->insetLayout()->take(plot->legend);
+  plot->plotLayout()->addElement(2, 0, plot->legend);
+  plot->plotLayout()->setRowStretchFactor(2, 0.001);
+  plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+  plot->legend->setWrap(columns);
+  plot->legend->setBorderPen(Qt::NoPen);
+  plot->legend->setMargins(QMargins(4, 2, 4, 2));
+}
+
+QCPGraph* addBand(QCustomPlot* plot, const QVector<double>& x, const QVector<double>& lo,
+                  const QVector<double>& hi, const QColor& color) {
+  QCPGraph* lower = plot->addGraph();
+  QCPGraph* upper = plot->addGraph();
+  QColor fill = color;
+  fill.setAlpha(50);
+  for (QCPGraph* band : {lower, upper}) {
+    band->setPen(Qt::NoPen);
+    band->removeFromLegend();
+  }
+  lower->setData(x, lo, true);
+  upper->setData(x, hi, true);
+  upper->setBrush(fill);
+  upper->setChannelFillGraph(lower);  // the band: the interval between lower and upper
+  return upper;
+}
+
 }  // namespace attnscope::widgets

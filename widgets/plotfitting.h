@@ -45,4 +45,13 @@ class FittedTitle : public QCPTextElement {
 /// fit one column. Each plottable's full name is kept in its "fullName" property.
 void fitLegendColumns(QCPLegend* legend, int width);
 
+/// Moves the plot's legend below the axes (inside, it would cover the curves), filled row by row, `columns`
+/// wide, without a border.
+void placeLegendBelow(QCustomPlot* plot, int columns);
+
+/// Adds the shaded band between lo and hi over x (two graphs kept out of the legend) in color at alpha 50;
+/// returns the upper graph, which carries the fill.
+QCPGraph* addBand(QCustomPlot* plot, const QVector<double>& x, const QVector<double>& lo,
+                  const QVector<double>& hi, const QColor& color);
+
 }  // namespace attnscope::widgets

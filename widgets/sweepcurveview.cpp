@@ -13,6 +13,7 @@
 
 #include "colormaps.h"
 #include "elidedlabel.h"
+#include "plotfitting.h"
 #include "statisticnames.h"
 #include "sweepdocument.h"
 
@@ -152,14 +153,7 @@ SweepCurveView::SweepCurveView(SweepDocument* document, SweepCurveKind kind, QWi
     m_plot->xAxis->setNumberPrecision(7);
   }
   // The legend sits below the axes, in as many columns as fit: inside it would cover the curves.
-  m_plot->legend->setVisible(true);
-  m_plot->axisRect()->insetLayout()->take(m_plot->legend);
-  m_plot->plotLayout()->addElement(2, 0, m_plot->legend);
-  m_plot->plotLayout()->setRowStretchFactor(2, 0.001);
-  m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-  m_plot->legend->setWrap(3);
-  m_plot->legend->setBorderPen(Qt::NoPen);
-  m_plot->legend->setMargins(QMargins(4, 2, 4, 2));
+  placeLegendBelow(m_plot, 3);
   m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
 
   auto* layout = new QVBoxLayout(this);
@@ -250,18 +244,7 @@ void SweepCurveView::draw() {
       x_hi = std::max(x_hi, p.n_hi);
       if (std::isfinite(p.value.hi)) y_hi = std::max(y_hi, p.value.hi);
     }
-    QCPGraph* lower = m_plot->addGraph();
-    QCPGraph* upper = m_plot->addGraph();
-    QColor fill = color;
-    fill.setAlpha(50);
-    for (QCPGraph* band : {lower, upper}) {
-      band->setPen(Qt::NoPen);
-      band->removeFromLegend();
-    }
-    lower->setData(x, lo, true);
-    upper->setData(x, hi, true);
-    upper->setBrush(fill);
-    upper->setChannelFillGraph(lower);  // the band: the interval between lower and upper
+    addBand(m_plot, x, lo, hi, color);
     QCPGraph* line = m_plot->addGraph();
     line->setData(x, mean, true);
     line->setPen(QPen(color, 2));

@@ -39,6 +39,10 @@ void printSsmax(const Model& model) {
   std::printf("ssmax        learned s per head%s\n", c.ssmax_bias ? " and bias b" : "");
   for (int64_t l = 0; l < c.n_layer; ++l) {
     auto s = model.ssmaxS(l);
+    if (!s.defined()) {
+      std::printf("  layer %-3lld softmax (no SSMax parameters)\n", static_cast<long long>(l));
+      continue;
+    }
     std::printf("  layer %-3lld s: min %.4f mean %.4f max %.4f", static_cast<long long>(l),
                 s.min().item<float>(), s.mean().item<float>(), s.max().item<float>());
     if (auto b = model.ssmaxB(l); b.defined())

@@ -75,8 +75,15 @@ struct TrainOptions {
   std::string out_dir;
   TrainParams params = defaultTrainParams();
   bool resume = false;
-  int64_t log_every = 10;  // steps between progress lines
+  int64_t log_every = 10;          // steps between progress lines
+  std::string positions = "rope";  // rope | pose:MAX (params.pose_max)
+  std::string curriculum;          // START:END (params.curriculum_start/end); empty: none
 };
+
+/// Reads `--positions rope|pose:MAX` into a PoSE reach (0 for rope) and `--curriculum START:END` into two
+/// steps; throws std::invalid_argument with the expected form.
+int64_t parsePositionsOption(const std::string& text);
+std::pair<int64_t, int64_t> parseCurriculumOption(const std::string& text);
 
 struct EvalOptions {
   std::string model_dir;

@@ -214,6 +214,44 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--log-every", train.log_every, "Steps between progress lines")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  auto valid = [](auto parse, const char* form) {
+    return CLI::Validator(
+        [parse](std::string& text) {
+          try {
+            parse(text);
+            return std::string();
+          } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+          }
+        },
+        form);
+  };
+  train_cmd
+      ->add_option("--positions", train.positions,
+                   "RoPE positions in training: rope (0..T-1) or pose:MAX (PoSE skips, so relative distances "
+                   "up to MAX are seen)")
+      ->check(valid(parsePositionsOption, "rope|pose:MAX"))
+      ->capture_default_str();
+  train_cmd->add_option("--nope-layers", tp.nope_layers, "Layers without position encoding (NoPE), e.g. 1,3")
+      ->delimiter(',');
+  train_cmd->add_option("--window-layers", tp.window_layers, "Layers with a sliding window of --window keys")
+      ->delimiter(',');
+  train_cmd->add_option("--window", tp.window, "Sliding window (keys) of --window-layers")
+      ->check(CLI::NonNegativeNumber);
+  train_cmd->add_flag("--qk-norm", tp.qk_norm, "RMSNorm per head on q and k (a qwen3 config)");
+  train_cmd->add_option("--ssmax-layers", tp.ssmax_layers, "With ssmax: only these layers learn SSMax")
+      ->delimiter(',');
+  train_cmd->add_flag("--bf16", tp.bf16, "Matrix products in bfloat16 (weights and optimizer stay float32)");
+  train_cmd
+      ->add_option("--distractors", tp.distractors,
+                   "Other cities' needles per 1,000 tokens of a needle sequence (as sweep --distractors)")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  train_cmd
+      ->add_option(
+          "--curriculum", train.curriculum,
+          "START:END: no distractors before step START, then their rate ramps to --distractors at END")
+      ->check(valid(parseCurriculumOption, "START:END"));
   train_cmd->add_flag("--resume", train.resume, "Continue from OUT_DIR/checkpoint (same arguments)");
   train_cmd->add_option(
       "--init-from", tp.init_from,

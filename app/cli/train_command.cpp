@@ -2,14 +2,59 @@
 // (or SIGTERM) stops it after writing a checkpoint that --resume continues.
 
 #include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <tuple>
 
+#include "attnscope/config.h"
 #include "attnscope/runtime.h"
+#include "attnscope/train.h"
 #include "commands.h"
 
 namespace attnscope::cli {
 
+namespace {
+
+int64_t parseCount(const std::string& text, const std::string& what) {
+  std::size_t used = 0;
+  long long value = -1;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < 0)
+    throw std::invalid_argument(what + ": '" + text + "' is not a non-negative integer");
+  return value;
+}
+
+}  // namespace
+
+int64_t parsePositionsOption(const std::string& text) {
+  if (text == "rope") return 0;
+  if (text.rfind("pose:", 0) == 0) {
+    const int64_t reach = parseCount(text.substr(5), "--positions pose:MAX");
+    if (reach < 2) throw std::invalid_argument("--positions pose:MAX needs MAX >= 2");
+    return reach;
+  }
+  throw std::invalid_argument("--positions: '" + text + "' is not rope or pose:MAX");
+}
+
+std::pair<int64_t, int64_t> parseCurriculumOption(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon == std::string::npos)
+    throw std::invalid_argument("--curriculum: '" + text + "' is not START:END");
+  const int64_t start = parseCount(text.substr(0, colon), "--curriculum START");
+  const int64_t end = parseCount(text.substr(colon + 1), "--curriculum END");
+  if (end < start) throw std::invalid_argument("--curriculum: END must not come before START");
+  return {start, end};
+}
+
 int runTrain(const TrainOptions& options) {
-  const TrainParams& p = options.params;
+  TrainParams p = options.params;
+  p.pose_max = parsePositionsOption(options.positions);
+  if (!options.curriculum.empty())
+    std::tie(p.curriculum_start, p.curriculum_end) = parseCurriculumOption(options.curriculum);
   const StopSignals stop;
   bool started = false;
   auto progress = [&](const TrainProgress& info) {
@@ -23,6 +68,17 @@ int runTrain(const TrainOptions& options) {
           static_cast<long long>(p.n_ctx), static_cast<long long>(p.n_steps),
           static_cast<long long>(p.batch_size), p.lr, static_cast<unsigned long long>(p.seed), p.needle_share,
           computeDescription().c_str());
+      for (const std::string& feature : architectureFeatures(parseConfig(trainConfigJson(p))))
+        std::printf("  %s\n", feature.c_str());
+      if (p.pose_max > 0)
+        std::printf("  PoSE positions: two chunks, skips up to %lld\n", static_cast<long long>(p.pose_max));
+      if (p.distractors > 0)
+        std::printf("  distractors: %g per 1,000 tokens%s\n", p.distractors,
+                    p.curriculum_end > 0 ? (" from step " + std::to_string(p.curriculum_start) +
+                                            ", full rate at step " + std::to_string(p.curriculum_end))
+                                               .c_str()
+                                         : "");
+      if (p.bf16) std::printf("  matrix products in bfloat16\n");
       if (options.resume)
         std::printf("resumed from %s/checkpoint at step %lld\n", options.out_dir.c_str(),
                     static_cast<long long>(info.step - 1));

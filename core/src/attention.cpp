@@ -13,6 +13,8 @@ torch::Tensor queryMultipliers(const LayerAttention& layer, const ForwardContext
   const NormalizerSpec& spec = ctx.normalizer;
   const int64_t nq = q1 - q0;
   if (spec.kind == NormalizerKind::Softmax) return {};
+  // Learned SSMax on chosen layers only (ssmax_layers): the others attend with plain softmax.
+  if (spec.kind == NormalizerKind::Ssmax && spec.use_learned && !layer.ssmax_s.defined()) return {};
   if (spec.kind == NormalizerKind::Ssmax) {
     auto log_n = torch::empty({1, nq}, torch::kFloat32);
     float* ln = log_n.data_ptr<float>();

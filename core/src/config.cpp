@@ -114,6 +114,23 @@ void parseSsmax(const json& j, ModelConfig& c) {
   if (normalizer == kNormalizerSsmax) {
     c.ssmax_learned = true;
     c.ssmax_bias = optionalBool(j, "ssmax_bias", false);
+    auto it = j.find("ssmax_layers");
+    if (it != j.end() && !it->is_null()) {
+      if (!it->is_array() || it->empty())
+        throw ConfigError("config.json: 'ssmax_layers' must list the layers (0-based) that carry SSMax");
+      std::vector<bool> layers(static_cast<std::size_t>(c.n_layer), false);
+      for (const json& layer : *it) {
+        if (!layer.is_number_integer() || layer.get<int64_t>() < 0 || layer.get<int64_t>() >= c.n_layer)
+          throw ConfigError("config.json: 'ssmax_layers' entry " + escapeForMessage(layer.dump()) +
+                            " is not a layer (0.." + std::to_string(c.n_layer - 1) + ")");
+        if (layers[layer.get<std::size_t>()])
+          throw ConfigError("config.json: 'ssmax_layers' lists layer " + layer.dump() + " twice");
+        layers[layer.get<std::size_t>()] = true;
+      }
+      c.ssmax_layers = layers;
+    }
+  } else if (normalizer == kNormalizerSoftmax && j.contains("ssmax_layers") && !j["ssmax_layers"].is_null()) {
+    throw ConfigError("config.json: 'ssmax_layers' needs attention_normalizer ssmax");
   } else if (normalizer != kNormalizerSoftmax) {
     throw ConfigError("config.json: attention_normalizer '" + escapeForMessage(normalizer) +
                       "' is not supported (softmax, ssmax)");
@@ -224,6 +241,7 @@ ModelConfig parseConfig(const std::string& json_text) {
                       "gemma3_text, gpt_neox, phi3)");
   }
   parseLayerTypes(j, c);
+  parseNopeLayers(j, c);
   refuseUnimplementedKeys(j, c);
   parseSsmax(j, c);
   c.torch_dtype = optionalString(j, "torch_dtype", "");

@@ -8,12 +8,14 @@ namespace attnscope {
 namespace {
 
 /// Returns the layers where the layer type is (or is not) sliding, as ranges: "0-4, 6-10, 12".
-std::string layerRanges(const ModelConfig& c, bool sliding) {
+/// Returns the layers where has(layer) equals want, as ranges ("0-2, 5"), or "none".
+template <typename Has>
+std::string layerRanges(const ModelConfig& c, bool want, Has has) {
   std::string text;
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    if (c.isSlidingLayer(l) != sliding) continue;
+    if (has(l) != want) continue;
     int64_t last = l;
-    while (last + 1 < c.n_layer && c.isSlidingLayer(last + 1) == sliding) ++last;
+    while (last + 1 < c.n_layer && has(last + 1) == want) ++last;
     text += (text.empty() ? "" : ", ") + std::to_string(l) + (last > l ? "-" + std::to_string(last) : "");
     l = last;
   }
@@ -82,9 +84,20 @@ std::vector<std::string> architectureFeatures(const ModelConfig& c) {
   if (c.attn_softcap > 0 || c.final_softcap > 0)
     features.push_back("soft-capping: scores " + capText(c.attn_softcap) + "; logits " +
                        capText(c.final_softcap));
+  auto sliding = [&](int64_t l) { return c.isSlidingLayer(l); };
+  if (!c.nope_layers.empty()) {
+    auto rope = [&](int64_t l) { return c.usesRope(l); };
+    features.push_back("no position encoding (NoPE) on layers " + layerRanges(c, false, rope) + "; RoPE on " +
+                       layerRanges(c, true, rope));
+  }
+  if (!c.ssmax_layers.empty()) {
+    auto ssmax = [&](int64_t l) { return c.hasLearnedSsmax(l); };
+    features.push_back("learned SSMax on layers " + layerRanges(c, true, ssmax) + "; softmax on " +
+                       layerRanges(c, false, ssmax));
+  }
   if (c.sliding_window > 0 || !c.sliding_layers.empty()) {
     features.push_back("layer types: sliding (window " + std::to_string(c.sliding_window) + ") on " +
-                       layerRanges(c, true) + "; full on " + layerRanges(c, false));
+                       layerRanges(c, true, sliding) + "; full on " + layerRanges(c, false, sliding));
     if (c.rope_local_theta > 0) {
       std::snprintf(buf, sizeof buf, "local RoPE: theta %g, no scaling, on sliding layers",
                     c.rope_local_theta);

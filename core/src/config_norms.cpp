@@ -121,7 +121,6 @@ const UnimplementedKey kUnimplementedKeys[] = {
     {"embedding_multiplier", "an embedding multiplier", {nullptr, nullptr}},
     {"residual_multiplier", "a residual multiplier", {nullptr, nullptr}},
     {"logits_scaling", "scaled logits", {nullptr, nullptr}},
-    {"no_rope_layers", "layers without RoPE", {nullptr, nullptr}},
     {"attention_chunk_size", "chunked attention", {nullptr, nullptr}},
     {"use_logn_attn", "log-n attention scaling (use --normalizer logn instead)", {nullptr, nullptr}},
 };
@@ -153,6 +152,10 @@ void parseLayerTypes(const json& j, ModelConfig& c) {
   if (!it->is_array() || static_cast<int64_t>(it->size()) != c.n_layer)
     throw ConfigError("config.json: 'layer_types' must list one type per layer (num_hidden_layers " +
                       std::to_string(c.n_layer) + ")");
+  // Llama itself has no layer_types; a llama config that gives them (attnscope's trainer writes such hybrid
+  // layouts) gives its window too.
+  if (c.model_type == "llama" && c.sliding_window == 0)
+    c.sliding_window = optionalInt(j, "sliding_window", 0);
   std::vector<bool> sliding;
   for (const json& type : *it) {
     const std::string name = type.is_string() ? type.get<std::string>() : type.dump();
@@ -168,6 +171,31 @@ void parseLayerTypes(const json& j, ModelConfig& c) {
         "window ('sliding_window'" +
         std::string(c.model_type.rfind("qwen", 0) == 0 ? " with use_sliding_window true)" : ")"));
   c.sliding_layers = sliding;
+}
+
+void parseNopeLayers(const json& j, ModelConfig& c) {
+  auto it = j.find("no_rope_layers");
+  if (it == j.end() || it->is_null()) return;
+  if (c.arch != Architecture::Llama)
+    throw ConfigError(
+        "config.json: 'no_rope_layers' (layers without RoPE) is not implemented for model_type '" +
+        escapeForMessage(c.model_type) + "'; attnscope refuses it rather than ignore it");
+  if (!it->is_array() || static_cast<int64_t>(it->size()) != c.n_layer)
+    throw ConfigError("config.json: 'no_rope_layers' must list one 0 or 1 per layer (num_hidden_layers " +
+                      std::to_string(c.n_layer) + ")");
+  std::vector<bool> nope;
+  for (const json& flag : *it) {
+    // As Llama 4: 1 means the layer uses RoPE, 0 that it is a NoPE layer.
+    if (flag.is_boolean()) {
+      nope.push_back(!flag.get<bool>());
+    } else if (flag.is_number_integer() && (flag.get<int64_t>() == 0 || flag.get<int64_t>() == 1)) {
+      nope.push_back(flag.get<int64_t>() == 0);
+    } else {
+      throw ConfigError("config.json: 'no_rope_layers' entries must be 0 (NoPE) or 1 (RoPE), not " +
+                        escapeForMessage(flag.dump()));
+    }
+  }
+  if (std::find(nope.begin(), nope.end(), true) != nope.end()) c.nope_layers = nope;
 }
 
 void refuseUnimplementedKeys(const json& j, const ModelConfig& c) {

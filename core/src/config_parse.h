@@ -39,6 +39,9 @@ void parseGptNeox(const json& j, ModelConfig& c);
 void parsePhi3(const json& j, ModelConfig& c);
 /// Reads layer_types (one "full_attention" or "sliding_attention" per layer) into c.sliding_layers.
 void parseLayerTypes(const json& j, ModelConfig& c);
+/// Reads no_rope_layers (Llama 4's form: one 1 for a RoPE layer or 0 for a NoPE layer, per layer) into
+/// c.nope_layers, for the Llama family; refuses it elsewhere.
+void parseNopeLayers(const json& j, ModelConfig& c);
 /// Throws ConfigError for a key that would change the computation in a way attnscope does not implement for
 /// this model_type (soft-capping outside Gemma, quantization, bidirectional attention, ...).
 void refuseUnimplementedKeys(const json& j, const ModelConfig& c);

@@ -29,7 +29,7 @@ struct Gpt2AttentionImpl : torch::nn::Module {
   Gpt2AttentionImpl(const ModelConfig& c, const ParamInit& init)
       : c_attn(register_module("c_attn", Conv1D(c.d_model, 3 * c.d_model, init))),
         c_proj(register_module("c_proj", Conv1D(c.d_model, c.d_model, init))) {
-    registerSsmax(*this, c, ssmax_s, ssmax_b);
+    registerSsmax(*this, c, init.layer, ssmax_s, ssmax_b);
   }
   torch::Tensor forward(const torch::Tensor& x, int64_t layer, const ForwardContext& ctx) {
     const ModelConfig& c = ctx.config;
@@ -79,7 +79,7 @@ class Gpt2 : public TransformerImpl {
         h(register_module("h", torch::nn::ModuleList())),
         ln_f(register_module("ln_f", LayerNorm(c.d_model, c.norm_eps, init))) {
     for (int64_t i = 0; i < c.n_layer; ++i) {
-      blocks.push_back(Gpt2Block(c, init));
+      blocks.push_back(Gpt2Block(c, init.forLayer(i)));
       h->push_back(blocks.back());
     }
   }

@@ -18,7 +18,7 @@ struct GptNeoxAttentionImpl : torch::nn::Module {
       : query_key_value(
             register_module("query_key_value", Linear(c.d_model, 3 * c.d_model, c.attention_bias, init))),
         dense(register_module("dense", Linear(c.d_model, c.d_model, c.attention_bias, init))) {
-    registerSsmax(*this, c, ssmax_s, ssmax_b);
+    registerSsmax(*this, c, init.layer, ssmax_s, ssmax_b);
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, const ForwardContext& ctx) {
@@ -75,7 +75,7 @@ struct GptNeoxBodyImpl : torch::nn::Module {
         layers(register_module("layers", torch::nn::ModuleList())),
         final_layer_norm(register_module("final_layer_norm", LayerNorm(c.d_model, c.norm_eps, init))) {
     for (int64_t i = 0; i < c.n_layer; ++i) {
-      typed_layers.push_back(GptNeoxLayer(c, init));
+      typed_layers.push_back(GptNeoxLayer(c, init.forLayer(i)));
       layers->push_back(typed_layers.back());
     }
   }

@@ -14,6 +14,16 @@ struct ParamInit {
   bool allocate = true;
   /// dtype of the weight matrices and projection biases (float32 or bfloat16); norms are always float32.
   torch::ScalarType matrix_dtype = torch::kFloat32;
+  /// The decoder layer the parameters belong to (set by each architecture's layer loop; -1 outside layers),
+  /// for per-layer choices such as which layers carry learned SSMax.
+  int64_t layer = -1;
+
+  /// Returns these settings for the parameters of decoder layer `index`.
+  ParamInit forLayer(int64_t index) const {
+    ParamInit init = *this;
+    init.layer = index;
+    return init;
+  }
 
   /// A new matrix-class parameter (projection, embedding, head) of this shape.
   /// Its values are left unset: Model initialises matrices randomly or loads them.

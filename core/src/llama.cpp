@@ -31,7 +31,7 @@ struct LlamaAttentionImpl : torch::nn::Module {
       k_norm = register_module(
           "k_norm", RmsNorm(whole ? c.n_kv_head * c.d_head : c.d_head, c.norm_eps, init, c.norm_plus_one));
     }
-    registerSsmax(*this, c, ssmax_s, ssmax_b);
+    registerSsmax(*this, c, init.layer, ssmax_s, ssmax_b);
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, const ForwardContext& ctx) {
@@ -44,8 +44,8 @@ struct LlamaAttentionImpl : torch::nn::Module {
     if (c.qk_norm == QkNorm::Whole) q = q_norm(q), k = k_norm(k);
     q = heads(q, c.n_head), k = heads(k, c.n_kv_head);  // [B, H, T, d], [B, Hkv, T, d]
     if (c.qk_norm == QkNorm::PerHead) q = q_norm(q), k = k_norm(k);
-    q = Rope::apply(q, cos, sin), k = Rope::apply(k, cos, sin);
-    auto v = heads(v_proj(x), c.n_kv_head);  // [B, Hkv, T, d]
+    if (c.usesRope(layer)) q = Rope::apply(q, cos, sin), k = Rope::apply(k, cos, sin);  // else NoPE
+    auto v = heads(v_proj(x), c.n_kv_head);                                             // [B, Hkv, T, d]
     const BlockHookNames& names = ctx.names[layer];
     if (ctx.hooks.listens(names.q)) ctx.hooks.fire({names.q, layer, p0, p1, p0, p1, q});
     if (ctx.hooks.listens(names.k)) ctx.hooks.fire({names.k, layer, p0, p1, p0, p1, k});
@@ -114,7 +114,7 @@ struct LlamaBodyImpl : torch::nn::Module {
         layers(register_module("layers", torch::nn::ModuleList())),
         norm(register_module("norm", RmsNorm(c.d_model, c.norm_eps, init, c.norm_plus_one))) {
     for (int64_t i = 0; i < c.n_layer; ++i) {
-      typed_layers.push_back(LlamaLayer(c, init));
+      typed_layers.push_back(LlamaLayer(c, init.forLayer(i)));
       layers->push_back(typed_layers.back());
     }
   }
@@ -144,9 +144,12 @@ class Llama : public TransformerImpl {
 
   torch::Tensor hidden(const torch::Tensor& ids, const ForwardContext& ctx) override {
     const int64_t T = ids.size(1), p0 = ctx.n_past, p1 = p0 + T;
-    auto [cos, sin] = rope.cosSinAt(ctx.n_past, T);
+    auto cosSin = [&](Rope& r) {
+      return ctx.positions.defined() ? r.cosSinOf(ctx.positions) : r.cosSinAt(ctx.n_past, T);
+    };
+    auto [cos, sin] = cosSin(rope);
     torch::Tensor local_cos, local_sin;
-    if (local_rope) std::tie(local_cos, local_sin) = local_rope->cosSinAt(ctx.n_past, T);
+    if (local_rope) std::tie(local_cos, local_sin) = cosSin(*local_rope);
     const int64_t mlp_block = positionBlock(ids.size(0), ctx.config.d_ff, ctx.options.max_mlp_bytes);
     auto x = model->embed_tokens(ids);
     if (embed_scale != 1.0) x = x * embed_scale;

@@ -72,6 +72,22 @@ void checkIds(const torch::Tensor& ids, int64_t vocab_size) {
   }
 }
 
+/// Throws std::invalid_argument unless positions are int64 [T] or [B, T] for ids [B, T], non-negative, in a
+/// Llama-family model (the architectures whose only use of positions is RoPE).
+void checkPositions(const torch::Tensor& positions, const torch::Tensor& ids, const ModelConfig& config) {
+  if (config.arch != Architecture::Llama)
+    throw std::invalid_argument(
+        std::string("forward: position ids are supported for the Llama family, not ") +
+        architectureName(config.arch));
+  const bool shape_ok = positions.scalar_type() == torch::kInt64 &&
+                        ((positions.dim() == 1 && positions.size(0) == ids.size(1)) ||
+                         (positions.dim() == 2 && positions.sizes() == ids.sizes()));
+  if (!shape_ok)
+    throw std::invalid_argument("forward: position ids must be int64 [T] or [B, T] matching the ids");
+  if (positions.numel() > 0 && positions.min().item<int64_t>() < 0)
+    throw std::invalid_argument("forward: position ids must be >= 0");
+}
+
 }  // namespace
 
 double defaultSsmaxS(int64_t n_ctx) {
@@ -81,8 +97,9 @@ double defaultSsmaxS(int64_t n_ctx) {
   return mean > 0 ? 1.0 / mean : 1.0;
 }
 
-void registerSsmax(torch::nn::Module& attn, const ModelConfig& config, torch::Tensor& s, torch::Tensor& b) {
-  if (!config.ssmax_learned) return;
+void registerSsmax(torch::nn::Module& attn, const ModelConfig& config, int64_t layer, torch::Tensor& s,
+                   torch::Tensor& b) {
+  if (!config.hasLearnedSsmax(layer)) return;
   s = attn.register_parameter("ssmax_s", torch::full({config.n_head}, defaultSsmaxS(config.n_ctx)));
   if (config.ssmax_bias) b = attn.register_parameter("ssmax_b", torch::zeros({config.n_head}));
 }
@@ -168,6 +185,11 @@ at::Tensor Model::runLayers(const at::Tensor& ids, const ForwardOptions& options
   if (options.query_block > 0) attention.query_block = options.query_block;
   const NormalizerSpec& normalizer = options.normalizer ? *options.normalizer : m_normalizer;
   ForwardContext ctx{m_config, hooks, normalizer, attention, m_names, matrixType(m_dtype)};
+  if (options.positions.defined()) {
+    checkPositions(options.positions, ids, m_config);
+    if (options.cache) throw std::invalid_argument("forward: position ids cannot be combined with a cache");
+    ctx.positions = options.positions;
+  }
   KvCache* cache = options.cache;
   std::optional<torch::NoGradGuard> no_grad;
   if (cache) {

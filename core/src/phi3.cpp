@@ -18,7 +18,7 @@ struct Phi3AttentionImpl : torch::nn::Module {
       : qkv_proj(register_module("qkv_proj",
                                  Linear(c.d_model, (c.n_head + 2 * c.n_kv_head) * c.d_head, false, init))),
         o_proj(register_module("o_proj", Linear(c.n_head * c.d_head, c.d_model, false, init))) {
-    registerSsmax(*this, c, ssmax_s, ssmax_b);
+    registerSsmax(*this, c, init.layer, ssmax_s, ssmax_b);
   }
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         int64_t layer, const ForwardContext& ctx) {
@@ -75,7 +75,7 @@ struct Phi3BodyImpl : torch::nn::Module {
         layers(register_module("layers", torch::nn::ModuleList())),
         norm(register_module("norm", RmsNorm(c.d_model, c.norm_eps, init))) {
     for (int64_t i = 0; i < c.n_layer; ++i) {
-      typed_layers.push_back(Phi3Layer(c, init));
+      typed_layers.push_back(Phi3Layer(c, init.forLayer(i)));
       layers->push_back(typed_layers.back());
     }
   }

@@ -112,6 +112,18 @@ std::pair<torch::Tensor, torch::Tensor> Rope::cosSinAt(int64_t first, int64_t co
   return {cos.narrow(0, first, count), sin.narrow(0, first, count)};
 }
 
+std::pair<torch::Tensor, torch::Tensor> Rope::cosSinOf(const torch::Tensor& positions) const {
+  const int64_t n_pos = positions.numel() > 0 ? positions.max().item<int64_t>() + 1 : 1;
+  // Angles in double, as cosSin: fp32 position × frequency loses digits at long contexts.
+  auto inv = torch::tensor(inverseFrequencies(n_pos), torch::kFloat64);  // [rotary / 2]
+  auto angles = positions.to(torch::kFloat64).unsqueeze(-1) * inv;       // [..., T, rotary / 2]
+  auto full = torch::cat({angles, angles}, -1);                          // [..., T, rotary]
+  auto cos = (full.cos() * m_attention_factor).to(torch::kFloat32);
+  auto sin = (full.sin() * m_attention_factor).to(torch::kFloat32);
+  if (positions.dim() == 2) cos = cos.unsqueeze(1), sin = sin.unsqueeze(1);  // [B, 1, T, rotary]
+  return {cos, sin};
+}
+
 torch::Tensor Rope::apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   const int64_t dim = cos.size(-1);
   if (dim < x.size(-1)) {

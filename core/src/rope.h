@@ -17,6 +17,9 @@ class Rope {
   /// count): a cached pass's new tokens. (dynamic and longrope then pick frequencies by the total length, as
   /// transformers does with a cache, so earlier cached keys may have turned by others.)
   std::pair<torch::Tensor, torch::Tensor> cosSinAt(int64_t first, int64_t count);
+  /// Returns cos and sin for explicit positions: [T, rotary dim] for positions [T], [B, 1, T, rotary dim] for
+  /// [B, T] (broadcasting over heads). Frequencies that depend on the length use max(positions) + 1.
+  std::pair<torch::Tensor, torch::Tensor> cosSinOf(const torch::Tensor& positions) const;
   /// Rotates the first cos.size(-1) dimensions of x [B, heads, T, d_head] by the given cos/sin; the others
   /// pass unchanged (partial rotary).
   static torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);

@@ -1,5 +1,6 @@
 #include "attnscope/train.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,26 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr double kPi = 3.14159265358979323846;
+
+/// Turns CPU autocast to bfloat16 on for its lifetime when asked (and off again, clearing autocast's cache).
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : m_on(on) {
+    if (!m_on) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~AutocastScope() {
+    if (!m_on) return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool m_on;
+};
 
 /// Returns every param that changes the trained weights (checkpoint_every does not).
 json paramsJson(const TrainParams& p) {
@@ -48,6 +70,16 @@ json paramsJson(const TrainParams& p) {
             {"held_out", p.corpus.held_out},
             {"needle_share", p.needle_share},
             {"answer_weight", p.answer_weight}};
+  // Options added later are recorded only when used, so earlier runs' records (and resumes) stay as they
+  // were.
+  if (p.pose_max > 0) j["pose_max"] = p.pose_max;
+  if (!p.nope_layers.empty()) j["nope_layers"] = p.nope_layers;
+  if (!p.window_layers.empty()) j["window_layers"] = p.window_layers, j["window"] = p.window;
+  if (p.qk_norm) j["qk_norm"] = true;
+  if (!p.ssmax_layers.empty()) j["ssmax_layers"] = p.ssmax_layers;
+  if (p.bf16) j["bf16"] = true;
+  if (p.distractors > 0) j["distractors"] = p.distractors;
+  if (p.curriculum_end > 0) j["curriculum"] = {p.curriculum_start, p.curriculum_end};
   if (!p.init_from.empty()) {
     // Continued training records where it started and how that model was trained.
     j["init_from"] = p.init_from;
@@ -79,6 +111,29 @@ void validate(const TrainParams& p) {
     fail("warm-up, decay and clip must be >= 0");
   if (!(p.needle_share >= 0 && p.needle_share <= 1)) fail("needle share must be in [0, 1]");
   if (!(p.answer_weight >= 0)) fail("answer weight must be >= 0");
+  auto check_layers = [&](const std::vector<int64_t>& layers, const std::string& what) {
+    std::vector<bool> seen(static_cast<std::size_t>(p.n_layer), false);
+    for (int64_t l : layers) {
+      if (l < 0 || l >= p.n_layer)
+        fail(what + " layer " + std::to_string(l) + " is not a layer (0.." + std::to_string(p.n_layer - 1) +
+             ")");
+      if (seen[static_cast<std::size_t>(l)]) fail(what + " layer " + std::to_string(l) + " is given twice");
+      seen[static_cast<std::size_t>(l)] = true;
+    }
+  };
+  check_layers(p.nope_layers, "NoPE");
+  check_layers(p.window_layers, "window");
+  check_layers(p.ssmax_layers, "SSMax");
+  if (!p.window_layers.empty() && p.window < 1) fail("window layers need a window of at least 1 key");
+  if (p.window_layers.empty() && p.window != 0) fail("a window needs window layers");
+  if (!p.ssmax_layers.empty() && p.normalizer != kNormalizerSsmax) fail("SSMax layers need normalizer ssmax");
+  if (p.pose_max != 0 && p.pose_max < p.n_ctx)
+    fail("PoSE positions must reach at least the context (" + std::to_string(p.n_ctx) + ")");
+  if (p.pose_max > kMaxConfigDimension) fail("PoSE positions beyond " + std::to_string(kMaxConfigDimension));
+  if (!(p.distractors >= 0 && p.distractors <= 1000))
+    fail("distractors must be in [0, 1000] per 1,000 tokens");
+  if (p.curriculum_start < 0 || p.curriculum_end < p.curriculum_start)
+    fail("curriculum must be START:END with 0 <= START <= END");
   const int64_t needle_bytes = minNeedlePromptBytes() + 8;  // + 7 digits and "."
   if (p.needle_share > 0 && p.n_ctx + 1 < needle_bytes)
     fail("context " + std::to_string(p.n_ctx) + " is too short for the needle task (needs " +
@@ -93,8 +148,8 @@ TrainParams defaultTrainParams() {
 
 std::string trainConfigJson(const TrainParams& p) {
   validate(p);
-  json j = {{"architectures", {"LlamaForCausalLM"}},
-            {"model_type", "llama"},
+  json j = {{"architectures", {p.qk_norm ? "Qwen3ForCausalLM" : "LlamaForCausalLM"}},
+            {"model_type", p.qk_norm ? "qwen3" : "llama"},
             {"vocab_size", 256},
             {"hidden_size", p.d_model},
             {"intermediate_size", p.d_ff},
@@ -112,6 +167,23 @@ std::string trainConfigJson(const TrainParams& p) {
             {"attnscope_tokenizer", "bytes"},
             {"attnscope_training", paramsJson(p)}};
   if (p.normalizer == kNormalizerSsmax) j["ssmax_bias"] = p.ssmax_bias;
+  if (!p.ssmax_layers.empty()) j["ssmax_layers"] = p.ssmax_layers;
+  auto per_layer = [&](const std::vector<int64_t>& layers, const json& in, const json& out) {
+    json list = json::array();
+    for (int64_t l = 0; l < p.n_layer; ++l)
+      list.push_back(std::find(layers.begin(), layers.end(), l) != layers.end() ? in : out);
+    return list;
+  };
+  if (!p.nope_layers.empty()) j["no_rope_layers"] = per_layer(p.nope_layers, 0, 1);  // Llama 4: 1 = RoPE
+  if (!p.window_layers.empty()) {
+    j["sliding_window"] = p.window;
+    j["layer_types"] = per_layer(p.window_layers, "sliding_attention", "full_attention");
+  }
+  if (p.qk_norm) {  // Qwen3's keys: q/k RMSNorm per head; its window exists only with use_sliding_window
+    j["head_dim"] = p.d_model / p.n_head;
+    j["use_sliding_window"] = !p.window_layers.empty();
+    j["max_window_layers"] = p.n_layer;
+  }
   return j.dump(2);
 }
 
@@ -122,6 +194,14 @@ double learningRate(const TrainParams& p, int64_t step) {
   const double t = std::min(1.0, static_cast<double>(step - p.warmup_steps) / static_cast<double>(n_decay));
   const double floor = p.lr * p.min_lr_ratio;
   return floor + (p.lr - floor) * 0.5 * (1.0 + std::cos(kPi * t));
+}
+
+double distractorRate(const TrainParams& p, int64_t step) {
+  if (p.curriculum_end <= 0 || step >= p.curriculum_end) return p.distractors;
+  if (step < p.curriculum_start) return 0.0;
+  const double t = static_cast<double>(step - p.curriculum_start) /
+                   static_cast<double>(std::max<int64_t>(1, p.curriculum_end - p.curriculum_start));
+  return p.distractors * t;
 }
 
 struct Trainer::State {
@@ -174,29 +254,50 @@ int64_t Trainer::step() const {
   return m_state->step;
 }
 
-std::pair<at::Tensor, at::Tensor> Trainer::nextBatch(const std::string& source) {
+TrainBatch Trainer::nextBatch(const std::string& source) {
   const TrainParams& p = m_state->params;
   const int64_t B = p.batch_size, T = p.n_ctx;
-  auto tokens = torch::empty({B, T + 1}, torch::kInt64);  // [B, T + 1]
-  auto weights = torch::ones({B, T});                     // [B, T], weight of the target tokens[b][i + 1]
-  auto tok = tokens.accessor<int64_t, 2>();
+  const double distractors = distractorRate(p, m_state->step);
+  TrainBatch batch;
+  batch.tokens = torch::empty({B, T + 1}, torch::kInt64);  // [B, T + 1]
+  batch.weights = torch::ones({B, T});                     // [B, T], weight of the target tokens[b][i + 1]
+  if (p.pose_max > 0) batch.positions = torch::empty({B, T}, torch::kInt64);
+  auto tok = batch.tokens.accessor<int64_t, 2>();
   for (int64_t b = 0; b < B; ++b) {
-    TrainSample sample = drawTrainSample(source, T + 1, p.needle_share, m_state->rng);
+    TrainSample sample = drawTrainSample(source, T + 1, p.needle_share, m_state->rng, distractors);
     for (int64_t i = 0; i <= T; ++i) tok[b][i] = static_cast<unsigned char>(sample.bytes[i]);
     if (sample.answer_begin > 0 && p.answer_weight != 1.0)
-      weights[b].slice(0, sample.answer_begin - 1, sample.answer_end - 1).fill_(p.answer_weight);
+      batch.weights[b].slice(0, sample.answer_begin - 1, sample.answer_end - 1).fill_(p.answer_weight);
+    if (p.pose_max > 0) {
+      const std::vector<int64_t> positions = drawPosePositions(T, p.pose_max, m_state->rng);
+      std::copy(positions.begin(), positions.end(), batch.positions[b].data_ptr<int64_t>());
+    }
   }
-  return {tokens, weights};
+  return batch;
 }
 
 double Trainer::trainStep(const at::Tensor& tokens) {
-  return trainStep(tokens, torch::ones({tokens.size(0), tokens.size(1) - 1}));
+  return trainStep(TrainBatch{tokens, torch::ones({tokens.size(0), tokens.size(1) - 1}), {}});
 }
 
 double Trainer::trainStep(const at::Tensor& tokens, const at::Tensor& weights) {
+  return trainStep(TrainBatch{tokens, weights, {}});
+}
+
+double Trainer::trainStep(const TrainBatch& batch) {
   State& s = *m_state;
+  const at::Tensor& tokens = batch.tokens;
+  const at::Tensor& weights = batch.weights;
   const int64_t T = tokens.size(1) - 1;
-  auto logits = s.model->forward(tokens.narrow(1, 0, T), LogitPositions::all());  // [B, T, V]
+  ForwardOptions options;
+  options.logits = LogitPositions::all();
+  options.positions = batch.positions;
+  torch::Tensor logits;
+  {
+    // bf16: the matrix products run in bfloat16 under autocast; the loss and the update stay float32.
+    AutocastScope autocast(s.params.bf16);
+    logits = s.model->forward(tokens.narrow(1, 0, T), options).logits.to(torch::kFloat32);  // [B, T, V]
+  }
   auto ce = torch::nn::functional::cross_entropy(
       logits.reshape({-1, logits.size(-1)}), tokens.narrow(1, 1, T).reshape({-1}),
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [B·T]
@@ -292,9 +393,9 @@ TrainResult train(const TrainParams& params, const std::string& out_dir, bool re
   const double tokens_per_step = static_cast<double>(params.batch_size * params.n_ctx);
   const auto start = std::chrono::steady_clock::now();
   while (trainer.step() < params.n_steps) {
-    auto [tokens, weights] = trainer.nextBatch(corpus.train_text);
+    const TrainBatch batch = trainer.nextBatch(corpus.train_text);
     const double lr = learningRate(params, trainer.step());
-    result.last_loss = trainer.trainStep(tokens, weights);
+    result.last_loss = trainer.trainStep(batch);
     const int64_t done = trainer.step();
     result.steps_done = done;
     TrainProgress info;

@@ -156,28 +156,64 @@ int64_t minNeedlePromptBytes() {
 
 NeedlePrompt buildNeedlePrompt(const std::string& source, uint64_t offset, int64_t n_bytes, double depth,
                                const Needle& needle) {
-  const std::string sentence = needleSentence(needle);
+  return buildNeedlePrompt(source, offset, n_bytes, depth, needle, {});
+}
+
+NeedlePrompt buildNeedlePrompt(const std::string& source, uint64_t offset, int64_t n_bytes, double depth,
+                               const Needle& needle,
+                               const std::vector<std::pair<Needle, double>>& distractors) {
+  struct Insertion {
+    std::string text;  // sentence and the blank after it
+    double depth = 0;
+    int64_t at = 0;  // haystack byte it goes before
+    bool is_needle = false;
+  };
+  std::vector<Insertion> inserts = {{needleSentence(needle) + " ", depth, 0, true}};
+  for (const auto& [other, where] : distractors)
+    inserts.push_back({needleSentence(other) + " ", where, 0, false});
   const std::string question = needleQuestion(needle);
-  const int64_t fixed = static_cast<int64_t>(sentence.size() + 1 + question.size());
+  int64_t fixed = static_cast<int64_t>(question.size());
+  for (const Insertion& in : inserts) fixed += static_cast<int64_t>(in.text.size());
   if (n_bytes < fixed)
-    throw std::invalid_argument("needle prompt: " + std::to_string(n_bytes) +
-                                " bytes cannot hold the needle and the question (" + std::to_string(fixed) +
-                                ")");
+    throw std::invalid_argument(
+        "needle prompt: " + std::to_string(n_bytes) + " bytes cannot hold the needle, the question" +
+        (distractors.empty() ? std::string()
+                             : " and " + std::to_string(distractors.size()) + " distractor(s)") +
+        " (" + std::to_string(fixed) + ")");
   if (source.empty()) throw std::invalid_argument("needle prompt: no haystack text");
-  if (!(depth >= 0.0 && depth <= 1.0)) throw std::invalid_argument("needle prompt: depth must be in [0, 1]");
   const int64_t n_hay = n_bytes - fixed;
   const std::string hay = textSlice(source, offset, n_hay);
-  int64_t at = std::min<int64_t>(n_hay, std::llround(depth * static_cast<double>(n_hay)));
-  while (at > 0 && !isSpace(hay[at - 1])) --at;  // never split a word
+  for (Insertion& in : inserts) {
+    if (!(in.depth >= 0.0 && in.depth <= 1.0))
+      throw std::invalid_argument("needle prompt: depth must be in [0, 1]");
+    in.at = std::min<int64_t>(n_hay, std::llround(in.depth * static_cast<double>(n_hay)));
+    while (in.at > 0 && !isSpace(hay[in.at - 1])) --in.at;  // never split a word
+  }
+  // In haystack order; at one point the needle goes first.
+  std::stable_sort(inserts.begin(), inserts.end(),
+                   [](const Insertion& a, const Insertion& b) { return a.at < b.at; });
 
   NeedlePrompt prompt;
-  prompt.text = hay.substr(0, at) + sentence + " " + hay.substr(at) + question;
-  prompt.needle_begin = at;
-  prompt.needle_end = at + static_cast<int64_t>(sentence.size());
+  int64_t used = 0;
+  for (const Insertion& in : inserts) {
+    prompt.text += hay.substr(used, in.at - used);
+    used = in.at;
+    if (in.is_needle) {
+      prompt.needle_begin = static_cast<int64_t>(prompt.text.size());
+      prompt.needle_end =
+          prompt.needle_begin + static_cast<int64_t>(in.text.size()) - 1;  // without the blank
+    }
+    prompt.text += in.text;
+  }
+  prompt.text += hay.substr(used) + question;
   prompt.digits_begin = prompt.needle_end - 1 - kNeedleDigits;  // the digits end just before the final "."
   prompt.answer = needle.digits;
   prompt.city = needle.city;
   return prompt;
+}
+
+int64_t distractorCount(double per_thousand, int64_t length) {
+  return std::llround(per_thousand * static_cast<double>(length) / 1000.0);
 }
 
 NeedlePrompt buildNeedlePrompt(const std::string& source, int64_t n_bytes, double depth,
@@ -188,13 +224,20 @@ NeedlePrompt buildNeedlePrompt(const std::string& source, int64_t n_bytes, doubl
 }
 
 TrainSample drawTrainSample(const std::string& source, int64_t n_bytes, double needle_share,
-                            std::mt19937_64& rng) {
+                            std::mt19937_64& rng, double distractors) {
   TrainSample sample;
   if (uniformUnit(rng) < needle_share) {
     Needle needle = drawNeedle(rng);
     const double depth = uniformUnit(rng);
     const uint64_t offset = uniformIndex(rng, source.size());
-    NeedlePrompt prompt = buildNeedlePrompt(source, offset, n_bytes - kNeedleDigits - 1, depth, needle);
+    std::vector<std::pair<Needle, double>> others;  // none drawn at rate 0: earlier runs' data stays the same
+    for (int64_t d = distractorCount(distractors, n_bytes); d > 0; --d) {
+      Needle other = drawNeedle(rng);
+      while (other.city == needle.city) other = drawNeedle(rng);
+      others.emplace_back(other, uniformUnit(rng));
+    }
+    NeedlePrompt prompt =
+        buildNeedlePrompt(source, offset, n_bytes - kNeedleDigits - 1, depth, needle, others);
     sample.answer_begin = static_cast<int64_t>(prompt.text.size());
     sample.answer_end = sample.answer_begin + kNeedleDigits;
     sample.bytes = prompt.text + prompt.answer + ".";
@@ -202,6 +245,17 @@ TrainSample drawTrainSample(const std::string& source, int64_t n_bytes, double n
     sample.bytes = textSlice(source, uniformIndex(rng, source.size()), n_bytes);
   }
   return sample;
+}
+
+std::vector<int64_t> drawPosePositions(int64_t n, int64_t max_position, std::mt19937_64& rng) {
+  if (n < 2 || max_position < n)
+    throw std::invalid_argument("PoSE positions: need 2 <= tokens (" + std::to_string(n) +
+                                ") <= largest position (" + std::to_string(max_position) + ")");
+  const int64_t split = 1 + static_cast<int64_t>(uniformIndex(rng, static_cast<uint64_t>(n - 1)));
+  const int64_t skip = static_cast<int64_t>(uniformIndex(rng, static_cast<uint64_t>(max_position - n + 1)));
+  std::vector<int64_t> positions(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) positions[static_cast<std::size_t>(i)] = i < split ? i : i + skip;
+  return positions;
 }
 
 }  // namespace attnscope

@@ -52,7 +52,8 @@ struct ForwardContext {
   torch::ScalarType matrix_dtype = torch::kFloat32;
   /// Set: this pass's tokens follow the cache's n_past positions; attention appends to it and reads all.
   KvCache* cache = nullptr;
-  int64_t n_past = 0;  // absolute position of this pass's first token (0 without a cache)
+  int64_t n_past = 0;       // absolute position of this pass's first token (0 without a cache)
+  torch::Tensor positions;  // ForwardOptions::positions: RoPE positions [T] or [B, T]; undefined: n_past..
 };
 
 class TransformerImpl : public torch::nn::Module {
@@ -78,7 +79,9 @@ std::shared_ptr<TransformerImpl> makePhi3(const ModelConfig& config, const Param
 /// Returns the SSMax initial s: 1 / mean(ln n) over n = 1..n_ctx, so s·ln n averages 1 over the context.
 double defaultSsmaxS(int64_t n_ctx);
 
-/// Registers the learned SSMax parameters on an attention module when the config asks for them.
-void registerSsmax(torch::nn::Module& attn, const ModelConfig& config, torch::Tensor& s, torch::Tensor& b);
+/// Registers the learned SSMax parameters on layer `layer`'s attention module when the config gives that
+/// layer any (ModelConfig::hasLearnedSsmax).
+void registerSsmax(torch::nn::Module& attn, const ModelConfig& config, int64_t layer, torch::Tensor& s,
+                   torch::Tensor& b);
 
 }  // namespace attnscope

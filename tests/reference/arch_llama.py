@@ -3,7 +3,7 @@ modeling_mistral, modeling_qwen2 and modeling_rope_utils."""
 import torch
 
 from reference_common import (F64, HF_DTYPE, Case, Weights, attend, head_dim, rms_norm, rope_inv_freq, rotate,
-                              seed_of)
+                              seed_of, uses_rope)
 
 
 def biased_projections(cfg):
@@ -19,14 +19,21 @@ def sliding_window(cfg, layer):
         return cfg.get("sliding_window")
     if cfg["model_type"] == "qwen2" and cfg.get("use_sliding_window"):
         return cfg["sliding_window"] if layer >= cfg["max_window_layers"] else None
+    if cfg["model_type"] == "llama" and cfg.get("layer_types") is not None:
+        # attnscope's extension: a llama config may give layer_types (and a sliding_window), with the meaning
+        # Qwen2/Qwen3/Gemma give them
+        return cfg["sliding_window"] if cfg["layer_types"][layer] == "sliding_attention" else None
     return None  # qwen2 configs carry a sliding_window even when use_sliding_window is false: ignored
 
 
-def llama_forward(cfg, W, ids, run):
+
+def llama_forward(cfg, W, ids, run, position_ids=None):
+    """position_ids: RoPE positions [T] as transformers' position_ids (default 0..T-1); only RoPE reads them."""
     H, KV, d, T = cfg["num_attention_heads"], cfg["num_key_value_heads"], head_dim(cfg), len(ids)
     eps, biased = cfg["rms_norm_eps"], biased_projections(cfg)
-    inv, attention_factor = rope_inv_freq(cfg, d, T)
-    angles = torch.arange(T, dtype=F64)[:, None] * inv[None]
+    positions = torch.arange(T) if position_ids is None else position_ids
+    inv, attention_factor = rope_inv_freq(cfg, d, int(positions.max()) + 1)
+    angles = positions.to(F64)[:, None] * inv[None]
     angles = torch.cat([angles, angles], dim=-1)
     cos, sin = angles.cos() * attention_factor, angles.sin() * attention_factor
 
@@ -42,8 +49,9 @@ def llama_forward(cfg, W, ids, run):
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         x = rms_norm(h, W[p + "input_layernorm.weight"], eps)
-        q = rotate(project(x, p, "q_proj", H), cos, sin)
-        k = rotate(project(x, p, "k_proj", KV), cos, sin)
+        q, k = project(x, p, "q_proj", H), project(x, p, "k_proj", KV)
+        if uses_rope(cfg, l):
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         v = project(x, p, "v_proj", KV)
         # GQA: query head h reads kv head h // (H / KV)
         k, v = k.repeat_interleave(H // KV, dim=0), v.repeat_interleave(H // KV, dim=0)
@@ -81,7 +89,7 @@ def llama_model(name, V, D, n_kv, model_type="llama", n_layer=2, n_head=4, inter
             w.randn(p + f"self_attn.{proj}.weight", (n_out, n_in), std)
             if proj in biased:
                 w.randn(p + f"self_attn.{proj}.bias", (n_out,), 0.05)
-        if cfg.get("attention_normalizer") == "ssmax":
+        if cfg.get("attention_normalizer") == "ssmax" and l in cfg.get("ssmax_layers", range(n_layer)):
             w.uniform(p + "self_attn.ssmax_s", (n_head,), 0.2, 0.6)
             if cfg.get("ssmax_bias"):
                 w.uniform(p + "self_attn.ssmax_b", (n_head,), -0.1, 0.3)

@@ -5,7 +5,7 @@ sliding_attention (by default those from max_window_layers on, and only with use
 import torch
 
 from reference_common import (HF_DTYPE, Case, Weights, attend, linear as common_linear, random_attention,
-                              rms_norm, rope_cos_sin, rope_inv_freq, rotate, seed_of)
+                              rms_norm, rope_cos_sin, rope_inv_freq, rotate, seed_of, uses_rope)
 
 
 def qwen3_layer_types(cfg):
@@ -35,7 +35,8 @@ def qwen3_forward(cfg, W, ids, run):
         q = rms_norm(linear(x, p + "q_proj", bias).view(T, H, d), W[p + "q_norm.weight"], eps).transpose(0, 1)
         k = rms_norm(linear(x, p + "k_proj", bias).view(T, KV, d), W[p + "k_norm.weight"], eps).transpose(0, 1)
         v = linear(x, p + "v_proj", bias).view(T, KV, d).transpose(0, 1)
-        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        if uses_rope(cfg, l):
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         k, v = k.repeat_interleave(H // KV, dim=0), v.repeat_interleave(H // KV, dim=0)
         out, pat, z = attend(q, k, v, window if types[l] == "sliding_attention" else None, run, l)
         patterns.append(pat), scores.append(z)

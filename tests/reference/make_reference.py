@@ -95,9 +95,34 @@ def build_cases():
                          torch.stack([W[f"model.layers.{l}.self_attn.ssmax_b"] for l in range(L)]))
     add(c, 67, Run("ssmax_learned", "ssmax", learned), softmax_run())
     add(llama_model("llama_head_dim", V=105, D=48, n_kv=2, hd=16), 38, softmax_run())
+    add_position_layouts(add, L, H)
     add_norm_families(add, L, H, rng)
     add_fused_cases(add, rng, L, H)
     return cases
+
+
+def add_position_layouts(add, L, H):
+    """The layouts the trainer writes: NoPE layers (no_rope_layers), llama layer_types windows, learned SSMax on
+    chosen layers (ssmax_layers), and PoSE-style skipped position ids."""
+    # 4 layers: RoPE + window 6 on 0 and 2, NoPE and full attention on 1 and 3; SSMax learned on 1 and 3 only
+    c = llama_model("llama_nope_hybrid", V=97, D=32, n_kv=2, n_layer=4, no_rope_layers=[1, 0, 1, 0],
+                    sliding_window=6, layer_types=["sliding_attention", "full_attention"] * 2,
+                    attention_normalizer="ssmax", ssmax_bias=True, ssmax_layers=[1, 3])
+    W = c.weights
+    zeros = torch.zeros(H, dtype=F64)
+    s = torch.stack([W[f"model.layers.{l}.self_attn.ssmax_s"] if l in (1, 3) else zeros for l in range(4)])
+    b = torch.stack([W[f"model.layers.{l}.self_attn.ssmax_b"] if l in (1, 3) else zeros for l in range(4)])
+    mult = ssmax_mult(s, b)
+    learned = lambda l, n, i: mult(l, n, i) if l in (1, 3) else torch.ones_like(n)[None]  # noqa: E731
+    add(c, 41, Run("ssmax_learned", "ssmax", learned), softmax_run(), ssmax_run("ssmax_s", 4, H, 0.3))
+    # PoSE: two chunks, the second skipped ahead by 300 positions (beyond max_position_embeddings 128)
+    c = llama_model("llama_pose_positions", V=89, D=32, n_kv=4)
+    c.position_ids = torch.cat([torch.arange(17), torch.arange(17, 37) + 300])
+    add(c, 37, softmax_run(), ssmax_run("ssmax_s", L, H, 0.35))
+    # qwen3 (q/k norms) with layer_types windows and a NoPE layer, as `train --qk-norm` writes it
+    c = qwen3_model("qwen3_nope_window", V=83, D=32, n_kv=4, hd=8, use_sliding_window=True, sliding_window=5,
+                    layer_types=["sliding_attention", "full_attention"], no_rope_layers=[1, 0])
+    add(c, 33, softmax_run(), ssmax_run("ssmax_s", L, H, 0.4))
 
 
 def add_norm_families(add, L, H, rng):
@@ -195,8 +220,12 @@ def write_reference(case, out):
     ids = torch.randint(0, case.config["vocab_size"], (case.T,), generator=gen)
     forward = FORWARDS[case.config["model_type"]]
     tensors = {"input_ids": ids}
+    positions = getattr(case, "position_ids", None)
+    if positions is not None:
+        tensors["position_ids"] = positions
     for run in case.runs:
-        logits, patterns, scores = forward(case.config, case.weights, ids, run)
+        extra = {} if positions is None else {"position_ids": positions}
+        logits, patterns, scores = forward(case.config, case.weights, ids, run, **extra)
         tensors[f"{run.prefix}.logits"] = logits.float()
         for l, p in enumerate(patterns):
             tensors[f"{run.prefix}.pattern.{l}"] = p.float()

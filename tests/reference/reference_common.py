@@ -234,6 +234,12 @@ def rotate_partial(x, cos, sin):
     return torch.cat([rotate(x[..., :r], cos, sin), x[..., r:]], dim=-1)
 
 
+def uses_rope(cfg, layer):
+    """Llama 4's no_rope_layers: 1 where a layer applies RoPE, 0 for a NoPE layer (modeling_llama4's use_rope)."""
+    flags = cfg.get("no_rope_layers")
+    return flags is None or bool(flags[layer])
+
+
 def head_dim(cfg):
     return cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
 

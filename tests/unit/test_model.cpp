@@ -106,7 +106,10 @@ TEST_P(ReferenceTest, MatchesReference) {
       MapCollector patterns{c.T, 0.0f}, scores{c.T, -std::numeric_limits<float>::infinity()};
       HookHandle pattern_hook = model->hooks().add("blocks.*.attn.hook_pattern", std::ref(patterns));
       HookHandle scores_hook = model->hooks().add("blocks.*.attn.hook_scores", std::ref(scores));
-      auto logits = model->forward(ids, LogitPositions::all())[0];
+      ForwardOptions options;
+      options.logits = LogitPositions::all();
+      if (reference.contains("position_ids")) options.positions = toTensor(reference.at("position_ids"));
+      auto logits = model->forward(ids, options).logits[0];
 
       double logit_error = maxScaledDiff(logits, toTensor(reference.at(prefix + ".logits")));
       worst_logits = std::max(worst_logits, logit_error);

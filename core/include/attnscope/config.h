@@ -84,12 +84,18 @@ struct ModelConfig {
   /// window_first_layer decides).
   std::vector<bool> sliding_layers;
   int64_t rotary_dim = 0;  // leading dimensions of each head that RoPE rotates; 0: all of d_head
+  /// no_rope_layers (Llama 4's key, any Llama-family model may carry it): true where a layer uses no position
+  /// encoding at all (NoPE); empty: every layer rotates.
+  std::vector<bool> nope_layers;
   // GPT-NeoX
   bool parallel_residual = false;  // x + attn(ln1(x)) + mlp(ln2(x)) instead of two residual steps
   std::string hidden_act;          // MLP activation as config.json names it, where the family lets it vary
   // SSMax learned in training (config "attention_normalizer": "ssmax")
   bool ssmax_learned = false;
   bool ssmax_bias = false;
+  /// ssmax_layers: the layers that carry learned SSMax parameters (the others attend with softmax); empty:
+  /// all.
+  std::vector<bool> ssmax_layers;
   std::string torch_dtype;  // informational
   std::string json;         // the config.json text as read
 
@@ -100,6 +106,15 @@ struct ModelConfig {
   }
   /// Returns the sliding window of a layer, or 0 when the layer attends to every earlier key.
   int64_t windowOf(int64_t layer) const { return isSlidingLayer(layer) ? sliding_window : 0; }
+  /// Returns whether a layer rotates q and k by position (false for NoPE layers and architectures without
+  /// RoPE are not asked).
+  bool usesRope(int64_t layer) const {
+    return nope_layers.empty() || !nope_layers.at(static_cast<std::size_t>(layer));
+  }
+  /// Returns whether a layer has learned SSMax parameters (s, and b with ssmax_bias).
+  bool hasLearnedSsmax(int64_t layer) const {
+    return ssmax_learned && (ssmax_layers.empty() || ssmax_layers.at(static_cast<std::size_t>(layer)));
+  }
   /// Returns how many leading dimensions of each head RoPE rotates (partial rotary); the rest pass unchanged.
   int64_t rotaryDim() const { return rotary_dim > 0 ? rotary_dim : d_head; }
 };

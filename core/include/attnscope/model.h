@@ -93,6 +93,10 @@ struct ForwardOptions {
   /// the cached keys, and the pass appends its own (no gradients flow through a cached pass). Logit positions
   /// count within the new tokens.
   KvCache* cache = nullptr;
+  /// Set: the RoPE position of each token, int64 [T] (every sequence alike) or [B, T], instead of 0..T-1 (as
+  /// Hugging Face's position_ids; e.g. training with skipped positions). Only RoPE reads them: causal masks,
+  /// sliding windows and each normalizer's n still count tokens. Llama family only; not with a cache.
+  at::Tensor positions;
 };
 
 /// What one forward pass returned.

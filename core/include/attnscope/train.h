@@ -6,20 +6,19 @@
 // torch's generator is used only for the initial weights (no dropout); the data order comes from our own
 // std::mt19937_64, drawn without libstdc++ distributions. Results do depend on the thread count (BLAS splits
 // its sums differently), so a resumed run must use the same --threads as the run it continues.
-// No torch in this header.
+// Only ATen's Tensor type in this header (as model.h), no torch.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
 
 #include "attnscope/normalizer_spec.h"
 #include "attnscope/train_data.h"
-
-namespace at {
-class Tensor;
-}
 
 namespace attnscope {
 
@@ -37,6 +36,14 @@ struct TrainParams {
   std::string normalizer = kNormalizerSoftmax;  // softmax | ssmax (learned s per layer and head)
   bool ssmax_bias = false;                      // ssmax: also learn b in softmax((s·ln n + b)·z)
   std::string init_from;  // model directory whose weights start the run (continued training); empty: random
+  // Position layout and attention options, written into config.json so the model loads like any checkpoint.
+  int64_t pose_max = 0;              // > 0: PoSE position ids reaching this (--positions pose:MAX); 0: 0..T-1
+  std::vector<int64_t> nope_layers;  // layers without RoPE (config no_rope_layers)
+  std::vector<int64_t> window_layers;  // layers with a sliding window of `window` keys (config layer_types)
+  int64_t window = 0;
+  bool qk_norm = false;               // RMSNorm per head on q and k before RoPE (written as a qwen3 config)
+  std::vector<int64_t> ssmax_layers;  // normalizer ssmax: the layers that learn s (and b); empty: all
+  bool bf16 = false;                  // matrix products in bfloat16 (autocast); weights and AdamW in float32
   // Optimisation: AdamW, linear warm-up to lr, cosine decay to lr · min_lr_ratio at n_steps.
   int64_t n_steps = 3000;
   int64_t batch_size = 16;
@@ -52,6 +59,11 @@ struct TrainParams {
   CorpusParams corpus;
   double needle_share = 0.4;   // fraction of sequences that carry a needle and its question
   double answer_weight = 1.0;  // loss weight of the 7 answer digits (1: plain language-model loss)
+  double distractors = 0;      // other cities' needle sentences per 1,000 tokens of a needle sequence
+  // Curriculum: no distractors before step curriculum_start, then their rate ramps linearly to `distractors`
+  // at curriculum_end (both 0: the full rate from the first step).
+  int64_t curriculum_start = 0;
+  int64_t curriculum_end = 0;
   // Resume checkpoints
   int64_t checkpoint_every = 100;  // steps between checkpoints (0: only when stopped early)
 };
@@ -64,6 +76,16 @@ std::string trainConfigJson(const TrainParams& params);
 
 /// Returns the learning rate of a 0-based step: linear warm-up, then cosine decay.
 double learningRate(const TrainParams& params, int64_t step);
+
+/// Returns the distractor rate (per 1,000 tokens) of a 0-based step under the curriculum.
+double distractorRate(const TrainParams& params, int64_t step);
+
+/// One step's data.
+struct TrainBatch {
+  at::Tensor tokens;     // [B, T + 1] int64: inputs and next-token targets
+  at::Tensor weights;    // [B, T] float32: loss weight of target tokens[b][i + 1]
+  at::Tensor positions;  // [B, T] int64 RoPE positions (PoSE); undefined: 0..T-1
+};
 
 /// What the progress callback receives after each step.
 struct TrainProgress {
@@ -89,8 +111,10 @@ class Trainer {
   /// Returns the number of optimizer steps taken.
   int64_t step() const;
 
-  /// Draws the next batch from source text: tokens [B, n_ctx + 1] (int64), loss weights [B, n_ctx] (fp32).
-  std::pair<at::Tensor, at::Tensor> nextBatch(const std::string& source);
+  /// Draws the next batch from source text (needles, distractors at this step's rate, PoSE positions).
+  TrainBatch nextBatch(const std::string& source);
+  /// Takes one optimizer step on a batch; returns its mean cross-entropy (unweighted, before the update).
+  double trainStep(const TrainBatch& batch);
   /// Takes one optimizer step on tokens [B, T + 1] (inputs and next-token targets) with loss weights [B, T];
   /// returns the batch's mean cross-entropy (unweighted, before the update).
   double trainStep(const at::Tensor& tokens, const at::Tensor& weights);

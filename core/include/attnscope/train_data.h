@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attnscope {
@@ -78,6 +79,14 @@ struct NeedlePrompt {
 /// the end. Throws std::invalid_argument when n_bytes cannot hold the needle and the question.
 NeedlePrompt buildNeedlePrompt(const std::string& source, uint64_t offset, int64_t n_bytes, double depth,
                                const Needle& needle);
+/// Builds a needle prompt as above with other cities' needle sentences (distractors) inserted too, each at
+/// its own fraction of the haystack (moved back to a word start); the haystack gives up their bytes.
+NeedlePrompt buildNeedlePrompt(const std::string& source, uint64_t offset, int64_t n_bytes, double depth,
+                               const Needle& needle,
+                               const std::vector<std::pair<Needle, double>>& distractors);
+/// Returns how many distractors a prompt of `length` tokens holds at `per_thousand` per 1,000 tokens (the
+/// rule `sweep --distractors` uses, so training and evaluation share one density).
+int64_t distractorCount(double per_thousand, int64_t length);
 /// Builds a prompt with a random needle and haystack offset drawn from rng.
 NeedlePrompt buildNeedlePrompt(const std::string& source, int64_t n_bytes, double depth,
                                std::mt19937_64& rng);
@@ -94,7 +103,15 @@ struct TrainSample {
 /// Draws a sequence of exactly n_bytes bytes from source: with probability needle_share a needle prompt at a
 /// uniform depth followed by its answer and ".", else a plain slice at a uniform offset.
 TrainSample drawTrainSample(const std::string& source, int64_t n_bytes, double needle_share,
-                            std::mt19937_64& rng);
+                            std::mt19937_64& rng, double distractors = 0);
+
+/// Draws PoSE-style position ids (Zhu et al. 2023, "PoSE: Efficient Context Window Extension of LLMs via
+/// Positional Skip-wise Training") for a sequence of n tokens: two chunks split at a uniform point c in
+/// [1, n - 1], positions 0..c-1 for the first and c + u.. for the second, with the skip u uniform in
+/// [0, max_position - n]. Relative distances between the chunks span u + 1 .. u + n - 1, so over many
+/// sequences every distance below max_position is seen while each chunk keeps its local order. Requires
+/// 2 <= n <= max_position.
+std::vector<int64_t> drawPosePositions(int64_t n, int64_t max_position, std::mt19937_64& rng);
 
 /// Returns a uniform integer in [0, n) from rng (libstdc++-independent, so data order is reproducible).
 uint64_t uniformIndex(std::mt19937_64& rng, uint64_t n);

@@ -33,9 +33,10 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   enum class Mode { Query, Key };
   Mode mode() const { return m_mode; }
   void setMode(Mode mode);
-  /// The key of key mode (the selected query when key mode starts).
+  /// The key of key mode: the last key chosen (here or by a click on the heatmap), else the selected query
+  /// when key mode starts.
   int key() const { return m_key; }
-  /// Chooses the key of key mode (clicking a token in key mode does this).
+  /// Chooses the key of key mode (clicking a token in key mode, or a heatmap cell, does this).
   void setKey(int key);
   /// Searches the decoded text for needle (across token boundaries) and selects the first match's query.
   void find(const QString& needle);
@@ -109,6 +110,7 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   QToolButton* m_keyMode;
   Mode m_mode = Mode::Query;
   int m_key = 0;
+  bool m_keyChosen = false;  // a key was chosen since the file opened: key mode starts on it
   std::vector<TokenMatch> m_matches;
   int m_currentMatch = -1;
   std::vector<char> m_inMatch;   // [T]: the token belongs to a match

@@ -15,7 +15,7 @@ const QColor kEdge(20, 20, 20);
 }  // namespace
 
 TargetBands::TargetBands(QCustomPlot* plot) : QCPAbstractItem(plot) {
-  setAntialiased(false);  // whole pixels: the band's ends are the cells' edges
+  setAntialiased(false);             // whole pixels: the band's ends are the cells' edges
   setLayer(QStringLiteral("axes"));  // over the ticks that point into the map
 }
 
@@ -91,8 +91,9 @@ void TargetBands::drawLegend(QCPPainter* painter, const QRect& area) {
   painter->fillRect(sample, targetColor());
   painter->setFont(mParentPlot->font());
   painter->setPen(Qt::black);
-  painter->drawText(QRect(sample.right() + pad + 1, box.top(), box.right() - sample.right() - pad, box.height()),
-                    Qt::AlignVCenter | Qt::AlignLeft, text);
+  painter->drawText(
+      QRect(sample.right() + pad + 1, box.top(), box.right() - sample.right() - pad, box.height()),
+      Qt::AlignVCenter | Qt::AlignLeft, text);
 }
 
 }  // namespace attnscope::widgets

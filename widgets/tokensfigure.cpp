@@ -81,6 +81,11 @@ void paintToken(QPainter& painter, const QRect& rect, const QString& text, float
   painter.drawText(rect, Qt::AlignVCenter | Qt::AlignLeft | Qt::TextDontClip, text);
 }
 
+void underlineTarget(QPainter& painter, const QRect& rect) {
+  painter.setPen(QPen(targetColor(), 2));
+  painter.drawLine(rect.left(), rect.bottom(), rect.right(), rect.bottom());
+}
+
 TokensFigure::TokensFigure(TokensFigureContent content) : m_content(std::move(content)) {
   m_content.font = pixelFont(m_content.font);
   for (float w : m_content.weights)
@@ -166,6 +171,11 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
   text(m_content.keyMode ? QObject::tr("grey: before the key, cannot see it")
                          : QObject::tr("grey: after the query, not visible to it"),
        kHiddenText);
+  if (std::find(m_content.targets.begin(), m_content.targets.end(), 1) != m_content.targets.end()) {
+    const QString target = QObject::tr("target (--targets)");
+    underlineTarget(painter, QRect(x, y, metrics.horizontalAdvance(target), h + 2));
+    text(target, Qt::black);
+  }
 
   // Tokens of this page.
   const int top = headerHeight(), first = m_pageStarts[static_cast<std::size_t>(i)];
@@ -179,6 +189,8 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
                         : -1.0f;
     paintToken(painter, rect, m_content.text[t], w, m_content.colorMap, t == m_content.query, seen, Qt::black,
                kHiddenText);
+    if (t < static_cast<int>(m_content.targets.size()) && m_content.targets[static_cast<std::size_t>(t)])
+      underlineTarget(painter, rect);
   }
 
   // Footer: which tokens this page holds, so a reader knows none is left out.

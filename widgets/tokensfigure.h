@@ -45,6 +45,9 @@ TokenLayout layoutTokens(const QStringList& text, const QStringList& raw, const 
 void paintToken(QPainter& painter, const QRect& rect, const QString& text, float shade, ColorMapName map,
                 bool isQuery, bool visible, const QColor& textColor, const QColor& hiddenColor);
 
+/// Underlines a token of the run's target (--targets) ranges, in the view and in the figure alike.
+void underlineTarget(QPainter& painter, const QRect& rect);
+
 /// What the tokens figure shows: every token and the selected query's attention to each.
 struct TokensFigureContent {
   QString title;               // e.g. "Attention from query 12 «x» · softmax · layer 0 · head 1"
@@ -54,6 +57,7 @@ struct TokensFigureContent {
   int query = 0;               // the outlined token: the query, or in key mode the key
   bool keyMode = false;  // weights are each query's attention to the key; tokens before it cannot see it
   ColorMapName colorMap = ColorMapName::Viridis;  // the user's choice (savedColorMap) when exported
+  std::vector<char> targets;                      // [T] or empty: the token lies in a --targets range
   QFont font;
 };
 

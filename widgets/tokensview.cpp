@@ -273,10 +273,7 @@ void TokensView::paintEvent(QPaintEvent*) {
       painter.setPen(QPen(kMatch.darker(160), 1));
       painter.drawRect(it->adjusted(0, 0, -1, -1));
     }
-    if (at < m_inTarget.size() && m_inTarget[at]) {
-      painter.setPen(QPen(targetColor(), 2));
-      painter.drawLine(it->left(), it->bottom(), it->right(), it->bottom());
-    }
+    if (at < m_inTarget.size() && m_inTarget[at]) underlineTarget(painter, *it);
   }
 }
 
@@ -359,6 +356,7 @@ std::unique_ptr<Figure> TokensView::exportFigure() const {
   content.weights = m_weights;
   content.keyMode = m_mode == Mode::Key;
   content.colorMap = savedColorMap();
+  content.targets = m_inTarget;
   content.query = content.keyMode ? m_key : m_document->selection().query;
   content.font = font();
   return std::make_unique<TokensFigure>(std::move(content));

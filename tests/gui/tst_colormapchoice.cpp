@@ -137,7 +137,8 @@ class TestColorMapChoice : public QObject {
       if (r.width() < 4) continue;
       const QColor c = tokenImage.pixelColor(r.center().x(), r.top() + 1);  // above the text
       QVERIFY2(isGrey(c), qPrintable(QStringLiteral("token %1: %2").arg(t).arg(c.name())));
-      const QColor expected = sequentialColor(ColorMapName::Greys, tokens.weights()[std::size_t(t)] / largest);
+      const QColor expected =
+          sequentialColor(ColorMapName::Greys, tokens.weights()[std::size_t(t)] / largest);
       QVERIFY2(std::abs(c.red() - expected.red()) <= 2, qPrintable(QStringLiteral("token %1").arg(t)));
       ++checked;
     }

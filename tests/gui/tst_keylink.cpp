@@ -41,8 +41,8 @@ void clickCell(HeatmapWidget* heatmap, int query, int key) {
 /// The map's column of key as the file stores it ([T] queries, level 0).
 std::vector<float> storedColumn(const CaptureDocument& document, int key) {
   const Selection& s = document.selection();
-  return document.file()->readMapTile(s.run.toStdString(), CaptureDocument::patternHook(s.layer), s.head, 0, 0,
-                                      document.nTokens(), key, key + 1);
+  return document.file()->readMapTile(s.run.toStdString(), CaptureDocument::patternHook(s.layer), s.head, 0,
+                                      0, document.nTokens(), key, key + 1);
 }
 
 }  // namespace

@@ -91,8 +91,10 @@ class TestTargetBands : public QObject {
     const auto [k7, k7end] = cellPixels(plot->xAxis, 7, 8);
     for (int x = area.left() + 8; x < area.right(); ++x) {  // past the query band in the corner
       const bool inTarget = (x >= k2 && x <= k3) || (x >= k7 && x <= k7end);
-      QVERIFY2((image.pixelColor(x, row) == targetColor()) == inTarget,
-               qPrintable(QStringLiteral("x=%1 keys [%2, %3] and [%4, %5]").arg(x).arg(k2).arg(k3).arg(k7).arg(k7end)));
+      QVERIFY2(
+          (image.pixelColor(x, row) == targetColor()) == inTarget,
+          qPrintable(
+              QStringLiteral("x=%1 keys [%2, %3] and [%4, %5]").arg(x).arg(k2).arg(k3).arg(k7).arg(k7end)));
     }
     // Along the left edge, a column inside the band: beside the rows of queries 2–3 and 7.
     const int column = area.left() + 2;

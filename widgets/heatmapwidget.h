@@ -4,7 +4,8 @@
 // is the attention probabilities or, where captured, the scores before the normalizer. The same widget shows
 // the compare run, or the difference run − compare run on a diverging scale (Compare view), pooled from level
 // 0 as the change largest in magnitude. Keys a query cannot see are hatched grey, queries a cancelled capture
-// never computed are solid grey, apart from p = 0.
+// never computed are solid grey, apart from p = 0. The run's --targets ranges are marked along both axes
+// (targetbands.h); a click on a cell selects its query and its key (keySelected: the tokens view's key mode).
 
 #include <QWidget>
 

@@ -1,10 +1,10 @@
 #pragma once
-// The prompt as running text, each token shaded by the attention it receives from the selected query (the
-// query's row of the level-0 map), or, in key mode (CircuitsVis's source/destination toggle), by the
-// attention it gives as a query to the chosen key (the map's column). Thousands of tokens: layout is computed
-// once per width, painting touches only the visible lines. Click a token to make it the query (or the key). A
-// find field (Ctrl+F) searches the decoded text across token boundaries; the run's target ranges are
-// underlined.
+// The prompt as running text, each token shaded on the chosen colour map (savedColorMap) by the attention it
+// receives from the selected query (the query's row of the level-0 map), or, in key mode (CircuitsVis's
+// source/destination toggle), by the attention it gives as a query to the chosen key (the map's column).
+// Thousands of tokens: layout is computed once per width, painting touches only the visible lines. Click a
+// token to make it the query (or the key). A find field (Ctrl+F) searches the decoded text across token
+// boundaries; the run's target ranges are underlined.
 
 #include <QAbstractScrollArea>
 

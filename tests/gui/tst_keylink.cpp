@@ -1,7 +1,8 @@
 // One key in the heatmap and the tokens view (issue 15): in the main window on the bundled capture of the
 // trained models (samples/needle-1024.h5), a mouse click on heatmap cell (q, k) selects query q and key k
 // everywhere; the tokens view in key mode then shades each query by its attention to k (the map's column, as
-// the file stores it and as the heatmap shows it), and a token clicked in key mode is marked on the heatmap.
+// the file stores it and as the heatmap shows it), a token clicked in key mode is marked on the heatmap, and
+// Left/Right on the heatmap step the key in both.
 
 #include <QFile>
 #include <QSignalSpy>
@@ -112,10 +113,15 @@ class TestKeyLink : public QObject {
     QCOMPARE(tokens->key(), 466);
     QCOMPARE(heatmap->selectedKey(), 466);
     QCOMPARE(document->selection().query, 520);
+    // Left/Right on the heatmap step the key, and the tokens view follows.
+    heatmap->setFocus();
+    QTest::keyClick(heatmap, Qt::Key_Right);
+    QCOMPARE(heatmap->selectedKey(), 467);
+    QCOMPARE(tokens->key(), 467);
     // A drag is no click: the key stays.
     QTest::mousePress(heatmap->plot(), Qt::LeftButton, {}, QPoint(100, 100));
     QTest::mouseRelease(heatmap->plot(), Qt::LeftButton, {}, QPoint(160, 140));
-    QCOMPARE(tokens->key(), 466);
+    QCOMPARE(tokens->key(), 467);
   }
 
  private:

@@ -109,6 +109,10 @@ QColor textColorOn(const QColor& background) {
   return luminance > 0.55 ? QColor(Qt::black) : QColor(Qt::white);
 }
 
+QColor targetColor() {
+  return {0, 190, 255};
+}
+
 QColor seriesColor(int index) {
   // Okabe–Ito: blue, vermillion, bluish green, reddish purple, orange, sky blue.
   static const std::array<const char*, 6> colors = {"#0072b2", "#d55e00", "#009e73",

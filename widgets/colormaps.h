@@ -51,6 +51,10 @@ QColor divergingColor(double t);
 /// Black or white, whichever reads better on background.
 QColor textColorOn(const QColor& background);
 
+/// The mark of the run's target (--targets, the needle) tokens in every view: the tokens view's underline and
+/// the heatmap's axis bands. A saturated sky blue that no sequential map contains.
+QColor targetColor();
+
 /// Distinct line colours for overlaid runs (colour-blind safe order).
 QColor seriesColor(int index);
 

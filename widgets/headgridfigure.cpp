@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "colormaps.h"
 #include "headgridmodel.h"
 
 namespace attnscope::widgets {
@@ -71,7 +70,7 @@ void drawHeadGridFigure(QCustomPlot* plot, const HeadGridModel& model) {
   auto* scale = new QCPColorScale(plot);
   scale->setType(QCPAxis::atRight);
   scale->setBarWidth(14);
-  QCPColorGradient gradient = values.request.difference ? divergingGradient() : viridisGradient();
+  QCPColorGradient gradient = headGridGradient(values);  // the view's colours
   gradient.setNanHandling(QCPColorGradient::nhNanColor);
   gradient.setNanColor(QColor(Qt::lightGray));  // as the view draws a head without the statistic
   scale->setGradient(gradient);

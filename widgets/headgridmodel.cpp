@@ -22,7 +22,7 @@ QString headGridTitle(const HeadGridRequest& request) {
 }
 
 QCPColorGradient headGridGradient(const HeadGridValues& values) {
-  return values.request.difference ? divergingGradient() : viridisGradient();
+  return values.request.difference ? divergingGradient() : sequentialGradient(savedColorMap());
 }
 
 QString headGridLegendLabel(const HeadGridValues& values) {

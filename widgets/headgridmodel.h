@@ -35,7 +35,8 @@ struct HeadGridValues {
   double lo = 0, hi = 1;       // colour range; symmetric around 0 for differences
 };
 
-/// The colour scale of the grid: viridis over [lo, hi], or the diverging gradient for differences.
+/// The colour scale of the grid: the user's colour map (savedColorMap) over [lo, hi], or the diverging
+/// gradient for differences.
 QCPColorGradient headGridGradient(const HeadGridValues& values);
 
 /// The legend's label: the statistic's axis label, and for differences which run minus which.

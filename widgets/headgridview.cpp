@@ -17,6 +17,7 @@
 
 #include "capturedocument.h"
 #include "colorlegend.h"
+#include "colormaps.h"
 #include "elidedlabel.h"
 #include "headgridfigure.h"
 #include "statisticnames.h"
@@ -85,6 +86,9 @@ HeadGridView::HeadGridView(CaptureDocument* document, QWidget* parent)
   connect(m_difference, &QCheckBox::toggled, this, &HeadGridView::reload);
   connect(m_document, &CaptureDocument::documentChanged, this, &HeadGridView::reload);
   connect(m_document, &CaptureDocument::selectionChanged, this, &HeadGridView::onSelectionChanged);
+  // Another colour map chosen (Colours, on the heatmap): the cells and the legend follow it.
+  connect(ColorMapSetting::instance(), &ColorMapSetting::changed, this,
+          [this] { showValues(HeadGridValues(m_model->values())); });
   connect(m_table->selectionModel(), &QItemSelectionModel::currentChanged, this,
           [this](const QModelIndex& current) {
             if (current.isValid()) m_document->setHead(current.row(), current.column());
@@ -125,13 +129,10 @@ void HeadGridView::reload() {
   m_status->setText(tr("Reading statistics…"));
   m_jobs.startJob([file, request](const CancelCheck&) { return computeHeadGrid(*file, request); },
                   [this](HeadGridValues values) {
-                    m_model->setValues(values);
-                    m_legend->setScale(headGridGradient(values), values.lo, values.hi,
-                                       headGridLegendLabel(values));
+                    showValues(values);
                     QString text = tr("%1 · run %2").arg(headGridTitle(values.request), values.request.run);
                     if (values.request.difference) text += tr(" − %1").arg(values.request.compareRun);
                     m_status->setText(text);
-                    showCurrentHead();
                     Q_EMIT contentReady();
                   },
                   [this](const QString& error) {
@@ -140,6 +141,13 @@ void HeadGridView::reload() {
                     m_status->setText(error);
                     Q_EMIT contentReady();
                   });
+}
+
+void HeadGridView::showValues(const HeadGridValues& values) {
+  m_model->setValues(values);
+  if (values.n_layer > 0)
+    m_legend->setScale(headGridGradient(values), values.lo, values.hi, headGridLegendLabel(values));
+  showCurrentHead();
 }
 
 void HeadGridView::showCurrentHead() {

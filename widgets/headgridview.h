@@ -45,6 +45,8 @@ class HeadGridView : public QWidget, public ExportSource {
 
  private:
   void reload();
+  /// Puts values in the model and the legend, in the colour map chosen now.
+  void showValues(const HeadGridValues& values);
   void onSelectionChanged(const Selection& selection);
   void showCurrentHead();
 

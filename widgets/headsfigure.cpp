@@ -135,6 +135,10 @@ HeadsFigure::HeadsFigure(CaptureDocument* document, QWidget* parent)
   connect(m_reload, &QTimer::timeout, this, &HeadsFigure::reload);
   connect(m_document, &CaptureDocument::documentChanged, m_reload, qOverload<>(&QTimer::start));
   connect(m_document, &CaptureDocument::selectionChanged, this, &HeadsFigure::onSelectionChanged);
+  // The colour map the user chose (Colours, on the heatmap): the tiles are read, only the colours change.
+  connect(ColorMapSetting::instance(), &ColorMapSetting::changed, this, [this] {
+    if (!m_tiles.empty()) rebuild();
+  });
   m_reload->start();
 }
 
@@ -238,7 +242,7 @@ void HeadsFigure::rebuild(const QString& message) {
   auto* scale = new QCPColorScale(m_plot);
   scale->setType(QCPAxis::atRight);
   scale->setBarWidth(12);
-  scale->setGradient(viridisGradient());
+  scale->setGradient(sequentialGradient(savedColorMap()));
   scale->setDataScaleType(m_log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
   scale->setDataRange(m_log ? QCPRange(kLogFloor, 1) : QCPRange(0, 1));
   scale->axis()->setTicker(m_log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)

@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "heatmapwidget.h"
+#include "targetbands.h"
 
 namespace attnscope::widgets {
 
@@ -59,6 +60,7 @@ void HeatmapWidget::moveSelection(int d_query, int d_key) {
   m_document->setQuery(query);
   updateMarkers();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
+  if (d_key != 0) Q_EMIT keySelected(m_key);
 }
 
 void HeatmapWidget::zoomBy(double factor) {
@@ -106,6 +108,38 @@ QString HeatmapWidget::selectedRowTsv() const {
   return text;
 }
 
+QString HeatmapWidget::describeCell(int64_t query, int64_t key) const {
+  const float value = m_tile.at(query, key);
+  QString text = tr("query %1  «%2»\nkey %3  «%4»")
+                     .arg(query)
+                     .arg(m_document->displayToken(static_cast<int>(query)))
+                     .arg(key)
+                     .arg(m_document->displayToken(static_cast<int>(key)));
+  if (m_targets->contains(query) || m_targets->contains(key))
+    text += m_targets->contains(query) && m_targets->contains(key)
+                ? tr("\nquery and key in the target (--targets)")
+            : m_targets->contains(query) ? tr("\nquery in the target (--targets)")
+                                         : tr("\nkey in the target (--targets)");
+  if (m_tile.empty()) return text;
+  if (query >= m_visibility.computed)
+    return text + tr("\nnot computed: the capture was cancelled before this query");
+  if (std::isnan(value))
+    return text + (m_tile.request.level == 0 ? tr("\nmasked: query %1 cannot see key %2").arg(query).arg(key)
+                                             : tr("\nmasked: no query of this block sees its keys"));
+  text += QStringLiteral("\n%1 = %2").arg(valueName()).arg(static_cast<double>(value), 0, 'g', 4);
+  if (m_tile.request.level > 0) {
+    const int64_t s = m_tile.request.span();
+    text += (m_role == HeatmapRole::Difference
+                 ? tr("  (largest change in queries %1–%2 × keys %3–%4; zoom in for single tokens)")
+                 : tr("  (largest in queries %1–%2 × keys %3–%4; zoom in for single tokens)"))
+                .arg(query / s * s)
+                .arg(query / s * s + s - 1)
+                .arg(key / s * s)
+                .arg(key / s * s + s - 1);
+  }
+  return text;
+}
+
 void HeatmapWidget::onMouseMove(QMouseEvent* event) {
   const int64_t n = m_document->nTokens();
   const auto key = static_cast<int64_t>(std::lround(m_plot->xAxis->pixelToCoord(event->position().x())));
@@ -128,6 +162,7 @@ void HeatmapWidget::onMouseRelease(QMouseEvent* event) {
   m_document->setQuery(query);  // clicking a row makes that query the one the tokens view shows
   updateMarkers();
   m_plot->replot(QCustomPlot::rpQueuedReplot);
+  Q_EMIT keySelected(m_key);  // and that key the one key mode shows
 }
 
 void HeatmapWidget::setSelectedKey(int key) {

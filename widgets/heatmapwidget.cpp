@@ -16,6 +16,7 @@
 #include "colormaps.h"
 #include "colorscalecontrols.h"
 #include "elidedlabel.h"
+#include "targetbands.h"
 
 namespace attnscope::widgets {
 namespace {
@@ -107,6 +108,7 @@ HeatmapWidget::HeatmapWidget(CaptureDocument* document, QWidget* parent, Heatmap
     marker->setAntialiased(false);  // whole pixels: antialiasing at a half-pixel edge halves a 2-px line
     marker->setVisible(false);
   }
+  m_targets = new TargetBands(m_plot);
 
   m_kindBox->addItem(tr("probabilities"), static_cast<int>(MapKind::Pattern));
   m_kindBox->addItem(tr("scores"), static_cast<int>(MapKind::Scores));
@@ -271,6 +273,8 @@ void HeatmapWidget::onSelectionChanged(const Selection& selection) {
     m_range.reset();  // the colour range is the whole map's: fixed per head, never per zoom
     m_map->data()->clear();
     applyScale();
+    const RunInfo* run = m_document->runInfo(shownRun(selection));
+    m_targets->setRanges(run ? run->targets : TokenRanges{});
     const QString runs = m_role == HeatmapRole::Difference
                              ? tr("%1 − %2").arg(selection.run, selection.compareRun)
                              : shownRun(selection);
@@ -520,6 +524,7 @@ void HeatmapWidget::updateMarkers() {
   m_notComputed->setVisible(!m_tile.empty() && computed < n);
   m_notComputedLabel->position->setCoords((n - 1) / 2.0, (computed + n - 1) / 2.0);
   m_notComputedLabel->setVisible(m_notComputed->visible());
+  m_targets->setShown(!m_tile.empty());
 }
 
 QString HeatmapWidget::message() const {
@@ -531,33 +536,6 @@ void HeatmapWidget::showMessage(const QString& text) {
   m_message->setText(wrapText(text, QFontMetrics(m_message->font()), m_plot->width() - 16));
   m_message->setVisible(!text.isEmpty());
   m_plot->replot(QCustomPlot::rpQueuedReplot);
-}
-
-QString HeatmapWidget::describeCell(int64_t query, int64_t key) const {
-  const float value = m_tile.at(query, key);
-  QString text = tr("query %1  «%2»\nkey %3  «%4»")
-                     .arg(query)
-                     .arg(m_document->displayToken(static_cast<int>(query)))
-                     .arg(key)
-                     .arg(m_document->displayToken(static_cast<int>(key)));
-  if (m_tile.empty()) return text;
-  if (query >= m_visibility.computed)
-    return text + tr("\nnot computed: the capture was cancelled before this query");
-  if (std::isnan(value))
-    return text + (m_tile.request.level == 0 ? tr("\nmasked: query %1 cannot see key %2").arg(query).arg(key)
-                                             : tr("\nmasked: no query of this block sees its keys"));
-  text += QStringLiteral("\n%1 = %2").arg(valueName()).arg(static_cast<double>(value), 0, 'g', 4);
-  if (m_tile.request.level > 0) {
-    const int64_t s = m_tile.request.span();
-    text += (m_role == HeatmapRole::Difference
-                 ? tr("  (largest change in queries %1–%2 × keys %3–%4; zoom in for single tokens)")
-                 : tr("  (largest in queries %1–%2 × keys %3–%4; zoom in for single tokens)"))
-                .arg(query / s * s)
-                .arg(query / s * s + s - 1)
-                .arg(key / s * s)
-                .arg(key / s * s + s - 1);
-  }
-  return text;
 }
 
 QWidget* HeatmapWidget::exportWidget() const {

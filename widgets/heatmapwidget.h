@@ -4,7 +4,8 @@
 // is the attention probabilities or, where captured, the scores before the normalizer. The same widget shows
 // the compare run, or the difference run − compare run on a diverging scale (Compare view), pooled from level
 // 0 as the change largest in magnitude. Keys a query cannot see are hatched grey, queries a cancelled capture
-// never computed are solid grey, apart from p = 0.
+// never computed are solid grey, apart from p = 0. The run's --targets ranges are marked along both axes
+// (targetbands.h); a click on a cell selects its query and its key (keySelected: the tokens view's key mode).
 
 #include <QWidget>
 
@@ -32,6 +33,7 @@ class QTimer;
 namespace attnscope::widgets {
 
 class ColorScaleControls;
+class TargetBands;
 
 /// Which map a heatmap shows: the selected run's, the compare run's, or their difference (run − compare run).
 enum class HeatmapRole { Run, CompareRun, Difference };
@@ -74,8 +76,10 @@ class HeatmapWidget : public QWidget, public ExportSource {
   QString message() const;
   /// The key the Left/Right keys move (-1: none yet).
   int selectedKey() const { return m_key; }
-  /// Marks key (the tokens view's key mode chooses it) in the selected query's row.
+  /// Marks key (the tokens view's key mode chooses it) in the selected query's row; emits no keySelected.
   void setSelectedKey(int key);
+  /// The run's target (--targets) ranges marked along the key and query axes.
+  const TargetBands* targetBands() const { return m_targets; }
   /// The selected query's row over the visible keys, read from level 0, as TSV (what Ctrl+C copies).
   QString selectedRowTsv() const;
 
@@ -88,6 +92,8 @@ class HeatmapWidget : public QWidget, public ExportSource {
  Q_SIGNALS:
   /// A tile was drawn, or there is nothing to draw (no file, no map for this head, read error).
   void contentReady();
+  /// The user chose a key here (a click on a cell, Left/Right): the tokens view's key mode follows it.
+  void keySelected(int key);
 
  protected:
   void keyPressEvent(QKeyEvent* event) override;
@@ -138,6 +144,7 @@ class HeatmapWidget : public QWidget, public ExportSource {
   QCPItemRect* m_keyMarker;
   QCPItemRect* m_notComputed;  // rows a cancelled capture never reached
   QCPItemText* m_notComputedLabel;
+  TargetBands* m_targets;
   QCheckBox* m_log;
   QComboBox* m_kindBox;
   ColorScaleControls* m_colors;

@@ -64,20 +64,26 @@ TokenLayout layoutTokens(const QStringList& text, const QStringList& raw, const 
   return layout;
 }
 
-void paintToken(QPainter& painter, const QRect& rect, const QString& text, float shade, bool isQuery,
-                bool visible, const QColor& textColor, const QColor& hiddenColor) {
-  if (shade > 0) {
-    QColor fill = kTokenShade;
-    fill.setAlphaF(std::clamp(shade, 0.0f, 1.0f));
+void paintToken(QPainter& painter, const QRect& rect, const QString& text, float shade, ColorMapName map,
+                bool isQuery, bool visible, const QColor& textColor, const QColor& hiddenColor) {
+  QColor ink = visible ? textColor : hiddenColor;
+  if (shade >= 0) {
+    const QColor fill = sequentialColor(map, shade);
     painter.fillRect(rect, fill);
+    ink = textColorOn(fill);
   }
   if (isQuery) {
     painter.setPen(QPen(kQueryOutline, 2));
     painter.setBrush(Qt::NoBrush);
     painter.drawRect(QRectF(rect).adjusted(1, 1, -1, -1));
   }
-  painter.setPen(visible ? textColor : hiddenColor);
+  painter.setPen(ink);
   painter.drawText(rect, Qt::AlignVCenter | Qt::AlignLeft | Qt::TextDontClip, text);
+}
+
+void underlineTarget(QPainter& painter, const QRect& rect) {
+  painter.setPen(QPen(targetColor(), 2));
+  painter.drawLine(rect.left(), rect.bottom(), rect.right(), rect.bottom());
 }
 
 TokensFigure::TokensFigure(TokensFigureContent content) : m_content(std::move(content)) {
@@ -146,8 +152,8 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
                            : QObject::tr("attention received: 0"),
          Qt::black);
     QLinearGradient gradient(x, 0, x + kLegendBar, 0);
-    gradient.setColorAt(0, Qt::white);
-    gradient.setColorAt(1, kTokenShade);
+    for (int stop = 0; stop <= 10; ++stop)
+      gradient.setColorAt(stop / 10.0, sequentialColor(m_content.colorMap, stop / 10.0));
     painter.setPen(QPen(QColor(120, 120, 120), 1));
     painter.setBrush(gradient);
     painter.drawRect(QRect(x, y + 2, kLegendBar, h - 4));
@@ -158,12 +164,18 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
   }
   const QString focus = m_content.keyMode ? QObject::tr("key") : QObject::tr("query");
   const QRect sample(x, y, metrics.horizontalAdvance(focus) + 6, h + 2);
-  paintToken(painter, sample, QStringLiteral(" ") + focus, -1, true, true, Qt::black, kHiddenText);
+  paintToken(painter, sample, QStringLiteral(" ") + focus, -1, m_content.colorMap, true, true, Qt::black,
+             kHiddenText);
   x = kMargin;  // a line of its own, so that narrow pages keep it
   y += h + 4;
   text(m_content.keyMode ? QObject::tr("grey: before the key, cannot see it")
                          : QObject::tr("grey: after the query, not visible to it"),
        kHiddenText);
+  if (std::find(m_content.targets.begin(), m_content.targets.end(), 1) != m_content.targets.end()) {
+    const QString target = QObject::tr("target (--targets)");
+    underlineTarget(painter, QRect(x, y, metrics.horizontalAdvance(target), h + 2));
+    text(target, Qt::black);
+  }
 
   // Tokens of this page.
   const int top = headerHeight(), first = m_pageStarts[static_cast<std::size_t>(i)];
@@ -175,7 +187,10 @@ void TokensFigure::paintPage(QCPPainter& painter, int i) const {
     const float w = t < static_cast<int>(m_content.weights.size()) && seen && m_largest > 0
                         ? m_content.weights[static_cast<std::size_t>(t)] / m_largest
                         : -1.0f;
-    paintToken(painter, rect, m_content.text[t], w, t == m_content.query, seen, Qt::black, kHiddenText);
+    paintToken(painter, rect, m_content.text[t], w, m_content.colorMap, t == m_content.query, seen, Qt::black,
+               kHiddenText);
+    if (t < static_cast<int>(m_content.targets.size()) && m_content.targets[static_cast<std::size_t>(t)])
+      underlineTarget(painter, rect);
   }
 
   // Footer: which tokens this page holds, so a reader knows none is left out.

@@ -1,8 +1,8 @@
 #pragma once
 // The prompt as running text for the tokens view and its export: one layout of tokens (each as wide as its
 // text, no gap between tokens, so byte-level tokens read as words) and a figure that paints every token,
-// shaded by the attention it receives from one query, with a title, a colour legend and page numbers,
-// wrapped to the chosen width and paged to the chosen height (or one tall page).
+// shaded on the chosen colour map by the attention it receives from one query, with a title, a colour legend
+// and page numbers, wrapped to the chosen width and paged to the chosen height (or one tall page).
 
 #include <QColor>
 #include <QFont>
@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "colormaps.h"
 #include "plotexport.h"
 
 class QFontMetrics;
@@ -20,8 +21,6 @@ namespace attnscope::widgets {
 
 class CaptureDocument;
 
-/// The colour of attention received (drawn with alpha = weight / largest weight).
-inline const QColor kTokenShade(230, 85, 13);
 /// The outline of the query token.
 inline const QColor kQueryOutline(255, 42, 109);
 
@@ -41,10 +40,13 @@ struct TokenLayout {
 TokenLayout layoutTokens(const QStringList& text, const QStringList& raw, const QFontMetrics& metrics, int x0,
                          int width);
 
-/// Paints one token in rect: its shade (weight / largest; < 0: none), the query outline, its text (grey when
-/// the query cannot see it).
-void paintToken(QPainter& painter, const QRect& rect, const QString& text, float shade, bool isQuery,
-                bool visible, const QColor& textColor, const QColor& hiddenColor);
+/// Paints one token in rect: its shade (weight / largest, coloured on the map; < 0: none), the query outline,
+/// its text (grey when the query cannot see it; on a shade, black or white, whichever reads).
+void paintToken(QPainter& painter, const QRect& rect, const QString& text, float shade, ColorMapName map,
+                bool isQuery, bool visible, const QColor& textColor, const QColor& hiddenColor);
+
+/// Underlines a token of the run's target (--targets) ranges, in the view and in the figure alike.
+void underlineTarget(QPainter& painter, const QRect& rect);
 
 /// What the tokens figure shows: every token and the selected query's attention to each.
 struct TokensFigureContent {
@@ -54,6 +56,8 @@ struct TokensFigureContent {
   std::vector<float> weights;  // [T] attention of the query to each key (key mode: of each query to the key)
   int query = 0;               // the outlined token: the query, or in key mode the key
   bool keyMode = false;  // weights are each query's attention to the key; tokens before it cannot see it
+  ColorMapName colorMap = ColorMapName::Viridis;  // the user's choice (savedColorMap) when exported
+  std::vector<char> targets;                      // [T] or empty: the token lies in a --targets range
   QFont font;
 };
 

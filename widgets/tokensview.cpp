@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "capturedocument.h"
+#include "colormaps.h"
 #include "elidedlabel.h"
 #include "tokensfigure.h"
 
@@ -22,10 +23,8 @@ namespace {
 
 constexpr int kMargin = 6;
 constexpr int kFindWidth = 150;
-/// Behind the tokens of search matches (the current match also gets an outline).
-const QColor kMatchBackground(255, 230, 80, 150);
-/// The underline of the run's target (needle) tokens.
-const QColor kTargetLine(31, 119, 180);
+/// The mark of search matches (the current match also gets an outline).
+const QColor kMatch(255, 200, 0);
 
 }  // namespace
 
@@ -60,11 +59,13 @@ TokensView::TokensView(CaptureDocument* document, QWidget* parent)
   viewport()->setBackgroundRole(QPalette::Base);
   connect(m_document, &CaptureDocument::documentChanged, this, [this] {
     m_rowKey.clear();
+    m_keyChosen = false;
     readText();
     find(m_find->text());
     relayout();
   });
   connect(m_document, &CaptureDocument::selectionChanged, this, &TokensView::onSelectionChanged);
+  connect(ColorMapSetting::instance(), &ColorMapSetting::changed, viewport(), qOverload<>(&QWidget::update));
   readText();  // the document may be open already (headless export)
   relayout();
   onSelectionChanged(m_document->selection());
@@ -88,7 +89,7 @@ void TokensView::readTargets() {
 void TokensView::setMode(Mode mode) {
   if (mode == m_mode) return;
   m_mode = mode;
-  if (mode == Mode::Key) m_key = m_document->selection().query;
+  if (mode == Mode::Key && !m_keyChosen) m_key = m_document->selection().query;
   const QSignalBlocker block(m_keyMode);
   m_keyMode->setChecked(mode == Mode::Key);
   m_rowKey.clear();
@@ -97,7 +98,9 @@ void TokensView::setMode(Mode mode) {
 }
 
 void TokensView::setKey(int key) {
-  if (key < 0 || key >= m_document->nTokens() || key == m_key) return;
+  if (key < 0 || key >= m_document->nTokens()) return;
+  m_keyChosen = true;
+  if (key == m_key) return;
   m_key = key;
   m_rowKey.clear();
   onSelectionChanged(m_document->selection());
@@ -223,7 +226,7 @@ QString TokensView::title() const {
   if (std::find(m_inTarget.begin(), m_inTarget.end(), 1) != m_inTarget.end())
     text += tr(" · underlined: target");
   if (!m_note.isEmpty()) return text + QStringLiteral(" — ") + m_note;
-  if (m_maxWeight > 0) text += tr(" · darkest = %1").arg(static_cast<double>(m_maxWeight), 0, 'g', 3);
+  if (m_maxWeight > 0) text += tr(" · colour scale 0 – %1").arg(static_cast<double>(m_maxWeight), 0, 'g', 3);
   return text;
 }
 
@@ -246,6 +249,7 @@ void TokensView::paintEvent(QPaintEvent*) {
   const int scroll = verticalScrollBar()->value(), height = viewport()->height();
   painter.translate(0, -scroll);
   const bool keyMode = m_mode == Mode::Key;
+  const ColorMapName map = savedColorMap();
   const int focus = keyMode ? m_key : m_document->selection().query;  // the outlined token
   const TokenMatch current =
       m_currentMatch >= 0 ? m_matches[static_cast<std::size_t>(m_currentMatch)] : TokenMatch{-1, -2};
@@ -259,17 +263,17 @@ void TokensView::paintEvent(QPaintEvent*) {
     const float shade = seen && i < static_cast<int>(m_weights.size()) && m_maxWeight > 0
                             ? m_weights[at] / m_maxWeight
                             : -1.0f;
-    if (at < m_inMatch.size() && m_inMatch[at]) painter.fillRect(*it, kMatchBackground);
-    paintToken(painter, *it, m_text.value(i), shade, i == focus, seen, palette().color(QPalette::Text),
+    paintToken(painter, *it, m_text.value(i), shade, map, i == focus, seen, palette().color(QPalette::Text),
                palette().color(QPalette::PlaceholderText));
+    // Over the shade, which fills the token: a bar along the top of every match, an outline round the
+    // current.
+    if (at < m_inMatch.size() && m_inMatch[at])
+      painter.fillRect(it->left(), it->top(), it->width(), 3, kMatch);
     if (i >= current.first && i <= current.last) {
-      painter.setPen(QPen(kMatchBackground.darker(160), 1));
+      painter.setPen(QPen(kMatch.darker(160), 1));
       painter.drawRect(it->adjusted(0, 0, -1, -1));
     }
-    if (at < m_inTarget.size() && m_inTarget[at]) {
-      painter.setPen(QPen(kTargetLine, 2));
-      painter.drawLine(it->left(), it->bottom(), it->right(), it->bottom());
-    }
+    if (at < m_inTarget.size() && m_inTarget[at]) underlineTarget(painter, *it);
   }
 }
 
@@ -351,6 +355,8 @@ std::unique_ptr<Figure> TokensView::exportFigure() const {
   content.raw = m_document->tokens();
   content.weights = m_weights;
   content.keyMode = m_mode == Mode::Key;
+  content.colorMap = savedColorMap();
+  content.targets = m_inTarget;
   content.query = content.keyMode ? m_key : m_document->selection().query;
   content.font = font();
   return std::make_unique<TokensFigure>(std::move(content));

@@ -1,10 +1,10 @@
 #pragma once
-// The prompt as running text, each token shaded by the attention it receives from the selected query (the
-// query's row of the level-0 map), or, in key mode (CircuitsVis's source/destination toggle), by the
-// attention it gives as a query to the chosen key (the map's column). Thousands of tokens: layout is computed
-// once per width, painting touches only the visible lines. Click a token to make it the query (or the key). A
-// find field (Ctrl+F) searches the decoded text across token boundaries; the run's target ranges are
-// underlined.
+// The prompt as running text, each token shaded on the chosen colour map (savedColorMap) by the attention it
+// receives from the selected query (the query's row of the level-0 map), or, in key mode (CircuitsVis's
+// source/destination toggle), by the attention it gives as a query to the chosen key (the map's column).
+// Thousands of tokens: layout is computed once per width, painting touches only the visible lines. Click a
+// token to make it the query (or the key). A find field (Ctrl+F) searches the decoded text across token
+// boundaries; the run's target ranges are underlined.
 
 #include <QAbstractScrollArea>
 
@@ -33,9 +33,10 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   enum class Mode { Query, Key };
   Mode mode() const { return m_mode; }
   void setMode(Mode mode);
-  /// The key of key mode (the selected query when key mode starts).
+  /// The key of key mode: the last key chosen (here or by a click on the heatmap), else the selected query
+  /// when key mode starts.
   int key() const { return m_key; }
-  /// Chooses the key of key mode (clicking a token in key mode does this).
+  /// Chooses the key of key mode (clicking a token in key mode, or a heatmap cell, does this).
   void setKey(int key);
   /// Searches the decoded text for needle (across token boundaries) and selects the first match's query.
   void find(const QString& needle);
@@ -109,6 +110,7 @@ class TokensView : public QAbstractScrollArea, public ExportSource {
   QToolButton* m_keyMode;
   Mode m_mode = Mode::Query;
   int m_key = 0;
+  bool m_keyChosen = false;  // a key was chosen since the file opened: key mode starts on it
   std::vector<TokenMatch> m_matches;
   int m_currentMatch = -1;
   std::vector<char> m_inMatch;   // [T]: the token belongs to a match

@@ -76,8 +76,9 @@ MainWindow::MainWindow(QWidget* parent)
       1, tr("The run and the compare run side by side, their difference, and how each head changed"));
   setCentralWidget(m_tabs);
   createMenus();
-  // The tokens view's key mode marks its key on the heatmap.
+  // One key in both: the tokens view's key mode marks its key on the heatmap, a heatmap click chooses it.
   connect(m_tokens, &TokensView::keyChanged, m_heatmap, &HeatmapWidget::setSelectedKey);
+  connect(m_heatmap, &HeatmapWidget::keySelected, m_tokens, &TokensView::setKey);
   createDocks();
   createHelpMenu();
   statusBar()->addPermanentWidget(m_position, 1);

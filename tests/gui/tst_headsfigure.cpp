@@ -6,6 +6,7 @@
 #include <QFile>
 #include <QImage>
 #include <QRegularExpression>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QXmlStreamReader>
@@ -63,6 +64,9 @@ class TestHeadsFigure : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
+    // The figures use the colour map the user chose: viridis, saved in a test location.
+    QStandardPaths::setTestModeEnabled(true);
+    saveColorMap(ColorMapName::Viridis);
     QVERIFY(m_dir.isValid());
     m_path = m_dir.filePath(QStringLiteral("heads.h5"));
     test::KnownCaptureOptions options;

@@ -13,6 +13,7 @@
 
 #include "attnscope/store.h"
 #include "capturedocument.h"
+#include "colormaps.h"
 #include "knowncapture.h"
 #include "plotexport.h"
 #include "tokensearch.h"
@@ -116,6 +117,21 @@ class TestTokensView : public QObject {
     };
     QVERIFY(blueOnBottom(target));
     QVERIFY(!blueOnBottom(other));
+    // The exported figure underlines them too, and its legend says what the underline means.
+    ExportOptions options;
+    options.width = 500, options.height = 300, options.scale = 1;
+    QString error;
+    const QString png = m_dir.filePath(QStringLiteral("targets.png")), svg = m_dir.filePath("targets.svg");
+    QVERIFY2(exportSource(view, png, options, &error), qPrintable(error));
+    QVERIFY2(exportSource(view, svg, options, &error), qPrintable(error));
+    const QImage figure = QImage(png).convertToFormat(QImage::Format_RGB32);
+    int underline = 0;
+    for (int y = 0; y < figure.height(); ++y)
+      for (int x = 0; x < figure.width(); ++x) underline += figure.pixelColor(x, y) == targetColor();
+    QVERIFY2(underline > 20, qPrintable(QString::number(underline)));
+    QFile file(svg);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(QString::fromUtf8(file.readAll()).contains(QStringLiteral("target (--targets)")));
     document.setRun(QStringLiteral("ssmax"));  // no targets
     QVERIFY(!view.isTarget(2));
   }

@@ -6,6 +6,7 @@
 
 #include "attnscope/statistics.h"
 #include "attnscope/store.h"
+#include "differencepyramid.h"
 
 namespace attnscope::widgets {
 namespace {
@@ -146,6 +147,10 @@ MapTile readDifferenceTile(const CaptureFile& file, const TileRequest& request, 
     for (std::size_t i = 0; i < tile.values.size(); ++i) tile.values[i] -= subtrahend.values[i];
     return tile;
   }
+  // Overview levels come from the pair's difference pyramid (built once); finer ones pool the visible part
+  // of level 0, which is small at those zooms.
+  if (request.level >= firstDifferenceLevel(n_tokens))
+    return DifferencePyramids::shared().read(file, request, other, n_tokens, cancelled);
   MapTile tile;
   tile.request = request;
   const int64_t s = request.span(), columns = tile.columns();

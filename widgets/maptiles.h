@@ -74,7 +74,9 @@ void maskTile(MapTile& tile, const KeyVisibility& visibility, int64_t n_tokens);
 
 /// Reads request's tile of request.run − other: per cell the change largest in magnitude (with its sign),
 /// pooled from level 0. Subtracting the runs' max-pooled levels would cancel where the runs peak on different
-/// keys of one cell. Cells where either run is non-finite are NaN. Cancellable like readTile.
+/// keys of one cell. Overview levels are cut from the pair's difference pyramid (differencepyramid.h), built
+/// on the first such read; finer levels pool the tile's part of level 0. Cells where either run is non-finite
+/// are NaN. Cancellable like readTile.
 MapTile readDifferenceTile(const CaptureFile& file, const TileRequest& request, const std::string& other,
                            int64_t n_tokens, const std::function<bool()>& cancelled = {});
 

@@ -2,6 +2,8 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
+#include <QDir>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDockWidget>
@@ -178,6 +180,26 @@ void MainWindow::createDocks() {
   resizeDocks({tokens}, {230}, Qt::Vertical);
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (QDockWidget* dock : {grid, curve, tokens, perToken}) view->addAction(dock->toggleViewAction());
+  m_sideDocks = {grid, curve};
+  connect(m_tabs, &QTabWidget::currentChanged, this, &MainWindow::arrangeDocksForView);
+}
+
+void MainWindow::arrangeDocksForView() {
+  // Three maps of kCompareMapWidth beside both side docks at their default widths (330 + 560 px).
+  constexpr int kCompareMapWidth = 300, kRoomForCompare = 3 * kCompareMapWidth + 330 + 560 + 60;
+  if (m_tabs->currentWidget() == m_compare) {
+    if (width() >= kRoomForCompare) return;
+    for (QDockWidget* dock : m_sideDocks)
+      if (dock->isVisible() && !dock->isFloating()) {
+        dock->hide();
+        m_gaveWay << dock;
+      }
+    if (!m_gaveWay.isEmpty())
+      statusBar()->showMessage(tr("The side panels make room for Compare (View menu shows them again)"), 8000);
+    return;
+  }
+  for (QDockWidget* dock : m_gaveWay) dock->show();
+  m_gaveWay.clear();
 }
 
 bool MainWindow::openFile(const QString& path) {
@@ -210,6 +232,7 @@ void MainWindow::showRunDialog(const QString& modelDir) {
 
 bool MainWindow::runCapture(const CaptureRequest& request, int threads) {
   if (!m_worker->start(request, threads)) return false;
+  m_captureOut = QString::fromStdString(request.out);
   m_runAction->setEnabled(false);
   m_progress->begin();
   statusBar()->showMessage(
@@ -220,6 +243,13 @@ bool MainWindow::runCapture(const CaptureRequest& request, int threads) {
 void MainWindow::onCaptureFinished(const CaptureOutcome& outcome) {
   m_progress->end();
   m_runAction->setEnabled(true);
+  if (m_closeAfterCapture) {
+    // Stop and close: a partial file this capture made goes, unless the user kept it where they chose.
+    if (outcome.cancelled && outcome.created && !m_keepPartialOnClose)
+      resolvePartialCapture(outcome, PartialCapture::Delete);
+    close();
+    return;
+  }
   if (outcome.cancelled) {
     offerPartialCapture(outcome);
     return;
@@ -295,6 +325,10 @@ void MainWindow::resolvePartialCapture(const CaptureOutcome& outcome, PartialCap
 void MainWindow::onCaptureFailed(const QString& message) {
   m_progress->end();
   m_runAction->setEnabled(true);
+  if (m_closeAfterCapture) {
+    close();
+    return;
+  }
   showError(tr("Running the model failed: %1").arg(message));
 }
 
@@ -417,8 +451,45 @@ void MainWindow::dropEvent(QDropEvent* event) {
   openFile(urls.first().toLocalFile());
 }
 
+void MainWindow::askToStopCapture() {
+  const QFileInfo out(m_captureOut);
+  // Captures written to the cache directory are the window's own scratch files; elsewhere the user chose.
+  const bool chosen = QDir(out.absolutePath()) != QDir(RunModelDialog::captureCacheDirectory());
+  auto* box = new QMessageBox(QMessageBox::Question, tr("Capture running"),
+                              tr("A capture is running into %1.\n\nStop it and close the window?")
+                                  .arg(QDir::toNativeSeparators(out.absoluteFilePath())),
+                              QMessageBox::NoButton, this);
+  box->setObjectName(QStringLiteral("stopCaptureBox"));
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  QPushButton* stop = box->addButton(tr("Stop and close"), QMessageBox::DestructiveRole);
+  QPushButton* keepRunning = box->addButton(tr("Keep running"), QMessageBox::RejectRole);
+  stop->setObjectName(QStringLiteral("stopAndClose"));
+  keepRunning->setObjectName(QStringLiteral("keepRunning"));
+  box->setDefaultButton(keepRunning);
+  box->setEscapeButton(keepRunning);
+  if (chosen) {
+    auto* keep = new QCheckBox(tr("Keep the partial capture file (its interrupted run marked incomplete)"));
+    keep->setObjectName(QStringLiteral("keepPartialFile"));
+    box->setCheckBox(keep);
+  } else {
+    box->setInformativeText(tr("The partial capture file is deleted."));
+  }
+  connect(box, &QMessageBox::buttonClicked, this, [this, box, stop](QAbstractButton* button) {
+    if (button != stop || !m_worker->isRunning()) return;
+    m_closeAfterCapture = true;
+    m_keepPartialOnClose = box->checkBox() && box->checkBox()->isChecked();
+    m_worker->cancel();
+    statusBar()->showMessage(tr("Stopping the capture; the window closes when it has stopped…"));
+  });
+  box->open();
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
-  m_worker->cancel();  // the worker's destructor waits for the current layer
+  if (m_worker->isRunning()) {
+    event->ignore();  // closed by onCaptureFinished once the capture has stopped
+    if (!m_closeAfterCapture && !findChild<QMessageBox*>(QStringLiteral("stopCaptureBox"))) askToStopCapture();
+    return;
+  }
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());

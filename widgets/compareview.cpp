@@ -194,6 +194,9 @@ void CompareView::resizeEvent(QResizeEvent* event) {
   const bool stack = width() < 3 * kMinMapWidth + 24 && height() >= 3 * kMinMapWidth + 120;
   const Qt::Orientation orientation = stack ? Qt::Vertical : Qt::Horizontal;
   if (m_mapsSplit->orientation() != orientation) m_mapsSplit->setOrientation(orientation);
+  // Equal shares again: growing, a splitter adds to its widgets in proportion to what they had, so maps
+  // squeezed to unequal minimum widths (only two have a log checkbox) would stay unequal.
+  m_mapsSplit->setSizes({1000, 1000, 1000});
 }
 
 void CompareView::onDocumentChanged() {

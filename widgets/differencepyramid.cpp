@@ -22,12 +22,6 @@ int64_t ceilDiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-/// Keeps in cell the value larger in magnitude (its sign with it); a NaN cell takes any finite value. Ties
-/// keep the earlier value, as a scan in row-major order would.
-inline void keepLargest(float& cell, float d) {
-  if (std::isfinite(d) && !(std::abs(d) <= std::abs(cell))) cell = d;
-}
-
 }  // namespace
 
 int firstDifferenceLevel(int64_t n_tokens) {
@@ -179,7 +173,7 @@ void DifferencePyramids::build(const CaptureFile& file, const DifferenceKey& key
       float* out = finest + (q >> shift) * side;
       const float* pa = a.data() + (q - q0) * q1;
       const float* pb = b.data() + (q - q0) * q1;
-      for (int64_t k = 0; k < q1; ++k) keepLargest(out[k >> shift], pa[k] - pb[k]);
+      for (int64_t k = 0; k < q1; ++k) keepLargestChange(out[k >> shift], pa[k] - pb[k]);
     }
     entry.next_row = q1;
   }
@@ -191,7 +185,7 @@ void DifferencePyramids::build(const CaptureFile& file, const DifferenceKey& key
     const std::vector<float>& fine = entry.levels[l - 1];
     for (int64_t r = 0; r < below; ++r)
       for (int64_t c = 0; c < below; ++c)
-        keepLargest(level[static_cast<std::size_t>((r / 2) * s + c / 2)],
+        keepLargestChange(level[static_cast<std::size_t>((r / 2) * s + c / 2)],
                     fine[static_cast<std::size_t>(r * below + c)]);
     entry.levels.push_back(std::move(level));
   }

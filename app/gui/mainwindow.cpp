@@ -181,25 +181,36 @@ void MainWindow::createDocks() {
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (QDockWidget* dock : {grid, curve, tokens, perToken}) view->addAction(dock->toggleViewAction());
   m_sideDocks = {grid, curve};
+  m_bottomDocks = {tokens, perToken};
   connect(m_tabs, &QTabWidget::currentChanged, this, &MainWindow::arrangeDocksForView);
 }
 
 void MainWindow::arrangeDocksForView() {
-  // Three maps of kCompareMapWidth beside both side docks at their default widths (330 + 560 px).
+  // Three maps of kCompareMapWidth beside both side docks at their default widths (330 + 560 px); maps of
+  // ~300 px height above the per-head table need the height of a 1080-px screen with the Tokens dock.
   constexpr int kCompareMapWidth = 300, kRoomForCompare = 3 * kCompareMapWidth + 330 + 560 + 60;
+  constexpr int kRoomForCompareHeight = 1000;
   if (m_tabs->currentWidget() == m_compare) {
-    if (width() >= kRoomForCompare) return;
-    for (QDockWidget* dock : m_sideDocks)
-      if (dock->isVisible() && !dock->isFloating()) {
-        dock->hide();
-        m_gaveWay << dock;
-      }
+    const auto giveWay = [this](const QList<QDockWidget*>& docks) {
+      for (QDockWidget* dock : docks)
+        if (!dock->isHidden() && !dock->isFloating()) {
+          // The current tab of a tabified group: both are visible, only it has pixels on screen.
+          if (!dock->visibleRegion().isEmpty()) m_raisedBeforeCompare << dock;
+          m_gaveWay << dock;
+        }
+      for (QDockWidget* dock : docks)
+        if (m_gaveWay.contains(dock)) dock->hide();
+    };
+    if (width() < kRoomForCompare) giveWay(m_sideDocks);
+    if (height() < kRoomForCompareHeight) giveWay(m_bottomDocks);
     if (!m_gaveWay.isEmpty())
-      statusBar()->showMessage(tr("The side panels make room for Compare (View menu shows them again)"), 8000);
+      statusBar()->showMessage(tr("The panels make room for Compare (the View menu shows them again)"), 8000);
     return;
   }
   for (QDockWidget* dock : m_gaveWay) dock->show();
+  for (QDockWidget* dock : m_raisedBeforeCompare) dock->raise();
   m_gaveWay.clear();
+  m_raisedBeforeCompare.clear();
 }
 
 bool MainWindow::openFile(const QString& path) {

@@ -80,8 +80,8 @@ class MainWindow : public QMainWindow {
  private:
   void createMenus();
   void createDocks();
-  /// While Compare is the current view of a window too narrow for its three maps beside the side docks, the
-  /// side docks give way; they come back when another view is chosen.
+  /// While Compare is the current view of a window too narrow (short) for its three maps beside the side
+  /// (bottom) docks, those docks give way; they come back when another view is chosen.
   void arrangeDocksForView();
   /// Asks what closing during a capture does: stop it (deleting its partial file unless the user keeps one
   /// written where they chose) and close, or keep running.
@@ -121,7 +121,9 @@ class MainWindow : public QMainWindow {
   QAction* m_exportHeadsAction = nullptr;
   QAction* m_closeAction = nullptr;
   QList<QDockWidget*> m_sideDocks;      // heads (left) and context curve (right)
-  QList<QDockWidget*> m_gaveWay;        // side docks hidden for Compare, shown again on leaving it
+  QList<QDockWidget*> m_bottomDocks;    // tokens and per-token table (tabified)
+  QList<QDockWidget*> m_gaveWay;        // docks hidden for Compare, shown again on leaving it
+  QList<QDockWidget*> m_raisedBeforeCompare;  // of those, the current tabs of their groups
   QString m_captureOut;                 // the running capture's file
   bool m_closeAfterCapture = false;     // Stop and close: close once the capture has stopped
   bool m_keepPartialOnClose = false;    // ... keeping its partial file (the user chose where it went)

@@ -153,8 +153,7 @@ QString CompareView::differenceNote() const {
 
 void CompareView::updateDifferenceNote() {
   const std::optional<DifferenceKey> key = isVisible() ? differenceKey() : std::nullopt;
-  const std::optional<DifferenceBuild> build =
-      key ? DifferencePyramids::shared().build(*key) : std::nullopt;
+  const std::optional<DifferenceBuild> build = key ? DifferencePyramids::shared().build(*key) : std::nullopt;
   if (!build || build->done || (!build->declined && !differenceMap()->isLoading())) {
     m_note->hide();
     return;
@@ -189,8 +188,8 @@ void CompareView::toggleDifferenceBuild() {
 
 void CompareView::resizeEvent(QResizeEvent* event) {
   QWidget::resizeEvent(event);
-  // Three maps side by side need kMinMapWidth each; narrower, they stack where the view is tall enough to give
-  // each that much height.
+  // Three maps side by side need kMinMapWidth each; narrower, they stack where the view is tall enough to
+  // give each that much height.
   const bool stack = width() < 3 * kMinMapWidth + 24 && height() >= 3 * kMinMapWidth + 120;
   const Qt::Orientation orientation = stack ? Qt::Vertical : Qt::Horizontal;
   if (m_mapsSplit->orientation() != orientation) m_mapsSplit->setOrientation(orientation);

@@ -15,7 +15,7 @@ namespace attnscope::widgets {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr int64_t kChunkRows = 64;                    // the store's chunk rows: bands start on chunk rows
+constexpr int64_t kChunkRows = 64;  // the store's chunk rows: bands start on chunk rows
 constexpr auto kWaitPoll = std::chrono::milliseconds(50);  // how often a waiting read asks cancelled()
 
 int64_t ceilDiv(int64_t a, int64_t b) {
@@ -112,8 +112,9 @@ void DifferencePyramids::evictLocked() {
   }
 }
 
-MapTile DifferencePyramids::read(const CaptureFile& file, const TileRequest& request, const std::string& other,
-                                 int64_t n_tokens, const std::function<bool()>& cancelled) {
+MapTile DifferencePyramids::read(const CaptureFile& file, const TileRequest& request,
+                                 const std::string& other, int64_t n_tokens,
+                                 const std::function<bool()>& cancelled) {
   const DifferenceKey key =
       differenceKey(file.path(), file.run(request.run), file.run(other), request.hook, request.head);
   const std::shared_ptr<Entry> e = entry(key, n_tokens);
@@ -186,7 +187,7 @@ void DifferencePyramids::build(const CaptureFile& file, const DifferenceKey& key
     for (int64_t r = 0; r < below; ++r)
       for (int64_t c = 0; c < below; ++c)
         keepLargestChange(level[static_cast<std::size_t>((r / 2) * s + c / 2)],
-                    fine[static_cast<std::size_t>(r * below + c)]);
+                          fine[static_cast<std::size_t>(r * below + c)]);
     entry.levels.push_back(std::move(level));
   }
   std::lock_guard lock(m_mutex);

@@ -3,9 +3,9 @@
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
-#include <QDir>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDir>
 #include <QDockWidget>
 #include <QEventLoop>
 #include <QFile>
@@ -498,7 +498,8 @@ void MainWindow::askToStopCapture() {
 void MainWindow::closeEvent(QCloseEvent* event) {
   if (m_worker->isRunning()) {
     event->ignore();  // closed by onCaptureFinished once the capture has stopped
-    if (!m_closeAfterCapture && !findChild<QMessageBox*>(QStringLiteral("stopCaptureBox"))) askToStopCapture();
+    if (!m_closeAfterCapture && !findChild<QMessageBox*>(QStringLiteral("stopCaptureBox")))
+      askToStopCapture();
     return;
   }
   QSettings settings;

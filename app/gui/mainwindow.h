@@ -120,13 +120,13 @@ class MainWindow : public QMainWindow {
   QAction* m_exportAction = nullptr;
   QAction* m_exportHeadsAction = nullptr;
   QAction* m_closeAction = nullptr;
-  QList<QDockWidget*> m_sideDocks;      // heads (left) and context curve (right)
-  QList<QDockWidget*> m_bottomDocks;    // tokens and per-token table (tabified)
-  QList<QDockWidget*> m_gaveWay;        // docks hidden for Compare, shown again on leaving it
+  QList<QDockWidget*> m_sideDocks;            // heads (left) and context curve (right)
+  QList<QDockWidget*> m_bottomDocks;          // tokens and per-token table (tabified)
+  QList<QDockWidget*> m_gaveWay;              // docks hidden for Compare, shown again on leaving it
   QList<QDockWidget*> m_raisedBeforeCompare;  // of those, the current tabs of their groups
-  QString m_captureOut;                 // the running capture's file
-  bool m_closeAfterCapture = false;     // Stop and close: close once the capture has stopped
-  bool m_keepPartialOnClose = false;    // ... keeping its partial file (the user chose where it went)
+  QString m_captureOut;                       // the running capture's file
+  bool m_closeAfterCapture = false;           // Stop and close: close once the capture has stopped
+  bool m_keepPartialOnClose = false;          // ... keeping its partial file (the user chose where it went)
 };
 
 }  // namespace attnscope::gui

@@ -318,10 +318,8 @@ CaptureRequest RunModelDialog::request() const {
   request.model_dir = m_model->resolvedDirectory(nullptr).toStdString();
   if (isInductionPrompt()) {
     // The CLI's --induction-prompt R:SEED, read by the same core code (promptTokens).
-    request.prompt.induction = QStringLiteral("%1:%2")
-                                   .arg(m_inductionLength->value())
-                                   .arg(m_inductionSeed->value())
-                                   .toStdString();
+    request.prompt.induction =
+        QStringLiteral("%1:%2").arg(m_inductionLength->value()).arg(m_inductionSeed->value()).toStdString();
   } else {
     parseIds(m_ids->text(), &request.prompt.ids);
     if (request.prompt.ids.empty()) request.prompt.text = m_prompt->toPlainText().toStdString();

@@ -4,9 +4,10 @@
 //   after    one overview redraw cut from the pyramid (DifferencePyramids::read once built), at the level a
 //            600 × 600-px panel draws the whole map, and at the pyramid's finest level
 // Prints the times and the ratios before / after and build / before, and checks that both ways give the same
-// cells. Usage: bench_difference [TOKENS] [DIR] [keep]. Writes a capture of two runs of one head with TOKENS ×
-// TOKENS maps (default 16384) into a temporary directory in DIR (default: the system's temp directory) and
-// removes it at the end, unless "keep" (to open it in the window). The file was just written, so the page cache is warm for both ways alike.
+// cells. Usage: bench_difference [TOKENS] [DIR] [keep]. Writes a capture of two runs of one head with TOKENS
+// × TOKENS maps (default 16384) into a temporary directory in DIR (default: the system's temp directory) and
+// removes it at the end, unless "keep" (to open it in the window). The file was just written, so the page
+// cache is warm for both ways alike.
 
 #include <algorithm>
 #include <chrono>

@@ -2,8 +2,8 @@
 // byte tokenizer) on a worker thread and writes a capture the document opens with the expected runs; cancel
 // leaves the interrupted run incomplete; errors come back as one line, a request field under the dialog's
 // label for it; the Run dialog's named runs and other weights (the bundled softmax- and SSMax-trained models)
-// make the same file as attnscope-cli capture, and so does its induction preset (--induction-prompt); the main
-// window runs a job and opens its capture.
+// make the same file as attnscope-cli capture, and so does its induction preset (--induction-prompt); the
+// main window runs a job and opens its capture.
 
 #include <QDebug>
 #include <QDir>

@@ -17,8 +17,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <atomic>
 #include <qcustomplot.h>
+#include <atomic>
 
 #include "attnscope/store.h"
 #include "capturedocument.h"

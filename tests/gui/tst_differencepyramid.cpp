@@ -36,7 +36,8 @@ double referenceCell(const std::vector<float>& a, const std::vector<float>& b, i
   double best = NAN;
   for (int q = r * s; q < std::min(n, r * s + s); ++q)
     for (int k = c * s; k < std::min(n, c * s + s) && k <= q; ++k) {
-      const double d = double{a[static_cast<std::size_t>(q * n + k)]} - b[static_cast<std::size_t>(q * n + k)];
+      const double d =
+          double{a[static_cast<std::size_t>(q * n + k)]} - b[static_cast<std::size_t>(q * n + k)];
       if (std::isnan(best) || std::abs(d) > std::abs(best)) best = d;
     }
   return best;
@@ -83,7 +84,9 @@ class TestDifferencePyramid : public QObject {
   void stoppedBuildResumes() {
     DifferencePyramids pyramids(kDifferencePyramidCacheBytes, 64 * kTokens);  // bands of 64 rows
     int asked = 0;
-    const MapTile stopped = readWhole(pyramids, 2, [&asked] { return ++asked > 2; });  // the read asks once, then the build before each band
+    const MapTile stopped = readWhole(pyramids, 2, [&asked] {
+      return ++asked > 2;
+    });  // the read asks once, then the build before each band
     QVERIFY(stopped.empty());
     const DifferenceKey key = keyOf();
     QVERIFY(pyramids.build(key).has_value());

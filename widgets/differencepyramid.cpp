@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -60,13 +59,6 @@ struct DifferencePyramids::Entry {
     return done_rows * done_rows;  // band q reads keys [0, q1): the cells read grow with the rows squared
   }
 };
-
-namespace {
-std::condition_variable& changed() {
-  static std::condition_variable cv;  // one per process: builds end rarely, waiters re-check their key
-  return cv;
-}
-}  // namespace
 
 DifferencePyramids::DifferencePyramids(std::size_t max_bytes, int64_t band_cells)
     : m_max_bytes(max_bytes), m_band_cells(band_cells) {}
@@ -128,7 +120,7 @@ MapTile DifferencePyramids::read(const CaptureFile& file, const TileRequest& req
     while (!e->done) {
       if (e->declined || (cancelled && cancelled())) return tile;
       if (e->building) {
-        changed().wait_for(lock, kWaitPoll);
+        m_changed.wait_for(lock, kWaitPoll);
         continue;
       }
       e->building = true;
@@ -138,13 +130,13 @@ MapTile DifferencePyramids::read(const CaptureFile& file, const TileRequest& req
       } catch (...) {
         lock.lock();
         e->building = false;
-        changed().notify_all();
+        m_changed.notify_all();
         throw;
       }
       lock.lock();
       e->building = false;
       e->used = ++m_clock;
-      changed().notify_all();
+      m_changed.notify_all();
     }
   }
   // Done: the levels no longer change, so they are read without the lock.

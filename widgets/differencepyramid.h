@@ -7,6 +7,7 @@
 // was superseded keeps its progress and resumes on the next read; one the user cancels stays declined until
 // allowed again.
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -100,6 +101,7 @@ class DifferencePyramids {
   const std::size_t m_max_bytes;
   const int64_t m_band_cells;
   mutable std::mutex m_mutex;
+  std::condition_variable m_changed;  // a build stopped or finished
   std::map<DifferenceKey, std::shared_ptr<Entry>> m_entries;
   std::set<DifferenceKey> m_declined;
   uint64_t m_clock = 0;  // last-use stamps for eviction

@@ -483,7 +483,7 @@ void MainWindow::askToStopCapture() {
     keep->setObjectName(QStringLiteral("keepPartialFile"));
     box->setCheckBox(keep);
   } else {
-    box->setInformativeText(tr("The partial capture file is deleted."));
+    box->setInformativeText(tr("Stopping deletes the partial capture file."));
   }
   connect(box, &QMessageBox::buttonClicked, this, [this, box, stop](QAbstractButton* button) {
     if (button != stop || !m_worker->isRunning()) return;

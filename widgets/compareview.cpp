@@ -4,8 +4,11 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QProgressBar>
+#include <QPushButton>
 #include <QSplitter>
 #include <QTableView>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <qcustomplot.h>
@@ -19,6 +22,12 @@
 #include "statisticnames.h"
 
 namespace attnscope::widgets {
+namespace {
+
+constexpr int kMinMapWidth = 300;  // narrower, the maps stack (the window's docks give way first)
+constexpr int kNotePollMs = 200;
+
+}  // namespace
 
 CompareView::CompareView(CaptureDocument* document, QWidget* parent)
     : QWidget(parent),
@@ -31,7 +40,13 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
       m_table(new QTableView(this)),
       m_stat(new QComboBox(this)),
       m_status(new ElidedLabel(this)),
-      m_head(new QLabel(this)) {
+      m_head(new QLabel(this)),
+      m_mapsSplit(new QSplitter(Qt::Horizontal, this)),
+      m_note(new QWidget(this)),
+      m_noteText(new QLabel(this)),
+      m_noteProgress(new QProgressBar(this)),
+      m_noteButton(new QPushButton(this)),
+      m_notePoll(new QTimer(this)) {
   m_head->setStyleSheet(QStringLiteral("font-weight: bold"));
   addStatisticItems(m_stat);
   letComboBoxGiveWay(m_stat);
@@ -46,12 +61,22 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
   m_table->verticalHeader()->hide();
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
 
-  auto* maps = new QSplitter(Qt::Horizontal, this);
   for (int i = 0; i < 3; ++i) {
     m_maps[i]->setCompactTitle(true);
-    maps->addWidget(m_maps[i]);
-    maps->setStretchFactor(i, 1);  // equal widths: the difference map has no log checkbox to widen it
+    m_mapsSplit->addWidget(m_maps[i]);
+    m_mapsSplit->setStretchFactor(i, 1);  // equal widths: the difference map has no log checkbox to widen it
   }
+  m_mapsSplit->setChildrenCollapsible(false);
+  m_note->setObjectName(QStringLiteral("differenceNote"));
+  m_noteButton->setObjectName(QStringLiteral("differenceNoteButton"));
+  m_noteProgress->setRange(0, 100);
+  m_noteProgress->setMaximumWidth(160);
+  auto* noteLayout = new QHBoxLayout(m_note);
+  noteLayout->setContentsMargins(0, 0, 0, 0);
+  noteLayout->addWidget(m_noteText, 1);
+  noteLayout->addWidget(m_noteProgress);
+  noteLayout->addWidget(m_noteButton);
+  m_note->hide();
   auto* summary = new QWidget(this);
   auto* controls = new QHBoxLayout;
   controls->addWidget(
@@ -66,7 +91,8 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
   auto* topLayout = new QVBoxLayout(top);
   topLayout->setContentsMargins(2, 2, 2, 0);
   topLayout->addWidget(m_head);
-  topLayout->addWidget(maps, 1);
+  topLayout->addWidget(m_note);
+  topLayout->addWidget(m_mapsSplit, 1);
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(top);
   split->addWidget(summary);
@@ -81,6 +107,10 @@ CompareView::CompareView(CaptureDocument* document, QWidget* parent)
       connect(axis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
               [this, map] { syncRangesFrom(map); });
   connect(m_stat, &QComboBox::currentIndexChanged, this, &CompareView::reload);
+  connect(m_noteButton, &QPushButton::clicked, this, &CompareView::toggleDifferenceBuild);
+  // The build runs inside the difference map's tile read: its progress is polled, not signalled.
+  connect(m_notePoll, &QTimer::timeout, this, &CompareView::updateDifferenceNote);
+  m_notePoll->start(kNotePollMs);
   connect(m_document, &CaptureDocument::documentChanged, this, &CompareView::onDocumentChanged);
   connect(m_document, &CaptureDocument::selectionChanged, this, &CompareView::reload);
   connect(m_table, &QTableView::clicked, this, [this](const QModelIndex& index) {
@@ -105,6 +135,67 @@ void CompareView::syncRangesFrom(HeatmapWidget* source) {
     map->plot()->replot(QCustomPlot::rpQueuedReplot);
   }
   m_syncing = false;
+}
+
+std::optional<DifferenceKey> CompareView::differenceKey() const {
+  const Selection& s = m_document->selection();
+  const auto file = m_document->file();
+  const RunInfo* run = m_document->runInfo(s.run);
+  const RunInfo* other = m_document->runInfo(s.compareRun);
+  if (!file || !run || !other || s.compareRun.isEmpty()) return std::nullopt;
+  return widgets::differenceKey(file->path(), *run, *other,
+                                CaptureDocument::mapHook(s.layer, differenceMap()->mapKind()), s.head);
+}
+
+QString CompareView::differenceNote() const {
+  return m_note->isVisibleTo(this) ? m_noteText->text() : QString();
+}
+
+void CompareView::updateDifferenceNote() {
+  const std::optional<DifferenceKey> key = isVisible() ? differenceKey() : std::nullopt;
+  const std::optional<DifferenceBuild> build = key ? DifferencePyramids::shared().build(*key) : std::nullopt;
+  if (!build || build->done || (!build->declined && !differenceMap()->isLoading())) {
+    m_note->hide();
+    return;
+  }
+  if (build->declined) {
+    m_noteText->setText(tr("Difference overview cancelled at %1%: its map is not drawn.")
+                            .arg(static_cast<int>(100 * build->fraction)));
+    m_noteButton->setText(tr("Compute"));
+    m_noteProgress->hide();
+  } else {
+    m_noteText->setText(tr("Computing the difference overview (largest change per block, once per head)…"));
+    m_noteButton->setText(tr("Cancel"));
+    m_noteProgress->setValue(static_cast<int>(100 * build->fraction));
+    m_noteProgress->show();
+  }
+  m_note->show();
+}
+
+void CompareView::toggleDifferenceBuild() {
+  const std::optional<DifferenceKey> key = differenceKey();
+  if (!key) return;
+  DifferencePyramids& pyramids = DifferencePyramids::shared();
+  const std::optional<DifferenceBuild> build = pyramids.build(*key);
+  if (build && build->declined) {
+    pyramids.allow(*key);
+    differenceMap()->setCompactTitle(true);  // forgets its tile and reads the head again: resumes the build
+  } else {
+    pyramids.decline(*key);
+  }
+  updateDifferenceNote();
+}
+
+void CompareView::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  // Three maps side by side need kMinMapWidth each; narrower, they stack where the view is tall enough to
+  // give each that much height.
+  const bool stack = width() < 3 * kMinMapWidth + 24 && height() >= 3 * kMinMapWidth + 120;
+  const Qt::Orientation orientation = stack ? Qt::Vertical : Qt::Horizontal;
+  if (m_mapsSplit->orientation() != orientation) m_mapsSplit->setOrientation(orientation);
+  // Equal shares again: growing, a splitter adds to its widgets in proportion to what they had, so maps
+  // squeezed to unequal minimum widths (only two have a log checkbox) would stay unequal.
+  m_mapsSplit->setSizes({1000, 1000, 1000});
 }
 
 void CompareView::onDocumentChanged() {

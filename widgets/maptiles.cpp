@@ -6,6 +6,7 @@
 
 #include "attnscope/statistics.h"
 #include "attnscope/store.h"
+#include "differencepyramid.h"
 
 namespace attnscope::widgets {
 namespace {
@@ -146,6 +147,15 @@ MapTile readDifferenceTile(const CaptureFile& file, const TileRequest& request, 
     for (std::size_t i = 0; i < tile.values.size(); ++i) tile.values[i] -= subtrahend.values[i];
     return tile;
   }
+  // Overview levels come from the pair's difference pyramid (built once); finer ones pool the visible part
+  // of level 0, which is small at those zooms.
+  if (request.level >= firstDifferenceLevel(n_tokens))
+    return DifferencePyramids::shared().read(file, request, other, n_tokens, cancelled);
+  return poolDifferenceTile(file, request, other, n_tokens, cancelled);
+}
+
+MapTile poolDifferenceTile(const CaptureFile& file, const TileRequest& request, const std::string& other,
+                           int64_t n_tokens, const std::function<bool()>& cancelled) {
   MapTile tile;
   tile.request = request;
   const int64_t s = request.span(), columns = tile.columns();
@@ -166,9 +176,7 @@ MapTile readDifferenceTile(const CaptureFile& file, const TileRequest& request, 
       const float* pa = a.data() + (q - q0) * width;
       const float* pb = b.data() + (q - q0) * width;
       for (int64_t j = 0; j < width; ++j) {
-        const float d = pa[j] - pb[j];
-        float& cell = out[(k0 + j) / s - request.c0];
-        if (std::isfinite(d) && !(std::abs(d) <= std::abs(cell))) cell = d;  // NaN cell: the first value
+        keepLargestChange(out[(k0 + j) / s - request.c0], pa[j] - pb[j]);
       }
     }
   }

@@ -2,6 +2,7 @@
 // Which part of an attention map's pyramid to read for a view, and the tile that comes back. A view of a
 // 64k × 64k map reads a coarse level whole; zoomed in, it reads level 0 around the visible range only.
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -74,8 +75,21 @@ void maskTile(MapTile& tile, const KeyVisibility& visibility, int64_t n_tokens);
 
 /// Reads request's tile of request.run − other: per cell the change largest in magnitude (with its sign),
 /// pooled from level 0. Subtracting the runs' max-pooled levels would cancel where the runs peak on different
-/// keys of one cell. Cells where either run is non-finite are NaN. Cancellable like readTile.
+/// keys of one cell. Overview levels are cut from the pair's difference pyramid (differencepyramid.h), built
+/// on the first such read; finer levels pool the tile's part of level 0. Cells where either run is non-finite
+/// are NaN. Cancellable like readTile.
 MapTile readDifferenceTile(const CaptureFile& file, const TileRequest& request, const std::string& other,
+                           int64_t n_tokens, const std::function<bool()>& cancelled = {});
+
+/// Keeps in cell the change larger in magnitude, its sign with it; a NaN cell takes any finite change. Ties
+/// keep the earlier value. The one pooling rule of difference tiles and the difference pyramid.
+inline void keepLargestChange(float& cell, float change) {
+  if (std::isfinite(change) && !(std::abs(change) <= std::abs(cell))) cell = change;
+}
+
+/// Pools request's tile of request.run − other from the tile's part of both runs' level 0: what
+/// readDifferenceTile does below the pyramid's levels (and did at every level before there was a pyramid).
+MapTile poolDifferenceTile(const CaptureFile& file, const TileRequest& request, const std::string& other,
                            int64_t n_tokens, const std::function<bool()>& cancelled = {});
 
 /// Reads the tile. Throws StoreError. Safe off the GUI thread. With a cancel predicate the tile is read in

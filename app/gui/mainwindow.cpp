@@ -2,8 +2,10 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDir>
 #include <QDockWidget>
 #include <QEventLoop>
 #include <QFile>
@@ -179,6 +181,37 @@ void MainWindow::createDocks() {
   resizeDocks({tokens}, {230}, Qt::Vertical);
   QMenu* view = menuBar()->addMenu(tr("&View"));
   for (QDockWidget* dock : {grid, curve, tokens, perToken}) view->addAction(dock->toggleViewAction());
+  m_sideDocks = {grid, curve};
+  m_bottomDocks = {tokens, perToken};
+  connect(m_tabs, &QTabWidget::currentChanged, this, &MainWindow::arrangeDocksForView);
+}
+
+void MainWindow::arrangeDocksForView() {
+  // Three maps of kCompareMapWidth beside both side docks at their default widths (330 + 560 px); maps of
+  // ~300 px height above the per-head table need the height of a 1080-px screen with the Tokens dock.
+  constexpr int kCompareMapWidth = 300, kRoomForCompare = 3 * kCompareMapWidth + 330 + 560 + 60;
+  constexpr int kRoomForCompareHeight = 1000;
+  if (m_tabs->currentWidget() == m_compare) {
+    const auto giveWay = [this](const QList<QDockWidget*>& docks) {
+      for (QDockWidget* dock : docks)
+        if (!dock->isHidden() && !dock->isFloating()) {
+          // The current tab of a tabified group: both are visible, only it has pixels on screen.
+          if (!dock->visibleRegion().isEmpty()) m_raisedBeforeCompare << dock;
+          m_gaveWay << dock;
+        }
+      for (QDockWidget* dock : docks)
+        if (m_gaveWay.contains(dock)) dock->hide();
+    };
+    if (width() < kRoomForCompare) giveWay(m_sideDocks);
+    if (height() < kRoomForCompareHeight) giveWay(m_bottomDocks);
+    if (!m_gaveWay.isEmpty())
+      statusBar()->showMessage(tr("The panels make room for Compare (the View menu shows them again)"), 8000);
+    return;
+  }
+  for (QDockWidget* dock : m_gaveWay) dock->show();
+  for (QDockWidget* dock : m_raisedBeforeCompare) dock->raise();
+  m_gaveWay.clear();
+  m_raisedBeforeCompare.clear();
 }
 
 bool MainWindow::openFile(const QString& path) {
@@ -211,6 +244,7 @@ void MainWindow::showRunDialog(const QString& modelDir) {
 
 bool MainWindow::runCapture(const CaptureRequest& request, int threads) {
   if (!m_worker->start(request, threads)) return false;
+  m_captureOut = QString::fromStdString(request.out);
   m_runAction->setEnabled(false);
   m_progress->begin();
   statusBar()->showMessage(
@@ -221,6 +255,13 @@ bool MainWindow::runCapture(const CaptureRequest& request, int threads) {
 void MainWindow::onCaptureFinished(const CaptureOutcome& outcome) {
   m_progress->end();
   m_runAction->setEnabled(true);
+  if (m_closeAfterCapture) {
+    // Stop and close: a partial file this capture made goes, unless the user kept it where they chose.
+    if (outcome.cancelled && outcome.created && !m_keepPartialOnClose)
+      resolvePartialCapture(outcome, PartialCapture::Delete);
+    close();
+    return;
+  }
   if (outcome.cancelled) {
     offerPartialCapture(outcome);
     return;
@@ -296,6 +337,10 @@ void MainWindow::resolvePartialCapture(const CaptureOutcome& outcome, PartialCap
 void MainWindow::onCaptureFailed(const QString& message) {
   m_progress->end();
   m_runAction->setEnabled(true);
+  if (m_closeAfterCapture) {
+    close();
+    return;
+  }
   showError(tr("Running the model failed: %1").arg(message));
 }
 
@@ -418,8 +463,46 @@ void MainWindow::dropEvent(QDropEvent* event) {
   openFile(urls.first().toLocalFile());
 }
 
+void MainWindow::askToStopCapture() {
+  const QFileInfo out(m_captureOut);
+  // Captures written to the cache directory are the window's own scratch files; elsewhere the user chose.
+  const bool chosen = QDir(out.absolutePath()) != QDir(RunModelDialog::captureCacheDirectory());
+  auto* box = new QMessageBox(QMessageBox::Question, tr("Capture running"),
+                              tr("A capture is running into %1.\n\nStop it and close the window?")
+                                  .arg(QDir::toNativeSeparators(out.absoluteFilePath())),
+                              QMessageBox::NoButton, this);
+  box->setObjectName(QStringLiteral("stopCaptureBox"));
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  QPushButton* stop = box->addButton(tr("Stop and close"), QMessageBox::DestructiveRole);
+  QPushButton* keepRunning = box->addButton(tr("Keep running"), QMessageBox::RejectRole);
+  stop->setObjectName(QStringLiteral("stopAndClose"));
+  keepRunning->setObjectName(QStringLiteral("keepRunning"));
+  box->setDefaultButton(keepRunning);
+  box->setEscapeButton(keepRunning);
+  if (chosen) {
+    auto* keep = new QCheckBox(tr("Keep the partial capture file (its interrupted run marked incomplete)"));
+    keep->setObjectName(QStringLiteral("keepPartialFile"));
+    box->setCheckBox(keep);
+  } else {
+    box->setInformativeText(tr("Stopping deletes the partial capture file."));
+  }
+  connect(box, &QMessageBox::buttonClicked, this, [this, box, stop](QAbstractButton* button) {
+    if (button != stop || !m_worker->isRunning()) return;
+    m_closeAfterCapture = true;
+    m_keepPartialOnClose = box->checkBox() && box->checkBox()->isChecked();
+    m_worker->cancel();
+    statusBar()->showMessage(tr("Stopping the capture; the window closes when it has stopped…"));
+  });
+  box->open();
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
-  m_worker->cancel();  // the worker's destructor waits for the current layer
+  if (m_worker->isRunning()) {
+    event->ignore();  // closed by onCaptureFinished once the capture has stopped
+    if (!m_closeAfterCapture && !findChild<QMessageBox*>(QStringLiteral("stopCaptureBox")))
+      askToStopCapture();
+    return;
+  }
   QSettings settings;
   settings.setValue("window/geometry", saveGeometry());
   settings.setValue("window/state", saveState());

@@ -11,6 +11,7 @@
 #include "plotexport.h"
 
 class QComboBox;
+class QDockWidget;
 class QLabel;
 class QTabWidget;
 
@@ -66,6 +67,8 @@ class MainWindow : public QMainWindow {
   enum class PartialCapture { Open, Keep, Delete };
   /// Acts on the user's choice for a cancelled capture's file (the box's buttons call it).
   void resolvePartialCapture(const CaptureOutcome& outcome, PartialCapture choice);
+  /// Whether a close during a capture waits for the capture to stop (the user chose Stop and close).
+  bool isClosingAfterCapture() const { return m_closeAfterCapture; }
   /// The views that can be exported, heatmap first.
   QList<widgets::ExportSource*> exportSources() const;
 
@@ -77,6 +80,12 @@ class MainWindow : public QMainWindow {
  private:
   void createMenus();
   void createDocks();
+  /// While Compare is the current view of a window too narrow (short) for its three maps beside the side
+  /// (bottom) docks, those docks give way; they come back when another view is chosen.
+  void arrangeDocksForView();
+  /// Asks what closing during a capture does: stop it (deleting its partial file unless the user keeps one
+  /// written where they chose) and close, or keep running.
+  void askToStopCapture();
   void showOpenDialog();
   void onCaptureFinished(const CaptureOutcome& outcome);
   void onCaptureFailed(const QString& message);
@@ -111,6 +120,13 @@ class MainWindow : public QMainWindow {
   QAction* m_exportAction = nullptr;
   QAction* m_exportHeadsAction = nullptr;
   QAction* m_closeAction = nullptr;
+  QList<QDockWidget*> m_sideDocks;            // heads (left) and context curve (right)
+  QList<QDockWidget*> m_bottomDocks;          // tokens and per-token table (tabified)
+  QList<QDockWidget*> m_gaveWay;              // docks hidden for Compare, shown again on leaving it
+  QList<QDockWidget*> m_raisedBeforeCompare;  // of those, the current tabs of their groups
+  QString m_captureOut;                       // the running capture's file
+  bool m_closeAfterCapture = false;           // Stop and close: close once the capture has stopped
+  bool m_keepPartialOnClose = false;          // ... keeping its partial file (the user chose where it went)
 };
 
 }  // namespace attnscope::gui

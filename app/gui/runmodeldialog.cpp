@@ -17,9 +17,14 @@
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QSettings>
+#include <QSpinBox>
 #include <QStandardPaths>
 
+#include <climits>
+#include <stdexcept>
+
 #include "attnscope/dtype.h"
+#include "attnscope/prompt.h"
 
 #include "modelchooser.h"
 #include "modelsummary.h"
@@ -64,6 +69,11 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
       m_prompt(new QPlainTextEdit(this)),
       m_promptHint(new QLabel(this)),
       m_ids(new QLineEdit(this)),
+      m_promptKind(new QComboBox(this)),
+      m_textPrompt(new QWidget(this)),
+      m_inductionPrompt(new QWidget(this)),
+      m_inductionLength(new QSpinBox(this)),
+      m_inductionSeed(new QSpinBox(this)),
       m_normalizers(new NormalizerChooser(this)),
       m_mapsMode(new QComboBox(this)),
       m_dtype(new QComboBox(this)),
@@ -101,10 +111,31 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
       tr("Precision of the linear layers. Attention scores, softmax and every statistic are float32 "
          "whatever this is; float32 doubles the memory of a bfloat16 checkpoint."));
 
+  m_promptKind->addItem(tr("Text or token ids"));
+  m_promptKind->addItem(tr("Repeated random tokens (induction)"));
+  m_promptKind->setToolTip(
+      tr("Repeated random tokens: R random token ids, then the same R again. Induction heads attend from "
+         "the second copy to the token after the earlier occurrence (the induction_mass statistic)."));
+  m_inductionLength->setRange(1, INT_MAX);  // the core's limit is checked with the rest of the prompt
+  m_inductionLength->setValue(256);
+  m_inductionLength->setPrefix(tr("R = "));
+  m_inductionLength->setSuffix(tr(" tokens, twice"));
+  m_inductionSeed->setRange(0, INT_MAX);
+  m_inductionSeed->setPrefix(tr("seed "));
+  auto* inductionRow = new QHBoxLayout(m_inductionPrompt);
+  inductionRow->setContentsMargins(0, 0, 0, 0);
+  inductionRow->addWidget(m_inductionLength);
+  inductionRow->addWidget(m_inductionSeed);
+  inductionRow->addStretch(1);
   auto* loadText = new QPushButton(tr("Load text file…"), this);
   auto* promptRow = new QHBoxLayout;
   promptRow->addWidget(m_promptHint, 1);
   promptRow->addWidget(loadText);
+  auto* textPrompt = new QFormLayout(m_textPrompt);
+  textPrompt->setContentsMargins(0, 0, 0, 0);
+  textPrompt->addRow(m_prompt);
+  textPrompt->addRow(promptRow);
+  textPrompt->addRow(tr("Token ids:"), m_ids);
   auto* mapsRow = new QHBoxLayout;
   mapsRow->addWidget(m_mapsMode);
   mapsRow->addWidget(m_maps, 1);
@@ -118,9 +149,9 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   auto* form = new QFormLayout(this);
   form->addRow(formLabel(CaptureField::ModelDir), m_model);
   form->addRow(QString(), m_modelInfo);
-  form->addRow(tr("Prompt:"), m_prompt);
-  form->addRow(QString(), promptRow);
-  form->addRow(tr("Token ids:"), m_ids);
+  form->addRow(tr("Prompt:"), m_promptKind);
+  form->addRow(QString(), m_textPrompt);
+  form->addRow(QString(), m_inductionPrompt);
   form->addRow(m_normalizers);
   form->addRow(formLabel(CaptureField::RunNames), m_runNames);
   form->addRow(formLabel(CaptureField::Maps), mapsRow);
@@ -142,6 +173,7 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   });
   connect(m_out, &QLineEdit::textEdited, this, [this] { m_outEdited = true; });
   connect(m_prompt, &QPlainTextEdit::textChanged, this, &RunModelDialog::updateTokenHint);
+  connect(m_promptKind, &QComboBox::currentIndexChanged, this, &RunModelDialog::updatePromptKind);
   connect(m_mapsMode, &QComboBox::currentIndexChanged, this,
           [this] { m_maps->setEnabled(m_mapsMode->currentData().toString().isEmpty()); });
   connect(buttons, &QDialogButtonBox::accepted, this, &RunModelDialog::accept);
@@ -155,6 +187,10 @@ RunModelDialog::RunModelDialog(const QString& modelDir, QWidget* parent)
   setModelDir(modelDir);
   const QStringList specs = settings.value(QStringLiteral("run/normalizers")).toStringList();
   if (!specs.isEmpty()) m_normalizers->setSpecs(specs);
+  m_inductionLength->setValue(settings.value(QStringLiteral("run/inductionLength"), 256).toInt());
+  m_inductionSeed->setValue(settings.value(QStringLiteral("run/inductionSeed"), 0).toInt());
+  m_promptKind->setCurrentIndex(settings.value(QStringLiteral("run/induction"), false).toBool() ? 1 : 0);
+  updatePromptKind();
   updateTokenHint();
   // The prompt box at its minimum: the dialog then fits a 1280x800 screen with room for a title bar.
   resize(720, minimumSizeHint().height());
@@ -166,8 +202,24 @@ void RunModelDialog::setModelDir(const QString& dir) {
 }
 
 void RunModelDialog::setPromptText(const QString& text) {
+  m_promptKind->setCurrentIndex(0);
   m_ids->clear();
   m_prompt->setPlainText(text);
+}
+
+void RunModelDialog::setInductionPrompt(int length, int seed) {
+  m_inductionLength->setValue(length);
+  m_inductionSeed->setValue(seed);
+  m_promptKind->setCurrentIndex(1);
+}
+
+bool RunModelDialog::isInductionPrompt() const {
+  return m_promptKind->currentIndex() == 1;
+}
+
+void RunModelDialog::updatePromptKind() {
+  m_textPrompt->setVisible(!isInductionPrompt());
+  m_inductionPrompt->setVisible(isInductionPrompt());
 }
 
 void RunModelDialog::setOutput(const QString& path) {
@@ -183,9 +235,12 @@ void RunModelDialog::setOtherWeights(bool other) {
   m_otherWeights->setChecked(other);
 }
 
+QString RunModelDialog::captureCacheDirectory() {
+  return QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/captures");
+}
+
 QString RunModelDialog::defaultOutput(const QString& modelDir) {
-  const QString dir =
-      QStandardPaths::writableLocation(QStandardPaths::CacheLocation) + QStringLiteral("/captures");
+  const QString dir = captureCacheDirectory();
   const QString name = QFileInfo(QDir::cleanPath(modelDir)).fileName();
   return QStringLiteral("%1/%2-%3.h5")
       .arg(dir, name.isEmpty() ? QStringLiteral("capture") : name,
@@ -233,10 +288,17 @@ QString RunModelDialog::validate() const {
     return m_modelError.isEmpty() ? tr("Choose a model: a directory holding config.json and "
                                        "model.safetensors, or a cached model id.")
                                   : m_modelError;
-  std::vector<int64_t> ids;
-  if (!parseIds(m_ids->text(), &ids))
+  if (isInductionPrompt()) {
+    try {
+      parseInductionPrompt(request().prompt.induction);  // the CLI's check of --induction-prompt
+    } catch (const std::invalid_argument& error) {
+      return QString::fromStdString(error.what());
+    }
+  }
+  std::vector<int64_t> ids;  // the induction preset uses neither text nor ids
+  if (!isInductionPrompt() && !parseIds(m_ids->text(), &ids))
     return tr("Token ids must be non-negative integers separated by commas.");
-  if (ids.empty() && m_prompt->toPlainText().isEmpty())
+  if (!isInductionPrompt() && ids.empty() && m_prompt->toPlainText().isEmpty())
     return tr("Write a prompt, load a text file or give token ids.");
   const QStringList specs = m_normalizers->specs();
   if (specs.isEmpty()) return tr("Choose at least one normalizer.");
@@ -254,8 +316,14 @@ QString RunModelDialog::validate() const {
 CaptureRequest RunModelDialog::request() const {
   CaptureRequest request;
   request.model_dir = m_model->resolvedDirectory(nullptr).toStdString();
-  parseIds(m_ids->text(), &request.prompt.ids);
-  if (request.prompt.ids.empty()) request.prompt.text = m_prompt->toPlainText().toStdString();
+  if (isInductionPrompt()) {
+    // The CLI's --induction-prompt R:SEED, read by the same core code (promptTokens).
+    request.prompt.induction =
+        QStringLiteral("%1:%2").arg(m_inductionLength->value()).arg(m_inductionSeed->value()).toStdString();
+  } else {
+    parseIds(m_ids->text(), &request.prompt.ids);
+    if (request.prompt.ids.empty()) request.prompt.text = m_prompt->toPlainText().toStdString();
+  }
   request.dtype = parseComputeDtype(m_dtype->currentData().toString().toStdString());
   request.normalizers.clear();
   for (const QString& spec : m_normalizers->specs())
@@ -281,6 +349,9 @@ void RunModelDialog::accept() {
   if (m_prompt->toPlainText().size() < 100000)
     settings.setValue(QStringLiteral("run/prompt"), m_prompt->toPlainText());
   settings.setValue(QStringLiteral("run/ids"), m_ids->text());
+  settings.setValue(QStringLiteral("run/induction"), isInductionPrompt());
+  settings.setValue(QStringLiteral("run/inductionLength"), m_inductionLength->value());
+  settings.setValue(QStringLiteral("run/inductionSeed"), m_inductionSeed->value());
   settings.setValue(QStringLiteral("run/targets"), m_targets->text());
   settings.setValue(QStringLiteral("run/dtype"), m_dtype->currentData());
   settings.setValue(QStringLiteral("run/normalizers"), m_normalizers->specs());

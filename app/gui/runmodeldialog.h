@@ -12,6 +12,7 @@ class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
+class QSpinBox;
 
 namespace attnscope::gui {
 
@@ -31,6 +32,11 @@ class RunModelDialog : public QDialog {
   ModelChooser* model() const { return m_model; }
   void setModelDir(const QString& dir);
   void setPromptText(const QString& text);
+  /// Chooses the induction preset: length random token ids drawn with seed, then the same ids again (the
+  /// CLI's --induction-prompt LENGTH:SEED).
+  void setInductionPrompt(int length, int seed);
+  /// Whether the prompt is the induction preset (else text or token ids).
+  bool isInductionPrompt() const;
   void setOutput(const QString& path);
   void setRunNames(const QString& names);
   void setOtherWeights(bool other);
@@ -40,12 +46,15 @@ class RunModelDialog : public QDialog {
 
   /// A fresh capture path in the user's cache directory for a model directory (or a model id).
   static QString defaultOutput(const QString& modelDir);
+  /// Where the window writes captures unless the user chooses a file: its scratch directory.
+  static QString captureCacheDirectory();
 
  private:
   void loadPromptFile();
   void chooseOutput();
   void onModelChanged();
   void updateTokenHint();
+  void updatePromptKind();
   QString validate() const;
 
   ModelChooser* m_model;
@@ -53,6 +62,11 @@ class RunModelDialog : public QDialog {
   QPlainTextEdit* m_prompt;
   QLabel* m_promptHint;
   QLineEdit* m_ids;
+  QComboBox* m_promptKind;  // text or ids / repeated random tokens (induction)
+  QWidget* m_textPrompt;    // the text box, its hint and the ids line
+  QWidget* m_inductionPrompt;
+  QSpinBox* m_inductionLength;
+  QSpinBox* m_inductionSeed;
   NormalizerChooser* m_normalizers;
   QComboBox* m_mapsMode;
   QComboBox* m_dtype;

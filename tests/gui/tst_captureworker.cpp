@@ -2,7 +2,8 @@
 // byte tokenizer) on a worker thread and writes a capture the document opens with the expected runs; cancel
 // leaves the interrupted run incomplete; errors come back as one line, a request field under the dialog's
 // label for it; the Run dialog's named runs and other weights (the bundled softmax- and SSMax-trained models)
-// make the same file as attnscope-cli capture; the main window runs a job and opens its capture.
+// make the same file as attnscope-cli capture, and so does its induction preset (--induction-prompt); the
+// main window runs a job and opens its capture.
 
 #include <QDebug>
 #include <QDir>
@@ -221,6 +222,39 @@ class TestCaptureWorker : public QObject {
         QString::fromUtf8(compare.readAllStandardOutput() + compare.readAllStandardError());
     QVERIFY2(compare.exitCode() == 0, qPrintable(report));
     QVERIFY2(report.startsWith(QStringLiteral("identical")), qPrintable(report));
+  }
+
+  // The Run dialog's induction preset is the CLI's --induction-prompt R:SEED: the same request field, the
+  // same file.
+  void dialogInductionPresetIsTheClis() {
+    const QString gui = m_dir.filePath(QStringLiteral("gui-induction.h5"));
+    const QString cli = m_dir.filePath(QStringLiteral("cli-induction.h5"));
+    RunModelDialog dialog(m_model);
+    dialog.setPromptText(QStringLiteral("ignored: the preset replaces the text"));
+    dialog.setInductionPrompt(40, 7);
+    QVERIFY(dialog.isInductionPrompt());
+    dialog.normalizers()->setSpecs({"softmax", "ssmax:s=0.5"});
+    dialog.setOutput(gui);
+    const CaptureRequest request = dialog.request();
+    QCOMPARE(request.prompt.induction, std::string("40:7"));
+    QVERIFY(request.prompt.text.empty() && request.prompt.ids.empty() && request.prompt.file.empty());
+    QVERIFY(runToTheEnd(request));
+    widgets::CaptureDocument document;
+    QVERIFY(document.open(gui));
+    QCOMPARE(document.nTokens(), 80);  // R random tokens, then the same R again
+
+    QProcess process;
+    process.start(QStringLiteral(ATTNSCOPE_CLI_BINARY),
+                  {"--threads", "1", "capture", m_model, "--induction-prompt", "40:7", "-n", "softmax", "-n",
+                   "ssmax:s=0.5", "--maps", "all", "--out", cli});
+    QVERIFY(process.waitForFinished(120000));
+    QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+    QProcess compare;
+    compare.start(QStringLiteral("/usr/bin/python3"), {QStringLiteral(ATTNSCOPE_COMPARE_CAPTURES), cli, gui});
+    QVERIFY(compare.waitForFinished(60000));
+    const QString report =
+        QString::fromUtf8(compare.readAllStandardOutput() + compare.readAllStandardError());
+    QVERIFY2(compare.exitCode() == 0 && report.startsWith(QStringLiteral("identical")), qPrintable(report));
   }
 
   void dialogMakesAJob() {

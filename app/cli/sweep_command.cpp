@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "attnscope/statistics.h"
 #include "attnscope/sweep_analysis.h"
 #include "attnscope/sweep_file.h"
 #include "commands.h"
@@ -23,31 +24,56 @@ int nameWidth(const SweepGrid& grid) {
   return static_cast<int>(width);
 }
 
-/// Retrieval (share of exact matches) per normalizer and length, every depth together.
+/// Formats a share with its 95% interval: "100% [96-100] n=100".
+std::string shareText(const SweepEstimate& e) {
+  if (e.count == 0) return "-";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.0f%% [%.0f-%.0f]", 100.0 * e.mean, 100.0 * e.lo, 100.0 * e.hi);
+  return text;
+}
+
+/// Retrieval (share of exact matches, 95% bootstrap interval over prompts) per normalizer and length, every
+/// depth together.
 void printRetrieval(const SweepReader& reader) {
   const SweepGrid& grid = reader.header().grid;
   const int width = nameWidth(grid);
-  std::printf("retrieval (exact match of the answer; rows: normalizer, columns: length in tokens):\n  %-*s",
-              width, "normalizer");
-  for (int64_t length : grid.lengths) std::printf(" %8lld", static_cast<long long>(length));
+  std::printf(
+      "retrieval (exact match of the answer, 95%% interval over prompts; rows: normalizer, columns: length "
+      "in "
+      "tokens):\n  %-*s",
+      width, "normalizer");
+  for (int64_t length : grid.lengths) std::printf(" %15lld", static_cast<long long>(length));
   std::printf("\n");
-  const int64_t n_depths = static_cast<int64_t>(grid.depths.size());
+  int64_t most = 0;
   for (std::size_t k = 0; k < grid.normalizers.size(); ++k) {
-    const std::vector<SweepEstimate> cells = retrievalGrid(grid, reader.records(static_cast<int64_t>(k)));
     std::printf("  %-*s", width, grid.normalizers[k].c_str());
-    for (std::size_t li = 0; li < grid.lengths.size(); ++li) {
-      double sum = 0;
-      int64_t count = 0;
-      for (int64_t d = 0; d < n_depths; ++d) {
-        const SweepEstimate& e = cells[li * n_depths + d];
-        if (e.count == 0) continue;
-        sum += e.mean * static_cast<double>(e.count);
-        count += e.count;
-      }
-      if (count > 0)
-        std::printf(" %7.0f%%", 100.0 * sum / static_cast<double>(count));
-      else
-        std::printf(" %8s", "-");
+    for (const SweepEstimate& e : retrievalByLength(grid, reader.records(static_cast<int64_t>(k)))) {
+      std::printf(" %15s", shareText(e).c_str());
+      most = std::max(most, e.count);
+    }
+    std::printf("\n");
+  }
+  std::printf("  (up to %lld prompts per length)\n", static_cast<long long>(most));
+}
+
+/// The mean over every head of each query's largest attention weight, by the keys n it sees (the paper's
+/// Figure 1 measured on the sweep's prompts), one row per normalizer.
+void printMaxAttention(const SweepReader& reader) {
+  const SweepHeader& header = reader.header();
+  const SweepGrid& grid = header.grid;
+  if (std::find(grid.stats.begin(), grid.stats.end(), kStatMaxProb) == grid.stats.end()) return;
+  std::printf("largest attention weight (%s, mean over heads and prompts) by keys seen n:\n", kStatMaxProb);
+  for (std::size_t k = 0; k < grid.normalizers.size(); ++k) {
+    const std::vector<SweepCurvePoint> curve =
+        sweepStatCurve(grid, reader.records(static_cast<int64_t>(k)), kStatMaxProb, -1, -1,
+                       header.model.n_layer, header.model.n_head);
+    std::printf("  %-*s", nameWidth(grid), grid.normalizers[k].c_str());
+    // Every other octave keeps the line short; the GUI and the CSV export have every bin.
+    for (std::size_t i = 0; i < curve.size(); ++i) {
+      const SweepCurvePoint& p = curve[i];
+      const double octave = std::log2(p.n_lo), fraction = octave - std::round(octave);
+      if (p.n_lo < 16 || (i + 1 < curve.size() && std::abs(fraction) > 1e-9)) continue;
+      std::printf(" n>=%.0f: %.3f", p.n_lo, p.value.mean);
     }
     std::printf("\n");
   }
@@ -131,6 +157,7 @@ int runSweep(const SweepOptions& options) {
   if (reader->header().grid.mode == SweepMode::Needle) {
     printRetrieval(*reader);
     printNeedleHeads(*reader);
+    printMaxAttention(*reader);
   } else {
     printLoss(*reader);
   }

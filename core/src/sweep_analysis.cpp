@@ -91,6 +91,18 @@ std::vector<SweepEstimate> retrievalGrid(const SweepGrid& grid, const std::vecto
   return grid_estimates;
 }
 
+std::vector<SweepEstimate> retrievalByLength(const SweepGrid& grid, const std::vector<SweepRecord>& records,
+                                             bool exact, const SweepAggregateOptions& options) {
+  std::vector<std::vector<double>> values(grid.lengths.size());
+  for (const SweepRecord& record : records)
+    values[static_cast<size_t>(cellOf(grid, record).length_index)].push_back(
+        exact ? (record.correct ? 1.0 : 0.0) : record.digit_accuracy);
+  std::vector<SweepEstimate> estimates;
+  for (const std::vector<double>& length_values : values)
+    estimates.push_back(bootstrapMean(length_values, options));
+  return estimates;
+}
+
 std::vector<SweepEstimate> needleScoreGrid(const SweepGrid& grid, const std::vector<SweepRecord>& records,
                                            int64_t length, int64_t n_layer, int64_t n_head,
                                            const SweepAggregateOptions& options) {

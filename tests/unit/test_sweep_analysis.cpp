@@ -163,6 +163,18 @@ TEST(SweepAggregates, RetrievalGrid) {
   EXPECT_EQ(digits[1].mean, 0.75);
   EXPECT_EQ(digits[2].mean, 0.125);
   EXPECT_THROW(retrievalGrid(grid, {needleRecord(8, true, 1)}), std::invalid_argument);
+
+  // By length, every depth together: length 10 holds 3 of 4 right, length 20 none of 2.
+  const std::vector<SweepEstimate> by_length = retrievalByLength(grid, records);
+  ASSERT_EQ(by_length.size(), 2u);
+  EXPECT_EQ(by_length[0].mean, 0.75);
+  EXPECT_EQ(by_length[0].count, 4);
+  EXPECT_LE(by_length[0].lo, 0.75);
+  EXPECT_GE(by_length[0].hi, 0.75);
+  EXPECT_LT(by_length[0].lo, by_length[0].hi);
+  EXPECT_EQ(by_length[1].mean, 0.0);
+  EXPECT_EQ(by_length[1].count, 2);
+  EXPECT_EQ(retrievalByLength(grid, records, false)[1].mean, 0.125);
 }
 
 TEST(SweepAggregates, NeedleScoresPerHeadAtOneLength) {

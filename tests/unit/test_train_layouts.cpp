@@ -9,8 +9,8 @@
 #include <set>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "attnscope/model.h"
 #include "attnscope/train.h"
@@ -22,9 +22,11 @@ namespace fs = std::filesystem;
 
 /// A tiny Llama config; `extra` is merged into it.
 std::string llamaConfig(const nlohmann::json& extra) {
-  nlohmann::json j = {{"model_type", "llama"},      {"vocab_size", 64},         {"hidden_size", 32},
-                      {"intermediate_size", 64},    {"num_hidden_layers", 2},   {"num_attention_heads", 4},
-                      {"num_key_value_heads", 2},   {"max_position_embeddings", 64}, {"rms_norm_eps", 1e-5}};
+  nlohmann::json j = {{"model_type", "llama"},    {"vocab_size", 64},
+                      {"hidden_size", 32},        {"intermediate_size", 64},
+                      {"num_hidden_layers", 2},   {"num_attention_heads", 4},
+                      {"num_key_value_heads", 2}, {"max_position_embeddings", 64},
+                      {"rms_norm_eps", 1e-5}};
   j.update(extra);
   return j.dump();
 }

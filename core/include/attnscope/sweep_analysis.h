@@ -33,6 +33,10 @@ SweepEstimate bootstrapMean(const std::vector<double>& values, const SweepAggreg
 std::vector<SweepEstimate> retrievalGrid(const SweepGrid& grid, const std::vector<SweepRecord>& records,
                                          bool exact = true, const SweepAggregateOptions& options = {});
 
+/// Retrieval accuracy of one normalizer's records per length, every depth together: [n_lengths], the
+/// interval from resampling the length's prompts. exact: share correct; else mean digit accuracy.
+std::vector<SweepEstimate> retrievalByLength(const SweepGrid& grid, const std::vector<SweepRecord>& records,
+                                             bool exact = true, const SweepAggregateOptions& options = {});
 /// Mean needle score per head over the records of one length (all depths): [n_layer · n_head].
 std::vector<SweepEstimate> needleScoreGrid(const SweepGrid& grid, const std::vector<SweepRecord>& records,
                                            int64_t length, int64_t n_layer, int64_t n_head,

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Sets up, builds and opens attnscope on the bundled sample: a needle-in-a-haystack prompt of 1024 tokens (4x the
-# training context) run through the softmax-trained and the SSMax-trained sample models, ready to compare.
+# Sets up, builds and opens attnscope on the bundled sample: a needle-in-a-haystack prompt of 2048 tokens (8x the
+# training context) run through the softmax-trained and the SSMax-trained sample models (the PoSE pair), ready to
+# compare.
 # Without a display it writes the same views as figures instead (build/demo/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 bash "$root/scripts/build.sh"
-capture="$root/samples/needle-1024.h5"
+capture="$root/samples/pose-needle-2048.h5"
 gui="$build/app/attnscope"
 cli="$build/app/attnscope-cli"
-# The head that retrieves the needle in the softmax model at the training length (README, "What the samples show").
+# The head that retrieves the needle in both models (README, "What the samples show").
 view=(--run softmax --compare ssmax --layer 2 --head 2)
 
 "$cli" stats "$capture"

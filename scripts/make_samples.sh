@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Remakes the bundled samples with attnscope's own commands: the softmax/SSMax pair of small byte-level models,
-# needle-in-a-haystack prompts, the sample capture of both models on one prompt, and the evaluation tables.
-# Usage: scripts/make_samples.sh [--skip-train]   (about an hour of training on 2 cores, then a few minutes)
+# Remakes the bundled samples with attnscope's own commands: the softmax/SSMax pairs of small byte-level models
+# (bytes-*: RoPE positions 0..255; pose-*: the same models trained on with PoSE positions), needle-in-a-haystack
+# prompts, the sample captures, the evaluation tables and the sweep files behind the README's "What the samples
+# show".
+# Usage: scripts/make_samples.sh [--skip-train]   (about 80 minutes of training on 2 cores, then ~15 minutes)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -14,12 +16,19 @@ export OMP_WAIT_POLICY=PASSIVE
 # (peak lr 1e-3) and another data seed. Both stages are the same for both models; only the normalizer differs.
 stage1=(--steps 3000 --needle-share 0.5 --answer-weight 5 --seed 1)
 stage2=(--steps 2500 --lr 1e-3 --warmup 50 --needle-share 0.5 --answer-weight 5 --seed 2)
+# Stage 3 (the pose-* pair): 2000 more steps from stage 2 with PoSE position ids reaching 16384, so every RoPE
+# distance up to 64x the 256-token context is seen in training while each sequence still has 256 keys; matrix
+# products in bfloat16.
+stage3=(--steps 2000 --lr 1e-3 --warmup 50 --needle-share 0.5 --answer-weight 5 --seed 3 --positions pose:16384
+  --bf16)
 
 if [[ "${1:-}" != "--skip-train" ]]; then
   for n in softmax ssmax; do
     ( "$cli" --threads 1 train "$build/stage1/bytes-$n" --normalizer "$n" "${stage1[@]}" &&
       "$cli" --threads 1 train "$samples/bytes-$n" --normalizer "$n" --init-from "$build/stage1/bytes-$n" \
-        "${stage2[@]}" ) &
+        "${stage2[@]}" &&
+      "$cli" --threads 1 train "$samples/pose-$n" --normalizer "$n" --init-from "$samples/bytes-$n" \
+        "${stage3[@]}" ) &
   done
   wait -n && wait -n
 fi
@@ -73,3 +82,33 @@ wait -n && wait -n
 evaluate ssmax-theta50 bytes-ssmax --normalizer ssmax --rope-theta-scale 50
 "$cli" stats "$samples/needle-8192-stats.h5" --csv "$samples/eval/needle-8192-curves.csv" --theory 0.18 \
   > "$samples/eval/needle-8192-stats.txt"
+
+# The pose-* pair, measured with sweeps (README "What the samples show"): needle retrieval at 1x-16x the training
+# context, 20 prompts per length and depth (100 per length), no distractors, as trained; the softmax-trained model
+# also with SSMax switched on (s = 1 / ln 256); and loss by position on 20 held-out documents of 4096 bytes.
+mkdir -p "$samples/sweeps"
+sweep_pair() {  # sweep_pair MODE ARGS...
+  local mode=$1
+  shift
+  rm -f "$samples/sweeps/$mode-softmax-model.h5" "$samples/sweeps/$mode-ssmax-model.h5"
+  "$cli" --threads 1 sweep "$samples/pose-softmax" -n softmax -n ssmax:ctx=256 "--$mode" "$@" \
+    -o "$samples/sweeps/$mode-softmax-model.h5" > "$samples/sweeps/$mode-softmax-model.txt" &
+  "$cli" --threads 1 sweep "$samples/pose-ssmax" -n ssmax "--$mode" "$@" \
+    -o "$samples/sweeps/$mode-ssmax-model.h5" > "$samples/sweeps/$mode-ssmax-model.txt" &
+  wait -n && wait -n
+}
+sweep_pair needle --lengths 256 512 1024 2048 4096 --prompts 20
+sweep_pair documents --lengths 4096 --prompts 20
+
+# The pose-* pair's capture: the 2048-token needle prompt (8x), the map of the retrieval head L2.H2 (both models).
+pose_capture() {
+  local needle prompt="$samples/prompts/needle-2048.txt" out="$samples/pose-needle-2048.h5"
+  needle=$(awk -F'\t' '$1 == "needle-2048.txt" { print $3 }' "$samples/prompts/needles.tsv")
+  local args=(--prompt-file "$prompt" --targets "$needle" --maps 2.2 --out "$out.new")
+  rm -f "$out.new"
+  "$cli" capture "$samples/pose-softmax" "${args[@]}" -n softmax -n ssmax:ctx=256 --name softmax \
+    --name softmax-model-ssmax
+  "$cli" capture "$samples/pose-ssmax" "${args[@]}" -n ssmax --name ssmax --other-weights
+  mv "$out.new" "$out"
+}
+pose_capture

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "attnscope/normalizer_spec.h"
 #include "attnscope/statistics.h"
 #include "attnscope/sweep_analysis.h"
 #include "attnscope/sweep_file.h"
@@ -17,10 +18,20 @@
 namespace attnscope::cli {
 namespace {
 
-/// The width of the normalizer column: the longest spec (at least "normalizer").
+/// The normalizer as the summary names it: its spec with numbers rounded ("ssmax:s=0.18"); the file keeps
+/// them exact.
+std::string nameOf(const SweepGrid& grid, std::size_t k) {
+  try {
+    return parseNormalizer(grid.normalizers[k]).label();
+  } catch (const std::exception&) {
+    return grid.normalizers[k];
+  }
+}
+
+/// The width of the normalizer column: the longest name (at least "normalizer").
 int nameWidth(const SweepGrid& grid) {
   std::size_t width = 10;
-  for (const std::string& name : grid.normalizers) width = std::max(width, name.size());
+  for (std::size_t k = 0; k < grid.normalizers.size(); ++k) width = std::max(width, nameOf(grid, k).size());
   return static_cast<int>(width);
 }
 
@@ -46,7 +57,7 @@ void printRetrieval(const SweepReader& reader) {
   std::printf("\n");
   int64_t most = 0;
   for (std::size_t k = 0; k < grid.normalizers.size(); ++k) {
-    std::printf("  %-*s", width, grid.normalizers[k].c_str());
+    std::printf("  %-*s", width, nameOf(grid, k).c_str());
     for (const SweepEstimate& e : retrievalByLength(grid, reader.records(static_cast<int64_t>(k)))) {
       std::printf(" %15s", shareText(e).c_str());
       most = std::max(most, e.count);
@@ -67,7 +78,7 @@ void printMaxAttention(const SweepReader& reader) {
     const std::vector<SweepCurvePoint> curve =
         sweepStatCurve(grid, reader.records(static_cast<int64_t>(k)), kStatMaxProb, -1, -1,
                        header.model.n_layer, header.model.n_head);
-    std::printf("  %-*s", nameWidth(grid), grid.normalizers[k].c_str());
+    std::printf("  %-*s", nameWidth(grid), nameOf(grid, k).c_str());
     // Every other octave keeps the line short; the GUI and the CSV export have every bin.
     for (std::size_t i = 0; i < curve.size(); ++i) {
       const SweepCurvePoint& p = curve[i];
@@ -95,7 +106,7 @@ void printNeedleHeads(const SweepReader& reader) {
         return !std::isnan(heads[a].mean) && (std::isnan(heads[b].mean) || heads[a].mean > heads[b].mean);
       });
       if (order.empty() || heads[order[0]].count == 0) continue;
-      std::printf("  %-*s %8lld ", nameWidth(header.grid), header.grid.normalizers[k].c_str(),
+      std::printf("  %-*s %8lld ", nameWidth(header.grid), nameOf(header.grid, k).c_str(),
                   static_cast<long long>(length));
       for (std::size_t i = 0; i < std::min<std::size_t>(3, order.size()); ++i)
         std::printf(" L%lld.H%lld %.3f", static_cast<long long>(order[i] / n_head),
@@ -118,7 +129,7 @@ void printLoss(const SweepReader& reader) {
   }
   std::printf("\n");
   for (std::size_t k = 0; k < grid.normalizers.size(); ++k) {
-    std::printf("  %-*s", width, grid.normalizers[k].c_str());
+    std::printf("  %-*s", width, nameOf(grid, k).c_str());
     for (const SweepCurvePoint& p : sweepLossCurve(grid, reader.records(static_cast<int64_t>(k))))
       std::printf(" %11.4f", p.value.mean);
     std::printf("\n");

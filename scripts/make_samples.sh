@@ -31,6 +31,9 @@ if [[ "${1:-}" != "--skip-train" ]]; then
         "${stage3[@]}" ) &
   done
   wait -n && wait -n
+  # The bias variant: the SSMax model's stage 3 with b learned too (b starts at 0; stages 1 and 2 learned s alone).
+  "$cli" --threads 1 train "$samples/pose-ssmax-bias" --normalizer ssmax --ssmax-bias \
+    --init-from "$samples/bytes-ssmax" "${stage3[@]}"
 fi
 
 # Needle prompts at 1x ... 32x the training context (bytes = tokens), needle in the middle.
@@ -97,8 +100,17 @@ sweep_pair() {  # sweep_pair MODE ARGS...
     -o "$samples/sweeps/$mode-ssmax-model.h5" > "$samples/sweeps/$mode-ssmax-model.txt" &
   wait -n && wait -n
 }
-sweep_pair needle --lengths 256 512 1024 2048 4096 --prompts 20
+needle_grid=(--needle --lengths 256 512 1024 2048 4096 --prompts 20)
+sweep_pair needle "${needle_grid[@]:1}"
+rm -f "$samples/sweeps/needle-ssmax-bias-model.h5"
+"$cli" sweep "$samples/pose-ssmax-bias" -n ssmax "${needle_grid[@]}" -o "$samples/sweeps/needle-ssmax-bias-model.h5" \
+  > "$samples/sweeps/needle-ssmax-bias-model.txt"
 sweep_pair documents --lengths 4096 --prompts 20
+# The paper's Figure 7 (needle score per head) at 8x, one figure per sweep file, for the README.
+for model in softmax ssmax ssmax-bias; do
+  "$build/app/attnscope" --export "$samples/sweeps/needle-$model-model.h5" --figure needle-heads --length 2048 \
+    --out "$samples/sweeps/needle-heads-2048-$model-model.png"
+done
 
 # The pose-* pair's capture: the 2048-token needle prompt (8x), the map of the retrieval head L2.H2 (both models).
 pose_capture() {

@@ -2,11 +2,19 @@
 
 #include <QFileInfo>
 
+#include "attnscope/normalizer_spec.h"
+
 namespace attnscope::widgets {
 
 QString SweepData::normalizer(int i) const {
   const auto& names = header.grid.normalizers;
-  return i >= 0 && i < static_cast<int>(names.size()) ? QString::fromStdString(names[i]) : QString();
+  if (i < 0 || i >= static_cast<int>(names.size())) return QString();
+  try {
+    return QString::fromStdString(
+        parseNormalizer(names[i]).label());  // "ssmax:s=0.18"; the file keeps it exact
+  } catch (const std::exception&) {
+    return QString::fromStdString(names[i]);
+  }
 }
 
 int64_t SweepData::nRecords() const {

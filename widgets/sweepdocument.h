@@ -25,7 +25,7 @@ struct SweepData {
   int nNormalizers() const { return static_cast<int>(header.grid.normalizers.size()); }
   int nLayer() const { return static_cast<int>(header.model.n_layer); }
   int nHead() const { return static_cast<int>(header.model.n_head); }
-  /// The canonical spec of normalizer i ("softmax", "ssmax:s=0.43").
+  /// The normalizer of index i as labels show it (numbers rounded, "ssmax:s=0.18"); empty when out of range.
   QString normalizer(int i) const;
   /// Records of every normalizer.
   int64_t nRecords() const;

@@ -196,6 +196,40 @@ double learningRate(const TrainParams& p, int64_t step) {
   return floor + (p.lr - floor) * 0.5 * (1.0 + std::cos(kPi * t));
 }
 
+namespace {
+
+/// Continued training: loads params.init_from's weights into model (same architecture, checked tensor by
+/// tensor). The one difference allowed is adding the SSMax bias to a model that learned s alone: every tensor
+/// the earlier model has is taken, and b starts at 0.
+void initFrom(Model& model, const TrainParams& params) {
+  const Checkpoint checkpoint = Checkpoint::open(params.init_from);
+  const ModelConfig earlier = loadConfig(params.init_from);
+  if (!(params.ssmax_bias && earlier.ssmax_learned && !earlier.ssmax_bias)) {
+    model.loadWeights(checkpoint);
+    return;
+  }
+  Model source(earlier, WeightInit::Uninitialized);
+  source.loadWeights(checkpoint);
+  auto from = source.module().named_parameters();
+  torch::NoGradGuard no_grad;
+  std::size_t taken = 0;
+  for (auto& item : model.module().named_parameters()) {
+    const std::string& name = item.key();
+    if (!from.contains(name)) {
+      if (name.size() >= 8 && name.compare(name.size() - 8, 8, ".ssmax_b") == 0) continue;  // b from 0
+      throw std::runtime_error("init-from " + params.init_from + ": it has no tensor '" + name + "'");
+    }
+    if (from[name].sizes() != item.value().sizes())
+      throw std::runtime_error("init-from " + params.init_from + ": tensor '" + name + "' has another shape");
+    item.value().copy_(from[name]);
+    ++taken;
+  }
+  if (taken != from.size())
+    throw std::runtime_error("init-from " + params.init_from + ": it has tensors this model does not");
+}
+
+}  // namespace
+
 double distractorRate(const TrainParams& p, int64_t step) {
   if (p.curriculum_end <= 0 || step >= p.curriculum_end) return p.distractors;
   if (step < p.curriculum_start) return 0.0;
@@ -222,7 +256,7 @@ Trainer::Trainer(const TrainParams& params) : m_state(std::make_unique<State>())
   s.model->setNormalizer(parseNormalizer(params.normalizer));  // plain ssmax: the learned s (and b)
   // Continued training: the weights of an earlier run (same architecture, checked tensor by tensor), with a
   // fresh optimizer and schedule.
-  if (!params.init_from.empty()) s.model->loadWeights(Checkpoint::open(params.init_from));
+  if (!params.init_from.empty()) initFrom(*s.model, params);
 
   // Decay matrices and embeddings only: decaying s would pull SSMax back toward plain softmax·0.
   std::vector<torch::Tensor> decay, keep;

@@ -225,5 +225,38 @@ TEST(TrainLayouts, EveryOptionLoadsBackAsAnOrdinaryCheckpoint) {
   fs::remove_all(root);
 }
 
+TEST(TrainLayouts, InitFromAddsTheSsmaxBiasAtZero) {
+  const fs::path root = fs::temp_directory_path() / ("attnscope_addbias_" + std::to_string(::getpid()));
+  TrainParams p = defaultTrainParams();
+  p.n_layer = 2;
+  p.n_head = 2;
+  p.d_model = 32;
+  p.d_ff = 64;
+  p.n_ctx = 32;
+  p.needle_share = 0;
+  p.normalizer = "ssmax";
+  Trainer first(p);
+  auto ids = torch::randint(0, 256, {2, 33}, torch::kInt64);
+  first.trainStep(ids);
+  saveModel(first.model(), (root / "s-only").string());
+
+  TrainParams next = p;
+  next.ssmax_bias = true;
+  next.init_from = (root / "s-only").string();
+  Trainer continued(next);
+  for (int64_t l = 0; l < 2; ++l) {
+    EXPECT_TRUE(torch::equal(continued.model().ssmaxS(l), first.model().ssmaxS(l)));
+    EXPECT_TRUE(torch::equal(continued.model().ssmaxB(l), torch::zeros({2})));
+  }
+  torch::NoGradGuard no_grad;
+  auto x = ids.narrow(1, 0, 32);
+  EXPECT_TRUE(torch::allclose(continued.model().forward(x, LogitPositions::all()),
+                              first.model().forward(x, LogitPositions::all()), 1e-6, 1e-6));
+  // Anything else that differs is still refused.
+  next.n_head = 4;
+  EXPECT_THROW(Trainer{next}, std::runtime_error);
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace attnscope

@@ -21,7 +21,7 @@ records() { "$python" -c 'import h5py,sys; f=h5py.File(sys.argv[1],"r"); print(s
 
 "$cli" "${args[@]}" --seed 3 --out "$work/full.h5" >"$work/full.txt" 2>"$work/full.err" || { cat "$work/full.err"; fail "uninterrupted sweep"; }
 grep -q '24 record(s) written' "$work/full.txt" || { cat "$work/full.txt"; fail "uninterrupted sweep wrote other than 24 records"; }
-grep -Eq '^  softmax +[0-9]+% +[0-9]+%$' "$work/full.txt" || { cat "$work/full.txt"; fail "no retrieval summary"; }
+grep -Eq '^  softmax +[0-9]+% \[[0-9]+-[0-9]+\] +[0-9]+% \[[0-9]+-[0-9]+\]$' "$work/full.txt" || { cat "$work/full.txt"; fail "no retrieval summary"; }
 
 # stopped: NAME SIGNAL starts a sweep into NAME.h5 and sends SIGNAL once its first record is on disk.
 stopped() {

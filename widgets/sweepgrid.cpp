@@ -73,7 +73,8 @@ void drawSweepGrid(QCustomPlot* plot, const SweepGridFigure& figure) {
   auto* scale = new QCPColorScale(plot);
   scale->setType(QCPAxis::atRight);
   scale->setBarWidth(12);
-  QCPColorGradient gradient = viridisGradient();
+  const ColorMapName colors = savedColorMap();  // the user's choice, as every capture view
+  QCPColorGradient gradient = sequentialGradient(colors);
   gradient.setNanHandling(QCPColorGradient::nhNanColor);
   gradient.setNanColor(QColor(225, 225, 225));  // cells no record reached: light grey, not a colour
   scale->setGradient(gradient);
@@ -118,7 +119,7 @@ void drawSweepGrid(QCustomPlot* plot, const SweepGridFigure& figure) {
         text->position->setCoords(col, row);
         text->setFont(small);
         const double t = (mean - figure.range.lower) / std::max(1e-12, figure.range.size());
-        text->setColor(textColorOn(viridisColor(t)));
+        text->setColor(textColorOn(sequentialColor(colors, t)));
         text->setText(formatted(mean, figure.valueDecimals));
       }
   }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "colormaps.h"
 #include "sweepdocument.h"
 
 namespace attnscope::widgets {
@@ -105,6 +106,8 @@ SweepGridView::SweepGridView(SweepDocument* document, SweepGridKind kind, QWidge
   layout->addWidget(m_plot, 1);
   connect(m_choice, &QComboBox::currentIndexChanged, this, &SweepGridView::rebuild);
   connect(m_document, &SweepDocument::documentChanged, this, &SweepGridView::onDocumentChanged);
+  // Another colour map chosen (Colours, on a capture's heatmap): the grids follow it.
+  connect(ColorMapSetting::instance(), &ColorMapSetting::changed, this, &SweepGridView::rebuild);
   onDocumentChanged();
 }
 

@@ -80,7 +80,9 @@ MainWindow::MainWindow(QWidget* parent)
   createMenus();
   // One key in both: the tokens view's key mode marks its key on the heatmap, a heatmap click chooses it.
   connect(m_tokens, &TokensView::keyChanged, m_heatmap, &HeatmapWidget::setSelectedKey);
-  connect(m_heatmap, &HeatmapWidget::keySelected, m_tokens, &TokensView::setKey);
+  for (HeatmapWidget* map :
+       {m_heatmap, m_compare->runMap(), m_compare->compareMap(), m_compare->differenceMap()})
+    connect(map, &HeatmapWidget::keySelected, m_tokens, &TokensView::setKey);
   createDocks();
   createHelpMenu();
   statusBar()->addPermanentWidget(m_position, 1);

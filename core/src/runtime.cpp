@@ -1,5 +1,7 @@
 #include "attnscope/runtime.h"
 
+#include <sched.h>
+
 #include <fstream>
 #include <thread>
 
@@ -7,8 +9,17 @@
 
 namespace attnscope {
 
+int usableCores() {
+  // The CPUs this process may run on (a Slurm job's allocation, taskset, a container's cpuset), not every
+  // core of the machine: more threads than that only contend.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 int setComputeThreads(int n_threads) {
-  if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n_threads <= 0) n_threads = usableCores();
   torch::set_num_threads(n_threads);
   return torch::get_num_threads();
 }

@@ -33,6 +33,12 @@ expect info_heads 0 'heads +4 \(kv heads 2' -- info "$sample"
 expect run 0 'top next tokens' -- run "$sample" --ids 1,2,3,4,5 --layer 1 --head 0
 expect run_row 0 '^ +4 +5 [01]\.[0-9]{6}$' -- run "$sample" --ids 1,2,3,4,5 --normalizer ssmax:s=0.5,b=0.1
 expect run_logn 0 'normalizer logn:L=2' -- run "$sample" --ids 1,2,3,4,5 --normalizer logn:L=2
+# The default thread count follows the CPUs the process may use (a Slurm allocation, taskset), not the machine.
+if out=$(taskset -c 0 "$cli" run "$sample" --ids 1,2,3 2>&1) && grep -q 'CPU, 1 threads' <<<"$out"; then
+  passed=$((passed + 1))
+else
+  echo "FAIL threads_follow_affinity: $(grep -o 'CPU, [0-9]* threads' <<<"$out")"; failures=$((failures + 1))
+fi
 expect help 0 'Subcommands' -- --help
 expect no_subcommand 2 'subcommand' --
 expect bad_option 2 'not expected|following argument' -- run "$sample" --ids 1 --bogus

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "capturedocument.h"
+#include "compareview.h"
 #include "heatmapwidget.h"
 #include "mainwindow.h"
 #include "tokensview.h"
@@ -55,6 +56,27 @@ class TestKeyLink : public QObject {
     QStandardPaths::setTestModeEnabled(true);  // the window's settings go to a test location
     m_capture = qEnvironmentVariable("ATTNSCOPE_BUNDLED_CAPTURE");
     QVERIFY2(QFile::exists(m_capture), qPrintable(m_capture));
+  }
+
+  void compareMapClickChoosesTheTokensViewsKey() {
+    MainWindow window;
+    window.resize(1280, 760);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(window.openFile(m_capture));
+    CaptureDocument* document = window.document();
+    document->setHead(2, 1);
+    document->setCompareRun(QStringLiteral("ssmax"));
+    window.centralTabs()->setCurrentWidget(window.compareView());
+    HeatmapWidget* map = window.compareView()->compareMap();
+    QVERIFY(waitUntilDrawn(map));
+    map->plot()->xAxis->setRange(439.5, 479.5);
+    map->plot()->yAxis->setRange(489.5, 529.5);
+    map->plot()->replot();
+    QVERIFY(waitUntilDrawn(map));
+    clickCell(map, 505, 450);
+    QCOMPARE(document->selection().query, 505);
+    QCOMPARE(window.tokensView()->key(), 450);
   }
 
   void heatmapClickChoosesTheTokensViewsKey() {

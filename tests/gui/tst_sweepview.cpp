@@ -5,6 +5,7 @@
 
 #include <QFile>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -53,6 +54,8 @@ class TestSweepView : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);  // the colour-map choice is saved in a test location
+    saveColorMap(ColorMapName::Viridis);
     QVERIFY(m_dir.isValid());
     m_needle = m_dir.filePath(QStringLiteral("needle.h5"));
     m_documents = m_dir.filePath(QStringLiteral("documents.h5"));
@@ -143,6 +146,16 @@ class TestSweepView : public QObject {
              qPrintable(image.pixelColor(beside.toPoint()).name()));
     const QPointF full = ssmax->coordsToPixels(0.35, 0.35);  // 64 tokens, depth 0: all correct
     QVERIFY(colourDistance(image.pixelColor(full.toPoint()), viridisColor(1.0)) < 12);
+
+    // The colour map the user chose for the capture views applies here too, at once.
+    saveColorMap(ColorMapName::Greys);
+    QCoreApplication::processEvents();
+    view.plot()->replot();
+    const QImage grey = view.plot()->toPixmap().toImage();
+    const QColor half = grey.pixelColor(colorMap(view.plot(), 1)->coordsToPixels(2.35, 2.35).toPoint());
+    QVERIFY2(half.red() == half.green() && half.green() == half.blue(), qPrintable(half.name()));
+    QVERIFY2(colourDistance(half, sequentialColor(ColorMapName::Greys, 0.5)) < 12, qPrintable(half.name()));
+    saveColorMap(ColorMapName::Viridis);
   }
 
   // Needle scores of every head at one length: the mean over depths and prompts, layer 0 at the top, the

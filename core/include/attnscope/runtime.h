@@ -9,7 +9,11 @@ class Error;
 
 namespace attnscope {
 
-/// Sets LibTorch's intra-op thread count; 0 means one per available core. Returns the count in force.
+/// Returns how many CPUs this process may run on (its affinity mask: a Slurm allocation, taskset, a cpuset),
+/// falling back to the machine's core count.
+int usableCores();
+/// Sets LibTorch's intra-op thread count; 0 means one per usable core (usableCores()). Returns the count in
+/// force.
 int setComputeThreads(int n_threads);
 
 /// Returns a one-line description of the compute backend (threads, BLAS library in use).

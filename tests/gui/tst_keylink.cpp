@@ -51,6 +51,17 @@ std::vector<float> storedColumn(const CaptureDocument& document, int key) {
 
 class TestKeyLink : public QObject {
   Q_OBJECT
+ private:
+  /// Shows the window at 1280 × 760 on the bundled capture, layer 2 head 1 (layer 2 has maps; the needle is
+  /// keys 449–492).
+  bool openOnLayer2Head1(MainWindow& window) {
+    window.resize(1280, 760);
+    window.show();
+    if (!QTest::qWaitForWindowExposed(&window) || !window.openFile(m_capture)) return false;
+    window.document()->setHead(2, 1);
+    return true;
+  }
+
  private Q_SLOTS:
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);  // the window's settings go to a test location
@@ -60,12 +71,8 @@ class TestKeyLink : public QObject {
 
   void compareMapClickChoosesTheTokensViewsKey() {
     MainWindow window;
-    window.resize(1280, 760);
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QVERIFY(window.openFile(m_capture));
+    QVERIFY(openOnLayer2Head1(window));
     CaptureDocument* document = window.document();
-    document->setHead(2, 1);
     document->setCompareRun(QStringLiteral("ssmax"));
     window.centralTabs()->setCurrentWidget(window.compareView());
     HeatmapWidget* map = window.compareView()->compareMap();
@@ -81,12 +88,8 @@ class TestKeyLink : public QObject {
 
   void heatmapClickChoosesTheTokensViewsKey() {
     MainWindow window;
-    window.resize(1280, 760);
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QVERIFY(window.openFile(m_capture));
+    QVERIFY(openOnLayer2Head1(window));
     CaptureDocument* document = window.document();
-    document->setHead(2, 1);  // layer 2 has maps; the needle is keys 449–492
     window.centralTabs()->setCurrentWidget(window.heatmap());
     HeatmapWidget* heatmap = window.heatmap();
     TokensView* tokens = window.tokensView();

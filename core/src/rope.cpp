@@ -13,6 +13,18 @@ double yarnCorrectionDim(double rotations, int64_t dim, double base, double max_
   return (dim * std::log(max_pos / (rotations * 2 * kPi))) / (2 * std::log(base));
 }
 
+/// Returns cos and sin [..., rotary dim] (float32, times the attention factor) of int64 positions [...] for
+/// inverse frequencies inv [rotary dim / 2], in the rotate-half layout.
+std::pair<torch::Tensor, torch::Tensor> rotaryCosSin(const torch::Tensor& positions,
+                                                     const std::vector<double>& inv,
+                                                     double attention_factor) {
+  // Angles in double: fp32 position × frequency loses digits at long contexts.
+  auto angles = positions.to(torch::kFloat64).unsqueeze(-1) * torch::tensor(inv, torch::kFloat64);
+  auto full = torch::cat({angles, angles}, -1);
+  return {(full.cos() * attention_factor).to(torch::kFloat32),
+          (full.sin() * attention_factor).to(torch::kFloat32)};
+}
+
 }  // namespace
 
 Rope::Rope(const ModelConfig& config) : m_config(config) {
@@ -90,16 +102,8 @@ std::pair<torch::Tensor, torch::Tensor> Rope::cosSin(int64_t n_pos) {
     if (!m_depends_on_len && m_cached_len > 0 && n_pos > m_cached_len &&
         frequencySet(2 * m_cached_len) == frequencySet(n_pos))
       rows = std::max(n_pos, 2 * m_cached_len);
-    // Angles in double: fp32 position × frequency loses digits at long contexts.
-    std::vector<double> inv = inverseFrequencies(n_pos);
-    const int64_t half = static_cast<int64_t>(inv.size());
-    auto angles = torch::empty({rows, half}, torch::kFloat64);
-    auto a = angles.accessor<double, 2>();
-    for (int64_t p = 0; p < rows; ++p)
-      for (int64_t i = 0; i < half; ++i) a[p][i] = static_cast<double>(p) * inv[i];
-    auto full = torch::cat({angles, angles}, 1);
-    m_cos = (full.cos() * m_attention_factor).to(torch::kFloat32);
-    m_sin = (full.sin() * m_attention_factor).to(torch::kFloat32);
+    std::tie(m_cos, m_sin) =
+        rotaryCosSin(torch::arange(rows, torch::kInt64), inverseFrequencies(n_pos), m_attention_factor);
     m_cached_len = rows;
   }
   if (m_cached_len == n_pos) return {m_cos, m_sin};
@@ -114,12 +118,7 @@ std::pair<torch::Tensor, torch::Tensor> Rope::cosSinAt(int64_t first, int64_t co
 
 std::pair<torch::Tensor, torch::Tensor> Rope::cosSinOf(const torch::Tensor& positions) const {
   const int64_t n_pos = positions.numel() > 0 ? positions.max().item<int64_t>() + 1 : 1;
-  // Angles in double, as cosSin: fp32 position × frequency loses digits at long contexts.
-  auto inv = torch::tensor(inverseFrequencies(n_pos), torch::kFloat64);  // [rotary / 2]
-  auto angles = positions.to(torch::kFloat64).unsqueeze(-1) * inv;       // [..., T, rotary / 2]
-  auto full = torch::cat({angles, angles}, -1);                          // [..., T, rotary]
-  auto cos = (full.cos() * m_attention_factor).to(torch::kFloat32);
-  auto sin = (full.sin() * m_attention_factor).to(torch::kFloat32);
+  auto [cos, sin] = rotaryCosSin(positions, inverseFrequencies(n_pos), m_attention_factor);
   if (positions.dim() == 2) cos = cos.unsqueeze(1), sin = sin.unsqueeze(1);  // [B, 1, T, rotary]
   return {cos, sin};
 }

@@ -81,7 +81,7 @@ struct TrainOptions {
 };
 
 /// Reads `--positions rope|pose:MAX` into a PoSE reach (0 for rope) and `--curriculum START:END` into two
-/// steps; throws std::invalid_argument with the expected form.
+/// steps; throws std::invalid_argument with the expected form (CLI11 puts the option's name before it).
 int64_t parsePositionsOption(const std::string& text);
 std::pair<int64_t, int64_t> parseCurriculumOption(const std::string& text);
 

@@ -2,12 +2,14 @@
 // (or SIGTERM) stops it after writing a checkpoint that --resume continues.
 
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 
 #include "attnscope/config.h"
 #include "attnscope/runtime.h"
+#include "attnscope/text_input.h"
 #include "attnscope/train.h"
 #include "commands.h"
 
@@ -16,16 +18,9 @@ namespace attnscope::cli {
 namespace {
 
 int64_t parseCount(const std::string& text, const std::string& what) {
-  std::size_t used = 0;
-  long long value = -1;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || value < 0)
-    throw std::invalid_argument(what + ": '" + text + "' is not a non-negative integer");
-  return value;
+  const std::optional<int64_t> value = parseNonNegativeInteger(text);
+  if (!value) throw std::invalid_argument(what + ": '" + text + "' is not a non-negative integer");
+  return *value;
 }
 
 }  // namespace
@@ -33,20 +28,19 @@ int64_t parseCount(const std::string& text, const std::string& what) {
 int64_t parsePositionsOption(const std::string& text) {
   if (text == "rope") return 0;
   if (text.rfind("pose:", 0) == 0) {
-    const int64_t reach = parseCount(text.substr(5), "--positions pose:MAX");
-    if (reach < 2) throw std::invalid_argument("--positions pose:MAX needs MAX >= 2");
+    const int64_t reach = parseCount(text.substr(5), "pose:MAX");
+    if (reach < 2) throw std::invalid_argument("pose:MAX needs MAX >= 2");
     return reach;
   }
-  throw std::invalid_argument("--positions: '" + text + "' is not rope or pose:MAX");
+  throw std::invalid_argument("'" + text + "' is not rope or pose:MAX");
 }
 
 std::pair<int64_t, int64_t> parseCurriculumOption(const std::string& text) {
   const auto colon = text.find(':');
-  if (colon == std::string::npos)
-    throw std::invalid_argument("--curriculum: '" + text + "' is not START:END");
-  const int64_t start = parseCount(text.substr(0, colon), "--curriculum START");
-  const int64_t end = parseCount(text.substr(colon + 1), "--curriculum END");
-  if (end < start) throw std::invalid_argument("--curriculum: END must not come before START");
+  if (colon == std::string::npos) throw std::invalid_argument("'" + text + "' is not START:END");
+  const int64_t start = parseCount(text.substr(0, colon), "START");
+  const int64_t end = parseCount(text.substr(colon + 1), "END");
+  if (end < start) throw std::invalid_argument("END must not come before START");
   return {start, end};
 }
 

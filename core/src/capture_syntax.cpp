@@ -16,17 +16,11 @@ constexpr char kAllMaps[] = "all";
 constexpr char kNoMaps[] = "none";
 
 int64_t parseIndex(const std::string& text, int64_t limit, const char* what, const std::string& spec) {
-  std::size_t used = 0;
-  int64_t value = -1;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < 0 || value >= limit)
+  const std::optional<int64_t> value = parseNonNegativeInteger(text);
+  if (!value || *value >= limit)
     throw std::invalid_argument("'" + spec + "': " + what + " '" + text + "' is not in 0.." +
                                 std::to_string(limit - 1));
-  return value;
+  return *value;
 }
 
 }  // namespace

@@ -43,4 +43,16 @@ std::vector<std::string> splitListOpenEnd(std::string_view text, char separator)
   return fields;
 }
 
+std::optional<int64_t> parseNonNegativeInteger(const std::string& text) {
+  std::size_t used = 0;
+  long long value = -1;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
 }  // namespace attnscope

@@ -1,7 +1,9 @@
 #pragma once
-// Reading a whole file and splitting a separated list: the small chores that every parser of the core and
-// every front end shares. No torch, no Qt.
+// Reading a whole file, splitting a separated list and reading a number from one: the small chores that every
+// parser of the core and every front end shares. No torch, no Qt.
 
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,5 +37,9 @@ std::vector<std::string> splitList(std::string_view text, char separator = ',');
 
 /// splitList without the empty field after a final separator: "a,b," gives "a", "b"; empty text gives none.
 std::vector<std::string> splitListOpenEnd(std::string_view text, char separator = ',');
+
+/// Returns text as a non-negative integer when the whole of it is one (as std::stoll reads it), else nothing
+/// (empty text, trailing characters, a negative or out-of-range number).
+std::optional<int64_t> parseNonNegativeInteger(const std::string& text);
 
 }  // namespace attnscope

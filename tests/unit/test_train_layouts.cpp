@@ -31,6 +31,18 @@ std::string llamaConfig(const nlohmann::json& extra) {
   return j.dump();
 }
 
+/// A small model's training params (2 heads, width 32) for tests that take a step or two.
+TrainParams smallParams(int64_t n_layer, int64_t n_ctx) {
+  TrainParams p = defaultTrainParams();
+  p.n_layer = n_layer;
+  p.n_head = 2;
+  p.d_model = 32;
+  p.d_ff = 64;
+  p.n_ctx = n_ctx;
+  p.checkpoint_every = 0;
+  return p;
+}
+
 TEST(PosePositions, CoverEveryDistanceUpToTheirReach) {
   const int64_t T = 256, reach = 4096;
   std::mt19937_64 rng(11);
@@ -167,16 +179,10 @@ TEST(TrainLayouts, EveryOptionLoadsBackAsAnOrdinaryCheckpoint) {
     for (int i = 0; i < 3000; ++i) text << "Some words of text number " << i % 97 << " go here.\n";
     std::ofstream(root / "corpus" / "zippy") << "Held-out text.\n";
   }
-  TrainParams p = defaultTrainParams();
-  p.n_layer = 4;
-  p.n_head = 2;
-  p.d_model = 32;
-  p.d_ff = 64;
-  p.n_ctx = 256;
+  TrainParams p = smallParams(4, 256);
   p.batch_size = 2;
   p.n_steps = 2;
   p.warmup_steps = 1;
-  p.checkpoint_every = 0;
   p.corpus = {(root / "corpus").string(), {"zippy"}};
   p.needle_share = 0.5;
   p.normalizer = "ssmax";
@@ -227,12 +233,7 @@ TEST(TrainLayouts, EveryOptionLoadsBackAsAnOrdinaryCheckpoint) {
 
 TEST(TrainLayouts, InitFromAddsTheSsmaxBiasAtZero) {
   const fs::path root = fs::temp_directory_path() / ("attnscope_addbias_" + std::to_string(::getpid()));
-  TrainParams p = defaultTrainParams();
-  p.n_layer = 2;
-  p.n_head = 2;
-  p.d_model = 32;
-  p.d_ff = 64;
-  p.n_ctx = 32;
+  TrainParams p = smallParams(2, 32);
   p.needle_share = 0;
   p.normalizer = "ssmax";
   Trainer first(p);
